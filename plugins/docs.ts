@@ -1,0 +1,29 @@
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+
+function publicUrl (domain: string): string {
+  return /^https?:\/\//.test(domain) ? domain : `http://${domain}`
+}
+
+export default fp(async function docs (fastify) {
+  const { DOMAIN } = fastify.config
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Alert server',
+        version: '1.0.0',
+        description: 'Real-time alerts and chat. Every event published here is also sent to each client connected to the WebSocket at /ws.'
+      },
+      // Without DOMAIN the document is relative to wherever it is served from.
+      servers: DOMAIN === '' ? [] : [{ url: publicUrl(DOMAIN) }],
+      tags: [
+        { name: 'alerts', description: 'Raise alerts and read their history.' },
+        { name: 'chat', description: 'Send chat messages and read their history.' },
+        { name: 'websocket', description: 'The live event stream.' }
+      ]
+    }
+  })
+  await fastify.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+}, { name: 'docs', dependencies: ['config', 'security'] })

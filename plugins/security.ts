@@ -1,0 +1,26 @@
+import fp from 'fastify-plugin'
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import { commaList } from './config'
+
+export default fp(async function security (fastify) {
+  const { CORS_ORIGINS_ALLOWED, CORS_CREDENTIAL, CORS_METHODS_ALLOWED, CORS_HEADERS_ALLOWED } = fastify.config
+  const origins = commaList(CORS_ORIGINS_ALLOWED)
+  const anyOrigin = origins.includes('*')
+  await fastify.register(cors, {
+    // With credentials a literal "*" is refused by browsers, so the caller's origin is echoed instead.
+    origin: anyOrigin ? (CORS_CREDENTIAL ? true : '*') : origins,
+    credentials: CORS_CREDENTIAL,
+    methods: commaList(CORS_METHODS_ALLOWED),
+    allowedHeaders: commaList(CORS_HEADERS_ALLOWED)
+  })
+  await fastify.register(helmet, {
+    frameguard: { action: 'deny' },
+    hsts: { maxAge: 31536000, includeSubDomains: true },
+    contentSecurityPolicy: {
+      // The server is often reached over plain http on a LAN address; upgrading
+      // its own requests to https would break the docs page there.
+      directives: { upgradeInsecureRequests: null }
+    }
+  })
+}, { name: 'security', dependencies: ['config'] })

@@ -1,0 +1,30 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Alert, AlertHistory, AlertInput } from '../schemas/events'
+import { publishErrors } from '../schemas/errors'
+
+const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { publisher, store } = fastify
+
+  fastify.post('/alerts', {
+    schema: {
+      tags: ['alerts'],
+      summary: 'Raise an alert',
+      description: 'Stores the alert and sends it to every WebSocket client. Unknown fields are ignored.',
+      body: AlertInput,
+      response: { 200: Alert, ...publishErrors }
+    }
+  }, async (request) => publisher.publish({ type: 'alert', ...request.body }))
+
+  fastify.get('/alerts/history', {
+    schema: {
+      tags: ['alerts'],
+      summary: 'The most recent alerts, oldest first',
+      response: { 200: AlertHistory }
+    }
+  }, async () => {
+    const list = await store.list('alert')
+    return { alerts: list, count: list.length }
+  })
+}
+
+export default alerts

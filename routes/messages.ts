@@ -1,0 +1,30 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Chat, ChatHistory, ChatInput } from '../schemas/events'
+import { publishErrors } from '../schemas/errors'
+
+const messages: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { publisher, store } = fastify
+
+  fastify.post('/message', {
+    schema: {
+      tags: ['chat'],
+      summary: 'Send a chat message',
+      description: 'Stores the message and sends it to every WebSocket client. Unknown fields are ignored.',
+      body: ChatInput,
+      response: { 200: Chat, ...publishErrors }
+    }
+  }, async (request) => publisher.publish({ type: 'chat', ...request.body }))
+
+  fastify.get('/message', {
+    schema: {
+      tags: ['chat'],
+      summary: 'The most recent chat messages, oldest first',
+      response: { 200: ChatHistory }
+    }
+  }, async () => {
+    const list = await store.list('chat')
+    return { chatMessages: list, count: list.length }
+  })
+}
+
+export default messages

@@ -1,0 +1,19 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+const list = (description: string, fallback: string) => Type.String({ default: fallback, description })
+
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }),
+  ALERT_INTERVAL_MS: Type.Integer({ minimum: 0, default: 10000, description: '0 turns the ticker off.' }),
+  ALERT_MESSAGE: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S', default: 'Intruder detected' }),
+  ALERT_LOCATION: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', default: 'North Gate' }),
+  HISTORY_SIZE: Type.Integer({ minimum: 1, maximum: 100000, default: 10 }),
+  CORS_ORIGINS_ALLOWED: list('Comma list of origins, or * for any.', '*'),
+  CORS_CREDENTIAL: Type.Boolean({ default: false }),
+  CORS_METHODS_ALLOWED: list('Comma list of methods.', 'GET,POST'),
+  CORS_HEADERS_ALLOWED: list('Comma list of request headers.', 'Content-Type,Authorization'),
+  DOMAIN: Type.String({ default: '', description: 'Public host[:port] or URL, listed as the OpenAPI server.' })
+})
+export type Config = Static<typeof ConfigSchema>
