@@ -14,7 +14,12 @@ export default fp(async function docs (fastify) {
       info: {
         title: 'Alert server',
         version: '1.0.0',
-        description: 'Real-time alerts and chat. Every event published here is also sent to each client connected to the WebSocket at /ws.'
+        description: [
+          'Real-time alerts and chat. Every event published here is also sent, as one JSON text frame,',
+          'to each client connected to the WebSocket at `GET /ws` (ws://host/ws).',
+          'A client sends `{"sender": "...", "message": "..."}` over the socket to chat;',
+          'a frame that is not valid gets `{"type": "error", "code": "...", "message": "..."}` back and the connection stays open.'
+        ].join(' ')
       },
       // Without DOMAIN the document is relative to wherever it is served from.
       servers: DOMAIN === '' ? [] : [{ url: publicUrl(DOMAIN) }],
@@ -25,5 +30,5 @@ export default fp(async function docs (fastify) {
       ]
     }
   })
-  await fastify.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await fastify.register(swaggerUi, { routePrefix: '/docs' })
 }, { name: 'docs', dependencies: ['config', 'security'] })

@@ -37,6 +37,8 @@ export function formatErrors (errors: ErrorObject[] | null | undefined, dataVar:
 }
 
 export default fp(async function validation (fastify) {
+  // Bodies are JSON only; anything else is answered 415.
+  fastify.removeContentTypeParser('text/plain')
   const ajv = createAjv()
   fastify.setValidatorCompiler(({ schema }) => ajv.compile(schema))
   fastify.setSchemaErrorFormatter((errors, dataVar) => new Error(formatErrors(errors as ErrorObject[], dataVar)))

@@ -37,6 +37,13 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Live events over WebSocket',
       description: 'Upgrade to a WebSocket. Every alert and chat message is sent as one JSON text frame. ' +
         'Send {"sender": "...", "message": "..."} to chat.'
+    },
+    // A plain GET (no upgrade) gets a JSON answer rather than an empty 404.
+    preHandler: async (request, reply) => {
+      if (!request.ws) {
+        await reply.code(426).header('upgrade', 'websocket')
+          .send({ statusCode: 426, error: 'Upgrade Required', message: 'GET /ws is a WebSocket endpoint; connect with a WebSocket client' })
+      }
     }
   }, (socket, request) => {
     broadcaster.add(socket)

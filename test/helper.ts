@@ -1,9 +1,9 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, InjectOptions } from 'fastify'
 import { WebSocket } from 'ws'
 import { build as buildApp } from '../app'
 
 type Env = Record<string, string | number | boolean | undefined>
-interface Teardown { teardown: (fn: () => unknown) => void }
+export interface Teardown { teardown: (fn: () => unknown) => void }
 
 // The ticker is off unless a test turns it on.
 const testEnv: Env = { ALERT_INTERVAL_MS: 0 }
@@ -40,6 +40,15 @@ export function once<T = unknown> (emitter: NodeJS.EventEmitter, event: string, 
     }
     emitter.once(event, onEvent)
   })
+}
+
+/** Resolves once `condition()` holds (checked every few ms), or rejects after a timeout. */
+export async function waitFor (condition: () => boolean, ms = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a condition')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
 }
 
 /**
@@ -91,4 +100,57 @@ export class Client {
 
   /** Frames received and not yet taken. */
   get pending (): number { return this.frames.length }
+}
+
+type Rejection = [name: string, request: { payload?: InjectOptions['payload'], headers?: Record<string, string> }, status: number, message: RegExp]
+
+/**
+ * Bad requests for a JSON route whose body is an object of non-blank strings
+ * with the given maximum lengths: every way a body can be wrong, with the
+ * status and the words of the error expected for each.
+ */
+export function rejections (limits: Record<string, number>): Rejection[] {
+  const fields = Object.keys(limits)
+  const valid = Object.fromEntries(fields.map((f) => [f, 'ok']))
+  const json = { 'content-type': 'application/json' }
+  const out: Rejection[] = []
+  for (const [field, max] of Object.entries(limits)) {
+    const without = { ...valid }
+    delete without[field]
+    out.push(
+      [`missing ${field}`, { payload: without }, 400, new RegExp(`body/${field} is required`)],
+      [`number ${field}`, { payload: { ...valid, [field]: 123 } }, 400, new RegExp(`body/${field} must be string`)],
+      [`null ${field}`, { payload: { ...valid, [field]: null } }, 400, new RegExp(`body/${field} must be string`)],
+      [`object ${field}`, { payload: { ...valid, [field]: { a: 1 } } }, 400, new RegExp(`body/${field} must be string`)],
+      [`array ${field}`, { payload: { ...valid, [field]: ['ok'] } }, 400, new RegExp(`body/${field} must be string`)],
+      [`empty ${field}`, { payload: { ...valid, [field]: '' } }, 400, new RegExp(`body/${field} must not be empty`)],
+      [`blank ${field}`, { payload: { ...valid, [field]: ' \t\n ' } }, 400, new RegExp(`body/${field} must not be blank`)],
+      [`${field} over ${max} characters`, { payload: { ...valid, [field]: 'x'.repeat(max + 1) } }, 400, new RegExp(`body/${field} must be at most ${max} characters`)]
+    )
+  }
+  out.push(
+    ['empty object', { payload: {} }, 400, /is required/],
+    ['array body', { payload: [valid] }, 400, /body must be object/],
+    ['string body', { payload: '"hello"', headers: json }, 400, /body must be object/],
+    ['null body', { payload: 'null', headers: json }, 400, /body must be object/],
+    ['broken JSON', { payload: '{"a": "b",', headers: json }, 400, /not valid JSON/],
+    ['empty JSON body', { payload: '', headers: json }, 400, /empty/i],
+    ['no body at all', {}, 400, /body must be object/],
+    ['form body', { payload: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, /application\/json/],
+    ['text body', { payload: 'hello', headers: { 'content-type': 'text/plain' } }, 415, /text\/plain/],
+    ['body over 64 KiB', { payload: JSON.stringify({ ...valid, pad: 'x'.repeat(70 * 1024) }), headers: json }, 413, /too large/i]
+  )
+  return out
+}
+
+/** Debian's chromium driven by playwright-core; closed when the test ends. */
+export async function launchBrowser (t: Teardown): Promise<import('playwright-core').Browser> {
+  const { chromium } = await import('playwright-core')
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run']
+  })
+  t.teardown(async () => await browser.close())
+  return browser
 }

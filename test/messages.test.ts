@@ -1,0 +1,50 @@
+import t from 'tap'
+import { build, rejections } from './helper'
+
+t.test('POST /message stamps, stores and returns the chat message', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ method: 'POST', url: '/message', payload: { sender: 'Jose', message: 'Please check the back door' } })
+  t.equal(res.statusCode, 200)
+  const chat = res.json()
+  t.same(Object.keys(chat), ['id', 'timestamp', 'type', 'sender', 'message'])
+  t.match(chat, { type: 'chat', sender: 'Jose', message: 'Please check the back door' })
+
+  for (const url of ['/message', '/message/']) {
+    const history = await app.inject(url)
+    t.equal(history.statusCode, 200, url)
+    t.same(history.json(), { chatMessages: [chat], count: 1 }, url)
+  }
+})
+
+t.test('POST /message/ (trailing slash) publishes the same way', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ method: 'POST', url: '/message/', payload: { sender: 'a', message: 'b' } })
+  t.equal(res.statusCode, 200)
+  t.equal((await app.inject('/message')).json().count, 1)
+})
+
+t.test('chat and alerts are kept apart; client-set fields are dropped', async (t) => {
+  const app = await build(t, { HISTORY_SIZE: 2 })
+  await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'a', location: 'l' } })
+  for (const m of ['c1', 'c2', 'c3']) {
+    await app.inject({ method: 'POST', url: '/message', payload: { sender: 's', message: m, type: 'alert', id: 'x', location: 'l' } })
+  }
+  const chat = (await app.inject('/message')).json()
+  t.equal(chat.count, 2)
+  t.same(chat.chatMessages.map((c: { message: string }) => c.message), ['c2', 'c3'])
+  t.ok(chat.chatMessages.every((c: Record<string, unknown>) => c.type === 'chat' && c.id !== 'x' && !('location' in c)))
+  t.equal((await app.inject('/alerts/history')).json().count, 1)
+})
+
+for (const [name, request, status, message] of rejections({ sender: 200, message: 1000 })) {
+  t.test(`POST /message rejects ${name} with ${status}, and stores nothing`, async (t) => {
+    const app = await build(t)
+    const res = await app.inject({ method: 'POST', url: '/message', ...request })
+    t.equal(res.statusCode, status)
+    const body = res.json()
+    t.same(Object.keys(body).sort(), ['error', 'message', 'statusCode'])
+    t.equal(body.statusCode, status)
+    t.match(body.message, message)
+    t.same((await app.inject('/message')).json(), { chatMessages: [], count: 0 })
+  })
+}
