@@ -5,6 +5,7 @@ import validation from './plugins/validation'
 import errors from './plugins/errors'
 import security from './plugins/security'
 import docs from './plugins/docs'
+import asyncapi from './plugins/asyncapi'
 import store from './plugins/store'
 import broadcaster from './plugins/broadcaster'
 import publisher from './plugins/publisher'
@@ -26,10 +27,12 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(config, opts)
   await fastify.register(validation)
   await fastify.register(errors)
+  // Before anything that may refuse a WebSocket upgrade.
+  await fastify.register(broadcaster)
   await fastify.register(security)
   await fastify.register(docs)
+  await fastify.register(asyncapi)
   await fastify.register(store)
-  await fastify.register(broadcaster)
   await fastify.register(publisher)
   await fastify.register(ticker)
 

@@ -1,7 +1,13 @@
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import { WebSocket } from 'ws'
+import type { FastifyBaseLogger } from 'fastify'
 import type { Event } from '../schemas/events'
+import type { GapFrame } from '../schemas/frames'
+import type { Replay } from './store'
+
+/** Why a client left the set, for logs and metrics. */
+export type DropReason = 'slow' | 'heartbeat' | 'replay_failed'
 
 /**
  * The only thing that writes to WebSocket clients. Owning the set of sockets
@@ -10,14 +16,20 @@ import type { Event } from '../schemas/events'
 export interface Broadcaster {
   /** Connected clients. */
   readonly size: number
-  /** Starts delivering events to a socket; it leaves the set when it closes. */
-  add: (socket: WebSocket) => void
+  /**
+   * Starts delivering events to a socket; it leaves the set when it closes.
+   * With `replay`, the events it returns are sent first, then live events,
+   * none lost or doubled in between.
+   */
+  add: (socket: WebSocket, replay?: () => Promise<Replay>) => Promise<void>
   /** Sends an event to every client. */
   broadcast: (event: Event) => Promise<void>
   /** Sends one frame to one client (replies, errors). */
   send: (socket: WebSocket, frame: object) => void
-  /** Closes every client with the given code. */
-  closeAll: (code: number, reason: string) => void
+  /** Stops the heartbeat and closes every client with the given code. */
+  close: (code: number, reason: string) => void
+  /** Called whenever the server cuts a client. */
+  onDrop: (listener: (reason: DropReason) => void) => void
 }
 
 declare module 'fastify' {
@@ -26,42 +38,150 @@ declare module 'fastify' {
   }
 }
 
-export function createMemoryBroadcaster (): Broadcaster {
-  const clients = new Set<WebSocket>()
+export interface FanoutOptions {
+  /** Unsent bytes above which a client is closed with 1013. */
+  maxBufferedBytes: number
+  /** Ping period; 0 turns the heartbeat off. */
+  heartbeatMs: number
+  log: FastifyBaseLogger
+}
 
-  function write (socket: WebSocket, data: string): void {
-    if (socket.readyState === WebSocket.OPEN) socket.send(data)
+interface Client {
+  socket: WebSocket
+  /** Answered the last ping. */
+  alive: boolean
+  /** Live events held back while a replay is being sent. */
+  pending?: Array<{ id: string, data: string }>
+}
+
+// A client closed for being slow has stopped reading: its close frame may
+// never be read, so the socket is destroyed if it lingers.
+const CLOSE_GRACE_MS = 5000
+
+const GAP_MESSAGE = 'the event asked for is not in the retained history; the whole retained history follows. ' +
+  'Anything older is gone: reload from GET /alerts/history and GET /message'
+
+export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOptions): Broadcaster {
+  const clients = new Map<WebSocket, Client>()
+  const dropListeners: Array<(reason: DropReason) => void> = []
+
+  /** Cuts a client: with a close code, or (none given) by destroying the socket at once. */
+  function drop (client: Client, reason: DropReason, code?: number, text?: string): void {
+    if (!clients.delete(client.socket)) return
+    log.info({ reason, code, bufferedAmount: client.socket.bufferedAmount }, 'websocket client dropped')
+    for (const listener of dropListeners) listener(reason)
+    if (code === undefined) {
+      client.socket.terminate()
+      return
+    }
+    client.socket.close(code, text)
+    setTimeout(() => client.socket.terminate(), CLOSE_GRACE_MS).unref()
+  }
+
+  /** Writes unless the client's backlog is already over the limit, in which case it is cut. */
+  function write (client: Client, data: string): void {
+    const { socket } = client
+    if (socket.readyState !== WebSocket.OPEN) return
+    if (socket.bufferedAmount > maxBufferedBytes) {
+      drop(client, 'slow', 1013, 'too slow: backlog over limit')
+      return
+    }
+    socket.send(data)
+  }
+
+  const heartbeat = heartbeatMs > 0
+    ? setInterval(() => {
+      for (const client of clients.values()) {
+        if (!client.alive) {
+          drop(client, 'heartbeat')
+          continue
+        }
+        client.alive = false
+        client.socket.ping()
+      }
+    }, heartbeatMs).unref()
+    : undefined
+
+  async function replayTo (client: Client, replay: () => Promise<Replay>): Promise<void> {
+    try {
+      const { found, events } = await replay()
+      if (!found) write(client, JSON.stringify({ type: 'gap', message: GAP_MESSAGE } satisfies GapFrame))
+      const sent = new Set<string>()
+      for (const event of events) {
+        write(client, JSON.stringify(event))
+        sent.add(event.id)
+      }
+      // Published while the replay was read: send what the replay did not hold.
+      for (const { id, data } of client.pending ?? []) {
+        if (!sent.has(id)) write(client, data)
+      }
+    } catch (err) {
+      log.error({ err }, 'websocket replay failed')
+      write(client, JSON.stringify({ type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' }))
+      drop(client, 'replay_failed', 1011, 'replay failed')
+    } finally {
+      client.pending = undefined
+    }
   }
 
   return {
     get size () { return clients.size },
-    add (socket) {
-      clients.add(socket)
+
+    async add (socket, replay) {
+      const client: Client = { socket, alive: true, pending: replay === undefined ? undefined : [] }
+      clients.set(socket, client)
+      socket.on('pong', () => { client.alive = true })
       socket.once('close', () => clients.delete(socket))
+      if (replay !== undefined) await replayTo(client, replay)
     },
+
     async broadcast (event) {
       // Serialized once for every client.
       const data = JSON.stringify(event)
-      for (const socket of clients) write(socket, data)
+      for (const client of clients.values()) {
+        if (client.pending !== undefined) client.pending.push({ id: event.id, data })
+        else write(client, data)
+      }
     },
+
     send (socket, frame) {
-      write(socket, JSON.stringify(frame))
+      const client = clients.get(socket)
+      if (client !== undefined) write(client, JSON.stringify(frame))
     },
-    closeAll (code, reason) {
-      for (const socket of clients) socket.close(code, reason)
+
+    close (code, reason) {
+      clearInterval(heartbeat)
+      for (const client of clients.values()) client.socket.close(code, reason)
+    },
+
+    onDrop (listener) {
+      dropListeners.push(listener)
     }
   }
 }
 
 export default fp(async function broadcaster (fastify) {
-  const broadcaster = createMemoryBroadcaster()
+  const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS } = fastify.config
+  const broadcaster = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, log: fastify.log })
   fastify.decorate('broadcaster', broadcaster)
 
   await fastify.register(websocket, {
+    // Frames over the limit close the connection with 1009.
+    options: { maxPayload: WS_MAX_PAYLOAD },
     // Going away: tell clients the server is shutting down, then stop accepting upgrades.
     preClose (done) {
-      broadcaster.closeAll(1001, 'server shutting down')
+      broadcaster.close(1001, 'server shutting down')
       fastify.websocketServer.close(() => done())
+    }
+  })
+
+  // Hooks added from here on see request.ws, and a refused upgrade's socket is
+  // destroyed after the response: register this plugin before any plugin that
+  // refuses upgrades (origin, auth, rate limits).
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (request.ws && broadcaster.size >= WS_MAX_CONNECTIONS) {
+      await reply.code(503).header('retry-after', '5')
+        .send({ statusCode: 503, error: 'Service Unavailable', message: `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later` })
     }
   })
 }, { name: 'broadcaster', dependencies: ['config'] })

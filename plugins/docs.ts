@@ -18,10 +18,12 @@ export default fp(async function docs (fastify) {
           'Real-time alerts and chat. Every event published here is also sent, as one JSON text frame,',
           'to each client connected to the WebSocket at `GET /ws` (ws://host/ws).',
           'A client sends `{"sender": "...", "message": "..."}` over the socket to chat;',
-          'a frame that is not valid gets `{"type": "error", "code": "...", "message": "..."}` back and the connection stays open.'
+          'a frame that is not valid gets `{"type": "error", "code": "...", "message": "..."}` back and the connection stays open.',
+          'The WebSocket frames are described by the AsyncAPI document at [/asyncapi.json](/asyncapi.json).'
         ].join(' ')
       },
       // Without DOMAIN the document is relative to wherever it is served from.
+      externalDocs: { description: 'AsyncAPI 3.0 document of the /ws channel', url: '/asyncapi.json' },
       servers: DOMAIN === '' ? [] : [{ url: publicUrl(DOMAIN) }],
       tags: [
         { name: 'alerts', description: 'Raise alerts and read their history.' },

@@ -14,6 +14,18 @@ export default fp(async function security (fastify) {
     methods: commaList(CORS_METHODS_ALLOWED),
     allowedHeaders: commaList(CORS_HEADERS_ALLOWED)
   })
+  // Browsers send WebSocket upgrades cross-site without any CORS check, so a
+  // page on another site could read the stream with the user's cookies
+  // (cross-site WebSocket hijacking). Non-browser clients send no Origin.
+  if (!anyOrigin) {
+    fastify.addHook('onRequest', async (request, reply) => {
+      const origin = request.headers.origin
+      if (request.ws && origin !== undefined && !origins.includes(origin)) {
+        await reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: `origin ${origin} is not allowed` })
+      }
+    })
+  }
+
   await fastify.register(helmet, {
     frameguard: { action: 'deny' },
     hsts: { maxAge: 31536000, includeSubDomains: true },
@@ -23,4 +35,4 @@ export default fp(async function security (fastify) {
       directives: { upgradeInsecureRequests: null }
     }
   })
-}, { name: 'security', dependencies: ['config'] })
+}, { name: 'security', dependencies: ['config', 'broadcaster'] })

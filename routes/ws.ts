@@ -1,18 +1,33 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { RawData, WebSocket } from 'ws'
 import { ChatInput } from '../schemas/events'
-import type { ErrorFrame } from '../schemas/frames'
+import { WsQuery, type ErrorFrame, type PongFrame } from '../schemas/frames'
 
-const CHAT_EXPECTED = 'expected {"sender": string, "message": string}'
+const CHAT_EXPECTED = 'expected {"sender": string, "message": string} or {"type": "ping"}'
+
+/** Token bucket: `rate` tokens a second, at most `burst` saved up. */
+export function tokenBucket (rate: number, burst: number, now = () => performance.now()): () => boolean {
+  let tokens = burst
+  let last = now()
+  return () => {
+    const t = now()
+    tokens = Math.min(burst, tokens + (t - last) * rate / 1000)
+    last = t
+    if (tokens < 1) return false
+    tokens -= 1
+    return true
+  }
+}
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { broadcaster, publisher, compileCheck } = fastify
+  const { broadcaster, publisher, store, compileCheck } = fastify
+  const { WS_CHAT_RATE, WS_CHAT_BURST } = fastify.config
   const checkChat = compileCheck(ChatInput, 'frame')
 
   const refuse = (socket: WebSocket, code: ErrorFrame['code'], message: string): void =>
     broadcaster.send(socket, { type: 'error', code, message } satisfies ErrorFrame)
 
-  async function onFrame (socket: WebSocket, data: RawData): Promise<void> {
+  async function onFrame (socket: WebSocket, data: RawData, allowChat: () => boolean): Promise<void> {
     let frame: unknown
     try {
       frame = JSON.parse(data.toString())
@@ -22,11 +37,15 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
     const type = typeof frame === 'object' && frame !== null && !Array.isArray(frame)
       ? (frame as Record<string, unknown>).type
       : undefined
+    if (type === 'ping') return broadcaster.send(socket, { type: 'pong' } satisfies PongFrame)
     if (type !== undefined && type !== 'chat') {
       return refuse(socket, 'unknown_type', `unknown frame type ${JSON.stringify(type)}; ${CHAT_EXPECTED}`)
     }
     const result = checkChat(frame)
     if (!result.ok) return refuse(socket, 'invalid_message', `${result.message}; ${CHAT_EXPECTED}`)
+    if (!allowChat()) {
+      return refuse(socket, 'rate_limited', `more than ${WS_CHAT_RATE} chat messages a second (burst ${WS_CHAT_BURST}); this one was not sent`)
+    }
     await publisher.publish({ type: 'chat', ...result.value })
   }
 
@@ -36,7 +55,8 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['websocket'],
       summary: 'Live events over WebSocket',
       description: 'Upgrade to a WebSocket. Every alert and chat message is sent as one JSON text frame. ' +
-        'Send {"sender": "...", "message": "..."} to chat.'
+        'Send {"sender": "...", "message": "..."} to chat. The frames are described in /asyncapi.json.',
+      querystring: WsQuery
     },
     // A plain GET (no upgrade) gets a JSON answer rather than an empty 404.
     preHandler: async (request, reply) => {
@@ -46,13 +66,19 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, (socket, request) => {
-    broadcaster.add(socket)
+    const { since } = request.query
+    const allowChat = tokenBucket(WS_CHAT_RATE, WS_CHAT_BURST)
+    request.log.info({ since, clients: broadcaster.size + 1 }, 'websocket connected')
+    socket.once('close', (code, reason) => {
+      request.log.info({ code, reason: reason.toString() }, 'websocket disconnected')
+    })
     socket.on('message', (data) => {
-      onFrame(socket, data).catch((err: unknown) => {
+      onFrame(socket, data, allowChat).catch((err: unknown) => {
         request.log.error({ err }, 'websocket frame failed')
         refuse(socket, 'server_error', 'the message could not be published; try again')
       })
     })
+    void broadcaster.add(socket, since === undefined ? undefined : async () => await store.since(since === 'all' ? undefined : since))
   })
 }
 

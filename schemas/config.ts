@@ -14,6 +14,12 @@ export const ConfigSchema = Type.Object({
   CORS_CREDENTIAL: Type.Boolean({ default: false }),
   CORS_METHODS_ALLOWED: list('Comma list of methods.', 'GET,POST'),
   CORS_HEADERS_ALLOWED: list('Comma list of request headers.', 'Content-Type,Authorization'),
-  DOMAIN: Type.String({ default: '', description: 'Public host[:port] or URL, listed as the OpenAPI server.' })
+  DOMAIN: Type.String({ default: '', description: 'Public host[:port] or URL, listed as the OpenAPI server.' }),
+  WS_HEARTBEAT_MS: Type.Integer({ minimum: 0, default: 30000, description: 'Ping period; a client that missed the previous ping is cut. 0 turns it off.' }),
+  WS_MAX_BUFFERED_BYTES: Type.Integer({ minimum: 1024, default: 1048576, description: 'Unsent backlog above which a client is closed with 1013.' }),
+  WS_MAX_PAYLOAD: Type.Integer({ minimum: 64, maximum: 1048576, default: 16384, description: 'Largest frame a client may send; larger closes with 1009.' }),
+  WS_CHAT_RATE: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'Chat messages per second per connection.' }),
+  WS_CHAT_BURST: Type.Integer({ minimum: 1, default: 10, description: 'Chat messages a connection may send at once.' }),
+  WS_MAX_CONNECTIONS: Type.Integer({ minimum: 1, default: 10000, description: 'Open WebSocket connections; the next upgrade gets 503.' })
 })
 export type Config = Static<typeof ConfigSchema>

@@ -154,3 +154,22 @@ export async function launchBrowser (t: Teardown): Promise<import('playwright-co
   t.teardown(async () => await browser.close())
   return browser
 }
+
+/** Tries an upgrade that the server should refuse; resolves with the HTTP status and JSON body. */
+export async function refusedUpgrade (url: string, options?: ConstructorParameters<typeof WebSocket>[2]): Promise<{ status: number, body: Record<string, unknown> }> {
+  const socket = new WebSocket(url, options)
+  return await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out waiting for the refusal')), WAIT_MS)
+    socket.once('open', () => { clearTimeout(timer); socket.terminate(); reject(new Error('the upgrade was accepted')) })
+    socket.once('unexpected-response', (req, res) => {
+      let data = ''
+      res.on('data', (c: Buffer) => { data += c.toString() })
+      res.on('end', () => {
+        clearTimeout(timer)
+        req.destroy()
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) })
+      })
+    })
+    socket.once('error', (err) => { clearTimeout(timer); reject(err) })
+  })
+}

@@ -1,0 +1,75 @@
+import fp from 'fastify-plugin'
+import type { TSchema } from '@sinclair/typebox'
+import { Alert, Chat, ChatInput } from '../schemas/events'
+import { ErrorFrame, GapFrame, PingFrame, PongFrame, WsQuery } from '../schemas/frames'
+
+// Plain JSON: TypeBox keeps its metadata under symbol keys, which JSON drops.
+const json = (schema: TSchema): Record<string, unknown> => JSON.parse(JSON.stringify(schema))
+
+/** What travels over /ws, from the schemas the server validates and sends with. */
+export const wsMessages = {
+  server: { alert: Alert, chat: Chat, error: ErrorFrame, gap: GapFrame, pong: PongFrame },
+  client: { chat: ChatInput, ping: PingFrame }
+} as const
+
+const titles: Record<string, string> = {
+  alert: 'An alert, as published',
+  chat: 'A chat message, as published',
+  error: 'A refused client frame',
+  gap: 'Replay could not start where asked',
+  pong: 'Answer to a ping',
+  sendChat: 'Send a chat message',
+  ping: 'Application-level ping'
+}
+
+/** AsyncAPI 3.0 document of the /ws channel. */
+export function buildAsyncApi (domain: string): Record<string, unknown> {
+  const messages: Record<string, unknown> = {}
+  const ref = (name: string) => ({ $ref: `#/components/messages/${name}` })
+  for (const [name, schema] of Object.entries(wsMessages.server)) {
+    messages[name] = { name, title: titles[name], contentType: 'application/json', payload: json(schema) }
+  }
+  messages.sendChat = { name: 'sendChat', title: titles.sendChat, contentType: 'application/json', payload: json(wsMessages.client.chat) }
+  messages.ping = { name: 'ping', title: titles.ping, contentType: 'application/json', payload: json(wsMessages.client.ping) }
+
+  const channelRef = { $ref: '#/channels/events' }
+  const channelMessage = (name: string) => ({ $ref: `#/channels/events/messages/${name}` })
+  const host = domain === '' ? 'localhost:8000' : domain.replace(/^\w+:\/\//, '')
+  const secure = /^https:\/\//.test(domain)
+
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'Alert server live events',
+      version: '1.0.0',
+      description: 'Every alert and chat message is sent to every client of /ws as one JSON text frame. ' +
+        'With ?since=<event id> the events stored after that id are sent first (?since=all: the whole history), then live events. ' +
+        'Close codes: 1000 normal, 1001 server shutting down, 1008 policy (origin, auth), 1009 frame too large, ' +
+        '1011 server error, 1013 too slow / try again later.'
+    },
+    servers: { default: { host, protocol: secure ? 'wss' : 'ws', description: 'This server.' } },
+    channels: {
+      events: {
+        address: '/ws',
+        messages: Object.fromEntries(Object.keys(messages).map((name) => [name, ref(name)])),
+        bindings: { ws: { method: 'GET', query: json(WsQuery), bindingVersion: '0.1.0' } }
+      }
+    },
+    operations: {
+      ...Object.fromEntries(Object.keys(wsMessages.server).map((name) => [
+        `send${name[0]?.toUpperCase()}${name.slice(1)}`,
+        { action: 'send', channel: channelRef, summary: `The server sends: ${titles[name]?.toLowerCase()}.`, messages: [channelMessage(name)] }
+      ])),
+      receiveChat: { action: 'receive', channel: channelRef, summary: 'A client sends a chat message; it is stored and sent to everyone.', messages: [channelMessage('sendChat')] },
+      receivePing: { action: 'receive', channel: channelRef, summary: 'A client pings; the server answers with pong.', messages: [channelMessage('ping')] }
+    },
+    components: { messages }
+  }
+}
+
+export default fp(async function asyncapi (fastify) {
+  const body = JSON.stringify(buildAsyncApi(fastify.config.DOMAIN))
+  fastify.get('/asyncapi.json', {
+    schema: { tags: ['websocket'], summary: 'AsyncAPI 3.0 document of the /ws channel' }
+  }, async (_request, reply) => await reply.type('application/json; charset=utf-8').send(body))
+}, { name: 'asyncapi', dependencies: ['config', 'docs'] })

@@ -1,0 +1,141 @@
+import t from 'tap'
+import { connect } from 'node:net'
+import { Client, build, listen, once, refusedUpgrade, waitFor } from './helper'
+import { tokenBucket } from '../routes/ws'
+
+t.test('a client that stops reading is closed with 1013; the others get everything, in order', async (t) => {
+  const { fastify, wsUrl } = await listen(t, { WS_MAX_BUFFERED_BYTES: 64 * 1024, HISTORY_SIZE: 5 })
+  const slow = await Client.open(`${wsUrl}/ws`, t)
+  const good = await Client.open(`${wsUrl}/ws`, t)
+  const drops: string[] = []
+  fastify.broadcaster.onDrop((reason) => drops.push(reason))
+  slow.socket.pause()
+
+  const message = 'x'.repeat(1000)
+  const sent: string[] = []
+  // Small batches with a turn of the event loop between them, so a client
+  // that reads keeps up; the paused one's backlog can only grow.
+  for (let batch = 0; fastify.broadcaster.size === 2 && batch < 2000; batch++) {
+    for (let i = 0; i < 20; i++) sent.push((await fastify.publisher.publish({ type: 'alert', message, location: `${sent.length}` })).id)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.equal(fastify.broadcaster.size, 1, 'the slow client left the set')
+  t.same(drops, ['slow'])
+  // More events after the drop still reach the good client.
+  for (let i = 0; i < 10; i++) sent.push((await fastify.publisher.publish({ type: 'alert', message, location: `${sent.length}` })).id)
+
+  const got: string[] = []
+  while (got.length < sent.length) got.push((await good.next()).id as string)
+  t.same(got, sent, `the reading client got all ${sent.length} events in order`)
+
+  slow.socket.resume()
+  const closed = await slow.closed
+  t.equal(closed.code, 1013)
+  t.match(closed.reason, /too slow/)
+})
+
+t.test('a frame over WS_MAX_PAYLOAD closes that connection with 1009; others are untouched', async (t) => {
+  const { fastify, wsUrl } = await listen(t, { WS_MAX_PAYLOAD: 1024 })
+  const big = await Client.open(`${wsUrl}/ws`, t)
+  const other = await Client.open(`${wsUrl}/ws`, t)
+  big.send({ sender: 's', message: 'x'.repeat(2000) })
+  t.equal((await big.closed).code, 1009)
+  other.send({ sender: 's', message: 'fine' })
+  t.match(await other.next(), { type: 'chat', message: 'fine' })
+  t.equal((await fastify.inject('/message')).json().count, 1, 'only the small one was stored')
+})
+
+t.test('the default frame limit is 16 KiB', async (t) => {
+  const { wsUrl } = await listen(t)
+  const ok = await Client.open(`${wsUrl}/ws`, t)
+  ok.send('x'.repeat(16 * 1024 - 10))
+  t.equal((await ok.next()).code, 'invalid_json', 'just under: read and refused as JSON')
+  ok.send('x'.repeat(16 * 1024 + 1))
+  t.equal((await ok.closed).code, 1009)
+})
+
+t.test('chat over the rate gets rate_limited and is neither stored nor sent', async (t) => {
+  // A rate this low refills nothing during the test: exactly the burst passes.
+  const { fastify, wsUrl } = await listen(t, { WS_CHAT_RATE: 0.001, WS_CHAT_BURST: 10 })
+  const a = await Client.open(`${wsUrl}/ws`, t)
+  const b = await Client.open(`${wsUrl}/ws`, t)
+  for (let i = 0; i < 15; i++) a.send({ sender: 's', message: `m${i}` })
+  const frames = []
+  for (let i = 0; i < 15; i++) frames.push(await a.next())
+  const chats = frames.filter((f) => f.type === 'chat')
+  const limited = frames.filter((f) => f.type === 'error')
+  t.equal(chats.length, 10)
+  t.equal(limited.length, 5)
+  t.match(limited[0], { type: 'error', code: 'rate_limited', message: /chat messages a second/ })
+  t.equal((await fastify.inject('/message')).json().count, 10)
+  for (let i = 0; i < 10; i++) t.equal((await b.next()).type, 'chat')
+  t.equal(b.pending, 0, 'the refused ones reached nobody')
+  // Another connection has its own allowance.
+  b.send({ sender: 's', message: 'from b' })
+  t.match(await b.next(), { type: 'chat', message: 'from b' })
+})
+
+t.test('the chat rate defaults to 5 a second with a burst of 10', async (t) => {
+  const app = await build(t)
+  t.equal(app.config.WS_CHAT_RATE, 5)
+  t.equal(app.config.WS_CHAT_BURST, 10)
+})
+
+t.test('tokenBucket refills at the rate, up to the burst', async (t) => {
+  let now = 0
+  const allow = tokenBucket(5, 10, () => now)
+  for (let i = 0; i < 10; i++) t.ok(allow())
+  t.notOk(allow())
+  now += 200 // one token
+  t.ok(allow())
+  t.notOk(allow())
+  now += 60_000 // capped at the burst
+  let n = 0
+  while (allow()) n++
+  t.equal(n, 10)
+})
+
+t.test('an upgrade from an origin outside CORS_ORIGINS_ALLOWED is refused with 403', async (t) => {
+  const { wsUrl } = await listen(t, { CORS_ORIGINS_ALLOWED: 'http://dash.example,http://other.example' })
+  const refused = await refusedUpgrade(`${wsUrl}/ws`, { origin: 'http://evil.example' })
+  t.equal(refused.status, 403)
+  t.match(refused.body, { statusCode: 403, error: 'Forbidden', message: /http:\/\/evil\.example/ })
+  await Client.open(`${wsUrl}/ws`, t, { origin: 'http://dash.example' })
+  await Client.open(`${wsUrl}/ws`, t)
+  t.pass('a listed origin and no origin (non-browser) are allowed')
+})
+
+t.test('the server closes the connection of a refused upgrade itself', async (t) => {
+  const { wsUrl } = await listen(t, { CORS_ORIGINS_ALLOWED: 'http://dash.example' })
+  const { port } = new URL(wsUrl)
+  const socket = connect(Number(port), '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  let response = ''
+  socket.on('data', (c: Buffer) => { response += c.toString() })
+  socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://evil.example\r\n\r\n')
+  // The client never closes: only the server can end this.
+  await once(socket, 'close')
+  t.match(response, /^HTTP\/1\.1 403/)
+})
+
+t.test('with CORS_ORIGINS_ALLOWED=* any origin may connect', async (t) => {
+  const { wsUrl } = await listen(t, { CORS_ORIGINS_ALLOWED: '*' })
+  await Client.open(`${wsUrl}/ws`, t, { origin: 'http://anywhere.example' })
+  t.pass()
+})
+
+t.test('past WS_MAX_CONNECTIONS the next upgrade gets 503; a freed place can be taken again', async (t) => {
+  const { fastify, wsUrl } = await listen(t, { WS_MAX_CONNECTIONS: 2 })
+  const a = await Client.open(`${wsUrl}/ws`, t)
+  await Client.open(`${wsUrl}/ws`, t)
+  const refused = await refusedUpgrade(`${wsUrl}/ws`)
+  t.equal(refused.status, 503)
+  t.match(refused.body, { statusCode: 503, message: /connection limit \(2\)/ })
+  a.socket.close()
+  await waitFor(() => fastify.broadcaster.size === 1)
+  await Client.open(`${wsUrl}/ws`, t)
+  t.equal(fastify.broadcaster.size, 2)
+  const app = await build(t)
+  t.equal(app.config.WS_MAX_CONNECTIONS, 10000, 'default')
+})
