@@ -20,6 +20,14 @@ export const ConfigSchema = Type.Object({
   WS_MAX_PAYLOAD: Type.Integer({ minimum: 64, maximum: 1048576, default: 16384, description: 'Largest frame a client may send; larger closes with 1009.' }),
   WS_CHAT_RATE: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'Chat messages per second per connection.' }),
   WS_CHAT_BURST: Type.Integer({ minimum: 1, default: 10, description: 'Chat messages a connection may send at once.' }),
-  WS_MAX_CONNECTIONS: Type.Integer({ minimum: 1, default: 10000, description: 'Open WebSocket connections; the next upgrade gets 503.' })
+  WS_MAX_CONNECTIONS: Type.Integer({ minimum: 1, default: 10000, description: 'Open WebSocket connections; the next upgrade gets 503.' }),
+  API_TOKEN: Type.String({ default: '', description: 'When set, every API route and the WebSocket require it as a bearer token.' }),
+  METRICS_TOKEN: Type.String({ default: '', description: 'When set, GET /metrics requires it as a bearer token.' }),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 300, description: 'Publishing requests and WebSocket upgrades per client address per window.' }),
+  RATE_LIMIT_WINDOW: Type.String({ minLength: 1, default: '1 minute', description: 'The rate-limit window: milliseconds, or a duration such as "1 minute".' }),
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000, description: 'Event-loop delay above which requests get 503; 0 turns the check off.' }),
+  MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0, description: 'Heap use above which requests get 503; 0 turns the check off.' }),
+  REDIS_URL: Type.String({ default: '', description: 'redis://host:port/db. When set, history and fan-out go through Redis.' }),
+  REDIS_KEY_PREFIX: Type.String({ default: 'alerts:', description: 'Prefix of every Redis key and channel, so deployments can share one Redis.' })
 })
 export type Config = Static<typeof ConfigSchema>
