@@ -1,8 +1,11 @@
 import closeWithGrace from 'close-with-grace'
-import { build } from './app'
+import { build, loggerOptions } from './app'
 
 async function main (): Promise<void> {
-  const fastify = build({ level: process.env.LOG_LEVEL ?? 'info' })
+  // The level is read before the configuration is validated; an invalid
+  // LOG_LEVEL still stops start-up below with a message naming it.
+  const level = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(process.env.LOG_LEVEL ?? '') ? process.env.LOG_LEVEL as string : 'info'
+  const fastify = build(loggerOptions(level, process.stdout.isTTY))
 
   try {
     await fastify.ready()

@@ -7,7 +7,7 @@ function publicUrl (domain: string): string {
 }
 
 export default fp(async function docs (fastify) {
-  const { DOMAIN } = fastify.config
+  const { DOMAIN, API_TOKEN } = fastify.config
   await fastify.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -25,10 +25,18 @@ export default fp(async function docs (fastify) {
       // Without DOMAIN the document is relative to wherever it is served from.
       externalDocs: { description: 'AsyncAPI 3.0 document of the /ws channel', url: '/asyncapi.json' },
       servers: DOMAIN === '' ? [] : [{ url: publicUrl(DOMAIN) }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'API_TOKEN (or METRICS_TOKEN for /metrics). Also accepted as ?token= on the WebSocket upgrade.' }
+        }
+      },
+      // Declared for every route when the server requires a token; open routes override it.
+      security: API_TOKEN === '' ? [] : [{ bearerAuth: [] }],
       tags: [
         { name: 'alerts', description: 'Raise alerts and read their history.' },
         { name: 'chat', description: 'Send chat messages and read their history.' },
-        { name: 'websocket', description: 'The live event stream.' }
+        { name: 'websocket', description: 'The live event stream.' },
+        { name: 'operations', description: 'Health, readiness and metrics.' }
       ]
     }
   })

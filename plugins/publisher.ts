@@ -1,12 +1,14 @@
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
-import type { Draft, EventOf } from '../schemas/events'
+import type { Draft, Event, EventOf } from '../schemas/events'
 import type { EventStore } from './store'
 import type { Broadcaster } from './broadcaster'
 
 /** The one path every event takes, whoever publishes it: stamp, store, fan out. */
 export interface Publisher {
   publish: <D extends Draft>(draft: D) => Promise<EventOf<D['type']>>
+  /** Called after each event has been stored and handed to the broadcaster. */
+  onPublish: (listener: (event: Event, broadcastSeconds: number) => void) => void
 }
 
 declare module 'fastify' {
@@ -27,12 +29,19 @@ export function stamp<D extends Draft> (draft: D): EventOf<D['type']> {
 }
 
 export function createPublisher (store: EventStore, broadcaster: Broadcaster): Publisher {
+  const listeners: Array<(event: Event, broadcastSeconds: number) => void> = []
   return {
     async publish (draft) {
       const event = stamp(draft)
       await store.append(event)
+      const start = performance.now()
       await broadcaster.broadcast(event)
+      const seconds = (performance.now() - start) / 1000
+      for (const listener of listeners) listener(event, seconds)
       return event
+    },
+    onPublish (listener) {
+      listeners.push(listener)
     }
   }
 }

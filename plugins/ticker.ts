@@ -11,7 +11,7 @@ export interface TickerOptions {
   intervalMs: number
   message: string
   location: string
-  publisher: Publisher
+  publisher: Pick<Publisher, 'publish'>
   log: FastifyBaseLogger
 }
 

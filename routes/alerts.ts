@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Alert, AlertHistory, AlertInput } from '../schemas/events'
-import { publishErrors } from '../schemas/errors'
+import { apiErrors, publishErrors } from '../schemas/errors'
 
 const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
   const { publisher, store } = fastify
@@ -19,7 +19,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['alerts'],
       summary: 'The most recent alerts, oldest first',
-      response: { 200: AlertHistory }
+      response: { 200: AlertHistory, ...apiErrors }
     }
   }, async () => {
     const list = await store.list('alert')

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Chat, ChatHistory, ChatInput } from '../schemas/events'
-import { publishErrors } from '../schemas/errors'
+import { apiErrors, publishErrors } from '../schemas/errors'
 
 const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   const { publisher, store } = fastify
@@ -19,7 +19,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['chat'],
       summary: 'The most recent chat messages, oldest first',
-      response: { 200: ChatHistory }
+      response: { 200: ChatHistory, ...apiErrors }
     }
   }, async () => {
     const list = await store.list('chat')

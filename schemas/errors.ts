@@ -7,9 +7,19 @@ export const ErrorResponse = Type.Object({
 }, { description: 'Every error has this shape.' })
 export type ErrorResponse = Static<typeof ErrorResponse>
 
-// The client-error responses every publishing route can give.
+const described = (description: string) => ({ ...ErrorResponse, description })
+
+// The error responses every API route can give.
+export const apiErrors = {
+  401: described('API_TOKEN is set and the request has no valid bearer token.'),
+  503: described('Overloaded, or (with Redis) Redis unreachable; see Retry-After.')
+}
+
+// And those of the publishing routes.
 export const publishErrors = {
-  400: { ...ErrorResponse, description: 'Missing, blank, too long or wrong-typed field, or broken JSON.' },
-  413: { ...ErrorResponse, description: 'Body over 64 KiB.' },
-  415: { ...ErrorResponse, description: 'Content-Type is not application/json.' }
+  ...apiErrors,
+  400: described('Missing, blank, too long or wrong-typed field, or broken JSON.'),
+  413: described('Body over 64 KiB.'),
+  415: described('Content-Type is not application/json.'),
+  429: described('Over the rate limit; see Retry-After.')
 }

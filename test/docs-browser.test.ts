@@ -23,3 +23,33 @@ t.test('Swagger UI "Try it out" on POST /alerts works in a real browser under th
   t.match(history.alerts, [{ message: 'From the docs page', location: 'Gate 7' }])
   t.same(problems.filter((p) => /Content Security Policy|Refused/i.test(p)), [], 'no CSP violation')
 })
+
+t.test('Swagger UI "Authorize" sends the bearer token when API_TOKEN is set', async (t) => {
+  const { fastify, url } = await listen(t, { API_TOKEN: 'docs-token-123' })
+  const browser = await launchBrowser(t)
+  const page = await browser.newPage()
+  await page.goto(`${url}/docs`)
+
+  const op = page.locator('#operations-alerts-post_alerts')
+  const execute = async (): Promise<string> => {
+    await op.locator('textarea.body-param__text').fill(JSON.stringify({ message: 'Authorized', location: 'Gate 9' }))
+    await op.getByRole('button', { name: 'Execute' }).click()
+    const status = op.locator('.live-responses-table .response .response-col_status').first()
+    await status.waitFor()
+    // The cell reads e.g. "401\nUndocumented" for a status without a schema.
+    return (await status.innerText()).split('\n')[0]?.trim() ?? ''
+  }
+  await op.locator('.opblock-summary').click()
+  await op.getByRole('button', { name: 'Try it out' }).click()
+  t.equal(await execute(), '401', 'refused before authorizing')
+
+  await page.getByRole('button', { name: 'Authorize' }).first().click()
+  const dialog = page.locator('.dialog-ux')
+  await dialog.locator('input[type="text"], input[type="password"]').first().fill('docs-token-123')
+  await dialog.locator('button.authorize').click()
+  await dialog.locator('button.btn-done').click()
+  await op.getByRole('button', { name: 'Clear' }).click()
+  t.equal(await execute(), '200')
+  const history = (await fastify.inject({ url: '/alerts/history', headers: { authorization: 'Bearer docs-token-123' } })).json()
+  t.match(history.alerts, [{ message: 'Authorized', location: 'Gate 9' }])
+})

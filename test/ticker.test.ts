@@ -39,7 +39,7 @@ t.test('ALERT_INTERVAL_MS=0 publishes nothing, and the default is 10 s', async (
 
 t.test('a stopped ticker publishes no more, while a running one keeps going', async (t) => {
   const counts = { stopped: 0, running: 0 }
-  const publisher = (name: 'stopped' | 'running'): Publisher => ({
+  const publisher = (name: 'stopped' | 'running'): Pick<Publisher, 'publish'> => ({
     publish: async (draft) => {
       counts[name]++
       return stamp(draft)

@@ -1,0 +1,34 @@
+import fp from 'fastify-plugin'
+
+export interface Readiness {
+  /** Why the server cannot serve now, or undefined when it can. */
+  problem: () => string | undefined
+  /** Adds a dependency check: it returns a problem, or undefined when fine. */
+  addCheck: (check: () => string | undefined) => void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    readiness: Readiness
+  }
+}
+
+export default fp(async function health (fastify) {
+  let phase: 'starting' | 'ready' | 'shutting down' = 'starting'
+  const checks: Array<() => string | undefined> = [
+    () => phase === 'ready' ? undefined : phase,
+    () => fastify.isUnderPressure() ? 'overloaded' : undefined
+  ]
+  fastify.decorate('readiness', {
+    problem: () => {
+      for (const check of checks) {
+        const problem = check()
+        if (problem !== undefined) return problem
+      }
+      return undefined
+    },
+    addCheck: (check) => { checks.push(check) }
+  })
+  fastify.addHook('onReady', async () => { phase = 'ready' })
+  fastify.addHook('preClose', async () => { phase = 'shutting down' })
+}, { name: 'health', dependencies: ['pressure'] })

@@ -1,0 +1,64 @@
+import fp from 'fastify-plugin'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Prometheus registry of this instance (one per app, so tests and several apps in one process do not share counters). */
+    metrics: Registry
+  }
+}
+
+export default fp(async function metrics (fastify) {
+  const { broadcaster, publisher } = fastify
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+
+  new Gauge({
+    name: 'alert_server_websocket_connections',
+    help: 'Open WebSocket connections',
+    registers: [registry],
+    collect () { this.set(broadcaster.size) }
+  })
+  const published = new Counter({
+    name: 'alert_server_events_published_total',
+    help: 'Events published, by type',
+    labelNames: ['type'],
+    registers: [registry]
+  })
+  const dropped = new Counter({
+    name: 'alert_server_clients_dropped_total',
+    help: 'WebSocket clients cut by the server, by reason (slow, heartbeat, replay_failed)',
+    labelNames: ['reason'],
+    registers: [registry]
+  })
+  const broadcastSeconds = new Histogram({
+    name: 'alert_server_broadcast_duration_seconds',
+    help: 'Time to hand one event to every local WebSocket client',
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [registry]
+  })
+  const httpSeconds = new Histogram({
+    name: 'alert_server_http_request_duration_seconds',
+    help: 'HTTP request durations, by method, route and status',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry]
+  })
+  // Both known so the series exist (at 0) before the first event.
+  for (const type of ['alert', 'chat']) published.inc({ type }, 0)
+  for (const reason of ['slow', 'heartbeat', 'replay_failed']) dropped.inc({ reason }, 0)
+
+  publisher.onPublish((event, seconds) => {
+    published.labels(event.type).inc()
+    broadcastSeconds.observe(seconds)
+  })
+  broadcaster.onDrop((reason) => dropped.labels(reason).inc())
+
+  fastify.addHook('onResponse', async (request, reply) => {
+    // The route pattern, not the raw URL, keeps the label set small.
+    const route = request.routeOptions.url ?? 'unknown'
+    httpSeconds.labels(request.method, route, String(reply.statusCode)).observe(reply.elapsedTime / 1000)
+  })
+
+  fastify.decorate('metrics', registry)
+}, { name: 'metrics', dependencies: ['broadcaster', 'publisher'] })

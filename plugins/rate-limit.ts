@@ -1,0 +1,26 @@
+import fp from 'fastify-plugin'
+import rateLimit from '@fastify/rate-limit'
+
+/** Milliseconds, or a duration string such as "1 minute" that @fastify/rate-limit reads itself. */
+export function timeWindow (value: string): number | string {
+  return /^\d+$/.test(value) ? Number(value) : value
+}
+
+// Publishing (every POST) and WebSocket upgrades are limited per client
+// address; reads are not, so a dashboard can always load its history.
+export default fp(async function limits (fastify) {
+  const { RATE_LIMIT_MAX, RATE_LIMIT_WINDOW } = fastify.config
+  await fastify.register(rateLimit, {
+    global: true,
+    max: RATE_LIMIT_MAX,
+    timeWindow: timeWindow(RATE_LIMIT_WINDOW),
+    allowList: (request) => request.method !== 'POST' && !request.ws,
+    // request.ip can be missing on an injected WebSocket upgrade.
+    keyGenerator: (request) => request.ip ?? request.socket?.remoteAddress ?? 'unknown',
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: context.statusCode,
+      error: 'Too Many Requests',
+      message: `rate limit of ${context.max} requests per ${context.after} reached; retry in ${context.after}`
+    })
+  })
+}, { name: 'rate-limit', dependencies: ['config', 'broadcaster'] })

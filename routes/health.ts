@@ -1,0 +1,36 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+
+const Status = Type.Object({
+  status: Type.Unsafe<'ok' | 'ready' | 'not ready'>({ type: 'string', enum: ['ok', 'ready', 'not ready'] }),
+  reason: Type.Optional(Type.String({ description: 'Why not: starting, shutting down, overloaded, redis unreachable.' }))
+})
+
+// Open even under pressure and without a token: load balancers and
+// orchestrators must always be able to ask.
+const open = { pressureHandler: () => undefined }
+
+const health: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { readiness } = fastify
+
+  fastify.get('/health', {
+    config: open,
+    schema: { tags: ['operations'], summary: 'Liveness: 200 while the process runs', security: [], response: { 200: Status } }
+  }, async () => ({ status: 'ok' as const }))
+
+  fastify.get('/ready', {
+    config: open,
+    schema: {
+      tags: ['operations'],
+      summary: 'Readiness: 200 when the server can serve, 503 otherwise',
+      security: [],
+      response: { 200: Status, 503: Status }
+    }
+  }, async (_request, reply) => {
+    const reason = readiness.problem()
+    if (reason === undefined) return { status: 'ready' as const }
+    return await reply.code(503).header('retry-after', '5').send({ status: 'not ready' as const, reason })
+  })
+}
+
+export default health

@@ -1,0 +1,44 @@
+import t from 'tap'
+import { Client, buildLogged } from './helper'
+
+t.test('a 5xx is logged with its request id and details, and the client sees none of them', async (t) => {
+  const { fastify, lines } = await buildLogged(t, {}, (app) => {
+    app.get('/boom', async () => { throw new Error('database password is hunter2') })
+  })
+  const res = await fastify.inject('/boom')
+  t.equal(res.statusCode, 500)
+  t.same(res.json(), { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' })
+  t.notMatch(res.body, /hunter2/)
+  const logged = lines.find((l) => l.msg === 'request failed')
+  t.match(logged, { level: 50, reqId: /^req-/, err: { message: 'database password is hunter2' } })
+})
+
+t.test('4xx messages are shown as they are', async (t) => {
+  const { fastify } = await buildLogged(t)
+  const res = await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'm' } })
+  t.same(res.json(), { statusCode: 400, error: 'Bad Request', message: 'body/location is required' })
+})
+
+t.test('an error with an odd status is reported as a 500', async (t) => {
+  const { fastify } = await buildLogged(t, {}, (app) => {
+    app.get('/odd', async () => { throw Object.assign(new Error('odd'), { statusCode: 302 }) })
+  })
+  const res = await fastify.inject('/odd')
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().message, 'Internal Server Error')
+})
+
+t.test('every WebSocket connect and disconnect is logged, with the close code', async (t) => {
+  const { fastify, lines } = await buildLogged(t)
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = fastify.server.address() as { port: number }
+  const client = await Client.open(`ws://127.0.0.1:${port}/ws?since=all`, t)
+  client.socket.close(1000, 'bye')
+  await client.closed
+  const deadline = Date.now() + 5000
+  while (!lines.some((l) => l.msg === 'websocket disconnected') && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  t.match(lines.find((l) => l.msg === 'websocket connected'), { reqId: /^req-/, since: 'all', clients: 1 })
+  t.match(lines.find((l) => l.msg === 'websocket disconnected'), { reqId: /^req-/, code: 1000, reason: 'bye' })
+})

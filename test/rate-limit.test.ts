@@ -1,0 +1,44 @@
+import t from 'tap'
+import { build, listen, refusedUpgrade, Client } from './helper'
+import { timeWindow } from '../plugins/rate-limit'
+
+const post = { method: 'POST' as const, url: '/alerts', payload: { message: 'm', location: 'l' } }
+
+t.test('publishing past RATE_LIMIT_MAX per window gets 429 with Retry-After, and is not stored', async (t) => {
+  const app = await build(t, { RATE_LIMIT_MAX: 3, RATE_LIMIT_WINDOW: '1 minute' })
+  for (let i = 0; i < 3; i++) t.equal((await app.inject(post)).statusCode, 200)
+  const limited = await app.inject(post)
+  t.equal(limited.statusCode, 429)
+  t.ok(Number(limited.headers['retry-after']) > 0, `Retry-After: ${String(limited.headers['retry-after'])}`)
+  t.same(Object.keys(limited.json()).sort(), ['error', 'message', 'statusCode'])
+  t.match(limited.json(), { statusCode: 429, error: 'Too Many Requests', message: /rate limit of 3 requests per 1 minute/ })
+  const chat = await app.inject({ method: 'POST', url: '/message', payload: { sender: 's', message: 'm' } })
+  t.equal(chat.statusCode, 429, 'the budget covers every publishing route')
+  t.equal((await app.inject('/alerts/history')).json().count, 3)
+  t.equal((await app.inject('/message')).json().count, 0)
+  t.equal((await app.inject('/alerts/history')).statusCode, 200, 'reads are not limited')
+})
+
+t.test('each client address has its own budget', async (t) => {
+  const app = await build(t, { RATE_LIMIT_MAX: 1 })
+  t.equal((await app.inject({ ...post, remoteAddress: '10.0.0.1' })).statusCode, 200)
+  t.equal((await app.inject({ ...post, remoteAddress: '10.0.0.1' })).statusCode, 429)
+  t.equal((await app.inject({ ...post, remoteAddress: '10.0.0.2' })).statusCode, 200)
+})
+
+t.test('WebSocket upgrades count against the same limit, refused before the upgrade', async (t) => {
+  const { wsUrl } = await listen(t, { RATE_LIMIT_MAX: 2, RATE_LIMIT_WINDOW: '60000' })
+  await Client.open(`${wsUrl}/ws`, t)
+  await Client.open(`${wsUrl}/ws`, t)
+  const refused = await refusedUpgrade(`${wsUrl}/ws`)
+  t.equal(refused.status, 429)
+  t.match(refused.body, { statusCode: 429, error: 'Too Many Requests' })
+})
+
+t.test('defaults: 300 per minute', async (t) => {
+  const app = await build(t, { RATE_LIMIT_MAX: undefined })
+  t.equal(app.config.RATE_LIMIT_MAX, 300)
+  t.equal(app.config.RATE_LIMIT_WINDOW, '1 minute')
+  t.equal(timeWindow('60000'), 60000)
+  t.equal(timeWindow('1 minute'), '1 minute')
+})
