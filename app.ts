@@ -1,7 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import config, { type ConfigOptions } from './plugins/config'
-import redis from './plugins/redis'
 import validation from './plugins/validation'
 import errors from './plugins/errors'
 import security from './plugins/security'
@@ -58,8 +57,6 @@ export function redactToken (url: string): string {
 
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(config, opts)
-  // Null without REDIS_URL: store, broadcaster and ticker then stay in memory.
-  await fastify.register(redis)
   await fastify.register(validation)
   await fastify.register(errors)
   // Before anything that may refuse a WebSocket upgrade.
