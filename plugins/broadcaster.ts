@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import { WebSocket } from 'ws'
+import type { Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Event } from '../schemas/events'
 import type { GapFrame } from '../schemas/frames'
@@ -46,13 +47,49 @@ export interface FanoutOptions {
   log: FastifyBaseLogger
 }
 
+/** An event ready for the wire: serialized and framed once, for every client. */
+interface Framed { id: string, frame: Buffer }
+
 interface Client {
   socket: WebSocket
+  /** The TCP socket under `socket`: framed events are written to it directly. */
+  tcp: Writable
   /** Answered the last ping. */
   alive: boolean
-  /** Live events held back while a replay is being sent. */
-  pending?: Array<{ id: string, data: string }>
+  /** Live events held back while a replay is being read. */
+  pending?: Framed[]
+  /**
+   * Ids just sent by a replay. A live event may still arrive for one of them
+   * (it was stored before the replay was read, but handed over after); such
+   * copies are skipped until the first live event that is not among them.
+   */
+  replayed?: Set<string>
 }
+
+/**
+ * One unmasked WebSocket text frame, header and payload in one buffer. Built
+ * once per event: every client then gets the same bytes.
+ */
+export function textFrame (payload: string): Buffer {
+  const length = Buffer.byteLength(payload)
+  const header = length < 126 ? 2 : length < 65536 ? 4 : 10
+  const frame = Buffer.allocUnsafe(header + length)
+  frame[0] = 0x81 // FIN, text
+  if (length < 126) {
+    frame[1] = length
+  } else if (length < 65536) {
+    frame[1] = 126
+    frame.writeUInt16BE(length, 2)
+  } else {
+    frame[1] = 127
+    frame.writeUInt32BE(0, 2)
+    frame.writeUInt32BE(length, 6)
+  }
+  frame.write(payload, header)
+  return frame
+}
+
+const framed = (event: Event): Framed => ({ id: event.id, frame: textFrame(JSON.stringify(event)) })
 
 // A client closed for being slow has stopped reading: its close frame may
 // never be read, so the socket is destroyed if it lingers.
@@ -61,9 +98,19 @@ const CLOSE_GRACE_MS = 5000
 const GAP_MESSAGE = 'the event asked for is not in the retained history; the whole retained history follows. ' +
   'Anything older is gone: reload from GET /alerts/history and GET /message'
 
+/**
+ * The local fan-out. Events broadcast during one turn of the event loop are
+ * queued and written at its end (setImmediate) as one buffer per client: a
+ * burst costs each client one write, not one per event. Frames go straight to
+ * the TCP socket, which is safe because this server never compresses
+ * (perMessageDeflate is off) and so ws never holds frames of its own back.
+ */
 export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOptions): Broadcaster {
   const clients = new Map<WebSocket, Client>()
   const dropListeners: Array<(reason: DropReason) => void> = []
+  let queue: Framed[] = []
+  let flushed: Promise<void> | undefined
+  let resolveFlushed: () => void = () => {}
 
   /** Cuts a client: with a close code, or (none given) by destroying the socket at once. */
   function drop (client: Client, reason: DropReason, code?: number, text?: string): void {
@@ -79,14 +126,38 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
   }
 
   /** Writes unless the client's backlog is already over the limit, in which case it is cut. */
-  function write (client: Client, data: string): void {
-    const { socket } = client
-    if (socket.readyState !== WebSocket.OPEN) return
-    if (socket.bufferedAmount > maxBufferedBytes) {
+  function write (client: Client, bytes: Buffer): void {
+    if (client.socket.readyState !== WebSocket.OPEN) return
+    if (client.socket.bufferedAmount > maxBufferedBytes) {
       drop(client, 'slow', 1013, 'too slow: backlog over limit')
       return
     }
-    socket.send(data)
+    client.tcp.write(bytes)
+  }
+
+  /** Writes the events of `batch` this client has not had yet; ends its replay guard once one is new. */
+  function writeAfterReplay (client: Client, batch: Framed[]): void {
+    const fresh: Buffer[] = []
+    for (const item of batch) {
+      if (client.replayed?.has(item.id) === true) continue
+      client.replayed = undefined
+      fresh.push(item.frame)
+    }
+    if (fresh.length > 0) write(client, fresh.length === 1 ? fresh[0] as Buffer : Buffer.concat(fresh))
+  }
+
+  function flush (): void {
+    const batch = queue
+    const done = resolveFlushed
+    queue = []
+    flushed = undefined
+    const all = batch.length === 1 ? (batch[0] as Framed).frame : Buffer.concat(batch.map((item) => item.frame))
+    for (const client of clients.values()) {
+      if (client.pending !== undefined) client.pending.push(...batch)
+      else if (client.replayed !== undefined) writeAfterReplay(client, batch)
+      else write(client, all)
+    }
+    done()
   }
 
   const heartbeat = heartbeatMs > 0
@@ -105,22 +176,24 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
   async function replayTo (client: Client, replay: () => Promise<Replay>): Promise<void> {
     try {
       const { found, events } = await replay()
-      if (!found) write(client, JSON.stringify({ type: 'gap', message: GAP_MESSAGE } satisfies GapFrame))
+      const frames: Buffer[] = []
+      if (!found) frames.push(textFrame(JSON.stringify({ type: 'gap', message: GAP_MESSAGE } satisfies GapFrame)))
       const sent = new Set<string>()
       for (const event of events) {
-        write(client, JSON.stringify(event))
+        frames.push(framed(event).frame)
         sent.add(event.id)
       }
-      // Published while the replay was read: send what the replay did not hold.
-      for (const { id, data } of client.pending ?? []) {
-        if (!sent.has(id)) write(client, data)
-      }
-    } catch (err) {
-      log.error({ err }, 'websocket replay failed')
-      write(client, JSON.stringify({ type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' }))
-      drop(client, 'replay_failed', 1011, 'replay failed')
-    } finally {
+      const held = client.pending ?? []
       client.pending = undefined
+      client.replayed = sent
+      if (frames.length > 0) write(client, Buffer.concat(frames))
+      // Handed over while the replay was read: send what the replay did not hold.
+      writeAfterReplay(client, held)
+    } catch (err) {
+      client.pending = undefined
+      log.error({ err }, 'websocket replay failed')
+      write(client, textFrame(JSON.stringify({ type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' })))
+      drop(client, 'replay_failed', 1011, 'replay failed')
     }
   }
 
@@ -128,25 +201,27 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
     get size () { return clients.size },
 
     async add (socket, replay) {
-      const client: Client = { socket, alive: true, pending: replay === undefined ? undefined : [] }
+      const tcp = (socket as unknown as { _socket: Writable })._socket
+      const client: Client = { socket, tcp, alive: true, pending: replay === undefined ? undefined : [] }
       clients.set(socket, client)
       socket.on('pong', () => { client.alive = true })
       socket.once('close', () => clients.delete(socket))
       if (replay !== undefined) await replayTo(client, replay)
     },
 
+    /** Queues the event for the end of this turn; resolves once it has been written to every client. */
     async broadcast (event) {
-      // Serialized once for every client.
-      const data = JSON.stringify(event)
-      for (const client of clients.values()) {
-        if (client.pending !== undefined) client.pending.push({ id: event.id, data })
-        else write(client, data)
+      queue.push(framed(event))
+      if (flushed === undefined) {
+        flushed = new Promise((resolve) => { resolveFlushed = resolve })
+        setImmediate(flush)
       }
+      await flushed
     },
 
     send (socket, frame) {
       const client = clients.get(socket)
-      if (client !== undefined) write(client, JSON.stringify(frame))
+      if (client !== undefined) write(client, textFrame(JSON.stringify(frame)))
     },
 
     close (code, reason) {
