@@ -109,3 +109,32 @@ t.test('a port already in use stops start-up with exit code 1', async (t) => {
   t.equal(await first.exited, 0)
 })
 
+
+t.test('Ctrl+C on `npm start` (SIGINT to the whole process group) shuts the server down gracefully', async (t) => {
+  const child = spawn('npm', ['start'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ALERT_INTERVAL_MS: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, as a terminal's foreground job has.
+    detached: true
+  })
+  t.teardown(() => { try { process.kill(-(child.pid as number), 'SIGKILL') } catch {} })
+  let out = ''
+  const listening = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not listening:\n${out}`)), 60000)
+    const onData = (c: Buffer): void => {
+      out += c.toString()
+      const url = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
+      if (url !== undefined) { clearTimeout(timer); resolve(url) }
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', onData)
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const base = await listening
+  const client = await Client.open(`${base.replace('http', 'ws')}/ws`, t)
+  process.kill(-(child.pid as number), 'SIGINT')
+  t.same(await client.closed, { code: 1001, reason: 'server shutting down' })
+  await exited
+  t.match(out, /"signal":"SIGINT".*"msg":"shutting down"/)
+})
