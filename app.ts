@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import config, { type ConfigOptions } from './plugins/config'
+import redis from './plugins/redis'
 import validation from './plugins/validation'
 import errors from './plugins/errors'
 import security from './plugins/security'
@@ -57,6 +58,8 @@ export function redactToken (url: string): string {
 
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(config, opts)
+  // Null without REDIS_URL: store, broadcaster and ticker then stay in memory.
+  await fastify.register(redis)
   await fastify.register(validation)
   await fastify.register(errors)
   // Before anything that may refuse a WebSocket upgrade.
@@ -71,6 +74,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(publisher)
   await fastify.register(ticker)
   await fastify.register(health)
+  // An instance that cannot reach its Redis can neither publish nor deliver.
+  fastify.readiness.addCheck(() => fastify.redis === null || fastify.redis.isReady() ? undefined : 'redis unreachable')
   await fastify.register(metrics)
 
   await fastify.register(healthRoutes)

@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Event } from '../schemas/events'
 import type { GapFrame } from '../schemas/frames'
 import type { Replay } from './store'
+import { createRedisBroadcaster } from './redis-broadcaster'
 
 /** Why a client left the set, for logs and metrics. */
 export type DropReason = 'slow' | 'heartbeat' | 'replay_failed'
@@ -237,7 +238,9 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
 
 export default fp(async function broadcaster (fastify) {
   const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS } = fastify.config
-  const broadcaster = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, log: fastify.log })
+  const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, log: fastify.log })
+  // With Redis, events reach this instance's sockets through the cluster's channel.
+  const broadcaster = fastify.redis === null ? fanout : createRedisBroadcaster({ fanout, redis: fastify.redis, log: fastify.log })
   fastify.decorate('broadcaster', broadcaster)
 
   await fastify.register(websocket, {
@@ -259,4 +262,4 @@ export default fp(async function broadcaster (fastify) {
         .send({ statusCode: 503, error: 'Service Unavailable', message: `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later` })
     }
   })
-}, { name: 'broadcaster', dependencies: ['config'] })
+}, { name: 'broadcaster', dependencies: ['config', 'redis'] })

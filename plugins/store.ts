@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Event, EventType, EventOf } from '../schemas/events'
+import { createRedisStore } from './redis-store'
 
 export interface Replay {
   /** false when the id asked for is not (or no longer) retained: `events` is then the whole history. */
@@ -96,5 +97,7 @@ export function createMemoryStore (historySize: number): EventStore {
 }
 
 export default fp(async function store (fastify) {
-  fastify.decorate('store', createMemoryStore(fastify.config.HISTORY_SIZE))
-}, { name: 'store', dependencies: ['config'] })
+  const { HISTORY_SIZE } = fastify.config
+  // In memory for one process; in Redis, shared by every instance, when REDIS_URL is set.
+  fastify.decorate('store', fastify.redis === null ? createMemoryStore(HISTORY_SIZE) : createRedisStore(fastify.redis, HISTORY_SIZE))
+}, { name: 'store', dependencies: ['config', 'redis'] })

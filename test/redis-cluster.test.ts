@@ -1,0 +1,139 @@
+import t, { type Test } from 'tap'
+import { Client, waitFor } from './helper'
+import { cluster, getJson, instance, post, redisClient, redisEnv, redisTest, type Instance } from './redis-helper'
+import type { Event } from '../schemas/events'
+
+
+const publishAlert = async (node: Instance, message: string): Promise<Event> =>
+  (await post(`${node.url}/alerts`, { message, location: 'l' })).body as unknown as Event
+const publishChat = async (node: Instance, message: string): Promise<Event> =>
+  (await post(`${node.url}/message`, { sender: 's', message })).body as unknown as Event
+
+/** Takes `n` frames from a client. */
+async function take (client: Client, n: number): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = []
+  for (let i = 0; i < n; i++) out.push(await client.next())
+  return out
+}
+
+/**
+ * Checks that nothing else arrives: a marker published after everything else
+ * must be the very next frame of every client.
+ */
+async function nothingElse (t: Test, node: Instance, clients: Client[]): Promise<void> {
+  const marker = await publishAlert(node, 'marker')
+  for (const client of clients) t.same(await client.next(), marker, 'no other frame before the marker')
+}
+
+redisTest('an alert or chat published on one instance reaches every client of every instance once', async (t) => {
+  const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
+  const onA = await Client.open(`${a.wsUrl}/ws`, t)
+  const onB = await Client.open(`${b.wsUrl}/ws`, t)
+
+  const alert = await publishAlert(a, 'posted on A')
+  t.same(await onA.next(), alert)
+  t.same(await onB.next(), alert)
+
+  const chat = await publishChat(b, 'posted on B')
+  t.same(await onA.next(), chat)
+  t.same(await onB.next(), chat)
+
+  onB.send({ sender: 'Jose', message: 'sent over the socket on B' })
+  const fromSocket = await onA.next()
+  t.match(fromSocket, { type: 'chat', sender: 'Jose', message: 'sent over the socket on B' })
+  t.same(await onB.next(), fromSocket, 'the sender gets it too, once')
+
+  await nothingElse(t, b, [onA, onB])
+})
+
+redisTest('a burst of concurrent publishes on three instances arrives in one order everywhere, the order of the history', async (t) => {
+  const nodes = await cluster(t, 3, redisEnv(t, { HISTORY_SIZE: 100 }))
+  const clients = await Promise.all(nodes.map(async (node) => await Client.open(`${node.wsUrl}/ws`, t)))
+  const n = 60
+  const posted = await Promise.all(Array.from({ length: n }, async (_, i) => {
+    const node = nodes[i % nodes.length] as Instance
+    return i % 2 === 0 ? await publishAlert(node, `a${i}`) : await publishChat(node, `c${i}`)
+  }))
+
+  const seen = await Promise.all(clients.map(async (client) => await take(client, n)))
+  const order = seen[0]?.map((e) => e.id)
+  t.same(new Set(order), new Set(posted.map((e) => e.id)), 'every event, none doubled')
+  t.equal(new Set(order).size, n)
+  for (const other of seen.slice(1)) t.same(other.map((e) => e.id), order, 'the same order on every instance')
+
+  // Replay and history read the same order from Redis, on any instance.
+  const replay = await Client.open(`${nodes[1]?.wsUrl as string}/ws?since=all`, t)
+  t.same((await take(replay, n)).map((e) => e.id), order, 'replay order = live order')
+  for (const node of nodes) {
+    const alerts = await getJson(`${node.url}/alerts/history`) as { alerts: Event[] }
+    const chat = await getJson(`${node.url}/message`) as { chatMessages: Event[] }
+    t.same(alerts.alerts.map((e) => e.id), seen[0]?.filter((e) => e.type === 'alert').map((e) => e.id))
+    t.same(chat.chatMessages.map((e) => e.id), seen[0]?.filter((e) => e.type === 'chat').map((e) => e.id))
+  }
+  await nothingElse(t, nodes[2] as Instance, clients)
+})
+
+redisTest('every instance answers the same history, capped, oldest first; a restarted instance still has it', async (t) => {
+  const env = redisEnv(t, { HISTORY_SIZE: 3 })
+  const [a, b] = await cluster(t, 2, env) as [Instance, Instance]
+  const alerts: Event[] = []
+  for (let i = 0; i < 5; i++) alerts.push(await publishAlert(i % 2 === 0 ? a : b, `a${i}`))
+  const chat = await publishChat(b, 'c0')
+  const expected = { alerts: alerts.slice(2), count: 3 }
+  t.same(await getJson(`${a.url}/alerts/history`), expected)
+  t.same(await getJson(`${b.url}/alerts/history`), expected)
+  t.same(await getJson(`${a.url}/message/`), { chatMessages: [chat], count: 1 })
+
+  await a.fastify.close()
+  await b.fastify.close()
+  const restarted = await instance(t, env)
+  t.same(await getJson(`${restarted.url}/alerts/history`), expected, 'history survives every instance')
+  t.same(await getJson(`${restarted.url}/message`), { chatMessages: [chat], count: 1 })
+})
+
+redisTest('?since= replays from any instance: reconnect to another one and miss nothing', async (t) => {
+  const [a, b] = await cluster(t, 2, redisEnv(t, { HISTORY_SIZE: 3 })) as [Instance, Instance]
+  const first = await Client.open(`${a.wsUrl}/ws`, t)
+  const e1 = await publishAlert(a, 'e1')
+  const e2 = await publishChat(b, 'e2')
+  t.same(await take(first, 2), [e1, e2])
+  first.socket.close()
+  await first.closed
+
+  // Published while the client was away, on both instances.
+  const missed = [await publishAlert(b, 'e3'), await publishChat(a, 'e4'), await publishAlert(a, 'e5')]
+  const back = await Client.open(`${b.wsUrl}/ws?since=${e2.id}`, t)
+  t.same(await take(back, 3), missed)
+  const live = await publishAlert(a, 'e6')
+  t.same(await back.next(), live)
+
+  // Evicted (e1 was pushed out of the alert stream) or unknown: gap, then everything retained.
+  for (const since of [e1.id, '00000000-0000-4000-8000-000000000000']) {
+    const gapped = await Client.open(`${a.wsUrl}/ws?since=${since}`, t)
+    t.match(await gapped.next(), { type: 'gap' })
+    t.same((await take(gapped, 5)).map((e) => e.message), ['e2', 'e3', 'e4', 'e5', 'e6'])
+    gapped.socket.close()
+  }
+  await nothingElse(t, b, [back])
+})
+
+redisTest('an instance whose subscription dropped delivers what it missed, once and in order', async (t) => {
+  const admin = redisClient(t)
+  const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
+  const onA = await Client.open(`${a.wsUrl}/ws`, t)
+  const before = await publishAlert(b, 'before')
+  t.same(await onA.next(), before)
+
+  // Cut A's subscriber connection; B publishes before A has resubscribed.
+  const list = await admin.client('LIST') as string
+  const line = list.split('\n').find((l) => l.includes(`name=alerts-subscriber-${a.redis.instance}`))
+  const id = /id=(\d+)/.exec(line ?? '')?.[1]
+  t.ok(id, 'found the subscriber connection')
+  await admin.client('KILL', 'ID', id as string)
+  const missed = [await publishAlert(b, 'm1'), await publishChat(b, 'm2'), await publishAlert(b, 'm3')]
+  t.same(await take(onA, 3), missed)
+  await waitFor(() => a.redis.isReady())
+  const after = await publishAlert(b, 'after')
+  t.same(await onA.next(), after)
+  await nothingElse(t, b, [onA])
+})

@@ -1,0 +1,170 @@
+import tap, { type Test } from 'tap'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { createServer } from 'node:net'
+import { Redis } from 'ioredis'
+import type { FastifyInstance } from 'fastify'
+import { listen, once, waitFor, type Teardown } from './helper'
+import type { RedisBackend } from '../plugins/redis'
+
+/** The Redis every Redis test shares; each test works under its own key prefix. */
+export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379'
+
+// Probed synchronously, once per file, so that a test can be declared skipped.
+function probeSharedRedis (): string | undefined {
+  const script = `
+    const socket = require('node:net').connect(6379, '127.0.0.1')
+    socket.setTimeout(1000, () => process.exit(1))
+    socket.on('error', () => process.exit(1))
+    socket.on('connect', () => socket.write('PING\\r\\n'))
+    socket.on('data', (data) => process.exit(String(data).startsWith('+PONG') ? 0 : 1))`
+  const result = spawnSync(process.execPath, ['-e', script], { timeout: 3000 })
+  return result.status === 0 ? undefined : 'no Redis answers on 127.0.0.1:6379'
+}
+
+function probeRedisServer (): string | undefined {
+  const result = spawnSync('redis-server', ['--version'], { timeout: 3000 })
+  return result.status === 0 ? undefined : 'the redis-server binary is not installed'
+}
+
+const probes = new Map<string, string | undefined>()
+function probe (what: 'shared' | 'server'): string | undefined {
+  if (!probes.has(what)) probes.set(what, what === 'shared' ? probeSharedRedis() : probeRedisServer())
+  return probes.get(what)
+}
+
+/**
+ * Declares a test that needs the shared Redis (`shared`, the default) or the
+ * redis-server binary to start a private one (`server`). Without them a
+ * developer's run skips it and says why; under CI (the CI variable set) it
+ * fails instead, so CI never skips a Redis test.
+ */
+export function redisTest (name: string, fn: (t: Test) => Promise<void>, { shared = true, server = false } = {}): void {
+  const reason = (shared ? probe('shared') : undefined) ?? (server ? probe('server') : undefined)
+  if (reason === undefined) {
+    void tap.test(name, fn)
+  } else if (process.env.CI !== undefined && process.env.CI !== '') {
+    void tap.test(name, async (t) => {
+      t.fail(`${reason}, and CI is set: the Redis tests must run in CI (install redis-server and start it on 127.0.0.1:6379)`)
+    })
+  } else {
+    void tap.test(name, { skip: `${reason}: Redis test skipped (install redis-server and start it on 127.0.0.1:6379 to run it)` }, fn)
+  }
+}
+
+/** A client for looking into Redis from a test; closed when the test ends. */
+export function redisClient (t: Teardown, url = SHARED_REDIS_URL): Redis {
+  const client = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => 100 })
+  client.on('error', () => {})
+  t.teardown(() => client.disconnect())
+  return client
+}
+
+/**
+ * A key prefix of this test's own. Its keys are deleted when the test ends,
+ * after the apps (teardowns run last-registered first, and this one comes first).
+ */
+export function redisPrefix (t: Teardown, url = SHARED_REDIS_URL): string {
+  const prefix = `test:${randomUUID()}:`
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 })
+  client.on('error', () => {})
+  t.teardown(async () => {
+    try {
+      let cursor = '0'
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+        if (keys.length > 0) await client.del(...keys)
+        cursor = next
+      } while (cursor !== '0')
+    } finally {
+      client.disconnect()
+    }
+  })
+  return prefix
+}
+
+/** The environment of an instance on the shared Redis under a fresh prefix. */
+export function redisEnv (t: Teardown, env: Record<string, string | number> = {}): Record<string, string | number> {
+  return { REDIS_URL: SHARED_REDIS_URL, REDIS_KEY_PREFIX: redisPrefix(t), ...env }
+}
+
+export interface Instance {
+  fastify: FastifyInstance
+  url: string
+  wsUrl: string
+  redis: RedisBackend
+}
+
+/** Starts `n` instances of the app on one Redis and prefix, as behind a load balancer. */
+export async function cluster (t: Teardown, n: number, env: Record<string, string | number>): Promise<Instance[]> {
+  const out: Instance[] = []
+  for (let i = 0; i < n; i++) out.push(await instance(t, env))
+  return out
+}
+
+export async function instance (t: Teardown, env: Record<string, string | number>): Promise<Instance> {
+  const { fastify, url, wsUrl } = await listen(t, env)
+  if (fastify.redis === null) throw new Error('REDIS_URL was not taken')
+  return { fastify, url, wsUrl, redis: fastify.redis }
+}
+
+/** A JSON POST over a real socket; resolves with the status and the parsed body. */
+export async function post (url: string, body: unknown): Promise<{ status: number, body: Record<string, unknown> }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  return { status: response.status, body: await response.json() as Record<string, unknown> }
+}
+
+export async function getJson (url: string): Promise<Record<string, unknown>> {
+  return await (await fetch(url)).json() as Record<string, unknown>
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  server.close()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/**
+ * A redis-server of this test's own, on a free port, without persistence, that
+ * the test may stop and start again (never the shared one on 6379).
+ */
+export class PrivateRedis {
+  private child: ChildProcess | undefined
+
+  private constructor (readonly port: number) {}
+
+  get url (): string { return `redis://127.0.0.1:${this.port}` }
+
+  static async create (t: Teardown): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort())
+    t.teardown(async () => await redis.stop())
+    return redis
+  }
+
+  /** Starts the server and resolves once it accepts connections. */
+  async start (): Promise<void> {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = child
+    let output = ''
+    child.stdout?.on('data', (data: Buffer) => { output += data.toString() })
+    child.stderr?.on('data', (data: Buffer) => { output += data.toString() })
+    await waitFor(() => {
+      if (child.exitCode !== null) throw new Error(`redis-server exited: ${output}`)
+      return output.includes('Ready to accept connections')
+    }, 10000)
+  }
+
+  /** Kills the server at once, as a crash would, and waits until it is gone. */
+  async stop (): Promise<void> {
+    const child = this.child
+    this.child = undefined
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    const exited = once(child, 'exit', 10000)
+    child.kill('SIGKILL')
+    await exited
+  }
+}

@@ -1,0 +1,144 @@
+import t, { type Test } from 'tap'
+import pino from 'pino'
+import { createRedisBackend, type RedisBackend } from '../plugins/redis'
+import { createRedisStore } from '../plugins/redis-store'
+import { createMemoryStore, type EventStore } from '../plugins/store'
+import { stamp } from '../plugins/publisher'
+import { build, waitFor } from './helper'
+import { PrivateRedis, SHARED_REDIS_URL, redisClient, redisPrefix, redisTest } from './redis-helper'
+
+const log = pino({ level: 'silent' })
+
+type Closable = RedisBackend & { close: () => Promise<void> }
+
+async function backend (t: Test, prefix = redisPrefix(t), url = SHARED_REDIS_URL): Promise<Closable> {
+  const redis = createRedisBackend({ url, prefix, log })
+  t.teardown(async () => await redis.close())
+  await redis.settled()
+  return redis
+}
+
+const alert = (message: string) => stamp({ type: 'alert', message, location: 'x' })
+const chat = (message: string) => stamp({ type: 'chat', sender: 's', message })
+const names = (r: { events: Array<{ message: string }> }): string[] => r.events.map((e) => e.message)
+
+// The same contract for both stores: whatever the memory store answers, the
+// Redis store answers too.
+const stores: Array<[string, (t: Test, size: number) => Promise<EventStore>]> = [
+  ['memory', async (_t, size) => createMemoryStore(size)],
+  ['redis', async (t, size) => createRedisStore(await backend(t), size)]
+]
+
+for (const [kind, make] of stores) {
+  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
+
+  test(`${kind} store caps each stream on its own and lists oldest first`, async (t) => {
+    const store = await make(t, 3)
+    for (const e of [0, 1, 2, 3, 4].map((i) => alert(`a${i}`))) await store.append(e)
+    for (const e of [0, 1].map((i) => chat(`c${i}`))) await store.append(e)
+    t.same((await store.list('alert')).map((e) => e.message), ['a2', 'a3', 'a4'])
+    t.same((await store.list('chat')).map((e) => e.message), ['c0', 'c1'])
+  })
+
+  test(`${kind} store: since() replays both streams in publish order after an id`, async (t) => {
+    const store = await make(t, 3)
+    const events = [alert('a0'), chat('c0'), alert('a1'), chat('c1'), alert('a2')]
+    for (const e of events) await store.append(e)
+
+    const all = await store.since()
+    t.equal(all.found, true)
+    t.same(all.events, events, 'the very objects published, in publish order')
+
+    const after = await store.since(events[1]?.id)
+    t.equal(after.found, true)
+    t.same(names(after), ['a1', 'c1', 'a2'])
+
+    t.same(await store.since(events[4]?.id), { found: true, events: [] }, 'nothing after the newest')
+
+    const unknown = await store.since('00000000-0000-4000-8000-000000000000')
+    t.equal(unknown.found, false)
+    t.same(names(unknown), ['a0', 'c0', 'a1', 'c1', 'a2'], 'an unknown id gets the whole history')
+
+    // Push a0 out of the alert stream: its id is no longer known.
+    await store.append(alert('a3'))
+    const evicted = await store.since(events[0]?.id)
+    t.equal(evicted.found, false)
+    t.same(names(evicted), ['c0', 'a1', 'c1', 'a2', 'a3'])
+    t.same(names(await store.since(events[1]?.id)), ['a1', 'c1', 'a2', 'a3'], 'a retained chat id still works')
+  })
+
+  test(`${kind} store: an empty history`, async (t) => {
+    const store = await make(t, 3)
+    t.same(await store.list('alert'), [])
+    t.same(await store.since(), { found: true, events: [] })
+    t.same(await store.since('00000000-0000-4000-8000-000000000000'), { found: false, events: [] })
+  })
+}
+
+redisTest('every key and the channel are under the prefix, and prefixes do not see each other', async (t) => {
+  const client = redisClient(t)
+  const prefix = redisPrefix(t)
+  const one = await backend(t, prefix)
+  const other = await backend(t)
+  const heard: string[] = []
+  other.onMessage((m) => heard.push(m))
+  const a = createRedisStore(one, 2)
+  const b = createRedisStore(other, 2)
+  for (const e of [alert('a0'), alert('a1'), alert('a2'), chat('c0')]) await a.append(e)
+
+  const keys = (await client.keys(`${prefix}*`)).sort()
+  t.same(keys, [one.keys.history.alert, one.keys.history.chat, one.keys.ids, one.keys.seq].sort())
+  t.equal(await client.hlen(one.keys.ids), 3, 'evicted ids leave the id index')
+  t.same(await b.list('alert'), [])
+  t.same(await b.since(), { found: true, events: [] })
+  // A message on the other prefix's channel would have been heard by now:
+  // this one is published after, and arrives alone.
+  await b.append(alert('mine'))
+  await waitFor(() => heard.length > 0)
+  t.equal(heard.length, 1)
+  t.match(JSON.parse(heard[0] ?? ''), { event: { message: 'mine' } })
+})
+
+redisTest('sequence numbers stay exact integers: they start from the clock in microseconds', async (t) => {
+  const client = redisClient(t)
+  const redis = await backend(t)
+  const store = createRedisStore(redis, 5)
+  const before = Date.now() * 1000
+  for (const e of [alert('a0'), chat('c0'), alert('a1')]) await store.append(e)
+  const seq = Number(await client.get(redis.keys.seq))
+  t.ok(seq > before && seq < 2 ** 53, `${seq} is a microsecond count`)
+  const ids = Object.values(await client.hgetall(redis.keys.ids)).map(Number).sort((x, y) => x - y)
+  t.same(ids, [seq - 2, seq - 1, seq], 'consecutive, none rounded')
+})
+
+t.test('a store whose Redis cannot be reached answers 503, and never queues', async (t) => {
+  const down = await PrivateRedis.create(t)
+  const redis = await backend(t, 'unreached:', down.url)
+  t.equal(redis.isReady(), false)
+  const store = createRedisStore(redis, 5)
+  const attempts: Array<Promise<unknown>> = [store.append(alert('a')), store.list('alert'), store.since()]
+  for (const attempt of attempts) {
+    await t.rejects(attempt, { statusCode: 503, message: 'Redis is unavailable; try again later' })
+  }
+})
+
+redisTest('an error reply that is not an outage stays a 500', async (t) => {
+  const client = redisClient(t)
+  const redis = await backend(t)
+  // The alert history is not a sorted set: a fault of the data, not a lost connection.
+  await client.set(redis.keys.history.alert, 'not a sorted set')
+  const err = await createRedisStore(redis, 5).append(alert('a')).then(() => undefined, (e: unknown) => e as Error & { statusCode?: number })
+  t.match(err, { name: 'ReplyError', message: /WRONGTYPE/ })
+  t.equal(err?.statusCode, undefined)
+})
+
+t.test('REDIS_URL must be a redis:// URL', async (t) => {
+  await t.rejects(build(t, { REDIS_URL: 'localhost:6379' }), /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/)
+})
+
+t.test('without REDIS_URL there is no Redis: the app runs in memory', async (t) => {
+  const fastify = await build(t)
+  t.equal(fastify.redis, null)
+  const posted = (await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })).json()
+  t.same((await fastify.inject('/alerts/history')).json(), { alerts: [posted], count: 1 })
+})
