@@ -74,8 +74,6 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(publisher)
   await fastify.register(ticker)
   await fastify.register(health)
-  // An instance that cannot reach its Redis can neither publish nor deliver.
-  fastify.readiness.addCheck(() => fastify.redis === null || fastify.redis.isReady() ? undefined : 'redis unreachable')
   await fastify.register(metrics)
 
   await fastify.register(healthRoutes)

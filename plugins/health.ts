@@ -17,7 +17,9 @@ export default fp(async function health (fastify) {
   let phase: 'starting' | 'ready' | 'shutting down' = 'starting'
   const checks: Array<() => string | undefined> = [
     () => phase === 'ready' ? undefined : phase,
-    () => fastify.isUnderPressure() ? 'overloaded' : undefined
+    () => fastify.isUnderPressure() ? 'overloaded' : undefined,
+    // An instance that cannot reach its Redis can neither publish nor deliver.
+    () => fastify.redis === null || fastify.redis.isReady() ? undefined : 'redis unreachable'
   ]
   fastify.decorate('readiness', {
     problem: () => {
@@ -31,4 +33,4 @@ export default fp(async function health (fastify) {
   })
   fastify.addHook('onReady', async () => { phase = 'ready' })
   fastify.addHook('preClose', async () => { phase = 'shutting down' })
-}, { name: 'health', dependencies: ['pressure'] })
+}, { name: 'health', dependencies: ['pressure', 'redis'] })
