@@ -40,14 +40,15 @@ export function createRedisBroadcaster ({ fanout, redis, log }: RedisBroadcaster
   let generation = 0
   let stopped = false
 
-  function hand ({ seq, event }: Sequenced): void {
+  /**
+   * Hands an event to the fanout unless it already went: an event read back
+   * from the history may still be on its way through the channel, and its
+   * live copy then arrives after it.
+   */
+  function deliver ({ seq, event }: Sequenced): void {
+    if (last !== undefined && seq <= last) return
     last = seq
     fanout.broadcast(event).catch((err: unknown) => log.error({ err }, 'local fan-out failed'))
-  }
-
-  /** Hands over an event read back or held back, unless it already went. */
-  function deliver (message: Sequenced): void {
-    if (last === undefined || message.seq > last) hand(message)
   }
 
   async function catchUp (): Promise<void> {
@@ -107,9 +108,7 @@ export function createRedisBroadcaster ({ fanout, redis, log }: RedisBroadcaster
       void resync()
       return
     }
-    // The channel itself never repeats a message: a number at or below the
-    // last one means the counter started again lower, and the event is new.
-    hand(parsed)
+    deliver(parsed)
   })
   redis.onSubscribed(() => { void resync() })
   if (redis.subscribed) void resync()
