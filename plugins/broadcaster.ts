@@ -32,6 +32,8 @@ export interface Broadcaster {
   close: (code: number, reason: string) => void
   /** Called whenever the server cuts a client. */
   onDrop: (listener: (reason: DropReason) => void) => void
+  /** Called after each batch of events has been written to every local client, with the time that took. */
+  onFlush: (listener: (seconds: number, events: number) => void) => void
 }
 
 declare module 'fastify' {
@@ -109,6 +111,7 @@ const GAP_MESSAGE = 'the event asked for is not in the retained history; the who
 export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOptions): Broadcaster {
   const clients = new Map<WebSocket, Client>()
   const dropListeners: Array<(reason: DropReason) => void> = []
+  const flushListeners: Array<(seconds: number, events: number) => void> = []
   let queue: Framed[] = []
   let flushed: Promise<void> | undefined
   let resolveFlushed: () => void = () => {}
@@ -148,6 +151,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
   }
 
   function flush (): void {
+    const start = performance.now()
     const batch = queue
     const done = resolveFlushed
     queue = []
@@ -158,6 +162,8 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
       else if (client.replayed !== undefined) writeAfterReplay(client, batch)
       else write(client, all)
     }
+    const seconds = (performance.now() - start) / 1000
+    for (const listener of flushListeners) listener(seconds, batch.length)
     done()
   }
 
@@ -232,6 +238,10 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
 
     onDrop (listener) {
       dropListeners.push(listener)
+    },
+
+    onFlush (listener) {
+      flushListeners.push(listener)
     }
   }
 }

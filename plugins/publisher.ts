@@ -8,7 +8,7 @@ import type { Broadcaster } from './broadcaster'
 export interface Publisher {
   publish: <D extends Draft>(draft: D) => Promise<EventOf<D['type']>>
   /** Called after each event has been stored and handed to the broadcaster. */
-  onPublish: (listener: (event: Event, broadcastSeconds: number) => void) => void
+  onPublish: (listener: (event: Event) => void) => void
 }
 
 declare module 'fastify' {
@@ -29,15 +29,13 @@ export function stamp<D extends Draft> (draft: D): EventOf<D['type']> {
 }
 
 export function createPublisher (store: EventStore, broadcaster: Broadcaster): Publisher {
-  const listeners: Array<(event: Event, broadcastSeconds: number) => void> = []
+  const listeners: Array<(event: Event) => void> = []
   return {
     async publish (draft) {
       const event = stamp(draft)
       await store.append(event)
-      const start = performance.now()
       await broadcaster.broadcast(event)
-      const seconds = (performance.now() - start) / 1000
-      for (const listener of listeners) listener(event, seconds)
+      for (const listener of listeners) listener(event)
       return event
     },
     onPublish (listener) {

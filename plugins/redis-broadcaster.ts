@@ -124,6 +124,7 @@ export function createRedisBroadcaster ({ fanout, redis, log }: RedisBroadcaster
       stopped = true
       fanout.close(code, reason)
     },
-    onDrop (listener) { fanout.onDrop(listener) }
+    onDrop (listener) { fanout.onDrop(listener) },
+    onFlush (listener) { fanout.onFlush(listener) }
   }
 }

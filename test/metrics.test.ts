@@ -24,6 +24,7 @@ t.test('GET /metrics: connections, events by type, broadcast timing, HTTP durati
   t.equal(sample(text, 'alert_server_events_published_total{type="alert"}'), 3)
   t.equal(sample(text, 'alert_server_events_published_total{type="chat"}'), 1)
   t.equal(sample(text, 'alert_server_clients_dropped_total{reason="slow"}'), 0)
+  // Sent one by one, so one batch each.
   t.equal(sample(text, 'alert_server_broadcast_duration_seconds_count'), 4)
   t.equal(sample(text, 'alert_server_http_request_duration_seconds_count{method="POST",route="/alerts",status_code="200"}'), 3)
   t.equal(sample(text, 'alert_server_http_request_duration_seconds_count{method="POST",route="/alerts",status_code="400"}'), 1)
