@@ -11,6 +11,9 @@ const ROOT = resolve(__dirname, '..')
 const SERVER = join(ROOT, 'server.ts')
 // Loaded by path: the server runs in a scratch directory with no node_modules.
 const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
+// tap follows spawned processes to collect their coverage; these run other
+// loaders (tsx, the compiled dist/) whose coverage would blur the report.
+const NO_COVERAGE = { _TAPJS_PROCESSINFO_COV_EXCLUDE_: '/./' }
 
 interface Proc { child: ChildProcess, lines: string[], exited: Promise<number | null>, waitLine: (re: RegExp) => Promise<string> }
 
@@ -20,7 +23,7 @@ function start (t: Teardown, dotenv: string, env: Record<string, string> = {}): 
   writeFileSync(join(cwd, '.env'), dotenv)
   const child = spawn(process.execPath, ['--import', TSX, SERVER], {
     cwd,
-    env: { PATH: process.env.PATH, NODE_OPTIONS: '', ...env },
+    env: { PATH: process.env.PATH, NODE_OPTIONS: '', ...NO_COVERAGE, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => { child.kill('SIGKILL') })
@@ -113,7 +116,7 @@ t.test('a port already in use stops start-up with exit code 1', async (t) => {
 t.test('Ctrl+C on `npm start` (SIGINT to the whole process group) shuts the server down gracefully', async (t) => {
   const child = spawn('npm', ['start'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ALERT_INTERVAL_MS: '0', LOG_LEVEL: 'info' },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ALERT_INTERVAL_MS: '0', LOG_LEVEL: 'info', ...NO_COVERAGE },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, as a terminal's foreground job has.
     detached: true
