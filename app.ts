@@ -6,6 +6,7 @@ import validation from './plugins/validation'
 import errors from './plugins/errors'
 import security from './plugins/security'
 import docs from './plugins/docs'
+import dashboard from './plugins/dashboard'
 import asyncapi from './plugins/asyncapi'
 import store from './plugins/store'
 import broadcaster from './plugins/broadcaster'
@@ -69,6 +70,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(limits)
   await fastify.register(auth)
   await fastify.register(docs)
+  await fastify.register(dashboard)
   await fastify.register(asyncapi)
   await fastify.register(store)
   await fastify.register(publisher)
