@@ -3,6 +3,15 @@ import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
 import { commaList } from './config'
 
+/** Whether a browser's Origin names the host it is talking to. */
+export function sameOrigin (origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host.toLowerCase()
+  } catch {
+    return false
+  }
+}
+
 export default fp(async function security (fastify) {
   const { CORS_ORIGINS_ALLOWED, CORS_CREDENTIAL, CORS_METHODS_ALLOWED, CORS_HEADERS_ALLOWED } = fastify.config
   const origins = commaList(CORS_ORIGINS_ALLOWED)
@@ -16,11 +25,12 @@ export default fp(async function security (fastify) {
   })
   // Browsers send WebSocket upgrades cross-site without any CORS check, so a
   // page on another site could read the stream with the user's cookies
-  // (cross-site WebSocket hijacking). Non-browser clients send no Origin.
+  // (cross-site WebSocket hijacking). Non-browser clients send no Origin, and
+  // a page served by this server itself (the dashboard) is same-origin.
   if (!anyOrigin) {
     fastify.addHook('onRequest', async (request, reply) => {
       const origin = request.headers.origin
-      if (request.ws && origin !== undefined && !origins.includes(origin)) {
+      if (request.ws && origin !== undefined && !origins.includes(origin) && !sameOrigin(origin, request.headers.host)) {
         await reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: `origin ${origin} is not allowed` })
       }
     })

@@ -40,7 +40,7 @@ t.test('with API_TOKEN every API route needs the bearer token', async (t) => {
 
 t.test('health, readiness, docs, the AsyncAPI document and the dashboard stay open', async (t) => {
   const app = await build(t, { API_TOKEN: TOKEN })
-  for (const url of ['/health', '/ready', '/docs/json', '/docs/', '/asyncapi.json']) {
+  for (const url of ['/health', '/ready', '/docs/json', '/docs/', '/asyncapi.json', '/', '/app.js']) {
     const res = await app.inject(url)
     t.equal(res.statusCode, 200, url)
   }

@@ -2,6 +2,7 @@ import t from 'tap'
 import { connect } from 'node:net'
 import { Client, build, listen, once, refusedUpgrade, waitFor } from './helper'
 import { tokenBucket } from '../routes/ws'
+import { sameOrigin } from '../plugins/security'
 
 t.test('a client that stops reading is closed with 1013; the others get everything, in order', async (t) => {
   const { fastify, wsUrl } = await listen(t, { WS_MAX_BUFFERED_BYTES: 64 * 1024, HISTORY_SIZE: 5 })
@@ -102,7 +103,13 @@ t.test('an upgrade from an origin outside CORS_ORIGINS_ALLOWED is refused with 4
   t.match(refused.body, { statusCode: 403, error: 'Forbidden', message: /http:\/\/evil\.example/ })
   await Client.open(`${wsUrl}/ws`, t, { origin: 'http://dash.example' })
   await Client.open(`${wsUrl}/ws`, t)
-  t.pass('a listed origin and no origin (non-browser) are allowed')
+  // A page served by this server (the dashboard) connects from its own origin.
+  await Client.open(`${wsUrl}/ws`, t, { origin: wsUrl.replace('ws:', 'http:') })
+  t.pass('a listed origin, the server\'s own origin and no origin (non-browser) are allowed')
+  t.equal((await refusedUpgrade(`${wsUrl}/ws`, { origin: wsUrl.replace('ws:', 'http:').replace('127.0.0.1', 'localhost') })).status, 403,
+    'another host name for the same address is another origin')
+  t.equal(sameOrigin('not a url', 'x'), false)
+  t.equal(sameOrigin('http://a:1', undefined), false)
 })
 
 t.test('the server closes the connection of a refused upgrade itself', async (t) => {
