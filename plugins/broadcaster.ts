@@ -167,6 +167,15 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
     done()
   }
 
+  function onPong (this: WebSocket): void {
+    const client = clients.get(this)
+    if (client !== undefined) client.alive = true
+  }
+
+  function onClose (this: WebSocket): void {
+    clients.delete(this)
+  }
+
   const heartbeat = heartbeatMs > 0
     ? setInterval(() => {
       for (const client of clients.values()) {
@@ -211,8 +220,9 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
       const tcp = (socket as unknown as { _socket: Writable })._socket
       const client: Client = { socket, tcp, alive: true, pending: replay === undefined ? undefined : [] }
       clients.set(socket, client)
-      socket.on('pong', () => { client.alive = true })
-      socket.once('close', () => clients.delete(socket))
+      // Shared listeners (`this` is the socket): nothing allocated per connection.
+      socket.on('pong', onPong)
+      socket.once('close', onClose)
       if (replay !== undefined) await replayTo(client, replay)
     },
 

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { ChatInput } from '../schemas/events'
 import { WsQuery, type ErrorFrame, type PongFrame } from '../schemas/frames'
@@ -6,7 +7,9 @@ import { WsQuery, type ErrorFrame, type PongFrame } from '../schemas/frames'
 const CHAT_EXPECTED = 'expected {"sender": string, "message": string} or {"type": "ping"}'
 
 /** Token bucket: `rate` tokens a second, at most `burst` saved up. */
-export function tokenBucket (rate: number, burst: number, now = () => performance.now()): () => boolean {
+const clock = (): number => performance.now()
+
+export function tokenBucket (rate: number, burst: number, now = clock): () => boolean {
   let tokens = burst
   let last = now()
   return () => {
@@ -17,6 +20,25 @@ export function tokenBucket (rate: number, burst: number, now = () => performanc
     tokens -= 1
     return true
   }
+}
+
+type TcpSocket = WebSocket & { _socket?: { _httpMessage?: { detachSocket: (socket: unknown) => void } | null } }
+
+/**
+ * Lets go of the HTTP objects of the upgrade, which would otherwise live as
+ * long as the connection (several KiB each, for days): the response that
+ * @fastify/websocket attaches to the TCP socket for routing, and the Fastify
+ * request and reply that its 'error' listener closes over. The listener is
+ * replaced by one doing the same (log, then cut the connection).
+ */
+function releaseUpgrade (socket: WebSocket, log: FastifyBaseLogger): void {
+  const tcp = (socket as TcpSocket)._socket
+  tcp?._httpMessage?.detachSocket(tcp)
+  socket.removeAllListeners('error')
+  socket.on('error', (err) => {
+    log.warn({ err }, 'websocket error')
+    socket.terminate()
+  })
 }
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -66,15 +88,19 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, (socket, request) => {
+    // Nothing below keeps `request` itself: a connection can live for days,
+    // and the request (with its raw message and headers) is large.
     const { since } = request.query
+    const log = request.log
+    releaseUpgrade(socket, log)
     const allowChat = tokenBucket(WS_CHAT_RATE, WS_CHAT_BURST)
-    request.log.info({ since, clients: broadcaster.size + 1 }, 'websocket connected')
+    log.info({ since, clients: broadcaster.size + 1 }, 'websocket connected')
     socket.once('close', (code, reason) => {
-      request.log.info({ code, reason: reason.toString() }, 'websocket disconnected')
+      log.info({ code, reason: reason.toString() }, 'websocket disconnected')
     })
     socket.on('message', (data) => {
       onFrame(socket, data, allowChat).catch((err: unknown) => {
-        request.log.error({ err }, 'websocket frame failed')
+        log.error({ err }, 'websocket frame failed')
         refuse(socket, 'server_error', 'the message could not be published; try again')
       })
     })

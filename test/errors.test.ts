@@ -42,3 +42,14 @@ t.test('every WebSocket connect and disconnect is logged, with the close code', 
   t.match(lines.find((l) => l.msg === 'websocket connected'), { reqId: /^req-/, since: 'all', clients: 1 })
   t.match(lines.find((l) => l.msg === 'websocket disconnected'), { reqId: /^req-/, code: 1000, reason: 'bye' })
 })
+
+t.test('an error on an open WebSocket is logged and that connection is cut', async (t) => {
+  const { fastify, lines } = await buildLogged(t)
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = fastify.server.address() as { port: number }
+  const client = await Client.open(`ws://127.0.0.1:${port}/ws`, t)
+  const [server] = [...fastify.websocketServer.clients]
+  server?.emit('error', new Error('socket blew up'))
+  t.equal((await client.closed).code, 1006)
+  t.match(lines.find((l) => l.msg === 'websocket error'), { level: 40, reqId: /^req-/, err: { message: 'socket blew up' } })
+})
