@@ -1,7 +1,19 @@
 import fp from 'fastify-plugin'
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
+import helmet, { type HelmetOptions } from 'helmet'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { commaList } from './config'
+
+/** The response headers helmet sets for these options. */
+export function helmetHeaders (options: HelmetOptions): Record<string, string> {
+  const headers: Record<string, string> = {}
+  const response = {
+    setHeader (name: string, value: unknown) { headers[name.toLowerCase()] = String(value) },
+    removeHeader (name: string) { Reflect.deleteProperty(headers, name.toLowerCase()) }
+  }
+  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, () => {})
+  return headers
+}
 
 /** Whether a browser's Origin names the host it is talking to. */
 export function sameOrigin (origin: string, host: string | undefined): boolean {
@@ -36,7 +48,10 @@ export default fp(async function security (fastify) {
     })
   }
 
-  await fastify.register(helmet, {
+  // The same headers go on every response, so helmet runs once, at start-up,
+  // and each response gets the result (running it per request, as the
+  // @fastify/helmet wrapper does, re-parses the CSP every time).
+  const headers = helmetHeaders({
     frameguard: { action: 'deny' },
     hsts: { maxAge: 31536000, includeSubDomains: true },
     contentSecurityPolicy: {
@@ -44,5 +59,8 @@ export default fp(async function security (fastify) {
       // its own requests to https would break the docs page there.
       directives: { upgradeInsecureRequests: null }
     }
+  })
+  fastify.addHook('onRequest', async (_request, reply) => {
+    reply.headers(headers)
   })
 }, { name: 'security', dependencies: ['config', 'broadcaster'] })
