@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, rejections } from './helper'
+import { build, testRejections } from './helper'
 
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const ISO_Z = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
@@ -56,18 +56,7 @@ t.test('the default history size is 10', async (t) => {
   t.equal(body.alerts[0].message, 'm2')
 })
 
-for (const [name, request, status, message] of rejections({ message: 1000, location: 200 })) {
-  t.test(`POST /alerts rejects ${name} with ${status}, and stores nothing`, async (t) => {
-    const app = await build(t)
-    const res = await app.inject({ method: 'POST', url: '/alerts', ...request })
-    t.equal(res.statusCode, status)
-    const body = res.json()
-    t.same(Object.keys(body).sort(), ['error', 'message', 'statusCode'])
-    t.equal(body.statusCode, status)
-    t.match(body.message, message)
-    t.same((await app.inject('/alerts/history')).json(), { alerts: [], count: 0 })
-  })
-}
+testRejections(t, '/alerts', { message: 1000, location: 200 }, '/alerts/history', { alerts: [], count: 0 })
 
 t.test('a 1000-character message and a 200-character location are accepted', async (t) => {
   const app = await build(t)

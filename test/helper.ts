@@ -126,6 +126,26 @@ export class Client {
 type Rejection = [name: string, request: { payload?: InjectOptions['payload'], headers?: Record<string, string> }, status: number, message: RegExp]
 
 /**
+ * One subtest per way a body can be wrong (see `rejections`): each POST to
+ * `url` must get its status and words in the one JSON error shape, and
+ * `history` must still answer `empty` afterwards.
+ */
+export function testRejections (tap: typeof import('tap'), url: string, limits: Record<string, number>, history: string, empty: unknown): void {
+  for (const [name, request, status, message] of rejections(limits)) {
+    tap.test(`POST ${url} rejects ${name} with ${status}, and stores nothing`, async (t) => {
+      const app = await build(t)
+      const res = await app.inject({ method: 'POST', url, ...request })
+      t.equal(res.statusCode, status)
+      const body = res.json()
+      t.same(Object.keys(body).sort(), ['error', 'message', 'statusCode'])
+      t.equal(body.statusCode, status)
+      t.match(body.message, message)
+      t.same((await app.inject(history)).json(), empty)
+    })
+  }
+}
+
+/**
  * Bad requests for a JSON route whose body is an object of non-blank strings
  * with the given maximum lengths: every way a body can be wrong, with the
  * status and the words of the error expected for each.

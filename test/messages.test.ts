@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, rejections } from './helper'
+import { build, testRejections } from './helper'
 
 t.test('POST /message stamps, stores and returns the chat message', async (t) => {
   const app = await build(t)
@@ -36,15 +36,4 @@ t.test('chat and alerts are kept apart; client-set fields are dropped', async (t
   t.equal((await app.inject('/alerts/history')).json().count, 1)
 })
 
-for (const [name, request, status, message] of rejections({ sender: 200, message: 1000 })) {
-  t.test(`POST /message rejects ${name} with ${status}, and stores nothing`, async (t) => {
-    const app = await build(t)
-    const res = await app.inject({ method: 'POST', url: '/message', ...request })
-    t.equal(res.statusCode, status)
-    const body = res.json()
-    t.same(Object.keys(body).sort(), ['error', 'message', 'statusCode'])
-    t.equal(body.statusCode, status)
-    t.match(body.message, message)
-    t.same((await app.inject('/message')).json(), { chatMessages: [], count: 0 })
-  })
-}
+testRejections(t, '/message', { sender: 200, message: 1000 }, '/message', { chatMessages: [], count: 0 })

@@ -8,6 +8,9 @@ import { pathToFileURL } from 'node:url'
 import { Client, type Teardown } from './helper'
 
 const ROOT = resolve(__dirname, '..')
+// How long a server process may take to print a line, or (npm start builds first) to listen.
+const LINE_WAIT_MS = 20_000
+const BUILD_WAIT_MS = 60_000
 const SERVER = join(ROOT, 'server.ts')
 // Loaded by path: the server runs in a scratch directory with no node_modules.
 const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
@@ -42,7 +45,7 @@ function start (t: Teardown, dotenv: string, env: Record<string, string> = {}): 
     const seen = lines.find((l) => re.test(l))
     if (seen !== undefined) return seen
     return await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(re)}; got:\n${lines.join('\n')}`)), 20000)
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(re)}; got:\n${lines.join('\n')}`)), LINE_WAIT_MS)
       waiters.push({ re, resolve: (l) => { clearTimeout(timer); resolve(l) } })
     })
   }
@@ -124,7 +127,7 @@ t.test('Ctrl+C on `npm start` (SIGINT to the whole process group) shuts the serv
   t.teardown(() => { try { process.kill(-(child.pid as number), 'SIGKILL') } catch {} })
   let out = ''
   const listening = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not listening:\n${out}`)), 60000)
+    const timer = setTimeout(() => reject(new Error(`not listening:\n${out}`)), BUILD_WAIT_MS)
     const onData = (c: Buffer): void => {
       out += c.toString()
       const url = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
