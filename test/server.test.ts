@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { request } from 'node:http'
 import { pathToFileURL } from 'node:url'
-import { Client, type Teardown } from './helper'
+import { connect } from 'node:net'
+import { Client, once, type Teardown } from './helper'
 
 const ROOT = resolve(__dirname, '..')
 // How long a server process may take to print a line, or (npm start builds first) to listen.
@@ -88,6 +89,17 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     t.equal(await p.exited, 0)
   })
 }
+
+t.test('a connection that never sends a request does not hold shutdown open', async (t) => {
+  const p = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\n')
+  const base = await listening(p)
+  const idle = connect(Number(new URL(base).port), '127.0.0.1')
+  t.teardown(() => idle.destroy())
+  await once(idle, 'connect')
+  p.child.kill('SIGTERM')
+  await once(idle, 'close', 15000)
+  t.equal(await p.exited, 0, 'a clean exit, not the hard limit')
+})
 
 t.test('.env is read from the working directory; the environment overrides it', async (t) => {
   const p = start(t, 'PORT=0\nALERT_INTERVAL_MS=30\nALERT_MESSAGE=From the env file\nALERT_LOCATION=Nowhere\n', { ALERT_LOCATION: 'From the environment' })
