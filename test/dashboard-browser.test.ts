@@ -486,3 +486,41 @@ t.test('the alert form works from the keyboard alone, with a visible focus', asy
   await page.keyboard.press('Enter')
   await shownOnce(page, 'Second by keyboard')
 })
+
+t.test('a server with API_TOKEN: the page asks for the token, then uses it on the socket and on HTTP', async (t) => {
+  const TOKEN = 'dash-token-' + randomUUID()
+  const { fastify, url } = await listen(t, { API_TOKEN: TOKEN })
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  t.teardown(async () => await context.close())
+  const page = await context.newPage()
+  const sockets: string[] = []
+  page.on('websocket', (ws) => sockets.push(ws.url()))
+
+  await page.goto(url)
+  await page.locator('#token-panel').waitFor({ state: 'visible' })
+  t.match(await page.locator('#status').getAttribute('data-state'), /offline/, 'not connected without a token')
+
+  // A wrong token is refused and the panel asks again.
+  await page.locator('#token-input').fill('wrong')
+  await page.locator('#token-form button[type="submit"]').click()
+  await page.locator('#token-panel').waitFor({ state: 'visible' })
+  t.notOk(await page.locator('#status[data-state="connected"]').isVisible(), 'still not connected')
+
+  await page.locator('#token-input').fill(TOKEN)
+  await page.locator('#token-form button[type="submit"]').click()
+  await connected(page)
+  t.ok(sockets.some((u) => u.includes(`token=${TOKEN}`)), 'the socket carries ?token=')
+  t.equal(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem: (k: string) => string | null } })
+    .sessionStorage.getItem('alert-dashboard.token')), TOKEN, 'kept for the tab (sessionStorage)')
+
+  // Live events arrive, and the page's own POST is authorised.
+  const res = await fastify.inject({ method: 'POST', url: '/alerts', headers: { authorization: `Bearer ${TOKEN}` }, payload: { message: 'Token alert', location: 'Vault' } })
+  t.equal(res.statusCode, 200)
+  await shownOnce(page, 'Token alert')
+  await page.locator('#alert-message').fill('From the page')
+  await page.locator('#alert-location').fill('Lobby')
+  await page.locator('#alert-form button[type="submit"]').click()
+  await shownOnce(page, 'From the page')
+  const history = (await fastify.inject({ url: '/alerts/history', headers: { authorization: `Bearer ${TOKEN}` } })).json()
+  t.match(history.alerts.map((a: { message: string }) => a.message), ['Token alert', 'From the page'])
+})
