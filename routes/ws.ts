@@ -6,9 +6,9 @@ import { WsQuery, type ErrorFrame, type PongFrame } from '../schemas/frames'
 
 const CHAT_EXPECTED = 'expected {"sender": string, "message": string} or {"type": "ping"}'
 
-/** Token bucket: `rate` tokens a second, at most `burst` saved up. */
 const clock = (): number => performance.now()
 
+/** Token bucket: `rate` tokens a second, at most `burst` saved up. */
 export function tokenBucket (rate: number, burst: number, now = clock): () => boolean {
   let tokens = burst
   let last = now()

@@ -37,6 +37,9 @@ export const WsQuery = Type.Object({
     maxLength: 100,
     description: 'Replay before live events: an event id (every stored event after it) or "all" (the whole retained history).',
     examples: ['all']
+  })),
+  token: Type.Optional(Type.String({
+    description: 'The API token, when the server requires one and the client cannot send an Authorization header (browsers).'
   }))
 })
 export type WsQuery = Static<typeof WsQuery>

@@ -13,7 +13,7 @@ t.test('GET /asyncapi.json is an AsyncAPI 3.0 document of /ws built from the sch
   const doc = res.json()
   t.equal(doc.asyncapi, '3.0.0')
   t.equal(doc.channels.events.address, '/ws')
-  t.same(Object.keys(doc.channels.events.bindings.ws.query.properties), ['since'])
+  t.same(Object.keys(doc.channels.events.bindings.ws.query.properties), ['since', 'token'])
 
   const messages = doc.components.messages
   t.same(Object.keys(messages).sort(), ['alert', 'chat', 'error', 'gap', 'ping', 'pong', 'sendChat'])
