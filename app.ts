@@ -30,7 +30,14 @@ export const options: FastifyServerOptions = {
   forceCloseConnections: 'idle'
 }
 
-export type AppOptions = ConfigOptions
+export interface AppOptions extends ConfigOptions {
+  /**
+   * How many proxy hops to trust for the client address. Fastify reads it per
+   * request through `trustProxy`, which must be given before the configuration
+   * is loaded, so the app fills it in from TRUST_PROXY once it is.
+   */
+  proxies?: { hops: number }
+}
 
 /**
  * Logger options for a level: JSON lines, pretty when `pretty` (a terminal).
@@ -59,6 +66,7 @@ export function redactToken (url: string): string {
 
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(config, opts)
+  if (opts.proxies !== undefined) opts.proxies.hops = fastify.config.TRUST_PROXY
   // Null without REDIS_URL: store, broadcaster and ticker then stay in memory.
   await fastify.register(redis)
   await fastify.register(validation)
@@ -96,7 +104,10 @@ export default app
  * `config` are visible to the caller). server.ts and the tests both use this.
  */
 export function build (logger: FastifyServerOptions['logger'], opts: AppOptions = {}): FastifyInstance {
-  const fastify = Fastify({ ...options, logger })
-  void fastify.register(fp(app), opts)
+  const proxies = { hops: 0 }
+  // Hop 0 is the peer of the socket; each trusted hop lets request.ip (and so
+  // the rate limit's key) come one step further from X-Forwarded-For.
+  const fastify = Fastify({ ...options, logger, trustProxy: (_address: string, hop: number) => hop < proxies.hops })
+  void fastify.register(fp(app), { ...opts, proxies })
   return fastify
 }

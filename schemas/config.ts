@@ -27,6 +27,7 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_WINDOW: Type.String({ minLength: 1, default: '1 minute', description: 'The rate-limit window: milliseconds, or a duration such as "1 minute".' }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000, description: 'Event-loop delay above which requests get 503; 0 turns the check off.' }),
   MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0, description: 'Heap use above which requests get 503; 0 turns the check off.' }),
+  TRUST_PROXY: Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'Proxies in front of the server (load balancers) whose X-Forwarded-For is trusted for the client address; 0 uses the socket address.' }),
   REDIS_URL: Type.String({ default: '', description: 'redis://host:port/db. When set, history and fan-out go through Redis.' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'alerts:', description: 'Prefix of every Redis key and channel, so deployments can share one Redis.' })
 })

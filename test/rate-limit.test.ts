@@ -26,6 +26,18 @@ t.test('each client address has its own budget', async (t) => {
   t.equal((await app.inject({ ...post, remoteAddress: '10.0.0.2' })).statusCode, 200)
 })
 
+t.test('behind TRUST_PROXY proxies, the client address comes from X-Forwarded-For', async (t) => {
+  const viaProxy = (client: string) => ({ ...post, remoteAddress: '10.9.9.9', headers: { 'x-forwarded-for': client } })
+  const direct = await build(t, { RATE_LIMIT_MAX: 1 })
+  t.equal((await direct.inject(viaProxy('1.1.1.1'))).statusCode, 200)
+  t.equal((await direct.inject(viaProxy('2.2.2.2'))).statusCode, 429, 'by default X-Forwarded-For is ignored: one budget for the proxy')
+  const proxied = await build(t, { RATE_LIMIT_MAX: 1, TRUST_PROXY: 1 })
+  t.equal((await proxied.inject(viaProxy('1.1.1.1'))).statusCode, 200)
+  t.equal((await proxied.inject(viaProxy('2.2.2.2'))).statusCode, 200, 'another client behind the proxy')
+  t.equal((await proxied.inject(viaProxy('1.1.1.1'))).statusCode, 429)
+  t.equal((await proxied.inject(viaProxy('evil, 2.2.2.2'))).statusCode, 429, 'only one hop is trusted: a forged left-most entry changes nothing')
+})
+
 t.test('WebSocket upgrades count against the same limit, refused before the upgrade', async (t) => {
   const { wsUrl } = await listen(t, { RATE_LIMIT_MAX: 2, RATE_LIMIT_WINDOW: '60000' })
   await Client.open(`${wsUrl}/ws`, t)
