@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { httpError } from './errors'
 
 export type Guard = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
@@ -38,13 +39,9 @@ export default fp(async function auth (fastify) {
     if (token === '') return
     const given = presentedToken(request)
     if (given !== undefined && sameToken(given, token)) return
-    await reply.code(401).header('www-authenticate', 'Bearer')
-      .send({
-        statusCode: 401,
-        error: 'Unauthorized',
-        message: given === undefined
-          ? 'a token is required: send Authorization: Bearer <token>' + (request.ws ? ' or ?token=<token>' : '')
-          : 'the token is not valid'
-      })
+    reply.header('www-authenticate', 'Bearer')
+    throw httpError(401, given === undefined
+      ? 'a token is required: send Authorization: Bearer <token>' + (request.ws ? ' or ?token=<token>' : '')
+      : 'the token is not valid')
   })
-}, { name: 'auth', dependencies: ['broadcaster'] })
+}, { name: 'auth', dependencies: ['errors', 'broadcaster'] })

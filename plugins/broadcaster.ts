@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Event } from '../schemas/events'
 import type { GapFrame } from '../schemas/frames'
 import type { Replay } from './store'
+import { httpError } from './errors'
 import { createRedisBroadcaster } from './redis-broadcaster'
 
 /** Why a client left the set, for logs and metrics. */
@@ -278,8 +279,8 @@ export default fp(async function broadcaster (fastify) {
   // refuses upgrades (origin, auth, rate limits).
   fastify.addHook('onRequest', async (request, reply) => {
     if (request.ws && broadcaster.size >= WS_MAX_CONNECTIONS) {
-      await reply.code(503).header('retry-after', '5')
-        .send({ statusCode: 503, error: 'Service Unavailable', message: `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later` })
+      reply.header('retry-after', '5')
+      throw httpError(503, `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later`)
     }
   })
 }, { name: 'broadcaster', dependencies: ['config', 'redis'] })

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
+import { httpError } from './errors'
 
 /** Milliseconds, or a duration string such as "1 minute" that @fastify/rate-limit reads itself. */
 export function timeWindow (value: string): number | string {
@@ -17,10 +18,8 @@ export default fp(async function limits (fastify) {
     allowList: (request) => request.method !== 'POST' && !request.ws,
     // request.ip can be missing on an injected WebSocket upgrade.
     keyGenerator: (request) => request.ip ?? request.socket?.remoteAddress ?? 'unknown',
-    errorResponseBuilder: (_request, context) => ({
-      statusCode: context.statusCode,
-      error: 'Too Many Requests',
-      message: `rate limit of ${context.max} requests per ${context.after} reached; retry in ${context.after}`
-    })
+    // Thrown by the plugin, so the error handler gives it the usual shape.
+    errorResponseBuilder: (_request, context) =>
+      httpError(context.statusCode, `rate limit of ${context.max} requests per ${context.after} reached; retry in ${context.after}`)
   })
 }, { name: 'rate-limit', dependencies: ['config', 'broadcaster'] })

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events'
 import { Redis, type RedisOptions, type Result } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventType } from '../schemas/events'
+import { httpError } from './errors'
 
 /**
  * Every key and channel the cluster shares, all under REDIS_KEY_PREFIX so that
@@ -247,7 +248,7 @@ export async function guard<T> (command: Promise<T>): Promise<T> {
     return await command
   } catch (err) {
     if (err instanceof Error && err.name === 'ReplyError' && !TRANSIENT_REPLY.test(err.message)) throw err
-    throw Object.assign(new Error('Redis is unavailable; try again later', { cause: err }), { statusCode: 503 })
+    throw httpError(503, 'Redis is unavailable; try again later', { cause: err })
   }
 }
 

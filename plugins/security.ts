@@ -3,6 +3,7 @@ import cors from '@fastify/cors'
 import helmet, { type HelmetOptions } from 'helmet'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { commaList } from './config'
+import { httpError } from './errors'
 
 /** The response headers helmet sets for these options. */
 export function helmetHeaders (options: HelmetOptions): Record<string, string> {
@@ -40,10 +41,10 @@ export default fp(async function security (fastify) {
   // (cross-site WebSocket hijacking). Non-browser clients send no Origin, and
   // a page served by this server itself (the dashboard) is same-origin.
   if (!anyOrigin) {
-    fastify.addHook('onRequest', async (request, reply) => {
+    fastify.addHook('onRequest', async (request) => {
       const origin = request.headers.origin
       if (request.ws && origin !== undefined && !origins.includes(origin) && !sameOrigin(origin, request.headers.host)) {
-        await reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: `origin ${origin} is not allowed` })
+        throw httpError(403, `origin ${origin} is not allowed`)
       }
     })
   }

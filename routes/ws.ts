@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { ChatInput } from '../schemas/events'
+import { httpError } from '../plugins/errors'
 import { WsQuery, type ErrorFrame, type PongFrame } from '../schemas/frames'
 
 const CHAT_EXPECTED = 'expected {"sender": string, "message": string} or {"type": "ping"}'
@@ -83,8 +84,8 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
     // A plain GET (no upgrade) gets a JSON answer rather than an empty 404.
     preHandler: async (request, reply) => {
       if (!request.ws) {
-        await reply.code(426).header('upgrade', 'websocket')
-          .send({ statusCode: 426, error: 'Upgrade Required', message: 'GET /ws is a WebSocket endpoint; connect with a WebSocket client' })
+        reply.header('upgrade', 'websocket')
+        throw httpError(426, 'GET /ws is a WebSocket endpoint; connect with a WebSocket client')
       }
     }
   }, (socket, request) => {
