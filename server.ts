@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { build, loggerOptions } from './app'
+import { LOG_LEVELS } from './schemas/config'
 
 const IN_FLIGHT_GRACE_MS = 5_000
 const SHUTDOWN_LIMIT_MS = 10_000
@@ -7,7 +8,7 @@ const SHUTDOWN_LIMIT_MS = 10_000
 async function main (): Promise<void> {
   // The level is read before the configuration is validated; an invalid
   // LOG_LEVEL still stops start-up below with a message naming it.
-  const level = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(process.env.LOG_LEVEL ?? '') ? process.env.LOG_LEVEL as string : 'info'
+  const level = (LOG_LEVELS as readonly string[]).includes(process.env.LOG_LEVEL ?? '') ? process.env.LOG_LEVEL as string : 'info'
   const fastify = build(loggerOptions(level, process.stdout.isTTY))
 
   try {

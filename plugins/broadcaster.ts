@@ -34,7 +34,7 @@ export interface Broadcaster {
   /** Called whenever the server cuts a client. */
   onDrop: (listener: (reason: DropReason) => void) => void
   /** Called after each batch of events has been written to every local client, with the time that took. */
-  onFlush: (listener: (seconds: number, events: number) => void) => void
+  onFlush: (listener: (seconds: number) => void) => void
 }
 
 declare module 'fastify' {
@@ -112,7 +112,7 @@ const GAP_MESSAGE = 'the event asked for is not in the retained history; the who
 export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOptions): Broadcaster {
   const clients = new Map<WebSocket, Client>()
   const dropListeners: Array<(reason: DropReason) => void> = []
-  const flushListeners: Array<(seconds: number, events: number) => void> = []
+  const flushListeners: Array<(seconds: number) => void> = []
   let queue: Framed[] = []
   let flushed: Promise<void> | undefined
   let resolveFlushed: () => void = () => {}
@@ -164,7 +164,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
       else write(client, all)
     }
     const seconds = (performance.now() - start) / 1000
-    for (const listener of flushListeners) listener(seconds, batch.length)
+    for (const listener of flushListeners) listener(seconds)
     done()
   }
 

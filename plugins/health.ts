@@ -3,8 +3,6 @@ import fp from 'fastify-plugin'
 export interface Readiness {
   /** Why the server cannot serve now, or undefined when it can. */
   problem: () => string | undefined
-  /** Adds a dependency check: it returns a problem, or undefined when fine. */
-  addCheck: (check: () => string | undefined) => void
 }
 
 declare module 'fastify' {
@@ -28,8 +26,7 @@ export default fp(async function health (fastify) {
         if (problem !== undefined) return problem
       }
       return undefined
-    },
-    addCheck: (check) => { checks.push(check) }
+    }
   })
   fastify.addHook('onReady', async () => { phase = 'ready' })
   fastify.addHook('preClose', async () => { phase = 'shutting down' })

@@ -4,6 +4,9 @@ import underPressure from '@fastify/under-pressure'
 // Overloaded (event loop lagging, heap too big): answer 503 with Retry-After
 // at once rather than queue work until the process falls over. Health routes
 // opt out per route, so they can say so.
+/** Route config for routes that must answer even when the server is overloaded (health, readiness, metrics). */
+export const neverShed = { pressureHandler: (): undefined => undefined }
+
 export default fp(async function pressure (fastify) {
   const { MAX_EVENT_LOOP_DELAY_MS, MAX_HEAP_USED_BYTES } = fastify.config
   await fastify.register(underPressure, {

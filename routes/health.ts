@@ -1,25 +1,24 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { neverShed } from '../plugins/pressure'
 
 const Status = Type.Object({
   status: Type.Unsafe<'ok' | 'ready' | 'not ready'>({ type: 'string', enum: ['ok', 'ready', 'not ready'] }),
   reason: Type.Optional(Type.String({ description: 'Why not: starting, shutting down, overloaded, redis unreachable.' }))
 })
 
-// Open even under pressure and without a token: load balancers and
-// orchestrators must always be able to ask.
-const open = { pressureHandler: () => undefined }
-
+// Both answer even under pressure (neverShed) and without a token: load
+// balancers and orchestrators must always be able to ask.
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
   const { readiness } = fastify
 
   fastify.get('/health', {
-    config: open,
+    config: neverShed,
     schema: { tags: ['operations'], summary: 'Liveness: 200 while the process runs', security: [], response: { 200: Status } }
   }, async () => ({ status: 'ok' as const }))
 
   fastify.get('/ready', {
-    config: open,
+    config: neverShed,
     schema: {
       tags: ['operations'],
       summary: 'Readiness: 200 when the server can serve, 503 otherwise',

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { neverShed } from '../plugins/pressure'
 
 const metrics: FastifyPluginAsyncTypebox = async (fastify) => {
   const { metrics: registry, bearerGuard } = fastify
@@ -7,7 +8,7 @@ const metrics: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', bearerGuard(fastify.config.METRICS_TOKEN))
 
   fastify.get('/metrics', {
-    config: { pressureHandler: () => undefined },
+    config: neverShed,
     schema: {
       tags: ['operations'],
       summary: 'Prometheus metrics (text exposition format)',

@@ -1,11 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox'
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
 const list = (description: string, fallback: string) => Type.String({ default: fallback, description })
 
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
-  LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }),
+  LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: [...LOG_LEVELS], default: 'info' }),
   ALERT_INTERVAL_MS: Type.Integer({ minimum: 0, default: 10000, description: '0 turns the ticker off.' }),
   ALERT_MESSAGE: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S', default: 'Intruder detected' }),
   ALERT_LOCATION: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', default: 'North Gate' }),

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Client, buildLogged } from './helper'
+import { Client, buildLogged, waitFor } from './helper'
 
 t.test('a 5xx is logged with its request id and details, and the client sees none of them', async (t) => {
   const { fastify, lines } = await buildLogged(t, {}, (app) => {
@@ -35,10 +35,7 @@ t.test('every WebSocket connect and disconnect is logged, with the close code', 
   const client = await Client.open(`ws://127.0.0.1:${port}/ws?since=all`, t)
   client.socket.close(1000, 'bye')
   await client.closed
-  const deadline = Date.now() + 5000
-  while (!lines.some((l) => l.msg === 'websocket disconnected') && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
+  await waitFor(() => lines.some((l) => l.msg === 'websocket disconnected'))
   t.match(lines.find((l) => l.msg === 'websocket connected'), { reqId: /^req-/, since: 'all', clients: 1 })
   t.match(lines.find((l) => l.msg === 'websocket disconnected'), { reqId: /^req-/, code: 1000, reason: 'bye' })
 })
