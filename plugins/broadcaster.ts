@@ -197,7 +197,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
       if (!found) frames.push(textFrame(JSON.stringify({ type: 'gap', message: GAP_MESSAGE } satisfies GapFrame)))
       const sent = new Set<string>()
       for (const event of events) {
-        frames.push(framed(event).frame)
+        frames.push(textFrame(JSON.stringify(event)))
         sent.add(event.id)
       }
       const held = client.pending ?? []
