@@ -1,25 +1,27 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import config, { type ConfigOptions } from './plugins/config'
-import redis from './plugins/redis'
-import validation from './plugins/validation'
-import errors from './plugins/errors'
-import security from './plugins/security'
-import docs from './plugins/docs'
-import dashboard from './plugins/dashboard'
-import asyncapi from './plugins/asyncapi'
-import store from './plugins/store'
-import broadcaster from './plugins/broadcaster'
-import publisher from './plugins/publisher'
-import ticker from './plugins/ticker'
-import pressure from './plugins/pressure'
-import limits from './plugins/rate-limit'
-import auth from './plugins/auth'
-import health from './plugins/health'
-import metrics from './plugins/metrics'
+import config, { type ConfigOptions } from './plugins/app/config'
+import validation from './plugins/app/validation'
+import errors from './plugins/app/errors'
+import securityHeaders from './plugins/app/security-headers'
+import websocket from './plugins/external/websocket'
+import pressure from './plugins/external/pressure'
+import cors from './plugins/external/cors'
+import rateLimit from './plugins/external/rate-limit'
+import docs from './plugins/external/docs'
+import dashboard from './plugins/external/dashboard'
+import backend from './plugins/app/backend'
+import origin from './plugins/app/origin'
+import auth from './plugins/app/auth'
+import broadcaster from './plugins/app/broadcaster'
+import publisher from './plugins/app/publisher'
+import ticker from './plugins/app/ticker'
+import readiness from './plugins/app/readiness'
+import metrics from './plugins/app/metrics'
 import alerts from './routes/alerts'
 import messages from './routes/messages'
 import ws from './routes/ws'
+import asyncapi from './routes/asyncapi'
 import healthRoutes from './routes/health'
 import metricsRoute from './routes/metrics'
 
@@ -65,30 +67,38 @@ export function redactToken (url: string): string {
 }
 
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  // Foundations: configuration, then how input is checked and errors answered.
   await fastify.register(config, opts)
   if (opts.proxies !== undefined) opts.proxies.hops = fastify.config.TRUST_PROXY
-  // Null without REDIS_URL: store, broadcaster and ticker then stay in memory.
-  await fastify.register(redis)
   await fastify.register(validation)
   await fastify.register(errors)
-  // Before anything that may refuse a WebSocket upgrade.
-  await fastify.register(broadcaster)
+  // Every response, refusals included, carries the security headers.
+  await fastify.register(securityHeaders)
+
+  // Third-party plugins. @fastify/websocket comes before every hook that may
+  // refuse an upgrade, so those hooks see request.ws and a refused socket is
+  // destroyed after its response.
+  await fastify.register(websocket)
   await fastify.register(pressure)
-  await fastify.register(security)
-  await fastify.register(limits)
-  await fastify.register(auth)
+  await fastify.register(cors)
+  await fastify.register(rateLimit)
   await fastify.register(docs)
   await fastify.register(dashboard)
-  await fastify.register(asyncapi)
-  await fastify.register(store)
+
+  // This service: the backend (memory or Redis), then what is built on it.
+  await fastify.register(backend)
+  await fastify.register(origin)
+  await fastify.register(auth)
+  await fastify.register(broadcaster)
   await fastify.register(publisher)
   await fastify.register(ticker)
-  await fastify.register(health)
+  await fastify.register(readiness)
   await fastify.register(metrics)
 
+  // Routes: open ones first, then the API behind API_TOKEN when that is set.
   await fastify.register(healthRoutes)
   await fastify.register(metricsRoute)
-  // The API itself: behind API_TOKEN when that is set.
+  await fastify.register(asyncapi)
   await fastify.register(async function api (api) {
     api.addHook('onRequest', api.bearerGuard(api.config.API_TOKEN))
     await api.register(alerts)

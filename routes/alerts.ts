@@ -3,7 +3,7 @@ import { Alert, AlertHistory, AlertInput } from '../schemas/events'
 import { apiErrors, publishErrors } from '../schemas/errors'
 
 const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { publisher, store } = fastify
+  const { publisher, backend: { store } } = fastify
 
   fastify.post('/alerts', {
     schema: {

@@ -3,7 +3,7 @@ import { Chat, ChatHistory, ChatInput } from '../schemas/events'
 import { apiErrors, publishErrors } from '../schemas/errors'
 
 const messages: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { publisher, store } = fastify
+  const { publisher, backend: { store } } = fastify
 
   fastify.post('/message', {
     schema: {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { neverShed } from '../plugins/pressure'
+import { neverShed } from './shared'
 
 const metrics: FastifyPluginAsyncTypebox = async (fastify) => {
   const { metrics: registry, bearerGuard } = fastify

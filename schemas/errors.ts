@@ -23,3 +23,12 @@ export const publishErrors = {
   415: described('Content-Type is not application/json.'),
   429: described('Over the rate limit; see Retry-After.')
 }
+
+/**
+ * An error that the error handler answers with this status, in the one error
+ * shape. Its message reaches the client for a 4xx or a 503 (say what to fix,
+ * or that it is worth retrying); any other 5xx is logged, not shown.
+ */
+export function httpError (statusCode: number, message: string, options?: ErrorOptions): Error & { statusCode: number } {
+  return Object.assign(new Error(message, options), { statusCode })
+}

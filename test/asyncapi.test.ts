@@ -1,7 +1,7 @@
 import t from 'tap'
 import Ajv from 'ajv'
 import { Client, build, listen } from './helper'
-import { wsMessages } from '../plugins/asyncapi'
+import { wsMessages } from '../routes/asyncapi'
 
 const plain = (x: unknown): unknown => JSON.parse(JSON.stringify(x))
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Client, build, buildLogged, refusedUpgrade } from './helper'
-import { presentedToken, sameToken } from '../plugins/auth'
+import { presentedToken, sameToken } from '../plugins/app/auth'
 import { redactToken } from '../app'
 
 const TOKEN = 's3cret-token-0123456789abcdef'

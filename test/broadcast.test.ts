@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Writable } from 'node:stream'
 import { Client, listen } from './helper'
-import { textFrame } from '../plugins/broadcaster'
+import { textFrame } from '../plugins/core/framing'
 import type { WebSocket } from 'ws'
 
 t.test('under bursts from every publishing path, every client gets every event once, in publish order', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { build } from './helper'
-import { commaList } from '../plugins/config'
+import { commaList } from '../plugins/app/config'
 
 t.test('defaults match the original service', async (t) => {
   const app = await build(t, { ALERT_INTERVAL_MS: undefined })

@@ -338,8 +338,8 @@ t.test('a gap frame makes the page reload both histories over HTTP and merge the
 
   // Events the socket never carried: only a history reload can show them.
   const now = new Date().toISOString()
-  await fastify.store.append({ id: randomUUID(), timestamp: now, type: 'alert', message: 'Only in the history', location: 'Archive' })
-  await fastify.store.append({ id: randomUUID(), timestamp: now, type: 'chat', sender: 'Ana', message: 'Chat only in the history' })
+  await fastify.backend.store.append({ id: randomUUID(), timestamp: now, type: 'alert', message: 'Only in the history', location: 'Archive' })
+  await fastify.backend.store.append({ id: randomUUID(), timestamp: now, type: 'chat', sender: 'Ana', message: 'Chat only in the history' })
   const loads = (path: string): number => d.requests.filter((u) => u === `${url}${path}`).length
   t.equal(loads('/alerts/history'), 1)
   t.equal(loads('/message'), 1)

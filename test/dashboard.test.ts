@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from './helper'
-import { publicDir } from '../plugins/dashboard'
+import { publicDir } from '../plugins/external/dashboard'
 
 const PUBLIC = join(__dirname, '..', 'public')
 
@@ -106,8 +106,8 @@ t.test('public/ is found from the sources and from the compiled dist/', async (t
   writeFileSync(join(root, 'public', 'index.html'), '<!doctype html>')
   mkdirSync(join(root, 'plugins'))
   mkdirSync(join(root, 'dist', 'plugins'), { recursive: true })
-  t.equal(publicDir(join(root, 'plugins')), join(root, 'public'), 'from plugins/')
-  t.equal(publicDir(join(root, 'dist', 'plugins')), join(root, 'public'), 'from dist/plugins/')
+  t.equal(publicDir(join(root, 'plugins', 'external')), join(root, 'public'), 'from plugins/external/')
+  t.equal(publicDir(join(root, 'dist', 'plugins', 'external')), join(root, 'public'), 'from dist/plugins/external/')
   t.equal(publicDir(), PUBLIC, 'this checkout')
-  t.throws(() => publicDir(join(root, 'plugins', 'a', 'b')), /no index\.html/, 'a clear error when there is none')
+  t.throws(() => publicDir(join(root, 'x', 'y', 'a', 'b')), /no index\.html/, 'a clear error when there is none')
 })

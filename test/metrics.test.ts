@@ -11,9 +11,13 @@ t.test('GET /metrics: connections, events by type, broadcast timing, HTTP durati
   const { fastify, wsUrl } = await listen(t)
   const a = await Client.open(`${wsUrl}/ws`, t)
   await Client.open(`${wsUrl}/ws`, t)
-  for (let i = 0; i < 3; i++) await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })
+  // Each event is waited for before the next is sent: one batch each.
+  for (let i = 0; i < 3; i++) {
+    await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })
+    await a.next()
+  }
   a.send({ sender: 's', message: 'c' })
-  await waitFor(() => a.pending >= 4)
+  await a.next()
   await fastify.inject({ method: 'POST', url: '/alerts', payload: {} })
 
   const res = await fastify.inject('/metrics')
@@ -24,7 +28,6 @@ t.test('GET /metrics: connections, events by type, broadcast timing, HTTP durati
   t.equal(sample(text, 'alert_server_events_published_total{type="alert"}'), 3)
   t.equal(sample(text, 'alert_server_events_published_total{type="chat"}'), 1)
   t.equal(sample(text, 'alert_server_clients_dropped_total{reason="slow"}'), 0)
-  // Sent one by one, so one batch each.
   t.equal(sample(text, 'alert_server_broadcast_duration_seconds_count'), 4)
   t.equal(sample(text, 'alert_server_http_request_duration_seconds_count{method="POST",route="/alerts",status_code="200"}'), 3)
   t.equal(sample(text, 'alert_server_http_request_duration_seconds_count{method="POST",route="/alerts",status_code="400"}'), 1)

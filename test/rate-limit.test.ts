@@ -1,6 +1,6 @@
 import t from 'tap'
 import { build, listen, refusedUpgrade, Client } from './helper'
-import { timeWindow } from '../plugins/rate-limit'
+import { timeWindow } from '../plugins/external/rate-limit'
 
 const post = { method: 'POST' as const, url: '/alerts', payload: { message: 'm', location: 'l' } }
 

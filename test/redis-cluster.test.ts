@@ -132,7 +132,7 @@ redisTest('an instance whose subscription dropped delivers what it missed, once 
   await admin.client('KILL', 'ID', id as string)
   const missed = [await publishAlert(b, 'm1'), await publishChat(b, 'm2'), await publishAlert(b, 'm3')]
   t.same(await take(onA, 3), missed)
-  await waitFor(() => a.redis.isReady())
+  await waitFor(() => a.redis.problem() === undefined)
   const after = await publishAlert(b, 'after')
   t.same(await onA.next(), after)
   await nothingElse(t, b, [onA])

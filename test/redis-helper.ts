@@ -5,7 +5,7 @@ import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import { listen, once, waitFor, type Teardown } from './helper'
-import type { RedisBackend } from '../plugins/redis'
+import type { RedisBackend } from '../plugins/core/redis-backend'
 
 /** The Redis every Redis test shares; each test works under its own key prefix. */
 export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379'
@@ -104,8 +104,8 @@ export async function cluster (t: Teardown, n: number, env: Record<string, strin
 
 export async function instance (t: Teardown, env: Record<string, string | number>): Promise<Instance> {
   const { fastify, url, wsUrl } = await listen(t, env)
-  if (fastify.redis === null) throw new Error('REDIS_URL was not taken')
-  return { fastify, url, wsUrl, redis: fastify.redis }
+  if (fastify.backend.kind !== 'redis') throw new Error('REDIS_URL was not taken')
+  return { fastify, url, wsUrl, redis: fastify.backend as RedisBackend }
 }
 
 /** A JSON POST over a real socket; resolves with the status and the parsed body. */

@@ -28,7 +28,7 @@ redisTest('Redis going away: 503, error frames, clients stay connected; Redis ba
   t.same(await onA.next(), first)
 
   await server.stop()
-  await waitFor(() => !a.redis.isReady() && !b.redis.isReady())
+  await waitFor(() => a.redis.problem() !== undefined && b.redis.problem() !== undefined)
 
   const refused = await post(`${a.url}/alerts`, { message: 'during', location: 'l' })
   t.equal(refused.status, 503)
@@ -53,7 +53,7 @@ redisTest('Redis going away: 503, error frames, clients stay connected; Redis ba
   t.equal(onB.socket.readyState, WebSocket.OPEN)
 
   await server.start()
-  await waitFor(() => a.redis.isReady() && b.redis.isReady(), RECONNECT_MS)
+  await waitFor(() => a.redis.problem() === undefined && b.redis.problem() === undefined, RECONNECT_MS)
   t.same(await getJson(`${b.url}/ready`), { status: 'ready' })
   const back = await publishAlert(b, 'after')
   t.same(await onA.next(), back)
@@ -70,12 +70,12 @@ redisTest('Redis going away: 503, error frames, clients stay connected; Redis ba
 redisTest('an instance started while Redis is away starts anyway, and serves once Redis arrives', async (t) => {
   const server = await PrivateRedis.create(t)
   const node = await instance(t, { REDIS_URL: server.url, REDIS_KEY_PREFIX: 'late:', ALERT_INTERVAL_MS: 50 })
-  t.equal(node.redis.isReady(), false)
+  t.equal(node.redis.problem(), 'redis unreachable')
   const client = await Client.open(`${node.wsUrl}/ws`, t)
   t.same((await post(`${node.url}/alerts`, { message: 'too early', location: 'l' })).body, UNAVAILABLE)
 
   await server.start()
-  await waitFor(() => node.redis.isReady(), RECONNECT_MS)
+  await waitFor(() => node.redis.problem() === undefined, RECONNECT_MS)
   // The ticker's claims failed while Redis was away; it carries on now.
   t.match(await client.next(RECONNECT_MS), { type: 'alert', message: 'Intruder detected' })
   const posted = await publishAlert(node, 'on time')

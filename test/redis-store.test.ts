@@ -1,18 +1,19 @@
 import t, { type Test } from 'tap'
 import pino from 'pino'
-import { createRedisBackend, type RedisBackend } from '../plugins/redis'
-import { createRedisStore } from '../plugins/redis-store'
-import { createMemoryStore, type EventStore } from '../plugins/store'
-import { stamp } from '../plugins/publisher'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { createRedisBackend, type RedisBackend } from '../plugins/core/redis-backend'
+import { createMemoryStore } from '../plugins/core/memory-backend'
+import type { EventStore } from '../plugins/core/backend'
+import { BackendUnavailableError } from '../plugins/core/errors'
+import { stamp } from '../plugins/core/publisher'
 import { build, waitFor } from './helper'
 import { PrivateRedis, SHARED_REDIS_URL, redisClient, redisPrefix, redisTest } from './redis-helper'
 
 const log = pino({ level: 'silent' })
 
-type Closable = RedisBackend & { close: () => Promise<void> }
-
-async function backend (t: Test, prefix = redisPrefix(t), url = SHARED_REDIS_URL): Promise<Closable> {
-  const redis = createRedisBackend({ url, prefix, log })
+async function backend (t: Test, prefix = redisPrefix(t), url = SHARED_REDIS_URL, historySize = 5): Promise<RedisBackend> {
+  const redis = createRedisBackend({ url, prefix, historySize, log })
   t.teardown(async () => await redis.close())
   await redis.settled()
   return redis
@@ -26,7 +27,7 @@ const names = (r: { events: Array<{ message: string }> }): string[] => r.events.
 // Redis store answers too.
 const stores: Array<[string, (t: Test, size: number) => Promise<EventStore>]> = [
   ['memory', async (_t, size) => createMemoryStore(size)],
-  ['redis', async (t, size) => createRedisStore(await backend(t), size)]
+  ['redis', async (t, size) => (await backend(t, undefined, undefined, size)).store]
 ]
 
 for (const [kind, make] of stores) {
@@ -78,17 +79,18 @@ for (const [kind, make] of stores) {
 redisTest('every key and the channel are under the prefix, and prefixes do not see each other', async (t) => {
   const client = redisClient(t)
   const prefix = redisPrefix(t)
-  const one = await backend(t, prefix)
-  const other = await backend(t)
-  const heard: string[] = []
-  other.onMessage((m) => heard.push(m))
-  const a = createRedisStore(one, 2)
-  const b = createRedisStore(other, 2)
+  const one = await backend(t, prefix, undefined, 2)
+  const other = await backend(t, undefined, undefined, 2)
+  const heard: Array<{ message: string }> = []
+  other.feed.subscribe((event) => heard.push(event as { message: string }))
+  const a = one.store
+  const b = other.store
   for (const e of [alert('a0'), alert('a1'), alert('a2'), chat('c0')]) await a.append(e)
 
   const keys = (await client.keys(`${prefix}*`)).sort()
-  t.same(keys, [one.keys.history.alert, one.keys.history.chat, one.keys.ids, one.keys.seq].sort())
+  t.same(keys, [one.keys.history.alert, one.keys.history.chat, one.keys.ids, one.keys.seqs, one.keys.seq].sort())
   t.equal(await client.hlen(one.keys.ids), 3, 'evicted ids leave the id index')
+  t.equal(await client.hlen(one.keys.seqs), 3, 'and the sequence index')
   t.same(await b.list('alert'), [])
   t.same(await b.since(), { found: true, events: [] })
   // A message on the other prefix's channel would have been heard by now:
@@ -96,13 +98,13 @@ redisTest('every key and the channel are under the prefix, and prefixes do not s
   await b.append(alert('mine'))
   await waitFor(() => heard.length > 0)
   t.equal(heard.length, 1)
-  t.match(JSON.parse(heard[0] ?? ''), { event: { message: 'mine' } })
+  t.match(heard[0], { message: 'mine' })
 })
 
 redisTest('sequence numbers stay exact integers: they start from the clock in microseconds', async (t) => {
   const client = redisClient(t)
   const redis = await backend(t)
-  const store = createRedisStore(redis, 5)
+  const store = redis.store
   const before = Date.now() * 1000
   for (const e of [alert('a0'), chat('c0'), alert('a1')]) await store.append(e)
   const seq = Number(await client.get(redis.keys.seq))
@@ -111,23 +113,23 @@ redisTest('sequence numbers stay exact integers: they start from the clock in mi
   t.same(ids, [seq - 2, seq - 1, seq], 'consecutive, none rounded')
 })
 
-t.test('a store whose Redis cannot be reached answers 503, and never queues', async (t) => {
+t.test('a store whose Redis cannot be reached fails at once as unavailable, and never queues', async (t) => {
   const down = await PrivateRedis.create(t)
   const redis = await backend(t, 'unreached:', down.url)
-  t.equal(redis.isReady(), false)
-  const store = createRedisStore(redis, 5)
-  const attempts: Array<Promise<unknown>> = [store.append(alert('a')), store.list('alert'), store.since()]
+  t.equal(redis.problem(), 'redis unreachable')
+  const store = redis.store
+  const attempts: Array<Promise<unknown>> = [store.append(alert('a')), store.list('alert'), store.since(), redis.claims.claim('x', 10)]
   for (const attempt of attempts) {
-    await t.rejects(attempt, { statusCode: 503, message: 'Redis is unavailable; try again later' })
+    await t.rejects(attempt, BackendUnavailableError)
   }
 })
 
-redisTest('an error reply that is not an outage stays a 500', async (t) => {
+redisTest('an error reply that is not an outage is not taken for one', async (t) => {
   const client = redisClient(t)
   const redis = await backend(t)
   // The alert history is not a sorted set: a fault of the data, not a lost connection.
   await client.set(redis.keys.history.alert, 'not a sorted set')
-  const err = await createRedisStore(redis, 5).append(alert('a')).then(() => undefined, (e: unknown) => e as Error & { statusCode?: number })
+  const err = await redis.store.append(alert('a')).then(() => undefined, (e: unknown) => e as Error & { statusCode?: number })
   t.match(err, { name: 'ReplyError', message: /WRONGTYPE/ })
   t.equal(err?.statusCode, undefined)
 })
@@ -138,7 +140,14 @@ t.test('REDIS_URL must be a redis:// URL', async (t) => {
 
 t.test('without REDIS_URL there is no Redis: the app runs in memory', async (t) => {
   const fastify = await build(t)
-  t.equal(fastify.redis, null)
+  t.equal(fastify.backend.kind, 'memory')
   const posted = (await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })).json()
   t.same((await fastify.inject('/alerts/history')).json(), { alerts: [posted], count: 1 })
+})
+
+t.test('a server in memory never loads ioredis', async (t) => {
+  const script = "const { build } = require('./app'); const f = build(false, { env: { ALERT_INTERVAL_MS: 0 } });" +
+    "f.ready().then(() => { console.log(Object.keys(require.cache).filter((k) => k.includes('/node_modules/ioredis/')).length); return f.close() })"
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: join(__dirname, '..'), encoding: 'utf8', timeout: 30000 })
+  t.equal(result.stdout.trim(), '0', result.stderr)
 })

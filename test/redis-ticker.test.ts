@@ -2,8 +2,8 @@ import t from 'tap'
 import pino from 'pino'
 import type { Redis } from 'ioredis'
 import { Client, waitFor } from './helper'
-import { createTicker } from '../plugins/ticker'
-import { stamp } from '../plugins/publisher'
+import { createTicker } from '../plugins/core/ticker'
+import { stamp } from '../plugins/core/publisher'
 import { cluster, getJson, redisClient, redisEnv, redisTest, type Instance } from './redis-helper'
 
 const INTERVAL = 100
@@ -35,11 +35,11 @@ async function drain (client: Client): Promise<void> {
 
 /** Slot → the instance that claimed it, for the claims still alive (two intervals). */
 async function claims (admin: Redis, prefix: string): Promise<Map<number, string>> {
-  const keys = await admin.keys(`${prefix}ticker:*`)
+  const keys = await admin.keys(`${prefix}claim:ticker:*`)
   const out = new Map<number, string>()
   for (const key of keys) {
     const owner = await admin.get(key)
-    if (owner !== null) out.set(Number(key.slice(`${prefix}ticker:`.length)), owner)
+    if (owner !== null) out.set(Number(key.slice(`${prefix}claim:ticker:`.length)), owner)
   }
   return out
 }

@@ -1,6 +1,7 @@
 import t from 'tap'
-import { Ring, createMemoryStore } from '../plugins/store'
-import { stamp } from '../plugins/publisher'
+import { Ring } from '../plugins/core/ring'
+import { createMemoryStore } from '../plugins/core/memory-backend'
+import { stamp } from '../plugins/core/publisher'
 
 t.test('Ring keeps the newest items, oldest first, and reports what it drops', async (t) => {
   const ring = new Ring<number>(3)

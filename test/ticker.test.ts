@@ -1,8 +1,10 @@
 import t from 'tap'
 import pino from 'pino'
 import { Client, build, listen, waitFor } from './helper'
-import { createTicker } from '../plugins/ticker'
-import { stamp, type Publisher } from '../plugins/publisher'
+import { createTicker } from '../plugins/core/ticker'
+import { stamp, type Publisher } from '../plugins/core/publisher'
+
+const claim = async (): Promise<boolean> => true
 
 t.test('the ticker publishes the configured alert through the normal path', async (t) => {
   const { fastify, wsUrl } = await listen(t, { ALERT_INTERVAL_MS: 20, ALERT_MESSAGE: 'Smoke', ALERT_LOCATION: 'Lab' })
@@ -46,8 +48,8 @@ t.test('a stopped ticker publishes no more, while a running one keeps going', as
     }
   })
   const log = pino({ level: 'silent' })
-  const stopped = createTicker({ intervalMs: 5, message: 'm', location: 'l', publisher: publisher('stopped'), log })
-  const running = createTicker({ intervalMs: 5, message: 'm', location: 'l', publisher: publisher('running'), log })
+  const stopped = createTicker({ intervalMs: 5, message: 'm', location: 'l', publisher: publisher('stopped'), log, claim })
+  const running = createTicker({ intervalMs: 5, message: 'm', location: 'l', publisher: publisher('running'), log, claim })
   t.teardown(() => running.stop())
   stopped.start()
   stopped.start() // a second start does not add a second timer
@@ -69,7 +71,8 @@ t.test('a failing publish is logged and the ticker keeps going', async (t) => {
     message: 'm',
     location: 'l',
     publisher: { publish: async () => { calls++; throw new Error('store down') } },
-    log
+    log,
+    claim
   })
   t.teardown(() => ticker.stop())
   ticker.start()

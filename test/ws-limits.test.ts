@@ -1,8 +1,8 @@
 import t from 'tap'
 import { connect } from 'node:net'
 import { Client, build, listen, once, refusedUpgrade, waitFor } from './helper'
-import { tokenBucket } from '../routes/ws'
-import { sameOrigin } from '../plugins/security'
+import { tokenBucket } from '../plugins/core/token-bucket'
+import { sameOrigin } from '../plugins/app/origin'
 
 t.test('a client that stops reading is closed with 1013; the others get everything, in order', async (t) => {
   const { fastify, wsUrl } = await listen(t, { WS_MAX_BUFFERED_BYTES: 64 * 1024, HISTORY_SIZE: 5 })

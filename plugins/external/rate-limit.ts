@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
-import { httpError } from './errors'
+import { httpError } from '../../schemas/errors'
 
 /** Milliseconds, or a duration string such as "1 minute" that @fastify/rate-limit reads itself. */
 export function timeWindow (value: string): number | string {
@@ -22,4 +22,4 @@ export default fp(async function limits (fastify) {
     errorResponseBuilder: (_request, context) =>
       httpError(context.statusCode, `rate limit of ${context.max} requests per ${context.after} reached; retry in ${context.after}`)
   })
-}, { name: 'rate-limit', dependencies: ['config', 'broadcaster'] })
+}, { name: 'rate-limit', fastify: '5.x', dependencies: ['config'], decorators: { request: ['ws'] } })

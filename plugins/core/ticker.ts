@@ -1,11 +1,22 @@
-import fp from 'fastify-plugin'
-import type { FastifyBaseLogger } from 'fastify'
+import type { Log } from './backend'
 import type { Publisher } from './publisher'
-import { createRedisClaim } from './redis'
 
 export interface Ticker {
   start: () => void
   stop: () => void
+}
+
+/** Time and timers, injectable so tests can move time by hand (@tapjs/clock). */
+export interface Timers {
+  now: () => number
+  setTimeout: (fn: () => void, ms: number) => { unref?: () => unknown }
+  clearTimeout: (timer: ReturnType<Timers['setTimeout']> | undefined) => void
+}
+
+export const realTimers: Timers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined)
 }
 
 export interface TickerOptions {
@@ -13,24 +24,23 @@ export interface TickerOptions {
   message: string
   location: string
   publisher: Pick<Publisher, 'publish'>
-  log: FastifyBaseLogger
+  log: Log
   /**
    * Whether this process publishes the alert of a slot (slot = floor(time / intervalMs)).
    * Every instance of a cluster asks for every slot and one gets it, so the
-   * cluster publishes one alert per interval. Alone, a process always gets it.
+   * cluster publishes one alert per interval.
    */
-  claim?: (slot: number) => Promise<boolean>
+  claim: (slot: number) => Promise<boolean>
+  timers?: Timers
 }
-
-export const claimAlways = async (): Promise<boolean> => true
 
 /**
  * Publishes the automatic alert every intervalMs; 0 means never. Ticks fall on
  * multiples of intervalMs of the wall clock, so that the instances of a
  * cluster tick on the same slots and can claim them.
  */
-export function createTicker ({ intervalMs, message, location, publisher, log, claim = claimAlways }: TickerOptions): Ticker {
-  let timer: NodeJS.Timeout | undefined
+export function createTicker ({ intervalMs, message, location, publisher, log, claim, timers = realTimers }: TickerOptions): Ticker {
+  let timer: ReturnType<Timers['setTimeout']> | undefined
   let lastSlot = -Infinity
 
   function tick (slot: number): void {
@@ -43,16 +53,16 @@ export function createTicker ({ intervalMs, message, location, publisher, log, c
   }
 
   function schedule (): void {
-    const now = Date.now()
+    const now = timers.now()
     // Never the same slot twice, even if the timer fired a little early by the
     // wall clock; slots missed while the event loop was blocked are skipped.
     const slot = Math.max(Math.floor(now / intervalMs) + 1, lastSlot + 1)
-    timer = setTimeout(() => {
+    timer = timers.setTimeout(() => {
       lastSlot = slot
       schedule()
       tick(slot)
     }, slot * intervalMs - now)
-    timer.unref()
+    timer.unref?.()
   }
 
   return {
@@ -61,24 +71,8 @@ export function createTicker ({ intervalMs, message, location, publisher, log, c
       schedule()
     },
     stop () {
-      clearTimeout(timer)
+      timers.clearTimeout(timer)
       timer = undefined
     }
   }
 }
-
-export default fp(async function ticker (fastify) {
-  const { ALERT_INTERVAL_MS, ALERT_MESSAGE, ALERT_LOCATION } = fastify.config
-  const ticker = createTicker({
-    intervalMs: ALERT_INTERVAL_MS,
-    message: ALERT_MESSAGE,
-    location: ALERT_LOCATION,
-    publisher: fastify.publisher,
-    log: fastify.log,
-    // With Redis, one instance of the cluster publishes each slot's alert.
-    claim: fastify.redis === null || ALERT_INTERVAL_MS === 0 ? claimAlways : createRedisClaim(fastify.redis, ALERT_INTERVAL_MS)
-  })
-  fastify.addHook('onReady', async () => ticker.start())
-  // Stopped at preClose, not onClose: no automatic alert once shutdown has begun.
-  fastify.addHook('preClose', async () => ticker.stop())
-}, { name: 'ticker', dependencies: ['config', 'publisher', 'redis'] })

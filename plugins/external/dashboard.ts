@@ -4,11 +4,12 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
- * The dashboard's folder. From the TypeScript sources this file is in plugins/,
- * so public/ is one level up; compiled, it runs from dist/plugins/, two levels up.
+ * The dashboard's folder. From the TypeScript sources this file is in
+ * plugins/external/, so public/ is two levels up; compiled, it runs from
+ * dist/plugins/external/, three levels up.
  */
 export function publicDir (from: string = __dirname): string {
-  const candidates = [join(from, '..', 'public'), join(from, '..', '..', 'public')]
+  const candidates = [join(from, '..', '..', 'public'), join(from, '..', '..', '..', 'public')]
   const found = candidates.find((dir) => existsSync(join(dir, 'index.html')))
   if (found === undefined) throw new Error(`dashboard: no index.html in ${candidates.join(' or ')}`)
   return found
@@ -25,4 +26,4 @@ export default fp(async function dashboard (fastify) {
     // reply.sendFile is not needed by anything, and the docs plugin serves its own files.
     decorateReply: false
   })
-}, { name: 'dashboard', dependencies: ['config'] })
+}, { name: 'dashboard', fastify: '5.x' })

@@ -11,13 +11,14 @@ declare module 'fastify' {
   }
 }
 
-export default fp(async function health (fastify) {
+export default fp(async function readiness (fastify) {
+  const { backend } = fastify
   let phase: 'starting' | 'ready' | 'shutting down' = 'starting'
   const checks: Array<() => string | undefined> = [
     () => phase === 'ready' ? undefined : phase,
     () => fastify.isUnderPressure() ? 'overloaded' : undefined,
-    // An instance that cannot reach its Redis can neither publish nor deliver.
-    () => fastify.redis === null || fastify.redis.isReady() ? undefined : 'redis unreachable'
+    // An instance that cannot reach its backend can neither publish nor deliver.
+    () => backend.problem()
   ]
   fastify.decorate('readiness', {
     problem: () => {
@@ -30,4 +31,4 @@ export default fp(async function health (fastify) {
   })
   fastify.addHook('onReady', async () => { phase = 'ready' })
   fastify.addHook('preClose', async () => { phase = 'shutting down' })
-}, { name: 'health', dependencies: ['pressure', 'redis'] })
+}, { name: 'readiness', fastify: '5.x', dependencies: ['pressure', 'backend'] })

@@ -41,4 +41,4 @@ export default fp(async function docs (fastify) {
     }
   })
   await fastify.register(swaggerUi, { routePrefix: '/docs' })
-}, { name: 'docs', dependencies: ['config', 'security'] })
+}, { name: 'docs', fastify: '5.x', dependencies: ['config'] })

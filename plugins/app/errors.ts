@@ -1,19 +1,20 @@
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError } from 'fastify'
-
-/**
- * An error that the error handler answers with this status, in the one error
- * shape. Its message reaches the client for a 4xx or a 503 (say what to fix,
- * or that it is worth retrying); any other 5xx is logged, not shown.
- */
-export function httpError (statusCode: number, message: string, options?: ErrorOptions): Error & { statusCode: number } {
-  return Object.assign(new Error(message, options), { statusCode })
-}
+import { httpError } from '../../schemas/errors'
+import { BackendUnavailableError, OutcomeUnknownError } from '../core/errors'
 
 // One error shape for every failure: {statusCode, error, message}.
 export default fp(async function errors (fastify) {
-  fastify.setErrorHandler((err: FastifyError, request, reply) => {
+  fastify.setErrorHandler((caught: FastifyError, request, reply) => {
+    let err = caught
+    // Domain errors of the backend, in HTTP terms.
+    if (caught instanceof BackendUnavailableError) {
+      reply.header('retry-after', '5')
+      err = httpError(503, 'Redis is unavailable; try again later', { cause: caught }) as FastifyError
+    } else if (caught instanceof OutcomeUnknownError) {
+      err = httpError(503, 'Redis did not answer in time: the event may have been stored and sent; check before retrying', { cause: caught }) as FastifyError
+    }
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     // A 503 is a state the server reports (overloaded, full, Redis away), not a fault.
     if (statusCode === 503) request.log.warn({ err }, 'service unavailable')
@@ -29,4 +30,4 @@ export default fp(async function errors (fastify) {
   fastify.setNotFoundHandler((request) => {
     throw httpError(404, `Route ${request.method}:${request.url} not found`)
   })
-}, { name: 'errors' })
+}, { name: 'errors', fastify: '5.x' })

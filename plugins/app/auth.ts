@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { httpError } from './errors'
+import { httpError } from '../../schemas/errors'
 
 export type Guard = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
@@ -44,4 +44,4 @@ export default fp(async function auth (fastify) {
       ? 'a token is required: send Authorization: Bearer <token>' + (request.ws ? ' or ?token=<token>' : '')
       : 'the token is not valid')
   })
-}, { name: 'auth', dependencies: ['errors', 'broadcaster'] })
+}, { name: 'auth', fastify: '5.x', dependencies: ['errors'], decorators: { request: ['ws'] } })

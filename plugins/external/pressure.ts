@@ -3,10 +3,7 @@ import underPressure from '@fastify/under-pressure'
 
 // Overloaded (event loop lagging, heap too big): answer 503 with Retry-After
 // at once rather than queue work until the process falls over. Health routes
-// opt out per route, so they can say so.
-/** Route config for routes that must answer even when the server is overloaded (health, readiness, metrics). */
-export const neverShed = { pressureHandler: (): undefined => undefined }
-
+// opt out per route (routes/shared.ts, neverShed), so they can say so.
 export default fp(async function pressure (fastify) {
   const { MAX_EVENT_LOOP_DELAY_MS, MAX_HEAP_USED_BYTES } = fastify.config
   await fastify.register(underPressure, {
@@ -15,4 +12,4 @@ export default fp(async function pressure (fastify) {
     retryAfter: 10,
     message: 'the server is overloaded; retry later'
   })
-}, { name: 'pressure', dependencies: ['config'] })
+}, { name: 'pressure', fastify: '5.x', dependencies: ['config'] })

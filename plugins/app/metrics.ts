@@ -59,4 +59,4 @@ export default fp(async function metrics (fastify) {
   })
 
   fastify.decorate('metrics', registry)
-}, { name: 'metrics', dependencies: ['broadcaster', 'publisher'] })
+}, { name: 'metrics', fastify: '5.x', dependencies: ['broadcaster', 'publisher'] })

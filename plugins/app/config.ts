@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import fastifyEnv from '@fastify/env'
-import { ConfigSchema, type Config } from '../schemas/config'
+import { ConfigSchema, type Config } from '../../schemas/config'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,7 +22,7 @@ export default fp<ConfigOptions>(async function config (fastify, opts) {
     env: !fromCaller,
     data: opts.env ?? {}
   })
-}, { name: 'config' })
+}, { name: 'config', fastify: '5.x' })
 
 /** Splits a comma list such as "GET, POST" into trimmed, non-empty items. */
 export function commaList (value: string): string[] {

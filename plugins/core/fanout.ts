@@ -1,46 +1,44 @@
-import fp from 'fastify-plugin'
-import websocket from '@fastify/websocket'
+import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
-import type { Writable } from 'node:stream'
-import type { FastifyBaseLogger } from 'fastify'
-import type { Event } from '../schemas/events'
-import type { GapFrame } from '../schemas/frames'
-import type { Replay } from './store'
-import { httpError } from './errors'
-import { createRedisBroadcaster } from './redis-broadcaster'
+import type { Event } from '../../schemas/events'
+import type { GapFrame } from '../../schemas/frames'
+import type { Log, Replay } from './backend'
+import { textFrame } from './framing'
+import { directSocket } from './ws-internals'
 
 /** Why a client left the set, for logs and metrics. */
 export type DropReason = 'slow' | 'heartbeat' | 'replay_failed'
 
+export interface AddOptions {
+  /** The TCP socket under the WebSocket (the upgrade request's socket). */
+  tcp: Socket
+  /**
+   * Events to send before live ones (a replay), none lost or doubled in
+   * between. Live events are held while it is read.
+   */
+  replay?: () => Promise<Replay>
+}
+
 /**
  * The only thing that writes to WebSocket clients. Owning the set of sockets
- * here keeps serialization, framing and slow-client policy in one file.
+ * here keeps serialization, framing, batching and slow-client policy in one
+ * place.
  */
-export interface Broadcaster {
+export interface Fanout {
   /** Connected clients. */
   readonly size: number
-  /**
-   * Starts delivering events to a socket; it leaves the set when it closes.
-   * With `replay`, the events it returns are sent first, then live events,
-   * none lost or doubled in between.
-   */
-  add: (socket: WebSocket, replay?: () => Promise<Replay>) => Promise<void>
-  /** Sends an event to every client. */
-  broadcast: (event: Event) => Promise<void>
-  /** Sends one frame to one client (replies, errors). */
+  /** Starts delivering events to a socket; it leaves the set when it closes. */
+  add: (socket: WebSocket, options: AddOptions) => Promise<void>
+  /** Queues an event for every client; written at the end of this event-loop turn. */
+  broadcast: (event: Event) => void
+  /** Sends one frame to one client at once (replies, errors). */
   send: (socket: WebSocket, frame: object) => void
   /** Stops the heartbeat and closes every client with the given code. */
   close: (code: number, reason: string) => void
   /** Called whenever the server cuts a client. */
   onDrop: (listener: (reason: DropReason) => void) => void
-  /** Called after each batch of events has been written to every local client, with the time that took. */
+  /** Called after each batch of events has been written to every client, with the time that took. */
   onFlush: (listener: (seconds: number) => void) => void
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    broadcaster: Broadcaster
-  }
 }
 
 export interface FanoutOptions {
@@ -48,16 +46,18 @@ export interface FanoutOptions {
   maxBufferedBytes: number
   /** Ping period; 0 turns the heartbeat off. */
   heartbeatMs: number
-  log: FastifyBaseLogger
+  /** Whether frames may be written to the TCP socket directly (ws-internals.ts). */
+  direct: boolean
+  log: Log
 }
 
 /** An event ready for the wire: serialized and framed once, for every client. */
-interface Framed { id: string, frame: Buffer }
+interface Framed { id: string, json: string, frame: Buffer }
 
 interface Client {
   socket: WebSocket
-  /** The TCP socket under `socket`: framed events are written to it directly. */
-  tcp: Writable
+  /** Set when framed events are written straight to the TCP socket; otherwise they go through ws. */
+  tcp: Socket | undefined
   /** Answered the last ping. */
   alive: boolean
   /** Live events held back while a replay is being read. */
@@ -70,30 +70,10 @@ interface Client {
   replayed?: Set<string>
 }
 
-/**
- * One unmasked WebSocket text frame, header and payload in one buffer. Built
- * once per event: every client then gets the same bytes.
- */
-export function textFrame (payload: string): Buffer {
-  const length = Buffer.byteLength(payload)
-  const header = length < 126 ? 2 : length < 65536 ? 4 : 10
-  const frame = Buffer.allocUnsafe(header + length)
-  frame[0] = 0x81 // FIN, text
-  if (length < 126) {
-    frame[1] = length
-  } else if (length < 65536) {
-    frame[1] = 126
-    frame.writeUInt16BE(length, 2)
-  } else {
-    frame[1] = 127
-    frame.writeUInt32BE(0, 2)
-    frame.writeUInt32BE(length, 6)
-  }
-  frame.write(payload, header)
-  return frame
+const framed = (frame: object): Framed => {
+  const json = JSON.stringify(frame)
+  return { id: (frame as { id?: string }).id ?? '', json, frame: textFrame(json) }
 }
-
-const framed = (event: Event): Framed => ({ id: event.id, frame: textFrame(JSON.stringify(event)) })
 
 // A client closed for being slow has stopped reading: its close frame may
 // never be read, so the socket is destroyed if it lingers.
@@ -105,22 +85,19 @@ const GAP_MESSAGE = 'the event asked for is not in the retained history; the who
 /**
  * The local fan-out. Events broadcast during one turn of the event loop are
  * queued and written at its end (setImmediate) as one buffer per client: a
- * burst costs each client one write, not one per event. Frames go straight to
- * the TCP socket, which is safe because this server never compresses
- * (perMessageDeflate is off) and so ws never holds frames of its own back.
+ * burst costs each client one write, not one per event.
  */
-export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOptions): Broadcaster {
+export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log }: FanoutOptions): Fanout {
   const clients = new Map<WebSocket, Client>()
   const dropListeners: Array<(reason: DropReason) => void> = []
   const flushListeners: Array<(seconds: number) => void> = []
   let queue: Framed[] = []
-  let flushed: Promise<void> | undefined
-  let resolveFlushed: () => void = () => {}
+  let scheduled = false
 
   /** Cuts a client: with a close code, or (none given) by destroying the socket at once. */
   function drop (client: Client, reason: DropReason, code?: number, text?: string): void {
     if (!clients.delete(client.socket)) return
-    log.info({ reason, code, bufferedAmount: client.socket.bufferedAmount }, 'websocket client dropped')
+    log.info({ reason, code, backlog: backlog(client) }, 'websocket client dropped')
     for (const listener of dropListeners) listener(reason)
     if (code === undefined) {
       client.socket.terminate()
@@ -130,42 +107,46 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
     setTimeout(() => client.socket.terminate(), CLOSE_GRACE_MS).unref()
   }
 
+  const backlog = (client: Client): number => client.tcp?.writableLength ?? client.socket.bufferedAmount
+
   /** Writes unless the client's backlog is already over the limit, in which case it is cut. */
-  function write (client: Client, bytes: Buffer): void {
-    if (client.socket.readyState !== WebSocket.OPEN) return
-    if (client.socket.bufferedAmount > maxBufferedBytes) {
+  function write (client: Client, items: Framed[], all?: Buffer): void {
+    if (items.length === 0 || client.socket.readyState !== WebSocket.OPEN) return
+    if (backlog(client) > maxBufferedBytes) {
       drop(client, 'slow', 1013, 'too slow: backlog over limit')
       return
     }
-    client.tcp.write(bytes)
+    if (client.tcp !== undefined) {
+      client.tcp.write(all ?? (items.length === 1 ? (items[0] as Framed).frame : Buffer.concat(items.map((item) => item.frame))))
+    } else {
+      for (const item of items) client.socket.send(item.json)
+    }
   }
 
   /** Writes the events of `batch` this client has not had yet; ends its replay guard once one is new. */
   function writeAfterReplay (client: Client, batch: Framed[]): void {
-    const fresh: Buffer[] = []
+    const fresh: Framed[] = []
     for (const item of batch) {
       if (client.replayed?.has(item.id) === true) continue
       client.replayed = undefined
-      fresh.push(item.frame)
+      fresh.push(item)
     }
-    if (fresh.length > 0) write(client, fresh.length === 1 ? fresh[0] as Buffer : Buffer.concat(fresh))
+    write(client, fresh)
   }
 
   function flush (): void {
     const start = performance.now()
     const batch = queue
-    const done = resolveFlushed
     queue = []
-    flushed = undefined
+    scheduled = false
     const all = batch.length === 1 ? (batch[0] as Framed).frame : Buffer.concat(batch.map((item) => item.frame))
     for (const client of clients.values()) {
       if (client.pending !== undefined) client.pending.push(...batch)
       else if (client.replayed !== undefined) writeAfterReplay(client, batch)
-      else write(client, all)
+      else write(client, batch, all)
     }
     const seconds = (performance.now() - start) / 1000
     for (const listener of flushListeners) listener(seconds)
-    done()
   }
 
   function onPong (this: WebSocket): void {
@@ -193,23 +174,23 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
   async function replayTo (client: Client, replay: () => Promise<Replay>): Promise<void> {
     try {
       const { found, events } = await replay()
-      const frames: Buffer[] = []
-      if (!found) frames.push(textFrame(JSON.stringify({ type: 'gap', message: GAP_MESSAGE } satisfies GapFrame)))
+      const items: Framed[] = []
+      if (!found) items.push(framed({ type: 'gap', message: GAP_MESSAGE } satisfies GapFrame))
       const sent = new Set<string>()
       for (const event of events) {
-        frames.push(textFrame(JSON.stringify(event)))
+        items.push(framed(event))
         sent.add(event.id)
       }
       const held = client.pending ?? []
       client.pending = undefined
       client.replayed = sent
-      if (frames.length > 0) write(client, Buffer.concat(frames))
+      write(client, items)
       // Handed over while the replay was read: send what the replay did not hold.
       writeAfterReplay(client, held)
     } catch (err) {
       client.pending = undefined
       log.error({ err }, 'websocket replay failed')
-      write(client, textFrame(JSON.stringify({ type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' })))
+      write(client, [framed({ type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' })])
       drop(client, 'replay_failed', 1011, 'replay failed')
     }
   }
@@ -217,9 +198,8 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
   return {
     get size () { return clients.size },
 
-    async add (socket, replay) {
-      const tcp = (socket as unknown as { _socket: Writable })._socket
-      const client: Client = { socket, tcp, alive: true, pending: replay === undefined ? undefined : [] }
+    async add (socket, { tcp, replay }) {
+      const client: Client = { socket, tcp: directSocket(socket, tcp, direct), alive: true, pending: replay === undefined ? undefined : [] }
       clients.set(socket, client)
       // Shared listeners (`this` is the socket): nothing allocated per connection.
       socket.on('pong', onPong)
@@ -227,19 +207,17 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
       if (replay !== undefined) await replayTo(client, replay)
     },
 
-    /** Queues the event for the end of this turn; resolves once it has been written to every client. */
-    async broadcast (event) {
+    broadcast (event) {
       queue.push(framed(event))
-      if (flushed === undefined) {
-        flushed = new Promise((resolve) => { resolveFlushed = resolve })
+      if (!scheduled) {
+        scheduled = true
         setImmediate(flush)
       }
-      await flushed
     },
 
     send (socket, frame) {
       const client = clients.get(socket)
-      if (client !== undefined) write(client, textFrame(JSON.stringify(frame)))
+      if (client !== undefined) write(client, [framed(frame)])
     },
 
     close (code, reason) {
@@ -256,31 +234,3 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, log }: FanoutOpti
     }
   }
 }
-
-export default fp(async function broadcaster (fastify) {
-  const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS } = fastify.config
-  const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, log: fastify.log })
-  // With Redis, events reach this instance's sockets through the cluster's channel.
-  const broadcaster = fastify.redis === null ? fanout : createRedisBroadcaster({ fanout, redis: fastify.redis, log: fastify.log })
-  fastify.decorate('broadcaster', broadcaster)
-
-  await fastify.register(websocket, {
-    // Frames over the limit close the connection with 1009.
-    options: { maxPayload: WS_MAX_PAYLOAD },
-    // Going away: tell clients the server is shutting down, then stop accepting upgrades.
-    preClose (done) {
-      broadcaster.close(1001, 'server shutting down')
-      fastify.websocketServer.close(() => done())
-    }
-  })
-
-  // Hooks added from here on see request.ws, and a refused upgrade's socket is
-  // destroyed after the response: register this plugin before any plugin that
-  // refuses upgrades (origin, auth, rate limits).
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (request.ws && broadcaster.size >= WS_MAX_CONNECTIONS) {
-      reply.header('retry-after', '5')
-      throw httpError(503, `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later`)
-    }
-  })
-}, { name: 'broadcaster', dependencies: ['config', 'redis'] })

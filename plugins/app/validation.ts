@@ -48,4 +48,4 @@ export default fp(async function validation (fastify) {
       ? { ok: true, value: data as Static<S> }
       : { ok: false, message: formatErrors(validate.errors, dataVar) }
   })
-}, { name: 'validation' })
+}, { name: 'validation', fastify: '5.x' })

@@ -1,0 +1,35 @@
+import fp from 'fastify-plugin'
+import { createFanout, type Fanout } from '../core/fanout'
+import { checkWsInternals } from '../core/ws-internals'
+import { wsServerOptions } from '../external/websocket'
+import { httpError } from '../../schemas/errors'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This instance's WebSocket clients; every event of the backend's feed goes to each of them. */
+    broadcaster: Fanout
+  }
+}
+
+export default fp(async function broadcaster (fastify) {
+  const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS } = fastify.config
+  const problems = checkWsInternals(wsServerOptions(WS_MAX_PAYLOAD))
+  for (const problem of problems) fastify.log.warn({ problem }, 'websocket frames go through ws (slower)')
+  const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log })
+  fastify.backend.feed.subscribe((event) => fanout.broadcast(event))
+  fastify.decorate('broadcaster', fanout)
+  // Going away: tell clients the server is shutting down.
+  fastify.onWebsocketClose(() => fanout.close(1001, 'server shutting down'))
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (request.ws && fanout.size >= WS_MAX_CONNECTIONS) {
+      reply.header('retry-after', '5')
+      throw httpError(503, `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later`)
+    }
+  })
+}, {
+  name: 'broadcaster',
+  fastify: '5.x',
+  dependencies: ['config', 'backend', 'websocket'],
+  decorators: { request: ['ws'] }
+})

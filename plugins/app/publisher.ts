@@ -1,0 +1,12 @@
+import fp from 'fastify-plugin'
+import { createPublisher, type Publisher } from '../core/publisher'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    publisher: Publisher
+  }
+}
+
+export default fp(async function publisher (fastify) {
+  fastify.decorate('publisher', createPublisher(fastify.backend.store))
+}, { name: 'publisher', fastify: '5.x', dependencies: ['backend'] })

@@ -1,0 +1,20 @@
+import fp from 'fastify-plugin'
+import { createTicker } from '../core/ticker'
+
+export default fp(async function ticker (fastify) {
+  const { ALERT_INTERVAL_MS, ALERT_MESSAGE, ALERT_LOCATION } = fastify.config
+  const { claims } = fastify.backend
+  const ticker = createTicker({
+    intervalMs: ALERT_INTERVAL_MS,
+    message: ALERT_MESSAGE,
+    location: ALERT_LOCATION,
+    publisher: fastify.publisher,
+    log: fastify.log,
+    // One instance of a cluster publishes each slot's alert. The claim outlives
+    // the slot so that an instance whose timer runs late cannot take it again.
+    claim: async (slot) => await claims.claim(`ticker:${slot}`, 2 * ALERT_INTERVAL_MS)
+  })
+  fastify.addHook('onReady', async () => ticker.start())
+  // Stopped at preClose, not onClose: no automatic alert once shutdown has begun.
+  fastify.addHook('preClose', async () => ticker.stop())
+}, { name: 'ticker', fastify: '5.x', dependencies: ['config', 'backend', 'publisher'] })

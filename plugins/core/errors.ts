@@ -1,0 +1,16 @@
+/**
+ * Domain errors of the core. They say what went wrong in the backend's terms;
+ * the HTTP layer (plugins/app/errors.ts) decides what a client is told.
+ */
+
+/** The backend cannot be reached or refuses for a while: nothing was done, a retry is safe. */
+export class BackendUnavailableError extends Error {
+  override readonly name = 'BackendUnavailableError'
+  readonly code = 'BACKEND_UNAVAILABLE'
+}
+
+/** The backend did not answer in time: the operation may or may not have taken effect. */
+export class OutcomeUnknownError extends Error {
+  override readonly name = 'OutcomeUnknownError'
+  readonly code = 'OUTCOME_UNKNOWN'
+}

@@ -1,0 +1,338 @@
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { Redis, type RedisOptions, type Result } from 'ioredis'
+import type { Event, EventOf, EventType } from '../../schemas/events'
+import type { Backend, EventStore, Log } from './backend'
+import { BackendUnavailableError, OutcomeUnknownError } from './errors'
+import { APPEND_LUA, RANGE_LUA } from './redis-scripts'
+
+/**
+ * Every key and channel the cluster shares, all under REDIS_KEY_PREFIX so that
+ * several deployments can share one Redis.
+ */
+export interface RedisKeys {
+  /** Counter: the sequence number of the newest event, i.e. the publish order of the whole cluster. */
+  seq: string
+  /** One sorted set per stream: member = the event's JSON, score = its sequence number. */
+  history: Record<EventType, string>
+  /** Hash: event id → sequence number, for every retained event (replay by id). */
+  ids: string
+  /** Hash: sequence number → event id, so eviction never needs to read the stored JSON. */
+  seqs: string
+  /** Pub/Sub channel: every event, as `{"seq":N,"event":{...}}`, in sequence order. */
+  channel: string
+  /** Claimed with SET NX by the one instance that gets the name. */
+  claim: (name: string) => string
+}
+
+export function redisKeys (prefix: string): RedisKeys {
+  return {
+    seq: `${prefix}seq`,
+    history: { alert: `${prefix}history:alert`, chat: `${prefix}history:chat` },
+    ids: `${prefix}ids`,
+    seqs: `${prefix}seqs`,
+    channel: `${prefix}events`,
+    claim: (name) => `${prefix}claim:${name}`
+  }
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    appendEvent: (seqKey: string, historyKey: string, idsKey: string, seqsKey: string, id: string, json: string, historySize: number, channel: string) => Result<number, Context>
+    eventRange: (seqKey: string, alertKey: string, chatKey: string, idsKey: string, mode: 'all' | 'id' | 'seq', after: string) => Result<Array<string | number>, Context>
+  }
+}
+
+/** An event with its place in the publish order of the whole cluster. */
+export interface Sequenced { seq: number, event: Event }
+
+export interface Range {
+  /** false when the id asked for is not retained: `events` is then the whole history. */
+  found: boolean
+  /** The sequence number of the newest event ever published (0 before the first). */
+  newest: number
+  events: Sequenced[]
+}
+
+// Reconnect forever, at most every 2 s, so that an instance resumes on its own
+// when Redis comes back.
+const retryStrategy = (times: number): number => Math.min(times * 100, 2000)
+
+/**
+ * Commands must fail at once while Redis is away rather than queue: a publish
+ * then fails fast instead of hanging, and an append that may already have run
+ * is never sent twice.
+ */
+const connectionOptions: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  // Resubscribing is done here, so that it is known when messages flow again.
+  autoResubscribe: false,
+  commandTimeout: 5000,
+  retryStrategy
+}
+
+// Redis refusing for a while (loading, busy, out of memory, a replica) is an
+// outage like a lost connection; any other error reply is a fault of this code.
+const TRANSIENT_REPLY = /^(LOADING|BUSY|OOM|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/
+
+/**
+ * Runs a command and turns Redis' failures into domain errors. A command that
+ * was never sent (no connection) is unavailable; a write that was sent and not
+ * answered (timeout, connection lost in flight) may have taken effect.
+ */
+export async function guard<T> (command: Promise<T>, write = false): Promise<T> {
+  try {
+    return await command
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ReplyError' && !TRANSIENT_REPLY.test(err.message)) throw err
+    const message = err instanceof Error ? err.message : String(err)
+    if (write && /timed out|Connection is closed/i.test(message)) {
+      throw new OutcomeUnknownError('Redis did not answer in time; the event may have been stored', { cause: err })
+    }
+    throw new BackendUnavailableError('Redis is unavailable', { cause: err })
+  }
+}
+
+/** The address of a Redis URL, for people and logs: no user name, no password. */
+export function describeRedisUrl (url: string): string {
+  const parsed = new URL(url)
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`
+}
+
+export interface RedisBackendOptions {
+  url: string
+  prefix: string
+  historySize: number
+  log: Log
+}
+
+// While the event channel was not subscribed (a lost subscriber connection),
+// events may have been published: they are read back from the history.
+const CATCH_UP_RETRY_MS = 200
+const CATCH_UP_ATTEMPTS = 25
+
+export interface RedisBackend extends Backend {
+  readonly kind: 'redis'
+  /** The command connection (tests look into Redis through it). */
+  readonly command: Redis
+  readonly keys: RedisKeys
+  /** This process, in claims and connection names. */
+  readonly instance: string
+  /** Resolves once ready, or once the first connection attempt failed (the connections keep retrying). */
+  settled: () => Promise<void>
+}
+
+/**
+ * History, fan-out and claims shared by every instance through one Redis.
+ *
+ * Appending stores the event and publishes it on the cluster's channel in one
+ * atomic step (APPEND_LUA), so the channel's order is the history's. Every
+ * event reaches every instance's feed through that channel, its own included.
+ * The channel carries each event's sequence number: a number that skips ahead,
+ * or a new subscription after a lost connection, means events were missed;
+ * they are read back from the history and delivered first, while live
+ * messages wait.
+ */
+export function createRedisBackend ({ url, prefix, historySize, log }: RedisBackendOptions): RedisBackend {
+  if (!/^rediss?:\/\//.test(url)) throw new Error('REDIS_URL must be a redis:// or rediss:// URL')
+  const keys = redisKeys(prefix)
+  const instance = randomUUID()
+  const command = new Redis(url, {
+    ...connectionOptions,
+    connectionName: `alerts-command-${instance}`,
+    scripts: {
+      appendEvent: { numberOfKeys: 4, lua: APPEND_LUA },
+      eventRange: { numberOfKeys: 4, lua: RANGE_LUA }
+    }
+  })
+  const subscriber = new Redis(url, { ...connectionOptions, connectionName: `alerts-subscriber-${instance}` })
+  const events = new EventEmitter()
+  const listeners: Array<(event: Event) => void> = []
+  let subscribed = false
+  let closed = false
+
+  // One warning per outage and connection, not one per reconnection attempt.
+  for (const [role, connection] of [['command', command], ['subscriber', subscriber]] as const) {
+    let failing = false
+    connection.on('error', (err) => {
+      if (failing) return
+      failing = true
+      log.warn({ err, role }, 'redis connection failed; reconnecting')
+    })
+    connection.on('ready', () => {
+      if (failing) log.info({ role }, 'redis connection restored')
+      failing = false
+    })
+  }
+
+  const isReady = (): boolean => subscribed && command.status === 'ready'
+
+  async function readRange (mode: 'all' | 'id' | 'seq', after = ''): Promise<Range> {
+    const reply = await guard(command.eventRange(keys.seq, keys.history.alert, keys.history.chat, keys.ids, mode, after))
+    const out: Sequenced[] = []
+    for (let i = 2; i < reply.length; i += 2) {
+      out.push({ seq: Number(reply[i]), event: JSON.parse(String(reply[i + 1])) as Event })
+    }
+    return { found: Number(reply[0]) === 1, newest: Number(reply[1]), events: out }
+  }
+
+  const store: EventStore = {
+    async append (event) {
+      await guard(command.appendEvent(keys.seq, keys.history[event.type], keys.ids, keys.seqs, event.id, JSON.stringify(event), historySize, keys.channel), true)
+    },
+    async list <T extends EventType>(type: T) {
+      const members = await guard(command.zrange(keys.history[type], 0, '-1'))
+      return members.map((json) => JSON.parse(json) as EventOf<T>)
+    },
+    async since (id) {
+      const { found, events: range } = await readRange(id === undefined ? 'all' : 'id', id)
+      return { found, events: range.map((e) => e.event) }
+    }
+  }
+
+  // The feed: every event of the channel, once, in sequence order.
+  /** The sequence number of the newest event handed to the listeners. */
+  let last: number | undefined
+  /** The counter when this instance first subscribed: where to catch up from if nothing was delivered since. */
+  let floor: number | undefined
+  /** Live messages held back while missed events are read; undefined when not catching up. */
+  let held: Sequenced[] | undefined
+  /** Only the latest catch-up flushes `held`: a newer subscription supersedes an older one. */
+  let generation = 0
+
+  /**
+   * Hands an event on unless it already went: an event read back from the
+   * history may still be on its way through the channel, and its live copy
+   * then arrives after it.
+   */
+  function deliver ({ seq, event }: Sequenced): void {
+    if (last !== undefined && seq <= last) return
+    last = seq
+    for (const listener of listeners) listener(event)
+  }
+
+  async function catchUp (): Promise<void> {
+    const from = last ?? floor
+    if (from === undefined) {
+      // First subscription: nothing was missed, only the starting point is needed.
+      floor = Number(await guard(command.get(keys.seq)) ?? 0)
+      return
+    }
+    const { events: missed, newest } = await readRange('seq', String(from))
+    const first = missed[0]
+    // From 0 (no event had ever been published) any first number is fine.
+    if (from > 0 && newest > from && first?.seq !== from + 1) {
+      log.warn({ from, first: first?.seq, newest }, 'events published while this instance was not subscribed are no longer in the history (or Redis lost its data); its clients may have missed some')
+    }
+    for (const event of missed) deliver(event)
+  }
+
+  async function resync (): Promise<void> {
+    const mine = ++generation
+    held ??= []
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await catchUp()
+        break
+      } catch (err) {
+        if (attempt >= CATCH_UP_ATTEMPTS) {
+          log.error({ err }, 'could not read missed events from Redis; live events resume, some may be missing')
+          break
+        }
+        if (attempt === 1) log.warn({ err }, 'reading missed events from Redis failed; retrying')
+      }
+      await new Promise((resolve) => setTimeout(resolve, CATCH_UP_RETRY_MS).unref())
+      if (mine !== generation || closed) return
+    }
+    if (mine !== generation) return
+    const pending = held
+    held = undefined
+    for (const message of pending) deliver(message)
+  }
+
+  subscriber.on('ready', () => {
+    subscriber.subscribe(keys.channel).then(() => {
+      subscribed = true
+      events.emit('subscribed')
+      void resync()
+    }, (err: unknown) => {
+      // The connection dropped again (the next 'ready' retries) or Redis refused.
+      log.warn({ err }, 'redis subscribe failed')
+      events.emit('subscribeFailed')
+    })
+  })
+  subscriber.on('close', () => { subscribed = false })
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel !== keys.channel) return
+    let parsed: Sequenced
+    try {
+      parsed = JSON.parse(message) as Sequenced
+    } catch (err) {
+      log.error({ err }, 'unreadable message on the Redis event channel')
+      return
+    }
+    if (held !== undefined) {
+      held.push(parsed)
+      return
+    }
+    const from = last ?? floor
+    if (from !== undefined && parsed.seq > from + 1) {
+      held = [parsed]
+      void resync()
+      return
+    }
+    deliver(parsed)
+  })
+
+  return {
+    kind: 'redis',
+    description: describeRedisUrl(url),
+    command,
+    keys,
+    instance,
+    store,
+    feed: { subscribe (listener) { listeners.push(listener) } },
+    claims: {
+      // The key outlives its use (the caller's ttl) so that an instance whose
+      // clock or timer runs late cannot claim a name that was already used.
+      async claim (name, ttlMs) {
+        return await guard(command.set(keys.claim(name), instance, 'PX', ttlMs, 'NX'), true) === 'OK'
+      }
+    },
+    problem: () => isReady() ? undefined : 'redis unreachable',
+
+    async settled () {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          events.off('subscribed', check)
+          events.off('subscribeFailed', done)
+          command.off('ready', check)
+          command.off('error', done)
+          subscriber.off('error', done)
+          resolve()
+        }
+        function check (): void { if (isReady()) done() }
+        events.on('subscribed', check)
+        events.once('subscribeFailed', done)
+        command.on('ready', check)
+        command.once('error', done)
+        subscriber.once('error', done)
+        check()
+      })
+    },
+
+    async close () {
+      closed = true
+      await Promise.all([command, subscriber].map(async (connection) => {
+        if (connection.status !== 'ready') {
+          connection.disconnect()
+          return
+        }
+        // QUIT lets commands still in flight finish; disconnect is the fallback.
+        await connection.quit().catch(() => connection.disconnect())
+      }))
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin'
+import websocket from '@fastify/websocket'
+
+/** Options of the WebSocket server; compression stays off (see core/ws-internals.ts). */
+export const wsServerOptions = (maxPayload: number): { maxPayload: number, perMessageDeflate: false } =>
+  ({ maxPayload, perMessageDeflate: false })
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Called at preClose, before the WebSocket server stops accepting: the broadcaster closes its clients here. */
+    onWebsocketClose: (listener: () => void) => void
+  }
+}
+
+/**
+ * @fastify/websocket, with frames over WS_MAX_PAYLOAD closing the connection
+ * with 1009. Registered before every plugin that may refuse an upgrade
+ * (origin, auth, rate limit, overload): their hooks then see request.ws, and
+ * the socket of a refused upgrade is destroyed after the response.
+ */
+export default fp(async function websocketServer (fastify) {
+  const listeners: Array<() => void> = []
+  fastify.decorate('onWebsocketClose', (listener: () => void) => { listeners.push(listener) })
+  await fastify.register(websocket, {
+    options: wsServerOptions(fastify.config.WS_MAX_PAYLOAD),
+    preClose (done) {
+      for (const listener of listeners) listener()
+      fastify.websocketServer.close(() => done())
+    }
+  })
+}, { name: 'websocket', fastify: '5.x', dependencies: ['config'] })
