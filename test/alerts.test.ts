@@ -1,5 +1,6 @@
 import t from 'tap'
-import { build, testRejections } from './helper'
+import { build } from './helpers/app'
+import { testRejections } from './helpers/rejections'
 
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const ISO_Z = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/

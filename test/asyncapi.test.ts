@@ -1,6 +1,7 @@
 import t from 'tap'
 import Ajv from 'ajv'
-import { Client, build, listen } from './helper'
+import { build, listen } from './helpers/app'
+import { Client } from './helpers/ws-client'
 import { wsMessages } from '../routes/asyncapi'
 
 const plain = (x: unknown): unknown => JSON.parse(JSON.stringify(x))

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { Client, build, buildLogged, refusedUpgrade } from './helper'
+import { build, buildLogged } from './helpers/app'
+import { Client, refusedUpgrade } from './helpers/ws-client'
 import { presentedToken, sameToken } from '../plugins/app/auth'
 import { redactToken } from '../app'
 

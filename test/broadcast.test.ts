@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { Writable } from 'node:stream'
-import { Client, listen } from './helper'
+import { listen } from './helpers/app'
+import { Client } from './helpers/ws-client'
 import { textFrame } from '../plugins/core/framing'
 import type { WebSocket } from 'ws'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build } from './helper'
+import { build } from './helpers/app'
 import { commaList } from '../plugins/app/config'
 
 t.test('defaults match the original service', async (t) => {

@@ -2,7 +2,10 @@ import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import type { Browser, BrowserContextOptions, Page, WebSocketRoute } from 'playwright-core'
 import type { FastifyInstance } from 'fastify'
-import { Client, type Teardown, build, launchBrowser, listen, waitFor } from './helper'
+import { type Teardown, build, listen } from './helpers/app'
+import { launchBrowser } from './helpers/browser'
+import { waitFor } from './helpers/wait'
+import { Client } from './helpers/ws-client'
 
 // One Chromium for the file; every test gets its own context (storage, viewport).
 let browser: Browser

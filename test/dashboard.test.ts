@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { build } from './helper'
+import { build } from './helpers/app'
 import { publicDir } from '../plugins/external/dashboard'
 
 const PUBLIC = join(__dirname, '..', 'public')

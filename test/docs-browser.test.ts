@@ -1,5 +1,6 @@
 import t from 'tap'
-import { launchBrowser, listen } from './helper'
+import { listen } from './helpers/app'
+import { launchBrowser } from './helpers/browser'
 
 t.test('Swagger UI "Try it out" on POST /alerts works in a real browser under the CSP', async (t) => {
   const { fastify, url } = await listen(t)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build } from './helper'
+import { build } from './helpers/app'
 
 t.test('OpenAPI 3 document holds every HTTP route with its schemas, statuses, examples and tags', async (t) => {
   const app = await build(t)

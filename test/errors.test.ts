@@ -1,5 +1,7 @@
 import t from 'tap'
-import { Client, buildLogged, waitFor } from './helper'
+import { buildLogged } from './helpers/app'
+import { waitFor } from './helpers/wait'
+import { Client } from './helpers/ws-client'
 
 t.test('a 5xx is logged with its request id and details, and the client sees none of them', async (t) => {
   const { fastify, lines } = await buildLogged(t, {}, (app) => {

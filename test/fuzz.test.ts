@@ -1,6 +1,7 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { Client, build, listen } from './helper'
+import { build, listen } from './helpers/app'
+import { Client } from './helpers/ws-client'
 
 // Property-based: random and adversarial input never gets a 5xx, never
 // crashes the server, and is stored exactly when it is valid.

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { build, waitFor } from './helper'
+import { build } from './helpers/app'
+import { waitFor } from './helpers/wait'
 import { build as buildApp } from '../app'
 
 t.test('/health and /ready answer 200 on a running server', async (t) => {

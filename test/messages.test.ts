@@ -1,5 +1,6 @@
 import t from 'tap'
-import { build, testRejections } from './helper'
+import { build } from './helpers/app'
+import { testRejections } from './helpers/rejections'
 
 t.test('POST /message stamps, stores and returns the chat message', async (t) => {
   const app = await build(t)

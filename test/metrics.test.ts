@@ -1,5 +1,7 @@
 import t from 'tap'
-import { Client, build, listen, waitFor } from './helper'
+import { build, listen } from './helpers/app'
+import { waitFor } from './helpers/wait'
+import { Client } from './helpers/ws-client'
 
 /** The value of one sample line of the Prometheus text, e.g. metric('x_total{type="alert"}'). */
 function sample (text: string, series: string): number | undefined {

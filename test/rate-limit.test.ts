@@ -1,5 +1,6 @@
 import t from 'tap'
-import { build, listen, refusedUpgrade, Client } from './helper'
+import { build, listen } from './helpers/app'
+import { refusedUpgrade, Client } from './helpers/ws-client'
 import { timeWindow } from '../plugins/external/rate-limit'
 
 const post = { method: 'POST' as const, url: '/alerts', payload: { message: 'm', location: 'l' } }

@@ -1,6 +1,8 @@
 import t, { type Test } from 'tap'
-import { Client, waitFor } from './helper'
-import { cluster, getJson, instance, post, redisClient, redisEnv, redisTest, type Instance } from './redis-helper'
+import { waitFor } from './helpers/wait'
+import { Client } from './helpers/ws-client'
+import { getJson, post } from './helpers/http'
+import { cluster, instance, redisClient, redisEnv, redisTest, type Instance } from './helpers/redis'
 import type { Event } from '../schemas/events'
 
 

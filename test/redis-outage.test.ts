@@ -1,7 +1,9 @@
 import t from 'tap'
 import { WebSocket } from 'ws'
-import { Client, waitFor } from './helper'
-import { PrivateRedis, cluster, getJson, instance, post, redisTest, type Instance } from './redis-helper'
+import { waitFor } from './helpers/wait'
+import { Client } from './helpers/ws-client'
+import { getJson, post } from './helpers/http'
+import { PrivateRedis, cluster, instance, redisTest, type Instance } from './helpers/redis'
 import type { Event } from '../schemas/events'
 
 // These tests stop and start a redis-server of their own, never the shared one.

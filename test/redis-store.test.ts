@@ -7,8 +7,9 @@ import { createMemoryStore } from '../plugins/core/memory-backend'
 import type { EventStore } from '../plugins/core/backend'
 import { BackendUnavailableError } from '../plugins/core/errors'
 import { stamp } from '../plugins/core/publisher'
-import { build, waitFor } from './helper'
-import { PrivateRedis, SHARED_REDIS_URL, redisClient, redisPrefix, redisTest } from './redis-helper'
+import { build } from './helpers/app'
+import { waitFor } from './helpers/wait'
+import { PrivateRedis, SHARED_REDIS_URL, redisClient, redisPrefix, redisTest } from './helpers/redis'
 
 const log = pino({ level: 'silent' })
 

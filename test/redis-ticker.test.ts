@@ -1,10 +1,12 @@
 import t from 'tap'
 import pino from 'pino'
 import type { Redis } from 'ioredis'
-import { Client, waitFor } from './helper'
+import { waitFor } from './helpers/wait'
+import { Client } from './helpers/ws-client'
 import { createTicker } from '../plugins/core/ticker'
 import { stamp } from '../plugins/core/publisher'
-import { cluster, getJson, redisClient, redisEnv, redisTest, type Instance } from './redis-helper'
+import { getJson } from './helpers/http'
+import { cluster, redisClient, redisEnv, redisTest, type Instance } from './helpers/redis'
 
 const INTERVAL = 100
 // Ten intervals hold ten slots: one alert each. Timers running late (the three

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build } from './helper'
+import { build } from './helpers/app'
 
 const ORIGINS = { CORS_ORIGINS_ALLOWED: 'http://localhost:3000, https://ops.example.com', CORS_CREDENTIAL: 'true', CORS_METHODS_ALLOWED: 'POST,GET', CORS_HEADERS_ALLOWED: 'Authorization,Content-Type' }
 

@@ -6,7 +6,9 @@ import { join, resolve } from 'node:path'
 import { request } from 'node:http'
 import { pathToFileURL } from 'node:url'
 import { connect } from 'node:net'
-import { Client, once, type Teardown } from './helper'
+import { type Teardown } from './helpers/app'
+import { once } from './helpers/wait'
+import { Client } from './helpers/ws-client'
 
 const ROOT = resolve(__dirname, '..')
 // How long a server process may take to print a line, or (npm start builds first) to listen.

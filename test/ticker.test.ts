@@ -1,6 +1,8 @@
 import t from 'tap'
 import pino from 'pino'
-import { Client, build, listen, waitFor } from './helper'
+import { build, listen } from './helpers/app'
+import { waitFor } from './helpers/wait'
+import { Client } from './helpers/ws-client'
 import { createTicker } from '../plugins/core/ticker'
 import { stamp, type Publisher } from '../plugins/core/publisher'
 

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { connect } from 'node:net'
-import { Client, build, listen, once, refusedUpgrade, waitFor } from './helper'
+import { build, listen } from './helpers/app'
+import { once, waitFor } from './helpers/wait'
+import { Client, refusedUpgrade } from './helpers/ws-client'
 import { tokenBucket } from '../plugins/core/token-bucket'
 import { sameOrigin } from '../plugins/app/origin'
 

@@ -1,5 +1,7 @@
 import t from 'tap'
-import { Client, listen, once, waitFor } from './helper'
+import { listen } from './helpers/app'
+import { once, waitFor } from './helpers/wait'
+import { Client } from './helpers/ws-client'
 
 t.test('a client that does not answer pings is terminated and leaves the set; one that answers stays', async (t) => {
   const { fastify, wsUrl } = await listen(t, { WS_HEARTBEAT_MS: 30 })

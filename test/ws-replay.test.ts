@@ -1,5 +1,6 @@
 import t from 'tap'
-import { Client, listen } from './helper'
+import { listen } from './helpers/app'
+import { Client } from './helpers/ws-client'
 import type { Event } from '../schemas/events'
 
 async function publishAlerts (fastify: Awaited<ReturnType<typeof listen>>['fastify'], n: number, prefix = 'a'): Promise<Event[]> {

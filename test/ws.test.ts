@@ -1,5 +1,7 @@
 import t from 'tap'
-import { Client, build, listen, waitFor } from './helper'
+import { build, listen } from './helpers/app'
+import { waitFor } from './helpers/wait'
+import { Client } from './helpers/ws-client'
 
 t.test('a POSTed alert reaches every client as the same object the POST returned', async (t) => {
   const { fastify, wsUrl } = await listen(t)

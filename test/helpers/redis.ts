@@ -4,8 +4,9 @@ import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
-import { listen, once, waitFor, type Teardown } from './helper'
-import type { RedisBackend } from '../plugins/core/redis-backend'
+import { listen, type Teardown } from './app'
+import { once, waitFor } from './wait'
+import type { RedisBackend } from '../../plugins/core/redis-backend'
 
 /** The Redis every Redis test shares; each test works under its own key prefix. */
 export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379'
@@ -106,16 +107,6 @@ export async function instance (t: Teardown, env: Record<string, string | number
   const { fastify, url, wsUrl } = await listen(t, env)
   if (fastify.backend.kind !== 'redis') throw new Error('REDIS_URL was not taken')
   return { fastify, url, wsUrl, redis: fastify.backend as RedisBackend }
-}
-
-/** A JSON POST over a real socket; resolves with the status and the parsed body. */
-export async function post (url: string, body: unknown): Promise<{ status: number, body: Record<string, unknown> }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  return { status: response.status, body: await response.json() as Record<string, unknown> }
-}
-
-export async function getJson (url: string): Promise<Record<string, unknown>> {
-  return await (await fetch(url)).json() as Record<string, unknown>
 }
 
 async function freePort (): Promise<number> {

@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify'
+import { Writable } from 'node:stream'
+import { build as buildApp, loggerOptions } from '../../app'
+
+type Env = Record<string, string | number | boolean | undefined>
+export interface Teardown { teardown: (fn: () => unknown) => void }
+
+// The ticker is off and the rate limit out of reach unless a test says otherwise.
+const testEnv: Env = { ALERT_INTERVAL_MS: 0, RATE_LIMIT_MAX: 1_000_000 }
+
+/** Builds the app exactly as server.ts does, with test config; closed when the test ends. */
+export async function build (t: Teardown, env: Env = {}): Promise<FastifyInstance> {
+  const fastify = buildApp(false, { env: { ...testEnv, ...env } })
+  t.teardown(async () => await fastify.close())
+  await fastify.ready()
+  return fastify
+}
+
+/**
+ * Builds the app with the production logger options, writing JSON lines into
+ * `lines`. `extend` may add routes before the app is ready.
+ */
+export async function buildLogged (t: Teardown, env: Env = {}, extend?: (fastify: FastifyInstance) => void): Promise<{ fastify: FastifyInstance, lines: Array<Record<string, unknown>>, text: () => string }> {
+  const lines: Array<Record<string, unknown>> = []
+  const raw: string[] = []
+  const stream = new Writable({
+    write (chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) { raw.push(line); lines.push(JSON.parse(line)) }
+      done()
+    }
+  })
+  const fastify = buildApp({ ...(loggerOptions('info') as object), stream }, { env: { ...testEnv, ...env } })
+  extend?.(fastify)
+  t.teardown(async () => await fastify.close())
+  await fastify.ready()
+  return { fastify, lines, text: () => raw.join('\n') }
+}
+
+/** Builds the app and listens on a free loopback port; returns its base URL too. */
+export async function listen (t: Teardown, env: Env = {}): Promise<{ fastify: FastifyInstance, url: string, wsUrl: string }> {
+  const fastify = await build(t, env)
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const address = fastify.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return { fastify, url: `http://127.0.0.1:${address.port}`, wsUrl: `ws://127.0.0.1:${address.port}` }
+}
