@@ -5,18 +5,18 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 const list = (description: string, fallback: string) => Type.String({ default: fallback, description })
 
 export const ConfigSchema = Type.Object({
-  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
-  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
-  LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: [...LOG_LEVELS], default: 'info' }),
-  ALERT_INTERVAL_MS: Type.Integer({ minimum: 0, default: 10000, description: '0 turns the ticker off.' }),
-  ALERT_MESSAGE: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S', default: 'Intruder detected' }),
-  ALERT_LOCATION: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', default: 'North Gate' }),
-  HISTORY_SIZE: Type.Integer({ minimum: 1, maximum: 100000, default: 10 }),
-  CORS_ORIGINS_ALLOWED: list('Comma list of origins, or * for any.', '*'),
-  CORS_CREDENTIAL: Type.Boolean({ default: false }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000, description: 'Listening port.' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Listening address; 0.0.0.0 for every interface.' }),
+  LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: [...LOG_LEVELS], default: 'info', description: 'Least severe level written to the log; silent writes none.' }),
+  ALERT_INTERVAL_MS: Type.Integer({ minimum: 0, default: 10000, description: 'Period of the automatic alert, in milliseconds; 0 turns it off.' }),
+  ALERT_MESSAGE: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S', default: 'Intruder detected', description: 'Message of the automatic alert.' }),
+  ALERT_LOCATION: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', default: 'North Gate', description: 'Location of the automatic alert.' }),
+  HISTORY_SIZE: Type.Integer({ minimum: 1, maximum: 100000, default: 10, description: 'Events kept per stream (alerts, chat) for the history routes and replay.' }),
+  CORS_ORIGINS_ALLOWED: list('Comma list of origins granted CORS, or * for any. A list also limits which browser pages may open the WebSocket (the server\'s own pages always may).', '*'),
+  CORS_CREDENTIAL: Type.Boolean({ default: false, description: 'Allow credentials in CORS requests; with * the caller\'s origin is echoed.' }),
   CORS_METHODS_ALLOWED: list('Comma list of methods.', 'GET,POST'),
   CORS_HEADERS_ALLOWED: list('Comma list of request headers.', 'Content-Type,Authorization'),
-  DOMAIN: Type.String({ default: '', description: 'Public host[:port] or URL, listed as the OpenAPI server.' }),
+  DOMAIN: Type.String({ default: '', description: 'Public host[:port] or URL, listed as the server in the OpenAPI and AsyncAPI documents.' }),
   WS_HEARTBEAT_MS: Type.Integer({ minimum: 0, default: 30000, description: 'Ping period; a client that missed the previous ping is cut. 0 turns it off.' }),
   WS_MAX_BUFFERED_BYTES: Type.Integer({ minimum: 1024, default: 1048576, description: 'Unsent backlog above which a client is closed with 1013.' }),
   WS_MAX_PAYLOAD: Type.Integer({ minimum: 64, maximum: 1048576, default: 16384, description: 'Largest frame a client may send; larger closes with 1009.' }),
@@ -30,7 +30,7 @@ export const ConfigSchema = Type.Object({
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000, description: 'Event-loop delay above which requests get 503; 0 turns the check off.' }),
   MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0, description: 'Heap use above which requests get 503; 0 turns the check off.' }),
   TRUST_PROXY: Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'Proxies in front of the server (load balancers) whose X-Forwarded-For is trusted for the client address; 0 uses the socket address.' }),
-  REDIS_URL: Type.String({ default: '', description: 'redis://host:port/db. When set, history and fan-out go through Redis.' }),
+  REDIS_URL: Type.String({ default: '', description: 'redis://[user:password@]host:port[/db] (rediss:// for TLS). When set, history and fan-out go through this Redis, shared by every instance; unset, everything stays in memory.' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'alerts:', description: 'Prefix of every Redis key and channel, so deployments can share one Redis.' })
 })
 export type Config = Static<typeof ConfigSchema>
