@@ -16,7 +16,7 @@ export const ConfigSchema = Type.Object({
   CORS_CREDENTIAL: Type.Boolean({ default: false, description: 'Allow credentials in CORS requests; with * the caller\'s origin is echoed.' }),
   CORS_METHODS_ALLOWED: list('Comma list of methods.', 'GET,POST'),
   CORS_HEADERS_ALLOWED: list('Comma list of request headers.', 'Content-Type,Authorization'),
-  DOMAIN: Type.String({ default: '', description: 'Public host[:port] or URL, listed as the server in the OpenAPI and AsyncAPI documents.' }),
+  DOMAIN: Type.String({ default: '', description: 'Public host[:port] or URL, listed as the server in the OpenAPI and AsyncAPI documents; pages of this origin may open the WebSocket when CORS_ORIGINS_ALLOWED is a list.' }),
   WS_HEARTBEAT_MS: Type.Integer({ minimum: 0, default: 30000, description: 'Ping period; a client that missed the previous ping is cut. 0 turns it off.' }),
   WS_MAX_BUFFERED_BYTES: Type.Integer({ minimum: 1024, default: 1048576, description: 'Unsent backlog above which a client is closed with 1013.' }),
   WS_MAX_PAYLOAD: Type.Integer({ minimum: 64, maximum: 1048576, default: 16384, description: 'Largest frame a client may send; larger closes with 1009.' }),

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
+import { createServer, type AddressInfo } from 'node:net'
 import type { Browser, BrowserContextOptions, Page, WebSocketRoute } from 'playwright-core'
 import type { FastifyInstance } from 'fastify'
 import { type Teardown, build, listen } from './helpers/app'
@@ -526,4 +527,18 @@ t.test('a server with API_TOKEN: the page asks for the token, then uses it on th
   await shownOnce(page, 'From the page')
   const history = (await fastify.inject({ url: '/alerts/history', headers: { authorization: `Bearer ${TOKEN}` } })).json()
   t.match(history.alerts.map((a: { message: string }) => a.message), ['Token alert', 'From the page'])
+})
+
+t.test('with DOMAIN and an origin list set, the page served by the server itself still connects', async (t) => {
+  // DOMAIN names the port, so the port is found before the app is built.
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as AddressInfo
+  await new Promise((resolve) => probe.close(resolve))
+  const fastify = await build(t, { CORS_ORIGINS_ALLOWED: 'https://ops.example.com', DOMAIN: `127.0.0.1:${port}` })
+  await fastify.listen({ port, host: '127.0.0.1' })
+  const d = await open(t, `http://127.0.0.1:${port}/`)
+  await postAlert(fastify, 'Seen through DOMAIN')
+  await shownOnce(d.page, 'Seen through DOMAIN')
+  t.same(d.problems, [])
 })
