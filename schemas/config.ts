@@ -12,7 +12,7 @@ export const ConfigSchema = Type.Object({
   ALERT_MESSAGE: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S', default: 'Intruder detected', description: 'Message of the automatic alert.' }),
   ALERT_LOCATION: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', default: 'North Gate', description: 'Location of the automatic alert.' }),
   HISTORY_SIZE: Type.Integer({ minimum: 1, maximum: 100000, default: 10, description: 'Events kept per stream (alerts, chat) for the history routes and replay.' }),
-  CORS_ORIGINS_ALLOWED: list('Comma list of origins granted CORS, or * for any. A list also limits which browser pages may open the WebSocket (the server\'s own pages always may).', '*'),
+  CORS_ORIGINS_ALLOWED: list('Comma list of origins granted CORS, or * for any. A list also limits which browser pages may open the WebSocket (besides the server\'s own, see DOMAIN).', '*'),
   CORS_CREDENTIAL: Type.Boolean({ default: false, description: 'Allow credentials in CORS requests; with * the caller\'s origin is echoed.' }),
   CORS_METHODS_ALLOWED: list('Comma list of methods.', 'GET,POST'),
   CORS_HEADERS_ALLOWED: list('Comma list of request headers.', 'Content-Type,Authorization'),
