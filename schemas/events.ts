@@ -1,13 +1,28 @@
 import { Type, type Static } from '@sinclair/typebox'
 
-// Non-blank: at least one character that is not whitespace.
-const text = (maxLength: number, description: string, example: string) =>
-  Type.String({ minLength: 1, maxLength, pattern: '\\S', description, examples: [example] })
+/**
+ * Not blank: at least one character that shows. Whitespace, controls (NUL...),
+ * format characters and the other default-ignorable ones (zero-width spaces and
+ * joiners, the BOM, Hangul fillers, variation selectors) do not count. Ajv
+ * compiles patterns with the u flag, which \p{...} needs.
+ */
+export const NOT_BLANK = '[^\\s\\p{Cc}\\p{Cf}\\p{Default_Ignorable_Code_Point}]'
 
-const message = text(1000, 'What happened; 1 to 1000 characters, not blank.', 'Intruder detected')
-const location = text(200, 'Where it happened; 1 to 200 characters, not blank.', 'North Gate')
-const sender = text(200, 'Who is talking; 1 to 200 characters, not blank.', 'Jose')
-const chatText = text(1000, 'The chat text; 1 to 1000 characters, not blank.', 'Please check the back door')
+/**
+ * Extension keyword (checked by plugins/app/validation.ts): the string is
+ * well-formed Unicode, i.e. has no lone surrogate such as "\ud800", which JSON
+ * can carry as an escape but UTF-8 cannot encode.
+ */
+export const WELL_FORMED = 'x-well-formed'
+
+// Text a client sends: well-formed, not blank, at most maxLength characters (code points).
+const text = (maxLength: number, description: string, example: string) =>
+  Type.String({ minLength: 1, maxLength, pattern: NOT_BLANK, [WELL_FORMED]: true, description, examples: [example] })
+
+const message = text(1000, 'What happened; 1 to 1000 characters, not blank (whitespace, control and zero-width characters alone are blank), well-formed Unicode.', 'Intruder detected')
+const location = text(200, 'Where it happened; 1 to 200 characters, not blank, well-formed Unicode.', 'North Gate')
+const sender = text(200, 'Who is talking; 1 to 200 characters, not blank, well-formed Unicode.', 'Jose')
+const chatText = text(1000, 'The chat text; 1 to 1000 characters, not blank (whitespace, control and zero-width characters alone are blank), well-formed Unicode.', 'Please check the back door')
 
 const id = Type.String({ format: 'uuid', description: 'UUID v4, set by the server.', examples: ['7bb4eacd-9d48-4fff-a9d0-a7caffbd52a8'] })
 const timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 in UTC, set by the server.', examples: ['2026-01-01T12:00:00.000Z'] })

@@ -7,7 +7,10 @@ import { Client } from './helpers/ws-client'
 // crashes the server, and is stored exactly when it is valid.
 
 const SIZE = 100_000
-const nonBlank = (v: unknown, max: number): boolean => typeof v === 'string' && [...v].length <= max && /\S/.test(v)
+// Text the server takes: well-formed (no lone surrogate), with a character that
+// is not whitespace, control or zero-width, at most `max` code points.
+const nonBlank = (v: unknown, max: number): boolean => typeof v === 'string' && [...v].length <= max &&
+  !/\p{Cs}/u.test(v) && /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(v)
 const validAlert = (b: unknown): boolean => typeof b === 'object' && b !== null && !Array.isArray(b) &&
   nonBlank((b as Record<string, unknown>).message, 1000) && nonBlank((b as Record<string, unknown>).location, 200)
 const validChat = (b: unknown): boolean => typeof b === 'object' && b !== null && !Array.isArray(b) &&

@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin'
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv'
 import type { TSchema, Static } from '@sinclair/typebox'
+import { NOT_BLANK, WELL_FORMED } from '../../schemas/events'
+import { httpError } from '../../schemas/errors'
 
 export type Check<T> = (data: unknown) => { ok: true, value: T } | { ok: false, message: string }
 
@@ -11,12 +13,22 @@ declare module 'fastify' {
   }
 }
 
+// Under the u flag a surrogate pair is one code point, so \p{Cs} only matches a lone half.
+const LONE_SURROGATE = /\p{Cs}/u
+
 // One Ajv for HTTP routes and WebSocket frames, so both reject the same input
 // with the same words. No type coercion: 123 is not a string.
 export function createAjv (): Ajv {
   return new Ajv({ coerceTypes: false, removeAdditional: true, useDefaults: true, allErrors: false, strict: false })
     .addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
     .addFormat('date-time', true)
+    .addKeyword({
+      keyword: WELL_FORMED,
+      type: 'string',
+      schemaType: 'boolean',
+      errors: false,
+      validate: (wanted: boolean, data: string) => !wanted || !LONE_SURROGATE.test(data)
+    })
 }
 
 function describe (e: ErrorObject, dataVar: string): string {
@@ -27,7 +39,8 @@ function describe (e: ErrorObject, dataVar: string): string {
     case 'type': return `${path} must be ${String(p.type)}`
     case 'minLength': return `${path} must not be empty`
     case 'maxLength': return `${path} must be at most ${String(p.limit)} characters`
-    case 'pattern': return p.pattern === '\\S' ? `${path} must not be blank` : `${path} must match ${String(p.pattern)}`
+    case 'pattern': return p.pattern === NOT_BLANK ? `${path} must not be blank` : `${path} must match ${String(p.pattern)}`
+    case WELL_FORMED: return `${path} must be well-formed Unicode (no lone surrogates)`
     default: return `${path} ${e.message ?? 'is invalid'}`
   }
 }
@@ -36,9 +49,43 @@ export function formatErrors (errors: ErrorObject[] | null | undefined, dataVar:
   return (errors ?? []).map((e) => describe(e, dataVar)).join(', ') || `${dataVar} is invalid`
 }
 
+// A charset parameter, possibly quoted; absent means UTF-8 for JSON (RFC 8259).
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Reads a JSON body as UTF-8 and nothing else: a body declared in another
+ * charset gets 415, bytes that are not UTF-8 get 400 (Node would otherwise
+ * replace them with U+FFFD and store text the client never sent).
+ */
+export function decodeJsonBody (contentType: string | undefined, body: Buffer): string {
+  const charset = CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase()
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw httpError(415, `charset ${JSON.stringify(charset)} is not supported; send JSON in UTF-8 (application/json; charset=utf-8)`)
+  }
+  try {
+    return strictUtf8.decode(body)
+  } catch {
+    throw httpError(400, 'body is not valid UTF-8')
+  }
+}
+
 export default fp(async function validation (fastify) {
   // Bodies are JSON only; anything else is answered 415.
   fastify.removeContentTypeParser('text/plain')
+  // Fastify's own JSON parser (prototype-poisoning checks included), after a strict UTF-8 decode.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error')
+  fastify.removeContentTypeParser('application/json')
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string
+    try {
+      text = decodeJsonBody(request.headers['content-type'], body as Buffer)
+    } catch (err) {
+      done(err as Error, undefined)
+      return
+    }
+    parseJson(request, text, done)
+  })
   const ajv = createAjv()
   fastify.setValidatorCompiler(({ schema }) => ajv.compile(schema))
   fastify.setSchemaErrorFormatter((errors, dataVar) => new Error(formatErrors(errors as ErrorObject[], dataVar)))
