@@ -49,6 +49,8 @@ export function loggerOptions (level: string, pretty = false): FastifyServerOpti
   return {
     level,
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+    // Every line, whoever wrote it: third-party plugins log raw paths too.
+    hooks: { streamWrite: redactToken },
     serializers: {
       req: (request: FastifyRequest) => ({
         method: request.method,
@@ -62,8 +64,21 @@ export function loggerOptions (level: string, pretty = false): FastifyServerOpti
   }
 }
 
-export function redactToken (url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]')
+// A query parameter as it appears in a URL or in a JSON log line: its value
+// ends at the next parameter, at whitespace or at the closing quote of a JSON
+// string (an escaped quote or backslash inside it belongs to the value).
+const QUERY_PARAM = /([?&])([^=&?#\s"\\]*)=((?:\\.|[^&\s"\\])*)/g
+
+// The query parser percent-decodes names, so ?%74oken= is read as ?token=.
+function namesToken (name: string): boolean {
+  return name.replace(/%([\da-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))).toLowerCase() === 'token'
+}
+
+/** Hides the value of every query parameter whose decoded name is token, anywhere in `text`. */
+export function redactToken (text: string): string {
+  if (!text.includes('=')) return text
+  return text.replace(QUERY_PARAM, (param: string, separator: string, name: string) =>
+    namesToken(name) ? `${separator}${name}=[redacted]` : param)
 }
 
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
