@@ -27,6 +27,8 @@ export const ConfigSchema = Type.Object({
   METRICS_TOKEN: Type.String({ default: '', description: 'When set, GET /metrics requires it as a bearer token.' }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 300, description: 'Publishing requests and WebSocket upgrades per client address per window.' }),
   RATE_LIMIT_WINDOW: Type.String({ minLength: 1, default: '1 minute', description: 'The rate-limit window: milliseconds, or a duration such as "1 minute".' }),
+  AUTH_FAILURE_MAX: Type.Integer({ minimum: 1, default: 10, description: 'Wrong tokens per client address per AUTH_FAILURE_WINDOW_MS; past it every request of that address to a route behind a token gets 429 until the window ends.' }),
+  AUTH_FAILURE_WINDOW_MS: Type.Integer({ minimum: 1000, default: 60000, description: 'The window of AUTH_FAILURE_MAX, from the first wrong token, in milliseconds.' }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000, description: 'Event-loop delay above which requests get 503; 0 turns the check off.' }),
   MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0, description: 'Heap use above which requests get 503; 0 turns the check off.' }),
   TRUST_PROXY: Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'Proxies in front of the server (load balancers) whose X-Forwarded-For is trusted for the client address; 0 uses the socket address.' }),

@@ -5,8 +5,8 @@ import { build as buildApp, loggerOptions } from '../../app'
 type Env = Record<string, string | number | boolean | undefined>
 export interface Teardown { teardown: (fn: () => unknown) => void }
 
-// The ticker is off and the rate limit out of reach unless a test says otherwise.
-const testEnv: Env = { ALERT_INTERVAL_MS: 0, RATE_LIMIT_MAX: 1_000_000 }
+// The ticker is off and the rate limits out of reach unless a test says otherwise.
+const testEnv: Env = { ALERT_INTERVAL_MS: 0, RATE_LIMIT_MAX: 1_000_000, AUTH_FAILURE_MAX: 1_000_000 }
 
 /** Builds the app exactly as server.ts does, with test config; closed when the test ends. */
 export async function build (t: Teardown, env: Env = {}): Promise<FastifyInstance> {
