@@ -9,7 +9,7 @@ import { releaseUpgrade } from '../plugins/core/ws-internals'
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
   const { broadcaster, publisher, backend, compileCheck } = fastify
-  const { WS_CHAT_RATE, WS_CHAT_BURST } = fastify.config
+  const { WS_CHAT_RATE, WS_CHAT_BURST, WS_MAX_INVALID_FRAMES } = fastify.config
   const checkChat = compileCheck(ChatInput, 'frame')
   // The raw response of each upgrade, from its preHandler to its handler
   // (which gets no reply), so the handler can let it go.
@@ -46,14 +46,22 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       socket.terminate()
     })
     const allowChat = tokenBucket(WS_CHAT_RATE, WS_CHAT_BURST)
+    // Each refused frame costs the server a parse and an error frame: a
+    // connection that keeps sending them is cut rather than answered forever.
+    const allowRefusal = tokenBucket(1, WS_MAX_INVALID_FRAMES)
     log.info({ since, clients: broadcaster.size + 1 }, 'websocket connected')
     socket.once('close', (code, reason) => {
       log.info({ code, reason: reason.toString() }, 'websocket disconnected')
     })
     socket.on('message', (data) => {
+      // Frames that arrive after the server closed the connection are not read.
+      if (socket.readyState !== socket.OPEN) return
       const frame = readClientFrame(data.toString(), checkChat, allowChat, rateText)
       if (frame.action === 'pong') return broadcaster.send(socket, { type: 'pong' } satisfies PongFrame)
-      if (frame.action === 'refuse') return broadcaster.send(socket, { type: 'error', code: frame.code, message: frame.message } satisfies ErrorFrame)
+      if (frame.action === 'refuse') {
+        if (!allowRefusal()) return broadcaster.drop(socket, 'invalid_frames', 1008, 'too many invalid frames')
+        return broadcaster.send(socket, { type: 'error', code: frame.code, message: frame.message } satisfies ErrorFrame)
+      }
       publisher.publish({ type: 'chat', ...frame.chat }).catch((err: unknown) => {
         log.error({ err }, 'websocket frame failed')
         broadcaster.send(socket, { type: 'error', code: 'server_error', message: 'the message could not be published; try again' } satisfies ErrorFrame)

@@ -22,6 +22,7 @@ export const ConfigSchema = Type.Object({
   WS_MAX_PAYLOAD: Type.Integer({ minimum: 64, maximum: 1048576, default: 16384, description: 'Largest frame a client may send; larger closes with 1009.' }),
   WS_CHAT_RATE: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'Chat messages per second per connection.' }),
   WS_CHAT_BURST: Type.Integer({ minimum: 1, default: 10, description: 'Chat messages a connection may send at once.' }),
+  WS_MAX_INVALID_FRAMES: Type.Integer({ minimum: 1, default: 20, description: 'Refused frames (not JSON, unknown type, invalid chat, over the chat rate) a connection may send at once; one more is allowed each second. Past it the connection is closed with 1008.' }),
   WS_MAX_CONNECTIONS: Type.Integer({ minimum: 1, default: 10000, description: 'Open WebSocket connections; the next upgrade gets 503.' }),
   API_TOKEN: Type.String({ default: '', description: 'When set, every API route and the WebSocket require it as a bearer token.' }),
   METRICS_TOKEN: Type.String({ default: '', description: 'When set, GET /metrics requires it as a bearer token.' }),

@@ -80,7 +80,7 @@ t.test('random methods, paths, query strings, headers and raw bodies: never 5xx'
 })
 
 t.test('random WebSocket frames: errors for the bad, chat for the good, the socket stays open', async (t) => {
-  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: SIZE, WS_CHAT_RATE: 1e6, WS_CHAT_BURST: 1e6 })
+  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: SIZE, WS_CHAT_RATE: 1e6, WS_CHAT_BURST: 1e6, WS_MAX_INVALID_FRAMES: 1e6 })
   const client = await Client.open(`${wsUrl}/ws`, t)
   let chats = 0
   const frame = fc.oneof(

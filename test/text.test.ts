@@ -114,7 +114,7 @@ for (const { url, history, key, fields } of routes) {
 }
 
 t.test('chat over /ws: blank or ill-formed sender and message get invalid_message and store nothing', async (t) => {
-  const { fastify, wsUrl } = await listen(t, { WS_CHAT_RATE: 1e6, WS_CHAT_BURST: 1e6 })
+  const { fastify, wsUrl } = await listen(t, { WS_CHAT_RATE: 1e6, WS_CHAT_BURST: 1e6, WS_MAX_INVALID_FRAMES: 1000 })
   const client = await Client.open(`${wsUrl}/ws`, t)
   for (const field of ['sender', 'message']) {
     for (const value of [...BLANKS.map(([, v]) => v), ...LONE]) {

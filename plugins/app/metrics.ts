@@ -27,7 +27,7 @@ export default fp(async function metrics (fastify) {
   })
   const dropped = new Counter({
     name: 'alert_server_clients_dropped_total',
-    help: 'WebSocket clients cut by the server, by reason (slow, heartbeat, replay_failed)',
+    help: 'WebSocket clients cut by the server, by reason (slow, heartbeat, replay_failed, invalid_frames)',
     labelNames: ['reason'],
     registers: [registry]
   })
@@ -46,7 +46,7 @@ export default fp(async function metrics (fastify) {
   })
   // Both known so the series exist (at 0) before the first event.
   for (const type of ['alert', 'chat']) published.inc({ type }, 0)
-  for (const reason of ['slow', 'heartbeat', 'replay_failed']) dropped.inc({ reason }, 0)
+  for (const reason of ['slow', 'heartbeat', 'replay_failed', 'invalid_frames']) dropped.inc({ reason }, 0)
 
   publisher.onPublish((event) => published.labels(event.type).inc())
   broadcaster.onFlush((seconds) => broadcastSeconds.observe(seconds))

@@ -7,7 +7,7 @@ import { textFrame } from './framing'
 import { directSocket } from './ws-internals'
 
 /** Why a client left the set, for logs and metrics. */
-export type DropReason = 'slow' | 'heartbeat' | 'replay_failed'
+export type DropReason = 'slow' | 'heartbeat' | 'replay_failed' | 'invalid_frames'
 
 export interface AddOptions {
   /** The TCP socket under the WebSocket (the upgrade request's socket). */
@@ -33,6 +33,8 @@ export interface Fanout {
   broadcast: (event: Event) => void
   /** Sends one frame to one client at once (replies, errors). */
   send: (socket: WebSocket, frame: object) => void
+  /** Cuts one client with a close code (destroyed if it does not finish the close in time). */
+  drop: (socket: WebSocket, reason: DropReason, code: number, text: string) => void
   /** Stops the heartbeat and closes every client with the given code. */
   close: (code: number, reason: string) => void
   /** Called whenever the server cuts a client. */
@@ -218,6 +220,11 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log }: Fa
     send (socket, frame) {
       const client = clients.get(socket)
       if (client !== undefined) write(client, [framed(frame)])
+    },
+
+    drop (socket, reason, code, text) {
+      const client = clients.get(socket)
+      if (client !== undefined) drop(client, reason, code, text)
     },
 
     close (code, reason) {

@@ -1,0 +1,101 @@
+import t from 'tap'
+import { WebSocket } from 'ws'
+import { buildLogged, listen } from './helpers/app'
+import { post } from './helpers/http'
+import { Client } from './helpers/ws-client'
+import { once } from './helpers/wait'
+
+// Hostile clients of /ws: floods of refused frames and frames built to blow
+// the stack. Each must stay that client's problem.
+
+const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth)
+
+t.test('a flood of tiny junk frames gets the connection closed with 1008; other clients publish as usual', async (t) => {
+  const { fastify, url, wsUrl } = await listen(t, { WS_MAX_INVALID_FRAMES: 20 })
+  const watcher = await Client.open(`${wsUrl}/ws`, t)
+  const flooder = new WebSocket(`${wsUrl}/ws`)
+  t.teardown(() => flooder.terminate())
+  await once(flooder, 'open')
+  let errors = 0
+  flooder.on('message', () => { errors++ })
+  const closed = once<number>(flooder, 'close', 10000)
+  // Sent in bursts of 100 without waiting for replies (this process runs the
+  // server too, so one synchronous loop would stall both).
+  for (let i = 0; i < 5000 && flooder.readyState === WebSocket.OPEN; i++) {
+    flooder.send('xxxxxxx')
+    if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.equal(await closed, 1008, 'closed for policy')
+  t.ok(errors <= 21, `at most the budget of error frames came back (${errors})`)
+  const res = await post(`${url}/alerts`, { message: 'still here', location: 'x' })
+  t.equal(res.status, 200, JSON.stringify(res.body))
+  t.same(await watcher.next(), res.body, 'the other client still gets events')
+  t.equal(fastify.broadcaster.size, 1, 'the flooder left the set')
+  const metrics = await fastify.inject('/metrics')
+  t.match(metrics.body, /alert_server_clients_dropped_total\{reason="invalid_frames"\} 1/)
+})
+
+t.test('refused frames within the budget keep the connection open; one more closes it', async (t) => {
+  const { wsUrl } = await listen(t, { WS_MAX_INVALID_FRAMES: 5 })
+  const client = await Client.open(`${wsUrl}/ws`, t)
+  for (let i = 0; i < 5; i++) {
+    client.send('nope')
+    t.equal((await client.next()).code, 'invalid_json')
+  }
+  client.send({ type: 'ping' })
+  t.same(await client.next(), { type: 'pong' }, 'pings do not count')
+  client.send({ sender: 's', message: 'fine' })
+  t.equal((await client.next()).type, 'chat', 'valid chat does not count')
+  // The refill (one a second) is tokenBucket's, tested in ws-limits.test.ts.
+  client.send('nope')
+  t.same(await client.closed, { code: 1008, reason: 'too many invalid frames' })
+})
+
+t.test('the invalid-frame budget defaults to 20', async (t) => {
+  const { fastify } = await listen(t)
+  t.equal(fastify.config.WS_MAX_INVALID_FRAMES, 20)
+})
+
+t.test('deeply nested frames are client errors: answered, never logged as faults, the socket stays open', async (t) => {
+  const { fastify, lines } = await buildLogged(t, { WS_MAX_INVALID_FRAMES: 100, WS_MAX_PAYLOAD: 65536 })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const address = fastify.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  const client = await Client.open(`ws://127.0.0.1:${address.port}/ws`, t)
+  const deep = nested(5000)
+  const cases: Array<[string, string, string]> = [
+    ['a type of 5,000 nested arrays', `{"type":${deep}}`, 'unknown_type'],
+    ['a type of 30,000 nested arrays', `{"type":${nested(30000)}}`, 'unknown_type'],
+    ['a type of nested objects', `{"type":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`, 'unknown_type'],
+    ['a nested sender', `{"sender":${deep},"message":"m"}`, 'invalid_message'],
+    ['a nested message', `{"sender":"s","message":${deep}}`, 'invalid_message'],
+    ['a whole frame of nested arrays', deep, 'invalid_message'],
+    ['a chat type with nested extras', `{"type":"chat","sender":${deep}}`, 'invalid_message']
+  ]
+  for (const [name, frame, code] of cases) {
+    client.send(frame)
+    const reply = await client.next()
+    t.equal(reply.code, code, name)
+    t.ok(String(reply.message).length < 300, 'the reply does not echo the frame')
+  }
+  // Extra fields are dropped, however deep.
+  client.send(`{"sender":"s","message":"m","extra":${deep}}`)
+  t.match(await client.next(), { type: 'chat', sender: 's', message: 'm' })
+  t.equal(client.socket.readyState, WebSocket.OPEN)
+  const faults = lines.filter((line) => (line.level as number) >= 40)
+  t.same(faults, [], 'nothing logged at warn or above')
+  t.notOk(lines.some((line) => JSON.stringify(line).includes('RangeError')), 'no stack overflow anywhere')
+})
+
+t.test('POST bodies nested deep are 400s, not faults', async (t) => {
+  const { fastify, lines } = await buildLogged(t)
+  for (const payload of [
+    `{"message":${nested(30000)},"location":"x"}`,
+    `{"message":"m","location":"x","extra":${'{"__proto__":'.repeat(3000)}1${'}'.repeat(3000)}}`,
+    `{"message":"m","location":"x","extra":${'{"a":'.repeat(10000)}1${'}'.repeat(10000)}}`
+  ]) {
+    const res = await fastify.inject({ method: 'POST', url: '/alerts', payload, headers: { 'content-type': 'application/json' } })
+    t.ok(res.statusCode === 400 || res.statusCode === 200, `answered ${res.statusCode} ${res.body.slice(0, 200)}`)
+  }
+  t.same(lines.filter((line) => (line.level as number) >= 50), [], 'nothing logged as a fault')
+})
