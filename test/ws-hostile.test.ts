@@ -3,7 +3,7 @@ import { WebSocket } from 'ws'
 import { buildLogged, listen } from './helpers/app'
 import { post } from './helpers/http'
 import { Client } from './helpers/ws-client'
-import { once } from './helpers/wait'
+import { once, waitFor } from './helpers/wait'
 
 // Hostile clients of /ws: floods of refused frames and frames built to blow
 // the stack. Each must stay that client's problem.
@@ -98,4 +98,71 @@ t.test('POST bodies nested deep are 400s, not faults', async (t) => {
     t.ok(res.statusCode === 400 || res.statusCode === 200, `answered ${res.statusCode} ${res.body.slice(0, 200)}`)
   }
   t.same(lines.filter((line) => (line.level as number) >= 50), [], 'nothing logged as a fault')
+})
+
+/** The server's side of its only WebSocket client. */
+function serverSocket (fastify: import('fastify').FastifyInstance): WebSocket {
+  const [socket] = [...fastify.websocketServer.clients]
+  if (socket === undefined) throw new Error('no client')
+  return socket
+}
+
+t.test('?since=all to a client that does not read: the backlog stays near WS_MAX_BUFFERED_BYTES, and the whole history arrives once it reads', async (t) => {
+  const limit = 64 * 1024
+  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 20000, WS_MAX_BUFFERED_BYTES: limit, MAX_EVENT_LOOP_DELAY_MS: 0 })
+  const text = 'x'.repeat(1000)
+  for (let i = 0; i < 20000; i++) await fastify.publisher.publish({ type: 'alert', message: `${i} ${text}`, location: 'here' })
+  // About 21 MB of replay, far past what loopback buffers (a few MB).
+  const client = new Client(`${wsUrl}/ws?since=all`)
+  t.teardown(() => client.socket.terminate())
+  // Paused as it opens, before any frame is read: it never reads.
+  client.socket.once('open', () => client.socket.pause())
+  await once(client.socket, 'open')
+  await waitFor(() => fastify.websocketServer.clients.size === 1)
+  const server = serverSocket(fastify)
+  // The kernel's buffers fill first; then the backlog builds in the server.
+  await waitFor(() => server.bufferedAmount > 0, 10000)
+  let most = 0
+  for (let i = 0; i < 50; i++) {
+    most = Math.max(most, server.bufferedAmount)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  t.ok(most <= limit + 16 * 1024, `the server's backlog for the client stayed bounded (at most ${most} bytes)`)
+  t.equal(fastify.broadcaster.size, 1, 'still connected: it is slow, not gone')
+  client.socket.resume()
+  for (let i = 0; i < 20000; i++) {
+    const frame = await client.next(10000)
+    if (frame.message !== `${i} ${text}`) {
+      t.fail(`frame ${i} out of order: ${String(frame.message).slice(0, 20)}`)
+      break
+    }
+  }
+  const res = await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'live', location: 'after' } })
+  t.same(await client.next(), res.json(), 'then live events')
+})
+
+t.test('live events held during a stalled replay count against the limit: past it the client is cut with 1013', async (t) => {
+  const limit = 64 * 1024
+  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 20000, WS_MAX_BUFFERED_BYTES: limit, MAX_EVENT_LOOP_DELAY_MS: 0 })
+  const text = 'x'.repeat(1000)
+  for (let i = 0; i < 20000; i++) await fastify.publisher.publish({ type: 'alert', message: `${i} ${text}`, location: 'here' })
+  const client = new Client(`${wsUrl}/ws?since=all`)
+  t.teardown(() => client.socket.terminate())
+  // Paused as it opens, before any frame is read: it never reads.
+  client.socket.once('open', () => client.socket.pause())
+  await once(client.socket, 'open')
+  await waitFor(() => fastify.websocketServer.clients.size === 1)
+  await waitFor(() => serverSocket(fastify).bufferedAmount > 0, 10000)
+  const watcher = await Client.open(`${wsUrl}/ws`, t)
+  let published = 0
+  while (fastify.broadcaster.size === 2 && published < 1000) {
+    const res = await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: `live ${text.slice(0, 990)}`, location: 'x' } })
+    t.equal(res.statusCode, 200)
+    published++
+    await watcher.next()
+  }
+  t.equal(fastify.broadcaster.size, 1, 'the stalled client was dropped')
+  t.ok(published * 1000 <= limit * 2, `after about the limit of held events (${published})`)
+  const metrics = await fastify.inject('/metrics')
+  t.match(metrics.body, /alert_server_clients_dropped_total\{reason="slow"\} 1/)
 })

@@ -62,8 +62,10 @@ interface Client {
   tcp: Socket | undefined
   /** Answered the last ping. */
   alive: boolean
-  /** Live events held back while a replay is being read. */
+  /** Live events held back while a replay is being read or sent. */
   pending?: Framed[]
+  /** Bytes of `pending`: past the backlog limit the client is cut, as a slow one would be. */
+  pendingBytes?: number
   /**
    * Ids just sent by a replay. A live event may still arrive for one of them
    * (it was stored before the replay was read, but handed over after); such
@@ -143,7 +145,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log }: Fa
     scheduled = false
     const all = batch.length === 1 ? (batch[0] as Framed).frame : Buffer.concat(batch.map((item) => item.frame))
     for (const client of clients.values()) {
-      if (client.pending !== undefined) client.pending.push(...batch)
+      if (client.pending !== undefined) hold(client, batch, all.length)
       else if (client.replayed !== undefined) writeAfterReplay(client, batch)
       else write(client, batch, all)
     }
@@ -173,28 +175,81 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log }: Fa
     }, heartbeatMs).unref()
     : undefined
 
-  async function replayTo (client: Client, replay: () => Promise<Replay>): Promise<void> {
-    try {
-      const { found, events } = await replay()
-      const items: Framed[] = []
-      if (!found) items.push(framed({ type: 'gap', message: GAP_MESSAGE } satisfies GapFrame))
-      const sent = new Set<string>()
-      for (const event of events) {
-        items.push(framed(event))
-        sent.add(event.id)
-      }
-      const held = client.pending ?? []
+  /** Holds live events for a client whose replay is under way, within the backlog limit. */
+  function hold (client: Client, batch: Framed[], bytes: number): void {
+    client.pendingBytes = (client.pendingBytes ?? 0) + bytes
+    if (client.pendingBytes > maxBufferedBytes) {
       client.pending = undefined
-      client.replayed = sent
-      write(client, items)
-      // Handed over while the replay was read: send what the replay did not hold.
-      writeAfterReplay(client, held)
+      drop(client, 'slow', 1013, 'too slow: backlog over limit')
+      return
+    }
+    client.pending?.push(...batch)
+  }
+
+  /** Writes frames and resolves once the last of them has left for the network (or the socket is gone). */
+  async function writeFlushed (client: Client, items: Framed[]): Promise<void> {
+    await new Promise<void>((resolve) => {
+      // A socket destroyed with writes pending may never call them back.
+      const done = (): void => {
+        client.socket.off('close', done)
+        resolve()
+      }
+      client.socket.once('close', done)
+      if (client.tcp !== undefined) {
+        client.tcp.write(Buffer.concat(items.map((item) => item.frame)), done)
+      } else {
+        items.forEach((item, i) => client.socket.send(item.json, i === items.length - 1 ? done : undefined))
+      }
+    })
+  }
+
+  /**
+   * Sends a replay in chunks, each only once the client's backlog is below
+   * half the limit (waiting for the previous chunk to leave when it is not):
+   * a replay of a long history to a client that does not read holds at most
+   * about the limit, not the whole history. Live events meanwhile wait in
+   * `pending`, within the same limit.
+   */
+  async function replayTo (client: Client, replay: () => Promise<Replay>): Promise<void> {
+    let result: Replay
+    try {
+      result = await replay()
     } catch (err) {
       client.pending = undefined
       log.error({ err }, 'websocket replay failed')
       write(client, [framed({ type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' })])
       drop(client, 'replay_failed', 1011, 'replay failed')
+      return
     }
+    const { found, events } = result
+    const open = (): boolean => clients.get(client.socket) === client && client.socket.readyState === WebSocket.OPEN
+    const chunkBytes = Math.max(1, Math.floor(maxBufferedBytes / 4))
+    const sent = new Set<string>()
+    let items: Framed[] = found ? [] : [framed({ type: 'gap', message: GAP_MESSAGE } satisfies GapFrame)]
+    let bytes = 0
+    for (let i = 0; i <= events.length; i++) {
+      const event = events[i]
+      if (event !== undefined) {
+        const item = framed(event)
+        items.push(item)
+        sent.add(event.id)
+        bytes += item.frame.length
+        if (bytes < chunkBytes) continue
+      }
+      if (items.length === 0) break
+      if (!open()) return
+      const flushed = writeFlushed(client, items)
+      items = []
+      bytes = 0
+      if (backlog(client) > maxBufferedBytes / 2) await flushed
+    }
+    if (!open()) return
+    const held = client.pending ?? []
+    client.pending = undefined
+    client.pendingBytes = undefined
+    client.replayed = sent
+    // Handed over while the replay was read or sent: send what the replay did not hold.
+    writeAfterReplay(client, held)
   }
 
   return {
