@@ -4,9 +4,13 @@ import { createServer, type AddressInfo } from 'node:net'
 import type { Browser, BrowserContextOptions, Page, WebSocketRoute } from 'playwright-core'
 import type { FastifyInstance } from 'fastify'
 import { type Teardown, build, listen } from './helpers/app'
-import { launchBrowser } from './helpers/browser'
+import { browserTests, launchBrowser } from './helpers/browser'
 import { waitFor } from './helpers/wait'
 import { Client } from './helpers/ws-client'
+
+// About 40 s alone; on a loaded machine more than the per-file default of the tap config.
+t.setTimeout(240_000)
+const test = browserTests(t)
 
 // One Chromium for the file; every test gets its own context (storage, viewport).
 let browser: Browser
@@ -24,32 +28,14 @@ interface Dashboard {
   dialogs: string[]
 }
 
-// Functions handed to page.evaluate run in the browser. The project compiles
-// without the DOM library, so the few browser globals they use are declared here.
-interface BrowserSocket { close: () => void }
-type BrowserSocketClass = new (url: string | URL, protocols?: string | string[]) => BrowserSocket
-interface BrowserNode {
-  id: string
-  textContent: string | null
-  scrollWidth: number
-  clientWidth: number
-  classList: { contains: (name: string) => boolean }
+// Set on the page by instrument() below (test/tsconfig.browser.json gives these files the DOM library).
+interface WsControl { blocked: boolean, sockets: WebSocket[] }
+declare global {
+  interface Window {
+    __ws: WsControl
+    __cspViolations: string[]
+  }
 }
-interface WsControl { blocked: boolean, sockets: BrowserSocket[] }
-declare const window: {
-  WebSocket: BrowserSocketClass
-  innerWidth: number
-  __ws: WsControl
-  __cspViolations: string[]
-}
-declare const document: {
-  addEventListener: (type: 'securitypolicyviolation', listener: (e: { violatedDirective: string, blockedURI: string }) => void) => void
-  querySelector: (selector: string) => BrowserNode | null
-  querySelectorAll: (selector: string) => Iterable<BrowserNode>
-  activeElement: BrowserNode | null
-  documentElement: { scrollWidth: number }
-}
-declare function getComputedStyle (node: unknown): { animationName: string, outlineStyle: string, outlineWidth: string }
 
 // Runs in the page before its own script: records CSP violations and wraps the
 // WebSocket constructor so a test can cut the page's socket and hold off its
@@ -142,7 +128,7 @@ async function kill (fastify: FastifyInstance): Promise<void> {
   await closing
 }
 
-t.test('the page loads without errors or CSP violations and asks nothing of any other origin', async (t) => {
+test('the page loads without errors or CSP violations and asks nothing of any other origin', async (t) => {
   const { fastify, url, wsUrl } = await listen(t)
   await postAlert(fastify, 'Before the page opened')
   const d = await open(t, url)
@@ -166,7 +152,7 @@ t.test('the page loads without errors or CSP violations and asks nothing of any 
   t.match(await page.locator('#status').innerText(), /connected/i, 'the connection state is shown')
 })
 
-t.test('history fills both lists on load, in order, with times in the viewer\'s time zone', async (t) => {
+test('history fills both lists on load, in order, with times in the viewer\'s time zone', async (t) => {
   const { fastify, url } = await listen(t)
   const first = await postAlert(fastify, 'First alert', 'North Gate')
   await postAlert(fastify, 'Second alert', 'South Gate')
@@ -191,7 +177,7 @@ t.test('history fills both lists on load, in order, with times in the viewer\'s 
   t.equal(await page.locator('#chart rect.chart-bar').count(), 1, 'one bar: both alerts fall in this minute')
 })
 
-t.test('an alert POSTed elsewhere appears within a second, newest on top', async (t) => {
+test('an alert POSTed elsewhere appears within a second, newest on top', async (t) => {
   const { fastify, url } = await listen(t)
   const { page } = await open(t, url)
   await postAlert(fastify, 'Older live alert')
@@ -208,7 +194,7 @@ t.test('an alert POSTed elsewhere appears within a second, newest on top', async
   t.match(await page.locator('#chart-summary').innerText(), /^2 alerts in the last hour/)
 })
 
-t.test('a chat typed into the page reaches another WebSocket client and shows in the page', async (t) => {
+test('a chat typed into the page reaches another WebSocket client and shows in the page', async (t) => {
   const { url, wsUrl } = await listen(t)
   const { page } = await open(t, url)
   const other = await Client.open(`${wsUrl}/ws`, t)
@@ -229,7 +215,7 @@ t.test('a chat typed into the page reaches another WebSocket client and shows in
   t.same(await page.locator('#chat-list .message').allTextContents(), ['On my way to the back door', 'Thanks, Maria'])
 })
 
-t.test('the sender name is remembered between visits', async (t) => {
+test('the sender name is remembered between visits', async (t) => {
   const { url } = await listen(t)
   const { page } = await open(t, url)
   await page.locator('#chat-sender').fill('Remembered Name')
@@ -241,7 +227,7 @@ t.test('the sender name is remembered between visits', async (t) => {
   t.equal(await page.locator('#chat-sender').inputValue(), 'Remembered Name')
 })
 
-t.test('what a client sent is shown as text, never run as HTML', async (t) => {
+test('what a client sent is shown as text, never run as HTML', async (t) => {
   const { fastify, url } = await listen(t)
   const { page, dialogs, requests } = await open(t, url)
   const xss = '<img src=x onerror=alert(1)>'
@@ -267,7 +253,7 @@ t.test('what a client sent is shown as text, never run as HTML', async (t) => {
   t.notOk(requests.some((u) => u.endsWith('/x')), 'the image was never requested')
 })
 
-t.test('a refused POST shows the server\'s message; a refused chat frame shows near the chat box', async (t) => {
+test('a refused POST shows the server\'s message; a refused chat frame shows near the chat box', async (t) => {
   const { url } = await listen(t)
   const { page } = await open(t, url)
   await page.locator('#alert-message').fill('   ')
@@ -292,7 +278,7 @@ t.test('a refused POST shows the server\'s message; a refused chat frame shows n
   t.notOk(await chatError.isVisible(), 'the error is gone')
 })
 
-t.test('replay without a restart: events missed while the socket was down show exactly once', async (t) => {
+test('replay without a restart: events missed while the socket was down show exactly once', async (t) => {
   const { fastify, url } = await listen(t)
   const d = await open(t, url)
   const { page } = d
@@ -324,7 +310,7 @@ t.test('replay without a restart: events missed while the socket was down show e
   t.same(await alertMessages(page), ['Live again', 'Missed three', 'Missed two', 'Missed one', 'Seen live'], 'in order, newest on top')
 })
 
-t.test('a gap frame makes the page reload both histories over HTTP and merge them, nothing twice', async (t) => {
+test('a gap frame makes the page reload both histories over HTTP and merge them, nothing twice', async (t) => {
   const { fastify, url } = await listen(t)
   await postAlert(fastify, 'Shown before the gap')
   await fastify.inject({ method: 'POST', url: '/message', payload: { sender: 'Jose', message: 'Chat before the gap' } })
@@ -359,7 +345,7 @@ t.test('a gap frame makes the page reload both histories over HTTP and merge the
   t.match(await page.locator('#notice').innerText(), /not in the retained history/, 'the page says events may be missing')
 })
 
-t.test('the page pings every 25 s and replaces a link that stops answering', async (t) => {
+test('the page pings every 25 s and replaces a link that stops answering', async (t) => {
   const { url } = await listen(t)
   let answering = true
   let pings = 0
@@ -403,7 +389,7 @@ t.test('the page pings every 25 s and replaces a link that stops answering', asy
   t.equal(await page.evaluate(() => window.__ws.sockets.length), opened + 1, 'a new socket replaced the silent one')
 })
 
-t.test('server restart: the page shows it is reconnecting, comes back and shows the missed alert exactly once', async (t) => {
+test('server restart: the page shows it is reconnecting, comes back and shows the missed alert exactly once', async (t) => {
   const first = await listen(t)
   const port = Number(new URL(first.url).port)
   const d = await open(t, first.url)
@@ -435,7 +421,7 @@ t.test('server restart: the page shows it is reconnecting, comes back and shows 
   await page.context().close()
 })
 
-t.test('on a phone-sized screen the form and lists are visible and usable, with no sideways scrolling', async (t) => {
+test('on a phone-sized screen the form and lists are visible and usable, with no sideways scrolling', async (t) => {
   const { fastify, url } = await listen(t)
   const { page } = await open(t, url, { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
   for (const selector of ['#alert-message', '#alert-location', '#alert-submit', '#alert-list', '#chat-list', '#chat-message', '#chat-submit', '#status']) {
@@ -463,14 +449,14 @@ t.test('on a phone-sized screen the form and lists are visible and usable, with 
   t.ok(field !== null && field.width >= 280, 'the message field takes the width of the screen')
 })
 
-t.test('the alert form works from the keyboard alone, with a visible focus', async (t) => {
+test('the alert form works from the keyboard alone, with a visible focus', async (t) => {
   const { fastify, url } = await listen(t)
   const { page } = await open(t, url)
   const focused = async (): Promise<string> => await page.evaluate(() => document.activeElement?.id ?? '')
   for (let i = 0; i < 20 && await focused() !== 'alert-message'; i++) await page.keyboard.press('Tab')
   t.equal(await focused(), 'alert-message', 'Tab reaches the message field')
-  const outline = await page.evaluate(() => {
-    const style = getComputedStyle(document.activeElement)
+  const outline = await page.locator('#alert-message').evaluate((field) => {
+    const style = getComputedStyle(field)
     return { style: style.outlineStyle, width: parseFloat(style.outlineWidth) }
   })
   t.ok(outline.style !== 'none' && outline.width > 0, 'the focused field is outlined')
@@ -491,7 +477,7 @@ t.test('the alert form works from the keyboard alone, with a visible focus', asy
   await shownOnce(page, 'Second by keyboard')
 })
 
-t.test('a server with API_TOKEN: the page asks for the token, then uses it on the socket and on HTTP', async (t) => {
+test('a server with API_TOKEN: the page asks for the token, then uses it on the socket and on HTTP', async (t) => {
   const TOKEN = 'dash-token-' + randomUUID()
   const { fastify, url } = await listen(t, { API_TOKEN: TOKEN })
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
@@ -514,8 +500,7 @@ t.test('a server with API_TOKEN: the page asks for the token, then uses it on th
   await page.locator('#token-form button[type="submit"]').click()
   await connected(page)
   t.ok(sockets.some((u) => u.includes(`token=${TOKEN}`)), 'the socket carries ?token=')
-  t.equal(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem: (k: string) => string | null } })
-    .sessionStorage.getItem('alert-dashboard.token')), TOKEN, 'kept for the tab (sessionStorage)')
+  t.equal(await page.evaluate(() => sessionStorage.getItem('alert-dashboard.token')), TOKEN, 'kept for the tab (sessionStorage)')
 
   // Live events arrive, and the page's own POST is authorised.
   const res = await fastify.inject({ method: 'POST', url: '/alerts', headers: { authorization: `Bearer ${TOKEN}` }, payload: { message: 'Token alert', location: 'Vault' } })

@@ -1,8 +1,12 @@
 import t from 'tap'
 import { listen } from './helpers/app'
-import { launchBrowser } from './helpers/browser'
+import { browserTests, launchBrowser } from './helpers/browser'
 
-t.test('Swagger UI "Try it out" on POST /alerts works in a real browser under the CSP', async (t) => {
+// Starting Chromium under a loaded machine can take most of tap's default per-file time.
+t.setTimeout(240_000)
+const test = browserTests(t)
+
+test('Swagger UI "Try it out" on POST /alerts works in a real browser under the CSP', async (t) => {
   const { fastify, url } = await listen(t)
   const browser = await launchBrowser(t)
   const page = await browser.newPage()
@@ -25,7 +29,7 @@ t.test('Swagger UI "Try it out" on POST /alerts works in a real browser under th
   t.same(problems.filter((p) => /Content Security Policy|Refused/i.test(p)), [], 'no CSP violation')
 })
 
-t.test('Swagger UI "Authorize" sends the bearer token when API_TOKEN is set', async (t) => {
+test('Swagger UI "Authorize" sends the bearer token when API_TOKEN is set', async (t) => {
   const { fastify, url } = await listen(t, { API_TOKEN: 'docs-token-123' })
   const browser = await launchBrowser(t)
   const page = await browser.newPage()
