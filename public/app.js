@@ -186,10 +186,9 @@
     if (state.busy || state.socket !== null) return
     clearTimeout(timers.retry)
     clearInterval(timers.countdown)
-    if (!navigator.onLine) {
-      setStatus('offline', 'Offline: no network')
-      return // the 'online' event calls connect() again
-    }
+    // navigator.onLine is not consulted: false only means no interface looks
+    // connected to a wider network, and a server on this machine or an isolated
+    // LAN answers all the same. Only a failed attempt says the server is out of reach.
     state.busy = true
     if (state.everConnected) setStatus('reconnecting', 'Reconnecting', false, '…')
     else setStatus('connecting', 'Connecting', false, '…')
@@ -259,7 +258,7 @@
         addEvent(frame, true)
         break
       case 'gap':
-        onGap(typeof frame.message === 'string' ? frame.message : '')
+        onGap()
         break
       case 'error':
         onErrorFrame(frame)
@@ -274,22 +273,25 @@
     // alive all the same, and the person at the page has nothing to do about it.
     if (frame.code === 'unknown_type') return
     const message = typeof frame.message === 'string' ? frame.message : 'The server refused the message.'
-    showError(el.chatError, message)
+    showError(el.chatError, forPeople(message))
     // The refused text goes back in the box, unless something new was typed there.
     if (state.lastChat !== null && el.chatMessage.value === '') el.chatMessage.value = state.lastChat.message
     state.lastChat = null
   }
 
   /** The server could not replay from our id: what it sends next is its whole history, and HTTP fills the rest. */
-  function onGap (message) {
+  function onGap () {
     state.lastEventId = null
-    showNotice(`Some events may have been missed (${message || 'history gap'}). Reloading the history…`)
+    // The server's message speaks to programs (which routes to reload); the page
+    // says what happened and what it does about it.
+    showNotice('Reconnected after a server restart or a long break: reloading recent alerts and messages. ' +
+      'Any sent during the break that are no longer kept may be missing.')
     fetchHistory().then((events) => {
       for (const event of events) addEvent(event, true)
       if (state.lastEventId === null && events.length > 0) state.lastEventId = events[events.length - 1].id
     }, (err) => {
       if (err.status === 401) requireToken(err.message)
-      else showNotice(`The history could not be reloaded: ${err.message}`)
+      else showNotice(`Recent alerts and messages could not be reloaded: ${err.message}`)
     })
   }
 
@@ -558,6 +560,20 @@
 
   // ----------------------------------------------------------------- forms
 
+  const MISSING = { message: 'Enter a message', location: 'Enter a location', sender: 'Enter your name' }
+
+  /**
+   * The API's messages are precise for programs ("body/message must not be
+   * blank"); next to a form the person needs what to do ("Enter a message").
+   * Anything not recognised is shown as the server said it.
+   */
+  function forPeople (message) {
+    // The form's maxlength keeps within the server's limits, so missing or blank is what a person meets.
+    const field = /^(?:body|frame)\/(message|location|sender) (?:is required|must not be empty|must not be blank)\b/.exec(message)
+    if (field !== null) return MISSING[field[1]]
+    return message
+  }
+
   function showError (node, message) {
     node.textContent = message
     node.hidden = false
@@ -589,7 +605,7 @@
       clearTimeout(timers.sent)
       timers.sent = setTimeout(() => { el.alertSent.hidden = true }, 3000)
     } catch (err) {
-      showError(el.alertError, err.message)
+      showError(el.alertError, forPeople(err.message))
       if (err.status === 401) requireToken(err.message)
     } finally {
       el.alertSubmit.disabled = false
@@ -624,7 +640,7 @@
       if (isEvent(stored)) addEvent(stored, true)
       el.chatMessage.value = ''
     } catch (err) {
-      showError(el.chatError, err.message)
+      showError(el.chatError, forPeople(err.message))
       if (err.status === 401) requireToken(err.message)
     }
     el.chatMessage.focus()
@@ -641,15 +657,10 @@
 
   el.reconnectNow.addEventListener('click', reconnectNow)
 
+  // A network coming back is a good moment to retry at once; going away changes
+  // nothing (the retries go on: the server may well be reachable without it).
   window.addEventListener('online', () => {
     if (state.socket === null && !state.authRequired) reconnectNow()
-  })
-  window.addEventListener('offline', () => {
-    if (state.socket === null && !state.busy) {
-      clearTimeout(timers.retry)
-      clearInterval(timers.countdown)
-      setStatus('offline', 'Offline: no network')
-    }
   })
 
   drawChartEveryMinute()

@@ -1,10 +1,15 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { createServer, type AddressInfo } from 'node:net'
+import { spawn, spawnSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import type { Browser, BrowserContextOptions, Page, WebSocketRoute } from 'playwright-core'
 import type { FastifyInstance } from 'fastify'
 import { type Teardown, build, listen } from './helpers/app'
-import { browserTests, launchBrowser } from './helpers/browser'
+import { browserTests, chromiumPath, launchBrowser, underCI } from './helpers/browser'
 import { waitFor } from './helpers/wait'
 import { Client } from './helpers/ws-client'
 
@@ -253,23 +258,39 @@ test('what a client sent is shown as text, never run as HTML', async (t) => {
   t.notOk(requests.some((u) => u.endsWith('/x')), 'the image was never requested')
 })
 
-test('a refused POST shows the server\'s message; a refused chat frame shows near the chat box', async (t) => {
+test('a refused POST or chat frame says what to do, in words for people, next to its form', async (t) => {
   const { url } = await listen(t)
-  const { page } = await open(t, url)
-  await page.locator('#alert-message').fill('   ')
-  await page.locator('#alert-location').fill('Gate 1')
-  await page.locator('#alert-submit').click()
+  const d = await open(t, url)
+  const { page } = d
   const alertError = page.locator('#alert-error')
-  await alertError.waitFor()
-  t.equal(await alertError.innerText(), 'body/message must not be blank')
+  const submitAlert = async (message: string, location: string): Promise<string> => {
+    await page.locator('#alert-message').fill(message)
+    await page.locator('#alert-location').fill(location)
+    const answer = page.waitForResponse((res) => res.url() === `${url}/alerts` && res.request().method() === 'POST')
+    await page.locator('#alert-submit').click()
+    const body = await (await answer).json()
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('#alert-error')?.hidden === false && !(document.querySelector<HTMLButtonElement>('#alert-submit')?.disabled ?? true))
+    return body.message
+  }
+  t.equal(await submitAlert('   ', 'Gate 1'), 'body/message must not be blank', 'the API keeps its precise message')
+  t.equal(await alertError.innerText(), 'Enter a message', 'the page says what to do')
+  t.equal(await submitAlert('Door open', ' '), 'body/location must not be blank')
+  t.equal(await alertError.innerText(), 'Enter a location')
 
   await page.locator('#chat-sender').fill('Jose')
   await page.locator('#chat-message').fill('  ')
   await page.locator('#chat-message').press('Enter')
   const chatError = page.locator('#chat-error')
   await chatError.waitFor()
-  t.match(await chatError.innerText(), /^frame\/message must not be blank/)
+  t.match(d.received.find((f) => f.type === 'error'), { code: 'invalid_message', message: /^frame\/message must not be blank/ }, 'the frame as the server sent it')
+  t.equal(await chatError.innerText(), 'Enter a message')
   t.equal(await page.locator('#chat-message').inputValue(), '  ', 'the refused text is back in the box')
+  await page.locator('#chat-sender').fill(' ')
+  await page.locator('#chat-message').fill('Who am I')
+  await page.locator('#chat-message').press('Enter')
+  await page.waitForFunction(() => document.querySelector('#chat-error')?.textContent === 'Enter your name')
+  t.pass('a blank name: "Enter your name"')
+  await page.locator('#chat-sender').fill('Jose')
 
   // The next good message clears the error.
   await page.locator('#chat-message').fill('fixed')
@@ -342,7 +363,9 @@ test('a gap frame makes the page reload both histories over HTTP and merge them,
   t.equal(await alertCount(page, 'Shown before the gap'), 1, 'what was shown stays once')
   t.equal(await page.locator('#chat-list .message', { hasText: 'Chat before the gap' }).count(), 1)
   t.same(await alertMessages(page), ['Only in the history', 'Shown before the gap'])
-  t.match(await page.locator('#notice').innerText(), /not in the retained history/, 'the page says events may be missing')
+  const notice = await page.locator('#notice').innerText()
+  t.match(notice, /^Reconnected after a server restart or a long break: reloading recent alerts and messages/, 'the page says what happened')
+  t.notMatch(notice, /GET |\/alerts|retained history/, 'in words for people, not the server\'s words for programs')
 })
 
 test('the page pings every 25 s and replaces a link that stops answering', async (t) => {
@@ -514,7 +537,7 @@ test('a server with API_TOKEN: the page asks for the token, then uses it on the 
   t.match(history.alerts.map((a: { message: string }) => a.message), ['Token alert', 'From the page'])
 })
 
-t.test('with DOMAIN and an origin list set, the page served by the server itself still connects', async (t) => {
+test('with DOMAIN and an origin list set, the page served by the server itself still connects', async (t) => {
   // DOMAIN names the port, so the port is found before the app is built.
   const probe = createServer()
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
@@ -527,3 +550,49 @@ t.test('with DOMAIN and an origin list set, the page served by the server itself
   await shownOnce(d.page, 'Seen through DOMAIN')
   t.same(d.problems, [])
 })
+
+// A network namespace of its own needs root (CAP_SYS_ADMIN) and util-linux's unshare and nsenter.
+const isolation = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && command -v nsenter'], { timeout: 5000 }).status === 0
+  ? undefined
+  : 'no network namespace can be made here (needs root, unshare, nsenter and ip)'
+
+test('a browser that believes it is offline still reaches a server on its own network', async (t) => {
+  if (isolation !== undefined) {
+    t.fail(`${isolation}, and CI is set: this test must run in CI`)
+    return
+  }
+  // The server in a namespace whose only interface is loopback: Chromium sees no
+  // network (navigator.onLine false) although the server answers on 127.0.0.1.
+  const fixture = join(__dirname, 'fixtures', 'netns-server.ts')
+  const server = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', process.execPath, '--import', 'tsx', fixture], {
+    cwd: join(__dirname, '..'),
+    stdio: ['pipe', 'pipe', 'inherit']
+  })
+  t.teardown(() => { server.kill('SIGKILL') })
+  const lines = createInterface({ input: server.stdout })[Symbol.asyncIterator]()
+  const next = async (): Promise<Record<string, unknown>> => {
+    const line = await lines.next()
+    if (line.done === true) throw new Error('the server in the namespace exited')
+    return JSON.parse(line.value)
+  }
+  const { url } = await next() as { url: string }
+
+  // Chromium joins that namespace (sh and unshare exec, so the pid is the server's).
+  const dir = mkdtempSync(join(tmpdir(), 'netns-chromium-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const wrapper = join(dir, 'chromium')
+  writeFileSync(wrapper, `#!/bin/sh\nexec nsenter --net=/proc/${server.pid}/ns/net -- '${chromiumPath()}' "$@"\n`)
+  chmodSync(wrapper, 0o755)
+  const isolated = await launchBrowser(t, wrapper)
+  const page = await (await isolated.newContext()).newPage()
+  await page.goto(url)
+  t.equal(await page.evaluate(() => navigator.onLine), false, 'the browser believes it is offline')
+  await connected(page, 15000)
+  t.equal(await page.locator('#status').getAttribute('data-state'), 'connected', 'and the page connected all the same')
+
+  server.stdin.write('Raised on the isolated network\n')
+  t.same(await next(), { posted: 200 })
+  await shownOnce(page, 'Raised on the isolated network')
+  t.pass('a live alert arrived over the socket')
+  server.stdin.end()
+}, { skip: isolation !== undefined && !underCI() ? `${isolation}: test skipped` : false })

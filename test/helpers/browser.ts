@@ -7,6 +7,10 @@ import type { Teardown } from './app'
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium'
 const NAMES_ON_PATH = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
 
+/** No sandbox (tests run as root in containers), and nothing that reaches for the network on its own. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run']
+
 /** What the browser tests print when they cannot run: the fix, not a stack. */
 export const CHROMIUM_FIX = 'install Chromium (e.g. apt-get install chromium) or set CHROMIUM_PATH to a Chrome or Chromium executable'
 
@@ -41,7 +45,10 @@ export function findChromium (env: NodeJS.ProcessEnv = process.env, fallback = D
 let found: ReturnType<typeof findChromium> | undefined
 const chromium = (): ReturnType<typeof findChromium> => (found ??= findChromium())
 
-type Declare = (name: string, fn: (t: Test) => Promise<void>) => void
+/** CI is set: what a developer's run may skip must run there. */
+export const underCI = (): boolean => process.env.CI !== undefined && process.env.CI !== ''
+
+type Declare = (name: string, fn: (t: Test) => Promise<void>, options?: { skip?: string | false }) => void
 
 /**
  * How a browser test file declares its tests. Without a Chromium, a developer's
@@ -51,8 +58,8 @@ type Declare = (name: string, fn: (t: Test) => Promise<void>) => void
  */
 export function browserTests (t: Test): Declare {
   const found = chromium()
-  if ('path' in found) return (name, fn) => { void t.test(name, fn) }
-  if (process.env.CI !== undefined && process.env.CI !== '') {
+  if ('path' in found) return (name, fn, options = {}) => { void t.test(name, options, fn) }
+  if (underCI()) {
     void t.test('a Chromium to drive the browser tests', async (t) => {
       t.fail(`${found.reason}, and CI is set: the browser tests must run in CI; ${CHROMIUM_FIX}`)
     })
@@ -62,16 +69,20 @@ export function browserTests (t: Test): Declare {
   return () => {}
 }
 
-/** The Chromium found, driven by playwright-core; closed when the test ends. */
-export async function launchBrowser (t: Teardown): Promise<import('playwright-core').Browser> {
+/** The Chromium found; throws with the fix when there is none. */
+export function chromiumPath (): string {
   const found = chromium()
   if (!('path' in found)) throw new Error(`${found.reason}: ${CHROMIUM_FIX}`)
+  return found.path
+}
+
+/**
+ * The Chromium found (or `executablePath`, e.g. a wrapper that starts it in
+ * another network namespace), driven by playwright-core; closed when the test ends.
+ */
+export async function launchBrowser (t: Teardown, executablePath = chromiumPath()): Promise<import('playwright-core').Browser> {
   const { chromium: launcher } = await import('playwright-core')
-  const browser = await launcher.launch({ executablePath: found.path, args: CHROMIUM_ARGS })
+  const browser = await launcher.launch({ executablePath, args: CHROMIUM_ARGS })
   t.teardown(async () => await browser.close())
   return browser
 }
-
-/** No sandbox (tests run as root in containers), and nothing that reaches for the network on its own. */
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run']
