@@ -7,6 +7,9 @@ import { CHROMIUM_FIX, findChromium } from './helpers/browser'
 
 const root = join(__dirname, '..')
 
+// Two tap runs of their own (a few seconds of CPU each) can take minutes on a loaded machine.
+t.setTimeout(300_000)
+
 function tempDir (t: { teardown: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'browser-missing-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))

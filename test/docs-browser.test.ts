@@ -2,8 +2,8 @@ import t from 'tap'
 import { listen } from './helpers/app'
 import { browserTests, launchBrowser } from './helpers/browser'
 
-// Starting Chromium under a loaded machine can take most of tap's default per-file time.
-t.setTimeout(240_000)
+// Two Chromium starts: under a loaded machine more than the tap config's per-file default.
+t.setTimeout(300_000)
 const test = browserTests(t)
 
 test('Swagger UI "Try it out" on POST /alerts works in a real browser under the CSP', async (t) => {
