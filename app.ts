@@ -1,8 +1,10 @@
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
 import fp from 'fastify-plugin'
-import config, { type ConfigOptions } from './plugins/app/config'
+import type { Config } from './schemas/config'
+import config, { trustedProxies } from './plugins/app/config'
 import validation from './plugins/app/validation'
-import errors from './plugins/app/errors'
+import errors, { clientErrorHandler } from './plugins/app/errors'
 import securityHeaders from './plugins/app/security-headers'
 import websocket from './plugins/external/websocket'
 import pressure from './plugins/external/pressure'
@@ -25,20 +27,31 @@ import asyncapi from './routes/asyncapi'
 import healthRoutes from './routes/health'
 import metricsRoute from './routes/metrics'
 
-/** Fastify options shared by server.ts and the tests, so both run the same server. */
-export const options: FastifyServerOptions = {
-  bodyLimit: 64 * 1024,
-  routerOptions: { ignoreTrailingSlash: true },
-  forceCloseConnections: 'idle'
+/** Fastify options for a configuration, shared by server.ts and the tests, so both run the same server. */
+export function serverOptions (config: Config): FastifyHttpOptions<Server> {
+  const { REQUEST_TIMEOUT_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } = config
+  return {
+    bodyLimit: 64 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+    forceCloseConnections: 'idle',
+    trustProxy: trustedProxies(config),
+    // Without these a client could hold a connection for ever by sending its
+    // request a byte at a time (Fastify's requestTimeout is 0 by default).
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    http: {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      // Node checks both timeouts on this period (30 s by default), so a
+      // request could outlive its timeout by that much.
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(Math.min(HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS) / 4)))
+    },
+    clientErrorHandler
+  }
 }
 
-export interface AppOptions extends ConfigOptions {
-  /**
-   * How many proxy hops to trust for the client address. Fastify reads it per
-   * request through `trustProxy`, which must be given before the configuration
-   * is loaded, so the app fills it in from TRUST_PROXY once it is.
-   */
-  proxies?: { hops: number }
+export interface AppOptions {
+  config: Config
 }
 
 /**
@@ -83,8 +96,7 @@ export function redactToken (text: string): string {
 
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // Foundations: configuration, then how input is checked and errors answered.
-  await fastify.register(config, opts)
-  if (opts.proxies !== undefined) opts.proxies.hops = fastify.config.TRUST_PROXY
+  await fastify.register(config, { config: opts.config })
   await fastify.register(validation)
   await fastify.register(errors)
   // Every response, refusals included, carries the security headers.
@@ -125,14 +137,13 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
 export default app
 
 /**
- * A Fastify instance with the app registered at its root (so decorators such as
- * `config` are visible to the caller). server.ts and the tests both use this.
+ * A Fastify instance for a configuration (see loadConfig), with the app
+ * registered at its root (so decorators such as `config` are visible to the
+ * caller). server.ts and the tests both use this. The logger defaults to
+ * JSON lines at LOG_LEVEL.
  */
-export function build (logger: FastifyServerOptions['logger'], opts: AppOptions = {}): FastifyInstance {
-  const proxies = { hops: 0 }
-  // Hop 0 is the peer of the socket; each trusted hop lets request.ip (and so
-  // the rate limit's key) come one step further from X-Forwarded-For.
-  const fastify = Fastify({ ...options, logger, trustProxy: (_address: string, hop: number) => hop < proxies.hops })
-  void fastify.register(fp(app), { ...opts, proxies })
+export function build (config: Config, logger: FastifyServerOptions['logger'] = loggerOptions(config.LOG_LEVEL)): FastifyInstance {
+  const fastify = Fastify({ ...serverOptions(config), logger })
+  void fastify.register(fp(app), { config })
   return fastify
 }

@@ -1,37 +1,71 @@
 import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
 import { build, loggerOptions } from './app'
-import { LOG_LEVELS } from './schemas/config'
+import { ConfigError, loadConfig } from './plugins/app/config'
+import type { Config } from './schemas/config'
 
+// In-flight requests get IN_FLIGHT_GRACE_MS; WebSocket clients as long to
+// answer the 1001 close (see core/fanout.ts); SHUTDOWN_LIMIT_MS is the hard limit.
 const IN_FLIGHT_GRACE_MS = 5_000
 const SHUTDOWN_LIMIT_MS = 10_000
 
-async function main (): Promise<void> {
-  // The level is read before the configuration is validated; an invalid
-  // LOG_LEVEL still stops start-up below with a message naming it.
-  const level = (LOG_LEVELS as readonly string[]).includes(process.env.LOG_LEVEL ?? '') ? process.env.LOG_LEVEL as string : 'info'
-  const fastify = build(loggerOptions(level, process.stdout.isTTY))
+/** Why the server could not start, in one line a person can act on. */
+function startFailure (err: NodeJS.ErrnoException & { hostname?: string }, config?: Config): string {
+  if (err instanceof ConfigError || config === undefined) return err.message
+  const { PORT, HOST } = config
+  switch (err.code) {
+    case 'EADDRINUSE': return `port ${PORT} is already in use (set PORT)`
+    case 'EACCES': return `no permission to listen on port ${PORT} (set PORT to 1024 or above)`
+    case 'EADDRNOTAVAIL': return `address ${HOST} is not one of this machine's (set HOST)`
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL': return `host ${HOST} cannot be resolved (set HOST)`
+    default: return err.message
+  }
+}
 
+/** The line a person reads on start: where to look, which mode, whether tokens are needed. */
+function startLine (fastify: FastifyInstance): string {
+  const address = fastify.server.address()
+  const port = address !== null && typeof address === 'object' ? address.port : fastify.config.PORT
+  const host = ['0.0.0.0', '::', ''].includes(fastify.config.HOST) ? 'localhost' : fastify.config.HOST
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const mode = fastify.backend.kind === 'memory' ? 'in memory' : `on Redis at ${fastify.backend.description}`
+  const tokens = fastify.config.API_TOKEN === '' ? 'no token required' : 'API token required'
+  return `Alert server ready: dashboard ${base}/, docs ${base}/docs; events ${mode}; ${tokens}`
+}
+
+/** Reads the configuration, builds and listens; or prints one line saying why not and exits 1. */
+async function start (): Promise<FastifyInstance> {
+  let config: Config | undefined
   try {
-    await fastify.ready()
+    config = loadConfig(process.env, { dotenv: true })
+    const fastify = build(config, loggerOptions(config.LOG_LEVEL, process.stdout.isTTY))
+    await fastify.listen({ port: config.PORT, host: config.HOST })
+    return fastify
   } catch (err) {
-    // Invalid configuration lands here, e.g. "env/PORT must be integer".
-    console.error(`Cannot start: ${(err as Error).message}`)
+    // One line, no stack: the cause is almost always a setting to change.
+    console.error(`Cannot start: ${startFailure(err as NodeJS.ErrnoException, config).split('\n')[0] ?? ''}`)
     process.exit(1)
   }
+}
+
+async function main (): Promise<void> {
+  const app = await start()
 
   closeWithGrace({ delay: SHUTDOWN_LIMIT_MS }, async ({ signal, err }) => {
-    if (err !== undefined) fastify.log.error({ err }, 'shutting down after an error')
-    else fastify.log.info({ signal }, 'shutting down')
+    if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
+    else app.log.info({ signal }, 'shutting down')
     // In-flight requests get a grace period; then connections still open (a
     // browser's pre-opened socket that never sends a request would otherwise
-    // hold the server open for its 60 s header timeout) are cut, so the
-    // process still ends cleanly, before close-with-grace's hard limit.
-    const cut = setTimeout(() => fastify.server.closeAllConnections(), IN_FLIGHT_GRACE_MS).unref()
-    await fastify.close()
+    // hold the server open for its header timeout) are cut, so the process
+    // still ends cleanly, before close-with-grace's hard limit.
+    const cut = setTimeout(() => app.server.closeAllConnections(), IN_FLIGHT_GRACE_MS).unref()
+    await app.close()
     clearTimeout(cut)
   })
 
-  await fastify.listen({ port: fastify.config.PORT, host: fastify.config.HOST })
+  app.log.info(startLine(app))
 }
 
 void main()

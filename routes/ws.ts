@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ChatInput } from '../schemas/events'
-import { httpError } from '../schemas/errors'
+import { httpError, upgradeErrors } from '../schemas/errors'
 import { WsQuery, type ErrorFrame, type PongFrame } from '../schemas/frames'
 import { readClientFrame } from '../plugins/core/client-frames'
 import { tokenBucket } from '../plugins/core/token-bucket'
@@ -23,13 +23,14 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Live events over WebSocket',
       description: 'Upgrade to a WebSocket. Every alert and chat message is sent as one JSON text frame. ' +
         'Send {"sender": "...", "message": "..."} to chat. The frames are described in /asyncapi.json.',
-      querystring: WsQuery
+      querystring: WsQuery,
+      response: upgradeErrors
     },
     // A plain GET (no upgrade) gets a JSON answer rather than an empty 404.
     preHandler: async (request, reply) => {
       if (!request.ws) {
         reply.header('upgrade', 'websocket')
-        throw httpError(426, 'GET /ws is a WebSocket endpoint; connect with a WebSocket client')
+        throw httpError('UPGRADE_REQUIRED', 'GET /ws is a WebSocket endpoint; connect with a WebSocket client')
       }
       upgrades.set(request.raw, reply.raw)
     }

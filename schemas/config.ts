@@ -2,6 +2,10 @@ import { Type, type Static } from '@sinclair/typebox'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
+// Milliseconds, or a positive number with a unit as @fastify/rate-limit reads
+// it (@lukeed/ms): "1 minute", "30 s", "1.5 hours". Zero would disable the window.
+const DURATION = '^(?!0*\\.?0* *[a-z]*$)(\\d+(\\.\\d+)?|\\.\\d+) *(ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?)?$'
+
 const list = (description: string, fallback: string) => Type.String({ default: fallback, description })
 
 export const ConfigSchema = Type.Object({
@@ -27,12 +31,15 @@ export const ConfigSchema = Type.Object({
   API_TOKEN: Type.String({ default: '', description: 'When set, every API route and the WebSocket require it as a bearer token.' }),
   METRICS_TOKEN: Type.String({ default: '', description: 'When set, GET /metrics requires it as a bearer token.' }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 300, description: 'Publishing requests and WebSocket upgrades per client address per window.' }),
-  RATE_LIMIT_WINDOW: Type.String({ minLength: 1, default: '1 minute', description: 'The rate-limit window: milliseconds, or a duration such as "1 minute".' }),
+  RATE_LIMIT_WINDOW: Type.String({ pattern: DURATION, default: '1 minute', description: 'The rate-limit window: milliseconds, or a duration such as "1 minute", "30 s", "2 hours".' }),
   AUTH_FAILURE_MAX: Type.Integer({ minimum: 1, default: 10, description: 'Wrong tokens per client address per AUTH_FAILURE_WINDOW_MS; past it every request of that address to a route behind a token gets 429 until the window ends.' }),
   AUTH_FAILURE_WINDOW_MS: Type.Integer({ minimum: 1000, default: 60000, description: 'The window of AUTH_FAILURE_MAX, from the first wrong token, in milliseconds.' }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000, description: 'Event-loop delay above which requests get 503; 0 turns the check off.' }),
   MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0, description: 'Heap use above which requests get 503; 0 turns the check off.' }),
-  TRUST_PROXY: Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'Proxies in front of the server (load balancers) whose X-Forwarded-For is trusted for the client address; 0 uses the socket address.' }),
+  TRUST_PROXY: Type.String({ default: '', description: 'Comma list of the addresses or CIDR ranges of the proxies (load balancers) in front of the server, whose X-Forwarded-For is trusted for the client address; also loopback, linklocal, uniquelocal. Empty uses the socket address.' }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30000, description: 'Time to receive a whole request, headers and body; a slower one gets 408 and its connection is closed.' }),
+  HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10000, description: 'Time to receive the request headers, counted from the connection or the previous request; at most REQUEST_TIMEOUT_MS.' }),
+  KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 72000, description: 'How long an idle keep-alive connection stays open; keep it above the idle timeout of a load balancer in front.' }),
   REDIS_URL: Type.String({ default: '', description: 'redis://[user:password@]host:port[/db] (rediss:// for TLS). When set, history and fan-out go through this Redis, shared by every instance; unset, everything stays in memory.' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'alerts:', description: 'Prefix of every Redis key and channel, so deployments can share one Redis.' })
 })

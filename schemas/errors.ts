@@ -1,34 +1,108 @@
-import { Type, type Static } from '@sinclair/typebox'
+import createError, { type FastifyErrorConstructor } from '@fastify/error'
+import { Type, type Static, type TObject } from '@sinclair/typebox'
+import { STATUS_CODES } from 'node:http'
+
+/**
+ * Every error an HTTP response can carry, by its machine-readable code: the
+ * status it is answered with and a message as a client would see it (the
+ * OpenAPI examples). Codes are stable; messages are for people and may change.
+ */
+const catalogue = {
+  BAD_REQUEST: [400, 'the request is not valid HTTP for this server'],
+  VALIDATION_FAILED: [400, 'body/location is required'],
+  INVALID_JSON: [400, 'Body is not valid JSON but content-type is set to \'application/json\''],
+  INVALID_UTF8: [400, 'body is not valid UTF-8'],
+  INVALID_PREFLIGHT: [400, 'a CORS preflight needs Origin and Access-Control-Request-Method headers'],
+  INVALID_WEBSOCKET_HANDSHAKE: [400, 'Missing or invalid Sec-WebSocket-Key header'],
+  TOKEN_REQUIRED: [401, 'a token is required: send Authorization: Bearer <token>'],
+  TOKEN_INVALID: [401, 'the token is not valid'],
+  ORIGIN_NOT_ALLOWED: [403, 'origin https://elsewhere.example is not allowed'],
+  NOT_FOUND: [404, 'Route GET:/nowhere not found'],
+  REQUEST_TIMEOUT: [408, 'the request was not received in time'],
+  BODY_TOO_LARGE: [413, 'Request body is too large'],
+  UNSUPPORTED_MEDIA_TYPE: [415, 'Content-Type "text/plain" is not supported; send application/json'],
+  UNSUPPORTED_CHARSET: [415, 'charset "latin1" is not supported; send JSON in UTF-8 (application/json; charset=utf-8)'],
+  UPGRADE_REQUIRED: [426, 'GET /ws is a WebSocket endpoint; connect with a WebSocket client'],
+  RATE_LIMITED: [429, 'rate limit of 300 requests per 1 minute reached; retry in 1 minute'],
+  AUTH_RATE_LIMITED: [429, 'too many failed authentications from this address; retry in 60 s'],
+  HEADERS_TOO_LARGE: [431, 'the request headers are too large'],
+  INTERNAL_ERROR: [500, 'Internal Server Error'],
+  OVERLOADED: [503, 'the server is overloaded; retry later'],
+  CONNECTION_LIMIT: [503, 'connection limit (10000) reached; retry later'],
+  BACKEND_UNAVAILABLE: [503, 'Redis is unavailable; try again later'],
+  // 504, not 503: the backend (an upstream) did not answer in time, and a 503
+  // tells clients and proxies that nothing happened and a retry is safe.
+  OUTCOME_UNKNOWN: [504, 'Redis did not answer in time: the event may have been stored and sent; check before retrying']
+} as const satisfies Record<string, readonly [number, string]>
+
+export type ErrorCode = keyof typeof catalogue
+export const ERROR_CODES = Object.keys(catalogue) as ErrorCode[]
+
+export const statusOf = (code: ErrorCode): number => catalogue[code][0]
+
+// One @fastify/error class per code: `err.code` and `err.statusCode` are what
+// the error handler answers with, and `instanceof` tells them apart.
+const classes = Object.fromEntries(ERROR_CODES.map((code) => [code, createError(code, '%s', statusOf(code))])) as
+  Record<ErrorCode, FastifyErrorConstructor<{ code: ErrorCode, statusCode: number }, [string, { cause: unknown }?]>>
+
+export type HttpError = InstanceType<(typeof classes)[ErrorCode]>
+
+/**
+ * An error that the error handler answers with its code's status, in the one
+ * error shape. Its message reaches the client for a 4xx, 503 or 504 (say what
+ * to fix, or whether it is worth retrying); any other 5xx is logged, not shown.
+ */
+export function httpError (code: ErrorCode, message: string, options?: { cause: unknown }): HttpError {
+  return options === undefined ? new classes[code](message) : new classes[code](message, options)
+}
+
+export function isHttpError (err: unknown): err is HttpError {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && Object.hasOwn(classes, code) && err instanceof classes[code as ErrorCode]
+}
 
 export const ErrorResponse = Type.Object({
-  statusCode: Type.Integer({ examples: [400] }),
-  error: Type.String({ examples: ['Bad Request'] }),
-  message: Type.String({ examples: ["body/location is required"] })
+  statusCode: Type.Integer(),
+  code: Type.Unsafe<ErrorCode>({ type: 'string', enum: ERROR_CODES, description: 'What went wrong, for programs: stable across versions.' }),
+  error: Type.String({ description: 'The status\'s name.' }),
+  message: Type.String({ description: 'What went wrong, for people.' })
 }, { description: 'Every error has this shape.' })
 export type ErrorResponse = Static<typeof ErrorResponse>
 
-const described = (description: string) => ({ ...ErrorResponse, description })
+/** The body a client gets for an error with this code and message. */
+export function errorBody (code: ErrorCode, message: string = catalogue[code][1], statusCode: number = statusOf(code)): ErrorResponse {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
+/** One response of the OpenAPI document: the error shape, with an example per code it can carry. */
+function response (description: string, ...codes: ErrorCode[]): TObject {
+  return { ...ErrorResponse, description, examples: codes.map((code) => errorBody(code)) }
+}
 
 // The error responses every API route can give.
 export const apiErrors = {
-  401: described('API_TOKEN is set and the request has no valid bearer token.'),
-  503: described('Overloaded, or (with Redis) Redis unreachable; see Retry-After.')
+  401: response('API_TOKEN is set and the request has no valid bearer token.', 'TOKEN_REQUIRED', 'TOKEN_INVALID'),
+  429: response('Too many wrong tokens from this address (AUTH_FAILURE_MAX); see Retry-After.', 'AUTH_RATE_LIMITED'),
+  503: response('Overloaded, or (with Redis) Redis unreachable; see Retry-After.', 'OVERLOADED', 'BACKEND_UNAVAILABLE')
 }
 
 // And those of the publishing routes.
 export const publishErrors = {
   ...apiErrors,
-  400: described('Missing, blank, too long or wrong-typed field, or broken JSON.'),
-  413: described('Body over 64 KiB.'),
-  415: described('Content-Type is not application/json.'),
-  429: described('Over the rate limit; see Retry-After.')
+  400: response('Missing, blank, too long or wrong-typed field, broken JSON, or a body that is not UTF-8.', 'VALIDATION_FAILED', 'INVALID_JSON', 'INVALID_UTF8'),
+  408: response('The request was not received within REQUEST_TIMEOUT_MS; the connection is closed.', 'REQUEST_TIMEOUT'),
+  413: response('Body over 64 KiB.', 'BODY_TOO_LARGE'),
+  415: response('Content-Type is not application/json, or its charset is not UTF-8.', 'UNSUPPORTED_MEDIA_TYPE', 'UNSUPPORTED_CHARSET'),
+  429: response('Over the rate limit, or too many wrong tokens from this address; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED'),
+  504: response('With Redis: Redis did not answer in time, so the event may or may not have been stored and sent. Check the history before sending it again.', 'OUTCOME_UNKNOWN')
 }
 
-/**
- * An error that the error handler answers with this status, in the one error
- * shape. Its message reaches the client for a 4xx or a 503 (say what to fix,
- * or that it is worth retrying); any other 5xx is logged, not shown.
- */
-export function httpError (statusCode: number, message: string, options?: ErrorOptions): Error & { statusCode: number } {
-  return Object.assign(new Error(message, options), { statusCode })
+// The WebSocket upgrade's refusals.
+export const upgradeErrors = {
+  ...apiErrors,
+  400: response('Not a valid WebSocket handshake.', 'INVALID_WEBSOCKET_HANDSHAKE'),
+  403: response('CORS_ORIGINS_ALLOWED is a list and the page\'s Origin is not on it.', 'ORIGIN_NOT_ALLOWED'),
+  426: response('A plain GET, not a WebSocket upgrade.', 'UPGRADE_REQUIRED'),
+  429: response('Over the rate limit, or too many wrong tokens from this address; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED'),
+  503: response('Overloaded, at WS_MAX_CONNECTIONS, or (with Redis) Redis unreachable; see Retry-After.', 'OVERLOADED', 'CONNECTION_LIMIT', 'BACKEND_UNAVAILABLE')
 }

@@ -69,7 +69,7 @@ t.test('unknown routes and methods get the JSON error shape', async (t) => {
   const app = await build(t)
   const res = await app.inject('/nope')
   t.equal(res.statusCode, 404)
-  t.same(res.json(), { statusCode: 404, error: 'Not Found', message: 'Route GET:/nope not found' })
+  t.same(res.json(), { statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'Route GET:/nope not found' })
   const del = await app.inject({ method: 'DELETE', url: '/alerts' })
   t.equal(del.statusCode, 404)
 })

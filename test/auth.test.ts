@@ -24,7 +24,7 @@ t.test('with API_TOKEN every API route needs the bearer token', async (t) => {
   for (const call of calls) {
     const missing = await app.inject(call)
     t.equal(missing.statusCode, 401, `${call.method} ${call.url} without a token`)
-    t.same(missing.json(), { statusCode: 401, error: 'Unauthorized', message: 'a token is required: send Authorization: Bearer <token>' })
+    t.same(missing.json(), { statusCode: 401, code: 'TOKEN_REQUIRED', error: 'Unauthorized', message: 'a token is required: send Authorization: Bearer <token>' })
     t.equal(missing.headers['www-authenticate'], 'Bearer')
     for (const authorization of ['Bearer wrong', `Bearer ${TOKEN}x`, TOKEN, 'Basic abc', 'Bearer ']) {
       const wrong = await app.inject({ ...call, headers: { authorization } })

@@ -9,7 +9,7 @@ t.test('a 5xx is logged with its request id and details, and the client sees non
   })
   const res = await fastify.inject('/boom')
   t.equal(res.statusCode, 500)
-  t.same(res.json(), { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' })
+  t.same(res.json(), { statusCode: 500, code: 'INTERNAL_ERROR', error: 'Internal Server Error', message: 'Internal Server Error' })
   t.notMatch(res.body, /hunter2/)
   const logged = lines.find((l) => l.msg === 'request failed')
   t.match(logged, { level: 50, reqId: /^req-/, err: { message: 'database password is hunter2' } })
@@ -18,7 +18,7 @@ t.test('a 5xx is logged with its request id and details, and the client sees non
 t.test('4xx messages are shown as they are', async (t) => {
   const { fastify } = await buildLogged(t)
   const res = await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'm' } })
-  t.same(res.json(), { statusCode: 400, error: 'Bad Request', message: 'body/location is required' })
+  t.same(res.json(), { statusCode: 400, code: 'VALIDATION_FAILED', error: 'Bad Request', message: 'body/location is required' })
 })
 
 t.test('an error with an odd status is reported as a 500', async (t) => {

@@ -46,7 +46,7 @@ t.test('POST /alerts and /message: stored exactly when valid, never 5xx', async 
     if (res.statusCode === 200) {
       if (url === '/alerts') alerts++
       else chats++
-    } else if (Object.keys(res.json()).sort().join() !== 'error,message,statusCode') return false
+    } else if (Object.keys(res.json()).sort().join() !== 'code,error,message,statusCode') return false
     return true
   }), { numRuns: 400 })
   t.equal((await app.inject('/alerts/history')).json().count, alerts)

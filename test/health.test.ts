@@ -2,6 +2,7 @@ import t from 'tap'
 import { build } from './helpers/app'
 import { waitFor } from './helpers/wait'
 import { build as buildApp } from '../app'
+import { loadConfig } from '../plugins/app/config'
 
 t.test('/health and /ready answer 200 on a running server', async (t) => {
   const app = await build(t)
@@ -14,7 +15,7 @@ t.test('/health and /ready answer 200 on a running server', async (t) => {
 })
 
 t.test('readiness says "starting" before the server is ready and "shutting down" once closing begins', async (t) => {
-  const app = buildApp(false, { env: { ALERT_INTERVAL_MS: 0 } })
+  const app = buildApp(loadConfig({ ALERT_INTERVAL_MS: 0 }), false)
   await app.after()
   t.equal(app.readiness.problem(), 'starting')
   let during: string | undefined
@@ -32,7 +33,7 @@ t.test('overloaded: requests get 503 with Retry-After, /ready says overloaded, /
   const res = await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })
   t.equal(res.statusCode, 503)
   t.equal(res.headers['retry-after'], '10')
-  t.same(res.json(), { statusCode: 503, error: 'Service Unavailable', message: 'the server is overloaded; retry later' })
+  t.same(res.json(), { statusCode: 503, code: 'OVERLOADED', error: 'Service Unavailable', message: 'the server is overloaded; retry later' })
   const ready = await app.inject('/ready')
   t.equal(ready.statusCode, 503)
   t.same(ready.json(), { status: 'not ready', reason: 'overloaded' })

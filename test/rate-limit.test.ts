@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, listen } from './helpers/app'
+import { build, buildLogged, listen } from './helpers/app'
 import { refusedUpgrade, Client } from './helpers/ws-client'
 import { timeWindow } from '../plugins/external/rate-limit'
 
@@ -11,8 +11,8 @@ t.test('publishing past RATE_LIMIT_MAX per window gets 429 with Retry-After, and
   const limited = await app.inject(post)
   t.equal(limited.statusCode, 429)
   t.ok(Number(limited.headers['retry-after']) > 0, `Retry-After: ${String(limited.headers['retry-after'])}`)
-  t.same(Object.keys(limited.json()).sort(), ['error', 'message', 'statusCode'])
-  t.match(limited.json(), { statusCode: 429, error: 'Too Many Requests', message: /rate limit of 3 requests per 1 minute/ })
+  t.same(Object.keys(limited.json()).sort(), ['code', 'error', 'message', 'statusCode'])
+  t.match(limited.json(), { statusCode: 429, code: 'RATE_LIMITED', error: 'Too Many Requests', message: /rate limit of 3 requests per 1 minute/ })
   const chat = await app.inject({ method: 'POST', url: '/message', payload: { sender: 's', message: 'm' } })
   t.equal(chat.statusCode, 429, 'the budget covers every publishing route')
   t.equal((await app.inject('/alerts/history')).json().count, 3)
@@ -27,16 +27,40 @@ t.test('each client address has its own budget', async (t) => {
   t.equal((await app.inject({ ...post, remoteAddress: '10.0.0.2' })).statusCode, 200)
 })
 
-t.test('behind TRUST_PROXY proxies, the client address comes from X-Forwarded-For', async (t) => {
-  const viaProxy = (client: string) => ({ ...post, remoteAddress: '10.9.9.9', headers: { 'x-forwarded-for': client } })
+t.test('X-Forwarded-For is believed only from a TRUST_PROXY address', async (t) => {
+  const from = (peer: string, client: string) => ({ ...post, remoteAddress: peer, headers: { 'x-forwarded-for': client } })
   const direct = await build(t, { RATE_LIMIT_MAX: 1 })
-  t.equal((await direct.inject(viaProxy('1.1.1.1'))).statusCode, 200)
-  t.equal((await direct.inject(viaProxy('2.2.2.2'))).statusCode, 429, 'by default X-Forwarded-For is ignored: one budget for the proxy')
-  const proxied = await build(t, { RATE_LIMIT_MAX: 1, TRUST_PROXY: 1 })
-  t.equal((await proxied.inject(viaProxy('1.1.1.1'))).statusCode, 200)
-  t.equal((await proxied.inject(viaProxy('2.2.2.2'))).statusCode, 200, 'another client behind the proxy')
-  t.equal((await proxied.inject(viaProxy('1.1.1.1'))).statusCode, 429)
-  t.equal((await proxied.inject(viaProxy('evil, 2.2.2.2'))).statusCode, 429, 'only one hop is trusted: a forged left-most entry changes nothing')
+  t.equal((await direct.inject(from('10.9.9.9', '1.1.1.1'))).statusCode, 200)
+  t.equal((await direct.inject(from('10.9.9.9', '2.2.2.2'))).statusCode, 429, 'by default X-Forwarded-For is ignored: one budget for the proxy')
+
+  const proxied = await build(t, { RATE_LIMIT_MAX: 1, TRUST_PROXY: '10.9.9.0/24' })
+  t.equal((await proxied.inject(from('10.9.9.9', '1.1.1.1'))).statusCode, 200)
+  t.equal((await proxied.inject(from('10.9.9.8', '2.2.2.2'))).statusCode, 200, 'another client behind a trusted proxy')
+  t.equal((await proxied.inject(from('10.9.9.9', '1.1.1.1'))).statusCode, 429, 'the client has its own budget')
+  t.equal((await proxied.inject(from('10.9.9.9', '1.1.1.1, 10.9.9.7'))).statusCode, 429, 'trusted proxies in the chain are skipped')
+  t.equal((await proxied.inject(from('10.9.9.9', '3.3.3.3, 2.2.2.2'))).statusCode, 429, 'a forged left-most entry changes nothing')
+
+  // A client that reaches the server directly chooses its X-Forwarded-For: ignored.
+  t.equal((await proxied.inject(from('6.6.6.6', '4.4.4.4'))).statusCode, 200)
+  t.equal((await proxied.inject(from('6.6.6.6', '5.5.5.5'))).statusCode, 429, 'an untrusted peer keeps its own address')
+})
+
+t.test('over a real socket: request.ip is the forwarded address only when the peer is trusted', async (t) => {
+  const seen = async (trust: string): Promise<string> => {
+    let ip = ''
+    const { fastify } = await buildLogged(t, { TRUST_PROXY: trust }, (app) => {
+      app.addHook('onResponse', async (request) => { ip = request.ip })
+    })
+    await fastify.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = fastify.server.address() as { port: number }
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { headers: { 'x-forwarded-for': '203.0.113.7' } })
+    t.equal(res.status, 200)
+    return ip
+  }
+  t.equal(await seen('127.0.0.1'), '203.0.113.7', 'loopback peer trusted')
+  t.equal(await seen('loopback'), '203.0.113.7', 'by range name')
+  t.equal(await seen('10.0.0.1'), '127.0.0.1', 'loopback peer not trusted: its own address')
+  t.equal(await seen(''), '127.0.0.1')
 })
 
 t.test('WebSocket upgrades count against the same limit, refused before the upgrade', async (t) => {

@@ -8,7 +8,7 @@ import type { Event } from '../schemas/events'
 
 // These tests stop and start a redis-server of their own, never the shared one.
 const PRIVATE = { shared: false, server: true }
-const UNAVAILABLE = { statusCode: 503, error: 'Service Unavailable', message: 'Redis is unavailable; try again later' }
+const UNAVAILABLE = { statusCode: 503, code: 'BACKEND_UNAVAILABLE', error: 'Service Unavailable', message: 'Redis is unavailable; try again later' }
 // Reconnection attempts are at most 2 s apart.
 const RECONNECT_MS = 10000
 
@@ -39,6 +39,7 @@ redisTest('Redis going away: 503, error frames, clients stay connected; Redis ba
   const history = await fetch(`${b.url}/alerts/history`)
   t.equal(history.status, 503)
   t.same(await history.json(), UNAVAILABLE)
+  t.equal(history.headers.get('retry-after'), '5', 'as the 503 schema promises')
 
   const ready = await fetch(`${a.url}/ready`)
   t.equal(ready.status, 503)

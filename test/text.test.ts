@@ -91,7 +91,7 @@ for (const { url, history, key, fields } of routes) {
       const payload = Buffer.concat([Buffer.from(JSON.stringify({ ...fields, [name]: value }).slice(0, -2)), bad, Buffer.from('"}')])
       const res = await app.inject({ method: 'POST', url, payload, headers: json })
       t.equal(res.statusCode, 400, bad.toString('hex'))
-      t.same(res.json(), { statusCode: 400, error: 'Bad Request', message: 'body is not valid UTF-8' })
+      t.same(res.json(), { statusCode: 400, code: 'INVALID_UTF8', error: 'Bad Request', message: 'body is not valid UTF-8' })
     }
     t.equal(await count(app, history), 0)
   })

@@ -49,7 +49,7 @@ export default fp(async function auth (fastify) {
     if (wait > 0) {
       const seconds = Math.ceil(wait / 1000)
       reply.header('retry-after', String(seconds))
-      throw httpError(429, `too many failed authentications from this address; retry in ${seconds} s`)
+      throw httpError('AUTH_RATE_LIMITED', `too many failed authentications from this address; retry in ${seconds} s`)
     }
     const given = presentedToken(request)
     if (given !== undefined && sameToken(given, token)) return
@@ -58,8 +58,8 @@ export default fp(async function auth (fastify) {
       request.log.warn({ address, failures: AUTH_FAILURE_MAX, windowMs: AUTH_FAILURE_WINDOW_MS }, 'authentication failures past the budget: address refused until the window ends')
     }
     reply.header('www-authenticate', 'Bearer')
-    throw httpError(401, given === undefined
-      ? 'a token is required: send Authorization: Bearer <token>' + (request.ws ? ' or ?token=<token>' : '')
-      : 'the token is not valid')
+    throw given === undefined
+      ? httpError('TOKEN_REQUIRED', 'a token is required: send Authorization: Bearer <token>' + (request.ws ? ' or ?token=<token>' : ''))
+      : httpError('TOKEN_INVALID', 'the token is not valid')
   })
 }, { name: 'auth', fastify: '5.x', dependencies: ['config', 'errors'], decorators: { request: ['ws'] } })

@@ -24,7 +24,7 @@ export default fp(async function broadcaster (fastify) {
   fastify.addHook('onRequest', async (request, reply) => {
     if (request.ws && fanout.size >= WS_MAX_CONNECTIONS) {
       reply.header('retry-after', '5')
-      throw httpError(503, `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later`)
+      throw httpError('CONNECTION_LIMIT', `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later`)
     }
   })
 }, {

@@ -62,7 +62,7 @@ export default fp(async function origin (fastify) {
   fastify.addHook('onRequest', async (request) => {
     const origin = request.headers.origin
     if (request.ws && origin !== undefined && !allows(origin, request.socket?.localPort)) {
-      throw httpError(403, `origin ${origin} is not allowed`)
+      throw httpError('ORIGIN_NOT_ALLOWED', `origin ${origin} is not allowed`)
     }
   })
 }, { name: 'origin', fastify: '5.x', dependencies: ['config'], decorators: { request: ['ws'] } })

@@ -61,12 +61,12 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 export function decodeJsonBody (contentType: string | undefined, body: Buffer): string {
   const charset = CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase()
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw httpError(415, `charset ${JSON.stringify(charset)} is not supported; send JSON in UTF-8 (application/json; charset=utf-8)`)
+    throw httpError('UNSUPPORTED_CHARSET', `charset ${JSON.stringify(charset)} is not supported; send JSON in UTF-8 (application/json; charset=utf-8)`)
   }
   try {
     return strictUtf8.decode(body)
   } catch {
-    throw httpError(400, 'body is not valid UTF-8')
+    throw httpError('INVALID_UTF8', 'body is not valid UTF-8')
   }
 }
 

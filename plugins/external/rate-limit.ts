@@ -20,6 +20,6 @@ export default fp(async function limits (fastify) {
     keyGenerator: (request) => request.ip ?? request.socket?.remoteAddress ?? 'unknown',
     // Thrown by the plugin, so the error handler gives it the usual shape.
     errorResponseBuilder: (_request, context) =>
-      httpError(context.statusCode, `rate limit of ${context.max} requests per ${context.after} reached; retry in ${context.after}`)
+      httpError('RATE_LIMITED', `rate limit of ${context.max} requests per ${context.after} reached; retry in ${context.after}`)
   })
 }, { name: 'rate-limit', fastify: '5.x', dependencies: ['config'], decorators: { request: ['ws'] } })

@@ -1,5 +1,8 @@
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
+import type { Duplex } from 'node:stream'
+import { writeError } from '../app/errors'
+import { errorBody } from '../../schemas/errors'
 
 /** Options of the WebSocket server; compression stays off (see core/ws-internals.ts). */
 export const wsServerOptions = (maxPayload: number): { maxPayload: number, perMessageDeflate: false } =>
@@ -27,5 +30,12 @@ export default fp(async function websocketServer (fastify) {
       for (const listener of listeners) listener()
       fastify.websocketServer.close(() => done())
     }
+  })
+  // ws refuses a broken handshake (no or bad Sec-WebSocket-Key or -Version)
+  // with a text body; with a listener here it leaves the answer to us.
+  fastify.websocketServer.on('wsClientError', (err: Error, socket: Duplex) => {
+    fastify.log.debug({ err }, 'websocket handshake refused')
+    const headers: Record<string, string> = /Sec-WebSocket-Version/.test(err.message) ? { 'Sec-WebSocket-Version': '13, 8' } : {}
+    writeError(socket, errorBody('INVALID_WEBSOCKET_HANDSHAKE', err.message), headers)
   })
 }, { name: 'websocket', fastify: '5.x', dependencies: ['config'] })

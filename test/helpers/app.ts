@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { Writable } from 'node:stream'
 import { build as buildApp, loggerOptions } from '../../app'
+import { loadConfig, type Env } from '../../plugins/app/config'
 
-type Env = Record<string, string | number | boolean | undefined>
 export interface Teardown { teardown: (fn: () => unknown) => void }
 
 // The ticker is off and the rate limits out of reach unless a test says otherwise.
@@ -10,7 +10,7 @@ const testEnv: Env = { ALERT_INTERVAL_MS: 0, RATE_LIMIT_MAX: 1_000_000, AUTH_FAI
 
 /** Builds the app exactly as server.ts does, with test config; closed when the test ends. */
 export async function build (t: Teardown, env: Env = {}): Promise<FastifyInstance> {
-  const fastify = buildApp(false, { env: { ...testEnv, ...env } })
+  const fastify = buildApp(loadConfig({ ...testEnv, ...env }), false)
   t.teardown(async () => await fastify.close())
   await fastify.ready()
   return fastify
@@ -29,7 +29,8 @@ export async function buildLogged (t: Teardown, env: Env = {}, extend?: (fastify
       done()
     }
   })
-  const fastify = buildApp({ ...(loggerOptions('info') as object), stream }, { env: { ...testEnv, ...env } })
+  const config = loadConfig({ ...testEnv, ...env })
+  const fastify = buildApp(config, { ...(loggerOptions(config.LOG_LEVEL) as object), stream })
   extend?.(fastify)
   t.teardown(async () => await fastify.close())
   await fastify.ready()

@@ -1,22 +1,24 @@
 import type { InjectOptions } from 'fastify'
 import { build } from './app'
+import type { ErrorCode } from '../../schemas/errors'
 
-type Rejection = [name: string, request: { payload?: InjectOptions['payload'], headers?: Record<string, string> }, status: number, message: RegExp]
+type Rejection = [name: string, request: { payload?: InjectOptions['payload'], headers?: Record<string, string> }, status: number, message: RegExp, code: ErrorCode]
 
 /**
  * One subtest per way a body can be wrong (see `rejections`): each POST to
- * `url` must get its status and words in the one JSON error shape, and
+ * `url` must get its status, code and words in the one JSON error shape, and
  * `history` must still answer `empty` afterwards.
  */
 export function testRejections (tap: typeof import('tap'), url: string, limits: Record<string, number>, history: string, empty: unknown): void {
-  for (const [name, request, status, message] of rejections(limits)) {
+  for (const [name, request, status, message, code] of rejections(limits)) {
     tap.test(`POST ${url} rejects ${name} with ${status}, and stores nothing`, async (t) => {
       const app = await build(t)
       const res = await app.inject({ method: 'POST', url, ...request })
       t.equal(res.statusCode, status)
       const body = res.json()
-      t.same(Object.keys(body).sort(), ['error', 'message', 'statusCode'])
+      t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'])
       t.equal(body.statusCode, status)
+      t.equal(body.code, code)
       t.match(body.message, message)
       t.same((await app.inject(history)).json(), empty)
     })
@@ -37,27 +39,27 @@ export function rejections (limits: Record<string, number>): Rejection[] {
     const without = { ...valid }
     delete without[field]
     out.push(
-      [`missing ${field}`, { payload: without }, 400, new RegExp(`body/${field} is required`)],
-      [`number ${field}`, { payload: { ...valid, [field]: 123 } }, 400, new RegExp(`body/${field} must be string`)],
-      [`null ${field}`, { payload: { ...valid, [field]: null } }, 400, new RegExp(`body/${field} must be string`)],
-      [`object ${field}`, { payload: { ...valid, [field]: { a: 1 } } }, 400, new RegExp(`body/${field} must be string`)],
-      [`array ${field}`, { payload: { ...valid, [field]: ['ok'] } }, 400, new RegExp(`body/${field} must be string`)],
-      [`empty ${field}`, { payload: { ...valid, [field]: '' } }, 400, new RegExp(`body/${field} must not be empty`)],
-      [`blank ${field}`, { payload: { ...valid, [field]: ' \t\n ' } }, 400, new RegExp(`body/${field} must not be blank`)],
-      [`${field} over ${max} characters`, { payload: { ...valid, [field]: 'x'.repeat(max + 1) } }, 400, new RegExp(`body/${field} must be at most ${max} characters`)]
+      [`missing ${field}`, { payload: without }, 400, new RegExp(`body/${field} is required`), 'VALIDATION_FAILED'],
+      [`number ${field}`, { payload: { ...valid, [field]: 123 } }, 400, new RegExp(`body/${field} must be string`), 'VALIDATION_FAILED'],
+      [`null ${field}`, { payload: { ...valid, [field]: null } }, 400, new RegExp(`body/${field} must be string`), 'VALIDATION_FAILED'],
+      [`object ${field}`, { payload: { ...valid, [field]: { a: 1 } } }, 400, new RegExp(`body/${field} must be string`), 'VALIDATION_FAILED'],
+      [`array ${field}`, { payload: { ...valid, [field]: ['ok'] } }, 400, new RegExp(`body/${field} must be string`), 'VALIDATION_FAILED'],
+      [`empty ${field}`, { payload: { ...valid, [field]: '' } }, 400, new RegExp(`body/${field} must not be empty`), 'VALIDATION_FAILED'],
+      [`blank ${field}`, { payload: { ...valid, [field]: ' \t\n ' } }, 400, new RegExp(`body/${field} must not be blank`), 'VALIDATION_FAILED'],
+      [`${field} over ${max} characters`, { payload: { ...valid, [field]: 'x'.repeat(max + 1) } }, 400, new RegExp(`body/${field} must be at most ${max} characters`), 'VALIDATION_FAILED']
     )
   }
   out.push(
-    ['empty object', { payload: {} }, 400, /is required/],
-    ['array body', { payload: [valid] }, 400, /body must be object/],
-    ['string body', { payload: '"hello"', headers: json }, 400, /body must be object/],
-    ['null body', { payload: 'null', headers: json }, 400, /body must be object/],
-    ['broken JSON', { payload: '{"a": "b",', headers: json }, 400, /not valid JSON/],
-    ['empty JSON body', { payload: '', headers: json }, 400, /empty/i],
-    ['no body at all', {}, 400, /body must be object/],
-    ['form body', { payload: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, /application\/json/],
-    ['text body', { payload: 'hello', headers: { 'content-type': 'text/plain' } }, 415, /text\/plain/],
-    ['body over 64 KiB', { payload: JSON.stringify({ ...valid, pad: 'x'.repeat(70 * 1024) }), headers: json }, 413, /too large/i]
+    ['empty object', { payload: {} }, 400, /is required/, 'VALIDATION_FAILED'],
+    ['array body', { payload: [valid] }, 400, /body must be object/, 'VALIDATION_FAILED'],
+    ['string body', { payload: '"hello"', headers: json }, 400, /body must be object/, 'VALIDATION_FAILED'],
+    ['null body', { payload: 'null', headers: json }, 400, /body must be object/, 'VALIDATION_FAILED'],
+    ['broken JSON', { payload: '{"a": "b",', headers: json }, 400, /not valid JSON/, 'INVALID_JSON'],
+    ['empty JSON body', { payload: '', headers: json }, 400, /empty/i, 'INVALID_JSON'],
+    ['no body at all', {}, 400, /body must be object/, 'VALIDATION_FAILED'],
+    ['form body', { payload: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, /application\/json/, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['text body', { payload: 'hello', headers: { 'content-type': 'text/plain' } }, 415, /text\/plain/, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['body over 64 KiB', { payload: JSON.stringify({ ...valid, pad: 'x'.repeat(70 * 1024) }), headers: json }, 413, /too large/i, 'BODY_TOO_LARGE']
   )
   return out
 }
