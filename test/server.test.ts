@@ -112,21 +112,71 @@ t.test('.env is read from the working directory; the environment overrides it', 
   t.equal(await p.exited, 0)
 })
 
-t.test('an invalid value stops start-up with a message naming the variable', async (t) => {
-  const p = start(t, '', { PORT: 'abc' })
+t.test('an invalid value stops start-up with one line naming the variable and what is allowed', async (t) => {
+  const p = start(t, 'RATE_LIMIT_WINDOW=soon\n', { LOG_LEVEL: 'loud' })
   t.equal(await p.exited, 1)
-  t.match(p.lines.join('\n'), /Cannot start: env\/PORT must be integer/)
+  t.same(p.lines, ['Cannot start: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud"); ' +
+    'RATE_LIMIT_WINDOW must be milliseconds, or a positive duration such as "1 minute", "30 s", "2 hours" (got "soon")'])
 })
 
-t.test('a port already in use stops start-up with exit code 1', async (t) => {
+t.test('on start, one line says where the dashboard and docs are, the mode, and whether tokens are required', async (t) => {
+  const open = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\n')
+  const base = await listening(open)
+  const line = JSON.parse(await open.waitLine(/Alert server ready/)) as { msg: string }
+  t.equal(line.msg, `Alert server ready: dashboard ${base}/, docs ${base}/docs; events in memory; no token required`)
+  open.child.kill('SIGTERM')
+  t.equal(await open.exited, 0)
+
+  const guarded = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\nAPI_TOKEN=secret\n')
+  t.match(await guarded.waitLine(/Alert server ready/), /events in memory; API token required/)
+  t.notMatch(guarded.lines.join('\n'), /secret/)
+  guarded.child.kill('SIGTERM')
+  t.equal(await guarded.exited, 0)
+})
+
+t.test('a port already in use stops start-up with one line and exit code 1', async (t) => {
   const first = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\n')
   const base = await listening(first)
   const port = new URL(base).port
   const second = start(t, `PORT=${port}\nALERT_INTERVAL_MS=0\n`)
   t.equal(await second.exited, 1)
-  t.match(second.lines.join('\n'), /EADDRINUSE/)
+  t.same(second.lines, [`Cannot start: port ${port} is already in use (set PORT)`])
   first.child.kill('SIGTERM')
   t.equal(await first.exited, 0)
+})
+
+t.test('an unknown host stops start-up with one line and exit code 1', async (t) => {
+  const p = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\nHOST=no-such-host.invalid\n')
+  t.equal(await p.exited, 1)
+  t.same(p.lines, ['Cannot start: host no-such-host.invalid cannot be resolved (set HOST)'])
+})
+
+t.test('SIGTERM: a WebSocket peer that never answers the close is cut after the grace, and the exit is 0', async (t) => {
+  const p = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\n')
+  const base = await listening(p)
+  // A raw client: completes the handshake, then never reads or answers.
+  const peer = connect(Number(new URL(base).port), '127.0.0.1')
+  t.teardown(() => peer.destroy())
+  await once(peer, 'connect')
+  peer.write('GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  const head = await once<Buffer>(peer, 'data')
+  t.match(head.toString(), /^HTTP\/1\.1 101/)
+  const received: Buffer[] = []
+  peer.on('data', (c: Buffer) => received.push(c))
+  await p.waitLine(/websocket connected/)
+  const signalled = Date.now()
+  p.child.kill('SIGTERM')
+  await once(peer, 'close', 15_000)
+  const code = await p.exited
+  const ms = Date.now() - signalled
+  t.equal(code, 0, 'a clean exit, not the hard limit')
+  t.ok(ms < 10_000, `exited after ${ms} ms, within the documented 10 s`)
+  // The close frame (opcode 8) with 1001 was sent before the socket was cut.
+  const frames = Buffer.concat(received)
+  const close = frames.indexOf(0x88)
+  t.ok(close >= 0, 'a close frame was sent')
+  t.equal(frames.readUInt16BE(close + 2), 1001)
 })
 
 

@@ -35,7 +35,7 @@ export interface Fanout {
   send: (socket: WebSocket, frame: object) => void
   /** Cuts one client with a close code (destroyed if it does not finish the close in time). */
   drop: (socket: WebSocket, reason: DropReason, code: number, text: string) => void
-  /** Stops the heartbeat and closes every client with the given code. */
+  /** Stops the heartbeat and closes every client with the given code; those that have not closed after a grace are destroyed. */
   close: (code: number, reason: string) => void
   /** Called whenever the server cuts a client. */
   onDrop: (listener: (reason: DropReason) => void) => void
@@ -79,8 +79,8 @@ const framed = (frame: object): Framed => {
   return { id: (frame as { id?: string }).id ?? '', json, frame: textFrame(json) }
 }
 
-// A client closed for being slow has stopped reading: its close frame may
-// never be read, so the socket is destroyed if it lingers.
+// A client closed for being slow has stopped reading, and one closed at
+// shutdown may never answer: the socket is destroyed if it lingers.
 const CLOSE_GRACE_MS = 5000
 
 const GAP_MESSAGE = 'the event asked for is not in the retained history; the whole retained history follows. ' +
@@ -284,7 +284,12 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log }: Fa
 
     close (code, reason) {
       clearInterval(heartbeat)
-      for (const client of clients.values()) client.socket.close(code, reason)
+      // A peer that never answers the close (a half-open phone, a client that
+      // does not read) would hold shutdown for ws's 30 s close timeout.
+      for (const client of clients.values()) {
+        client.socket.close(code, reason)
+        setTimeout(() => client.socket.terminate(), CLOSE_GRACE_MS).unref()
+      }
     },
 
     onDrop (listener) {
