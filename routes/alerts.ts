@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Alert, AlertHistory, AlertInput } from '../schemas/events'
+import { Alert, AlertHistory, AlertInput, PublishHeaders } from '../schemas/events'
 import { apiErrors, publishErrors } from '../schemas/errors'
+import { publishRequest } from './shared'
 
 const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
   const { publisher, backend: { store } } = fastify
@@ -9,11 +10,12 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['alerts'],
       summary: 'Raise an alert',
-      description: 'Stores the alert and sends it to every WebSocket client. Unknown fields are ignored.',
+      description: 'Stores the alert and sends it to every WebSocket client. Unknown fields are ignored. With an Idempotency-Key header a retry is safe: it gets the first result and publishes nothing.',
       body: AlertInput,
+      headers: PublishHeaders,
       response: { 200: Alert, ...publishErrors }
     }
-  }, async (request) => publisher.publish({ type: 'alert', ...request.body }))
+  }, async (request, reply) => await publishRequest(publisher, { type: 'alert', ...request.body }, request.headers['idempotency-key'], reply))
 
   fastify.get('/alerts/history', {
     schema: {

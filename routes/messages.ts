@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Chat, ChatHistory, ChatInput } from '../schemas/events'
+import { Chat, ChatHistory, ChatInput, PublishHeaders } from '../schemas/events'
 import { apiErrors, publishErrors } from '../schemas/errors'
+import { publishRequest } from './shared'
 
 const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   const { publisher, backend: { store } } = fastify
@@ -9,11 +10,12 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['chat'],
       summary: 'Send a chat message',
-      description: 'Stores the message and sends it to every WebSocket client. Unknown fields are ignored.',
+      description: 'Stores the message and sends it to every WebSocket client. Unknown fields are ignored. With an Idempotency-Key header a retry is safe: it gets the first result and publishes nothing.',
       body: ChatInput,
+      headers: PublishHeaders,
       response: { 200: Chat, ...publishErrors }
     }
-  }, async (request) => publisher.publish({ type: 'chat', ...request.body }))
+  }, async (request, reply) => await publishRequest(publisher, { type: 'chat', ...request.body }, request.headers['idempotency-key'], reply))
 
   fastify.get('/message', {
     schema: {

@@ -28,6 +28,7 @@ export const ConfigSchema = Type.Object({
   WS_CHAT_BURST: Type.Integer({ minimum: 1, default: 10, description: 'Chat messages a connection may send at once.' }),
   WS_MAX_INVALID_FRAMES: Type.Integer({ minimum: 1, default: 20, description: 'Refused frames (not JSON, unknown type, invalid chat, over the chat rate) a connection may send at once; one more is allowed each second. Past it the connection is closed with 1008.' }),
   WS_MAX_CONNECTIONS: Type.Integer({ minimum: 1, default: 10000, description: 'Open WebSocket connections; the next upgrade gets 503.' }),
+  IDEMPOTENCY_TTL_MS: Type.Integer({ minimum: 1000, default: 86400000, description: 'How long an Idempotency-Key of POST /alerts and POST /message is remembered (24 h by default): a retry with the same key within it returns the first result and publishes nothing.' }),
   API_TOKEN: Type.String({ default: '', description: 'When set, every API route and the WebSocket require it as a bearer token.' }),
   METRICS_TOKEN: Type.String({ default: '', description: 'When set, GET /metrics requires it as a bearer token.' }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 300, description: 'Publishing requests and WebSocket upgrades per client address per window.' }),
@@ -41,6 +42,7 @@ export const ConfigSchema = Type.Object({
   HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10000, description: 'Time to receive the request headers, counted from the connection or the previous request; at most REQUEST_TIMEOUT_MS.' }),
   KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 72000, description: 'How long an idle keep-alive connection stays open; keep it above the idle timeout of a load balancer in front.' }),
   REDIS_URL: Type.String({ default: '', description: 'redis://[user:password@]host:port[/db] (rediss:// for TLS). When set, history and fan-out go through this Redis, shared by every instance; unset, everything stays in memory.' }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 50, default: 5000, description: 'How long a Redis command may take. A publish that times out is answered 503 with its outcome unknown (it may have been stored and sent): retry it with the same Idempotency-Key.' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'alerts:', description: 'Prefix of every Redis key and channel, so deployments can share one Redis.' })
 })
 export type Config = Static<typeof ConfigSchema>

@@ -22,6 +22,8 @@ const catalogue = {
   BODY_TOO_LARGE: [413, 'Request body is too large'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'Content-Type "text/plain" is not supported; send application/json'],
   UNSUPPORTED_CHARSET: [415, 'charset "latin1" is not supported; send JSON in UTF-8 (application/json; charset=utf-8)'],
+  // As the IETF Idempotency-Key draft: a key reused with another payload is 422.
+  IDEMPOTENCY_CONFLICT: [422, 'this Idempotency-Key was already used for a different request'],
   UPGRADE_REQUIRED: [426, 'GET /ws is a WebSocket endpoint; connect with a WebSocket client'],
   RATE_LIMITED: [429, 'rate limit of 300 requests per 1 minute reached; retry in 1 minute'],
   AUTH_RATE_LIMITED: [429, 'too many failed authentications from this address; retry in 60 s'],
@@ -32,7 +34,7 @@ const catalogue = {
   BACKEND_UNAVAILABLE: [503, 'Redis is unavailable; try again later'],
   // 504, not 503: the backend (an upstream) did not answer in time, and a 503
   // tells clients and proxies that nothing happened and a retry is safe.
-  OUTCOME_UNKNOWN: [504, 'Redis did not answer in time: the event may have been stored and sent; check before retrying']
+  OUTCOME_UNKNOWN: [504, 'Redis did not answer in time: the event may have been stored and sent; retry with the same Idempotency-Key, or check before retrying']
 } as const satisfies Record<string, readonly [number, string]>
 
 export type ErrorCode = keyof typeof catalogue
@@ -89,12 +91,13 @@ export const apiErrors = {
 // And those of the publishing routes.
 export const publishErrors = {
   ...apiErrors,
-  400: response('Missing, blank, too long or wrong-typed field, broken JSON, or a body that is not UTF-8.', 'VALIDATION_FAILED', 'INVALID_JSON', 'INVALID_UTF8'),
+  400: response('Missing, blank, too long or wrong-typed field, broken JSON, a body that is not UTF-8, or a malformed Idempotency-Key.', 'VALIDATION_FAILED', 'INVALID_JSON', 'INVALID_UTF8'),
   408: response('The request was not received within REQUEST_TIMEOUT_MS; the connection is closed.', 'REQUEST_TIMEOUT'),
   413: response('Body over 64 KiB.', 'BODY_TOO_LARGE'),
   415: response('Content-Type is not application/json, or its charset is not UTF-8.', 'UNSUPPORTED_MEDIA_TYPE', 'UNSUPPORTED_CHARSET'),
+  422: response('The Idempotency-Key was already used for a different request.', 'IDEMPOTENCY_CONFLICT'),
   429: response('Over the rate limit, or too many wrong tokens from this address; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED'),
-  504: response('With Redis: Redis did not answer in time, so the event may or may not have been stored and sent. Check the history before sending it again.', 'OUTCOME_UNKNOWN')
+  504: response('With Redis: Redis did not answer in time, so the event may or may not have been stored and sent. Retry with the same Idempotency-Key (safe), or check the history before sending it again.', 'OUTCOME_UNKNOWN')
 }
 
 // The WebSocket upgrade's refusals.

@@ -43,6 +43,17 @@ export const ChatInput = Type.Object({ sender, message: chatText }, {
 })
 export type ChatInput = Static<typeof ChatInput>
 
+// Headers of the publishing routes.
+export const PublishHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 200,
+    pattern: '^[\\x21-\\x7e]+$',
+    description: 'Optional; any 1 to 200 visible ASCII characters, e.g. a UUID. A retry with the same key (within IDEMPOTENCY_TTL_MS, 24 h) gets the first result (with Idempotent-Replayed: true) and publishes nothing; the same key with a different body is 422. Keys are shared by every client and instance: make them unique.',
+    examples: ['9b2f6f7e-3c1a-4d7e-8a51-2f1f1f5d0c11']
+  }))
+})
+
 export const EventType = Type.Unsafe<'alert' | 'chat'>({ type: 'string', enum: ['alert', 'chat'] })
 export type EventType = Static<typeof EventType>
 

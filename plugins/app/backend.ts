@@ -14,14 +14,14 @@ declare module 'fastify' {
  * REDIS_URL is set, so a server in memory never loads ioredis.
  */
 export default fp(async function backend (fastify) {
-  const { REDIS_URL, REDIS_KEY_PREFIX, HISTORY_SIZE } = fastify.config
+  const { REDIS_URL, REDIS_KEY_PREFIX, REDIS_COMMAND_TIMEOUT_MS, HISTORY_SIZE } = fastify.config
   if (REDIS_URL === '') {
     fastify.decorate('backend', createMemoryBackend({ historySize: HISTORY_SIZE }))
     return
   }
   // require, not import(): loaded on demand, and the same in the sources and in dist/.
   const { createRedisBackend } = require('../core/redis-backend') as typeof import('../core/redis-backend')
-  const redis = createRedisBackend({ url: REDIS_URL, prefix: REDIS_KEY_PREFIX, historySize: HISTORY_SIZE, log: fastify.log })
+  const redis = createRedisBackend({ url: REDIS_URL, prefix: REDIS_KEY_PREFIX, historySize: HISTORY_SIZE, log: fastify.log, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS })
   fastify.decorate('backend', redis)
   fastify.addHook('onClose', async () => await redis.close())
   // Start ready when Redis is there; when it is not, start anyway (publishing

@@ -9,6 +9,8 @@
  *   it to the feed of every instance; it resolves once the event is stored.
  * - `feed` gives each instance every appended event exactly once, in publish
  *   order, whichever instance appended it.
+ * - `store.appendOnce` is `append` at most once per key within its ttl, also
+ *   for calls that race each other (on Redis, from any instance).
  * - `claims.claim` is won by exactly one caller per name until it expires.
  */
 import type { Event, EventOf, EventType } from '../../schemas/events'
@@ -24,6 +26,13 @@ export interface Replay {
 export interface EventStore {
   /** Stores the event after every earlier one and hands it to every instance's feed. */
   append: (event: Event) => Promise<void>
+  /**
+   * Appends `event` unless an append with this key was made within `ttlMs`:
+   * then nothing is stored or fanned out, and the event stored under the key
+   * the first time comes back (`first: false`). Checking the key, appending
+   * and remembering the key are one atomic step.
+   */
+  appendOnce: (key: string, event: Event, ttlMs: number) => Promise<{ event: Event, first: boolean }>
   /** One stream, oldest first. */
   list: <T extends EventType>(type: T) => Promise<Array<EventOf<T>>>
   /** Every retained event published after `id` (all of them when `id` is undefined). */

@@ -9,6 +9,12 @@ export class BackendUnavailableError extends Error {
   readonly code = 'BACKEND_UNAVAILABLE'
 }
 
+/** An idempotency key came back with a different request than the one it was first used for. */
+export class IdempotencyConflictError extends Error {
+  override readonly name = 'IdempotencyConflictError'
+  readonly code = 'IDEMPOTENCY_CONFLICT'
+}
+
 /** The backend did not answer in time: the operation may or may not have taken effect. */
 export class OutcomeUnknownError extends Error {
   override readonly name = 'OutcomeUnknownError'

@@ -7,9 +7,11 @@ interface Entry { seq: number, event: Event }
 type Listener = (event: Event) => void
 
 /** The history of one process: each stream capped at `historySize`, one publish order across both. */
-export function createMemoryStore (historySize: number, feed: Listener = () => {}): EventStore {
+export function createMemoryStore (historySize: number, feed: Listener = () => {}, now: () => number = Date.now): EventStore {
   const streams: Record<EventType, Ring<Entry>> = { alert: new Ring(historySize), chat: new Ring(historySize) }
   const seqById = new Map<string, number>()
+  /** Idempotency keys in the order they were first used, which is their order of expiry while the ttl does not change. */
+  const keys = new Map<string, { event: Event, expires: number }>()
   let nextSeq = 0
 
   function merged (): Entry[] {
@@ -26,14 +28,32 @@ export function createMemoryStore (historySize: number, feed: Listener = () => {
     return out
   }
 
+  function append (event: Event): void {
+    const seq = nextSeq++
+    const evicted = streams[event.type].push({ seq, event })
+    if (evicted !== undefined) seqById.delete(evicted.event.id)
+    seqById.set(event.id, seq)
+    // Synchronously, in the same step as the append: the feed's order is the history's.
+    feed(event)
+  }
+
   return {
     async append (event) {
-      const seq = nextSeq++
-      const evicted = streams[event.type].push({ seq, event })
-      if (evicted !== undefined) seqById.delete(evicted.event.id)
-      seqById.set(event.id, seq)
-      // Synchronously, in the same step as the append: the feed's order is the history's.
-      feed(event)
+      append(event)
+    },
+    // One synchronous step: no other call can come between the check and the append.
+    async appendOnce (key, event, ttlMs) {
+      const t = now()
+      for (const [old, { expires }] of keys) {
+        if (expires > t) break
+        keys.delete(old)
+      }
+      const prior = keys.get(key)
+      if (prior !== undefined && prior.expires > t) return { event: prior.event, first: false }
+      append(event)
+      keys.delete(key)
+      keys.set(key, { event, expires: t + ttlMs })
+      return { event, first: true }
     },
     async list (type) {
       return streams[type].toArray().map((e) => e.event) as Array<EventOf<typeof type>>

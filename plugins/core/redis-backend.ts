@@ -4,7 +4,7 @@ import { Redis, type RedisOptions, type Result } from 'ioredis'
 import type { Event, EventOf, EventType } from '../../schemas/events'
 import type { Backend, EventStore, Log } from './backend'
 import { BackendUnavailableError, OutcomeUnknownError } from './errors'
-import { APPEND_LUA, RANGE_LUA } from './redis-scripts'
+import { APPEND_LUA, APPEND_ONCE_LUA, RANGE_LUA } from './redis-scripts'
 
 /**
  * Every key and channel the cluster shares, all under REDIS_KEY_PREFIX so that
@@ -21,6 +21,8 @@ export interface RedisKeys {
   seqs: string
   /** Pub/Sub channel: every event, as `{"seq":N,"event":{...}}`, in sequence order. */
   channel: string
+  /** The JSON of the event first stored under an idempotency key, until the key expires. */
+  idempotency: (key: string) => string
   /** Claimed with SET NX by the one instance that gets the name. */
   claim: (name: string) => string
 }
@@ -32,6 +34,7 @@ export function redisKeys (prefix: string): RedisKeys {
     ids: `${prefix}ids`,
     seqs: `${prefix}seqs`,
     channel: `${prefix}events`,
+    idempotency: (key) => `${prefix}idempotency:${key}`,
     claim: (name) => `${prefix}claim:${name}`
   }
 }
@@ -39,6 +42,7 @@ export function redisKeys (prefix: string): RedisKeys {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     appendEvent: (seqKey: string, historyKey: string, idsKey: string, seqsKey: string, id: string, json: string, historySize: number, channel: string) => Result<number, Context>
+    appendEventOnce: (seqKey: string, historyKey: string, idsKey: string, seqsKey: string, idempotencyKey: string, id: string, json: string, historySize: number, channel: string, ttlMs: number) => Result<number | string, Context>
     eventRange: (seqKey: string, alertKey: string, chatKey: string, idsKey: string, mode: 'all' | 'id' | 'seq', after: string) => Result<Array<string | number>, Context>
   }
 }
@@ -106,6 +110,8 @@ export interface RedisBackendOptions {
   prefix: string
   historySize: number
   log: Log
+  /** How long a command may take before it fails (a write then fails as outcome unknown). */
+  commandTimeoutMs?: number
 }
 
 // While the event channel was not subscribed (a lost subscriber connection),
@@ -135,15 +141,17 @@ export interface RedisBackend extends Backend {
  * they are read back from the history and delivered first, while live
  * messages wait.
  */
-export function createRedisBackend ({ url, prefix, historySize, log }: RedisBackendOptions): RedisBackend {
+export function createRedisBackend ({ url, prefix, historySize, log, commandTimeoutMs = 5000 }: RedisBackendOptions): RedisBackend {
   if (!/^rediss?:\/\//.test(url)) throw new Error('REDIS_URL must be a redis:// or rediss:// URL')
   const keys = redisKeys(prefix)
   const instance = randomUUID()
   const command = new Redis(url, {
     ...connectionOptions,
+    commandTimeout: commandTimeoutMs,
     connectionName: `alerts-command-${instance}`,
     scripts: {
       appendEvent: { numberOfKeys: 4, lua: APPEND_LUA },
+      appendEventOnce: { numberOfKeys: 5, lua: APPEND_ONCE_LUA },
       eventRange: { numberOfKeys: 4, lua: RANGE_LUA }
     }
   })
@@ -181,6 +189,10 @@ export function createRedisBackend ({ url, prefix, historySize, log }: RedisBack
   const store: EventStore = {
     async append (event) {
       await guard(command.appendEvent(keys.seq, keys.history[event.type], keys.ids, keys.seqs, event.id, JSON.stringify(event), historySize, keys.channel), true)
+    },
+    async appendOnce (key, event, ttlMs) {
+      const reply = await guard(command.appendEventOnce(keys.seq, keys.history[event.type], keys.ids, keys.seqs, keys.idempotency(key), event.id, JSON.stringify(event), historySize, keys.channel, ttlMs), true)
+      return typeof reply === 'string' ? { event: JSON.parse(reply) as Event, first: false } : { event, first: true }
     },
     async list <T extends EventType>(type: T) {
       const members = await guard(command.zrange(keys.history[type], 0, '-1'))

@@ -17,7 +17,7 @@
  * Evicted members are found by score in the ids hash's reverse, never by
  * decoding the stored JSON, so no stored text can make this step fail.
  */
-export const APPEND_LUA = `
+const APPEND_STEP = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local now = redis.call('TIME')
   redis.call('SET', KEYS[1], now[1] .. string.format('%06d', tonumber(now[2])))
@@ -38,6 +38,24 @@ if excess > 0 then
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
 end
 redis.call('PUBLISH', ARGV[4], '{"seq":' .. string.format('%d', seq) .. ',"event":' .. ARGV[2] .. '}')
+`
+export const APPEND_LUA = APPEND_STEP + 'return seq\n'
+
+/**
+ * APPEND_LUA at most once per idempotency key: checking the key, appending and
+ * remembering the key happen in one atomic step, so concurrent retries on any
+ * instance store and publish one event.
+ *
+ * KEYS: those of APPEND_LUA, then the idempotency key.
+ * ARGV: those of APPEND_LUA, then the key's ttl in milliseconds.
+ * Returns the sequence number (a number) when the event was appended, or the
+ * JSON of the event first stored under the key (a string) when it was not.
+ */
+export const APPEND_ONCE_LUA = `
+local prior = redis.call('GET', KEYS[5])
+if prior then return prior end
+` + APPEND_STEP + `
+redis.call('SET', KEYS[5], ARGV[2], 'PX', ARGV[5])
 return seq
 `
 

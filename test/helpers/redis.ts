@@ -149,6 +149,16 @@ export class PrivateRedis {
     }, 10000)
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open and nothing is answered, as in a stall. */
+  pause (): void {
+    this.child?.kill('SIGSTOP')
+  }
+
+  /** Lets a paused server run again (SIGCONT): it then executes what it was sent meanwhile. */
+  resume (): void {
+    this.child?.kill('SIGCONT')
+  }
+
   /** Kills the server at once, as a crash would, and waits until it is gone. */
   async stop (): Promise<void> {
     const child = this.child

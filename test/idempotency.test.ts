@@ -1,0 +1,133 @@
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { createMemoryStore } from '../plugins/core/memory-backend'
+import { stamp } from '../plugins/core/publisher'
+import { build, listen } from './helpers/app'
+import { Client } from './helpers/ws-client'
+import { instance, PrivateRedis, redisClient, redisEnv, redisTest } from './helpers/redis'
+
+// Idempotency-Key on POST /alerts and POST /message: a retry with the same key
+// gets the first answer and publishes nothing, in memory and on Redis, also
+// when the retries race each other or the first attempt stalled in Redis.
+
+const json = { 'content-type': 'application/json' }
+
+async function postWith (app: FastifyInstance, url: string, payload: object, key?: string): Promise<{ status: number, body: Record<string, unknown>, replayed: unknown }> {
+  const res = await app.inject({ method: 'POST', url, payload: JSON.stringify(payload), headers: { ...json, ...(key === undefined ? {} : { 'idempotency-key': key }) } })
+  return { status: res.statusCode, body: res.json(), replayed: res.headers['idempotent-replayed'] }
+}
+
+const modes: Array<[string, (t: Test) => Record<string, string | number>]> = [
+  ['memory', () => ({})],
+  ['redis', (t) => redisEnv(t)]
+]
+
+for (const [kind, env] of modes) {
+  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
+
+  test(`${kind}: a retry with the same key gets the first event and publishes nothing`, async (t) => {
+    const { fastify, wsUrl } = await listen(t, env(t))
+    const client = await Client.open(`${wsUrl}/ws`, t)
+    const first = await postWith(fastify, '/alerts', { message: 'm', location: 'l' }, 'key-1')
+    t.equal(first.status, 200)
+    t.equal(first.replayed, undefined, 'the first answer is not a replay')
+    const again = await postWith(fastify, '/alerts', { message: 'm', location: 'l', ignored: 1 }, 'key-1')
+    t.equal(again.status, 200)
+    t.same(again.body, first.body, 'the very event of the first answer')
+    t.equal(again.replayed, 'true')
+    t.equal((await fastify.inject('/alerts/history')).json().count, 1, 'stored once')
+    // Chat keys are the same space, and a key without a retry publishes as usual.
+    const chat = await postWith(fastify, '/message', { sender: 's', message: 'm' }, 'key-2')
+    t.equal(chat.status, 200)
+    t.same(await postWith(fastify, '/message', { sender: 's', message: 'm' }, 'key-2'), { ...chat, replayed: 'true' })
+    t.same(await client.next(), first.body)
+    t.same(await client.next(), chat.body, 'sent once each: the next frame is the next event')
+    const plain = await postWith(fastify, '/alerts', { message: 'm', location: 'l' })
+    t.not(plain.body.id, first.body.id, 'without a key, the same body is a new event')
+    t.same(await client.next(), plain.body)
+  })
+
+  test(`${kind}: the same key with another body is 422 and stores nothing`, async (t) => {
+    const app = await build(t, env(t))
+    const first = await postWith(app, '/alerts', { message: 'm', location: 'l' }, 'k')
+    t.equal(first.status, 200)
+    for (const [url, payload] of [['/alerts', { message: 'other', location: 'l' }], ['/alerts', { message: 'm', location: 'x' }], ['/message', { sender: 'm', message: 'l' }]] as const) {
+      const res = await postWith(app, url, payload, 'k')
+      t.equal(res.status, 422, `${url} ${JSON.stringify(payload)}`)
+      t.same(res.body, { statusCode: 422, code: 'IDEMPOTENCY_CONFLICT', error: 'Unprocessable Entity', message: 'this Idempotency-Key was already used for a different request' })
+    }
+    t.equal((await app.inject('/alerts/history')).json().count, 1)
+    t.equal((await app.inject('/message')).json().count, 0)
+  })
+
+  test(`${kind}: concurrent requests with one key publish once`, async (t) => {
+    const { fastify, wsUrl } = await listen(t, env(t))
+    const client = await Client.open(`${wsUrl}/ws`, t)
+    const answers = await Promise.all(Array.from({ length: 20 }, async () => await postWith(fastify, '/message', { sender: 's', message: 'race' }, 'raced')))
+    t.ok(answers.every((a) => a.status === 200 && a.body.id === answers[0]?.body.id), 'every answer is the one event')
+    t.equal(answers.filter((a) => a.replayed === undefined).length, 1, 'exactly one was the first')
+    t.equal((await fastify.inject('/message')).json().count, 1)
+    t.same(await client.next(), answers[0]?.body)
+    const next = await postWith(fastify, '/message', { sender: 's', message: 'after' })
+    t.same(await client.next(), next.body, 'no second copy was sent')
+  })
+
+  test(`${kind}: a malformed key is 400`, async (t) => {
+    const app = await build(t, env(t))
+    for (const key of ['has space', 'é', 'x'.repeat(201)]) {
+      const res = await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' }, headers: { 'idempotency-key': key } })
+      t.equal(res.statusCode, 400, key.slice(0, 20))
+      t.match(res.json().message, /headers\/idempotency-key/)
+    }
+    t.equal((await app.inject('/alerts/history')).json().count, 0)
+  })
+}
+
+redisTest('redis: the key is kept for IDEMPOTENCY_TTL_MS, under the prefix', async (t) => {
+  const env = redisEnv(t, { IDEMPOTENCY_TTL_MS: 60000 })
+  const app = await build(t, env)
+  await postWith(app, '/alerts', { message: 'm', location: 'l' }, 'ttl-key')
+  const ttl = await redisClient(t).pttl(`${String(env.REDIS_KEY_PREFIX)}idempotency:ttl-key`)
+  t.ok(ttl > 50000 && ttl <= 60000, `expires in ${ttl} ms`)
+})
+
+t.test('memory: a key is forgotten after its ttl; expired keys are let go', async (t) => {
+  let now = 1000
+  const store = createMemoryStore(10, () => {}, () => now)
+  const a = stamp({ type: 'alert', message: 'a', location: 'l' })
+  const b = stamp({ type: 'alert', message: 'b', location: 'l' })
+  t.same(await store.appendOnce('k', a, 1000), { event: a, first: true })
+  now += 999
+  t.same(await store.appendOnce('k', b, 1000), { event: a, first: false }, 'still remembered')
+  now += 1
+  t.same(await store.appendOnce('k', b, 1000), { event: b, first: true }, 'forgotten at its expiry')
+  t.same((await store.list('alert')).map((e) => e.message), ['a', 'b'])
+})
+
+redisTest('redis stall: the publish times out as outcome unknown, the event still lands once, and a retry with the key gets it without a duplicate', async (t) => {
+  const redis = await PrivateRedis.create(t)
+  await redis.start()
+  const { fastify } = await instance(t, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'stall:', REDIS_COMMAND_TIMEOUT_MS: 300 })
+  const address = fastify.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  const client = await Client.open(`ws://127.0.0.1:${address.port}/ws`, t)
+  t.teardown(() => redis.resume())
+
+  redis.pause()
+  const stalled = await postWith(fastify, '/alerts', { message: 'stalled', location: 'l' }, 'stall-key')
+  t.equal(stalled.status, 504, 'the write timed out: outcome unknown')
+  t.equal(stalled.body.code, 'OUTCOME_UNKNOWN')
+  t.match(stalled.body.message, /may have been stored and sent; retry with the same Idempotency-Key/)
+  redis.resume()
+
+  // Redis runs the stalled script once it resumes: the event is stored and sent.
+  const delivered = await client.next(10000)
+  t.equal(delivered.message, 'stalled')
+  const retry = await postWith(fastify, '/alerts', { message: 'stalled', location: 'l' }, 'stall-key')
+  t.equal(retry.status, 200)
+  t.equal(retry.replayed, 'true')
+  t.same(retry.body, delivered, 'the retry answers the event that was published')
+  t.equal((await fastify.inject('/alerts/history')).json().count, 1, 'stored once')
+  const next = await postWith(fastify, '/alerts', { message: 'next', location: 'l' }, 'other-key')
+  t.same(await client.next(), next.body, 'and sent once')
+})
