@@ -1,6 +1,7 @@
 /**
  * Writes the configuration table of README.md from the configuration schema,
- * so that the documented defaults and meanings are the ones the server uses.
+ * so that the documented defaults and meanings are the ones the server uses,
+ * and what each setting allows reads as in the start-up error for it.
  * The table lives between two marker comments; nothing else in the README is
  * touched. test/docs-config.test.ts fails when the README is out of date.
  *
@@ -10,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TObject, TSchema } from '@sinclair/typebox'
 import { ConfigSchema } from '../schemas/config'
+import { allowedBy } from '../plugins/app/config'
 
 export const START = '<!-- config-table:start (generated from schemas/config.ts by `npm run docs:config`; edit the descriptions there) -->'
 export const END = '<!-- config-table:end -->'
@@ -27,41 +29,6 @@ function defaultOf (schema: TSchema): string {
   return code(value)
 }
 
-/** What the schema accepts, in words, for the kinds of schema the configuration uses. */
-export function allowedOf (schema: TSchema): string {
-  const values = enumOf(schema)
-  if (values !== undefined) return values.map(code).join(', ')
-  const { minimum, maximum, exclusiveMinimum } = schema as { minimum?: number, maximum?: number, exclusiveMinimum?: number }
-  switch (schema.type) {
-    case 'boolean':
-      return '`true`, `false`'
-    case 'integer':
-    case 'number': {
-      const kind = schema.type === 'integer' ? 'integer' : 'number'
-      if (minimum !== undefined && maximum !== undefined) return `${kind} ${minimum}–${maximum}`
-      if (minimum !== undefined) return `${kind} ≥ ${minimum}`
-      if (exclusiveMinimum !== undefined) return `${kind} > ${exclusiveMinimum}`
-      if (maximum !== undefined) return `${kind} ≤ ${maximum}`
-      return kind
-    }
-    case 'string': {
-      const { minLength, maxLength } = schema as { minLength?: number, maxLength?: number }
-      if (maxLength !== undefined) return `text, ${minLength ?? 0}–${maxLength} characters`
-      return minLength !== undefined && minLength > 0 ? 'text, not empty' : 'text'
-    }
-    default:
-      return ''
-  }
-}
-
-/** The values of an enum, or of a union of literals; undefined for anything else. */
-function enumOf (schema: TSchema): unknown[] | undefined {
-  if (Array.isArray(schema.enum)) return schema.enum as unknown[]
-  const alternatives = (schema.anyOf ?? schema.oneOf) as TSchema[] | undefined
-  if (alternatives !== undefined && alternatives.every((s) => 'const' in s)) return alternatives.map((s) => s.const)
-  return undefined
-}
-
 /** The Markdown table of every setting of `schema`, in its order. Throws when a setting has no description. */
 export function configTable (schema: TObject = ConfigSchema): string {
   const entries = Object.entries(schema.properties)
@@ -70,7 +37,7 @@ export function configTable (schema: TObject = ConfigSchema): string {
     throw new Error(`schemas/config.ts: give ${undescribed.join(', ')} a description; it is the setting's line in the README`)
   }
   const rows = entries.map(([name, s]) =>
-    `| \`${name}\` | ${cell(defaultOf(s))} | ${cell(allowedOf(s))} | ${cell(s.description as string)} |`)
+    `| \`${name}\` | ${cell(defaultOf(s))} | ${cell(allowedBy(s as Parameters<typeof allowedBy>[0]))} | ${cell(s.description as string)} |`)
   return ['| variable | default | allowed | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n')
 }
 

@@ -31,7 +31,11 @@ const PATTERNS: Record<string, string> = {
 
 /** What a variable of the schema allows, in words: "a whole number from 0 to 65535". */
 export function allowed (name: string): string {
-  const p = (ConfigSchema.properties as Record<string, Property>)[name] ?? {}
+  return allowedBy((ConfigSchema.properties as Record<string, Property>)[name] ?? {})
+}
+
+/** What a property schema allows, in words; the README's configuration table says the same (scripts/config-table.ts). */
+export function allowedBy (p: Property): string {
   if (p.enum !== undefined) return `one of ${p.enum.join(', ')}`
   if (p.type === 'boolean') return 'true or false'
   if (p.type === 'integer' || p.type === 'number') {
