@@ -42,7 +42,7 @@ export const ConfigSchema = Type.Object({
   HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10000, description: 'Time to receive the request headers, counted from the connection or the previous request; at most REQUEST_TIMEOUT_MS.' }),
   KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 72000, description: 'How long an idle keep-alive connection stays open; keep it above the idle timeout of a load balancer in front.' }),
   REDIS_URL: Type.String({ default: '', description: 'redis://[user:password@]host:port[/db] (rediss:// for TLS). When set, history and fan-out go through this Redis, shared by every instance; unset, everything stays in memory.' }),
-  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 50, default: 5000, description: 'How long a Redis command may take. A publish that times out is answered 503 with its outcome unknown (it may have been stored and sent): retry it with the same Idempotency-Key.' }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 50, default: 5000, description: 'How long a Redis command may take. A publish that times out is answered 504 with its outcome unknown (it may have been stored and sent): retry it with the same Idempotency-Key.' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'alerts:', description: 'Prefix of every Redis key and channel, so deployments can share one Redis.' })
 })
 export type Config = Static<typeof ConfigSchema>
