@@ -6,6 +6,7 @@ import config, { trustedProxies } from './plugins/app/config'
 import validation from './plugins/app/validation'
 import errors, { clientErrorHandler } from './plugins/app/errors'
 import securityHeaders from './plugins/app/security-headers'
+import timers, { type TimersOptions } from './plugins/app/timers'
 import websocket from './plugins/external/websocket'
 import pressure from './plugins/external/pressure'
 import cors from './plugins/external/cors'
@@ -50,7 +51,7 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   }
 }
 
-export interface AppOptions {
+export interface AppOptions extends TimersOptions {
   config: Config
 }
 
@@ -97,6 +98,7 @@ export function redactToken (text: string): string {
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // Foundations: configuration, then how input is checked and errors answered.
   await fastify.register(config, { config: opts.config })
+  await fastify.register(timers, { timers: opts.timers })
   await fastify.register(validation)
   await fastify.register(errors)
   // Every response, refusals included, carries the security headers.
@@ -142,8 +144,8 @@ export default app
  * caller). server.ts and the tests both use this. The logger defaults to
  * JSON lines at LOG_LEVEL.
  */
-export function build (config: Config, logger: FastifyServerOptions['logger'] = loggerOptions(config.LOG_LEVEL)): FastifyInstance {
+export function build (config: Config, logger: FastifyServerOptions['logger'] = loggerOptions(config.LOG_LEVEL), opts: TimersOptions = {}): FastifyInstance {
   const fastify = Fastify({ ...serverOptions(config), logger })
-  void fastify.register(fp(app), { config })
+  void fastify.register(fp(app), { ...opts, config })
   return fastify
 }

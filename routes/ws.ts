@@ -8,7 +8,7 @@ import { tokenBucket } from '../plugins/core/token-bucket'
 import { releaseUpgrade } from '../plugins/core/ws-internals'
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { broadcaster, publisher, backend, compileCheck } = fastify
+  const { broadcaster, publisher, backend, compileCheck, timers } = fastify
   const { WS_CHAT_RATE, WS_CHAT_BURST, WS_MAX_INVALID_FRAMES } = fastify.config
   const checkChat = compileCheck(ChatInput, 'frame')
   // The raw response of each upgrade, from its preHandler to its handler
@@ -46,10 +46,10 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       log.warn({ err }, 'websocket error')
       socket.terminate()
     })
-    const allowChat = tokenBucket(WS_CHAT_RATE, WS_CHAT_BURST)
+    const allowChat = tokenBucket(WS_CHAT_RATE, WS_CHAT_BURST, timers.now)
     // Each refused frame costs the server a parse and an error frame: a
     // connection that keeps sending them is cut rather than answered forever.
-    const allowRefusal = tokenBucket(1, WS_MAX_INVALID_FRAMES)
+    const allowRefusal = tokenBucket(1, WS_MAX_INVALID_FRAMES, timers.now)
     log.info({ since, clients: broadcaster.size + 1 }, 'websocket connected')
     socket.once('close', (code, reason) => {
       log.info({ code, reason: reason.toString() }, 'websocket disconnected')

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { connect } from 'node:net'
 import { build, listen } from './helpers/app'
+import { mockTimers } from './helpers/clock'
 import { once, waitFor } from './helpers/wait'
 import { Client, refusedUpgrade } from './helpers/ws-client'
 import { tokenBucket } from '../plugins/core/token-bucket'
@@ -56,9 +57,20 @@ t.test('the default frame limit is 16 KiB', async (t) => {
   t.equal((await ok.closed).code, 1009)
 })
 
-t.test('chat over the rate gets rate_limited and is neither stored nor sent', async (t) => {
-  // A rate this low refills nothing during the test: exactly the burst passes.
-  const { fastify, wsUrl } = await listen(t, { WS_CHAT_RATE: 0.001, WS_CHAT_BURST: 10 })
+/** How many of the next `n` frames are of each type. */
+async function types (client: Client, n: number): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (let i = 0; i < n; i++) {
+    const { type } = await client.next<{ type: string }>()
+    out[type] = (out[type] ?? 0) + 1
+  }
+  return out
+}
+
+t.test('chat over the rate gets rate_limited and is neither stored nor sent; the allowance refills with time', async (t) => {
+  // The clock moves only when the test says: exactly the burst passes at first.
+  const { clock, timers } = mockTimers()
+  const { fastify, wsUrl } = await listen(t, { WS_CHAT_RATE: 5, WS_CHAT_BURST: 10 }, { timers })
   const a = await Client.open(`${wsUrl}/ws`, t)
   const b = await Client.open(`${wsUrl}/ws`, t)
   for (let i = 0; i < 15; i++) a.send({ sender: 's', message: `m${i}` })
@@ -68,13 +80,28 @@ t.test('chat over the rate gets rate_limited and is neither stored nor sent', as
   const limited = frames.filter((f) => f.type === 'error')
   t.equal(chats.length, 10)
   t.equal(limited.length, 5)
-  t.match(limited[0], { type: 'error', code: 'rate_limited', message: /chat messages a second/ })
+  t.match(limited[0], { type: 'error', code: 'rate_limited', message: /5 chat messages a second \(burst 10\)/ })
   t.equal((await fastify.inject('/message')).json().count, 10)
   for (let i = 0; i < 10; i++) t.equal((await b.next()).type, 'chat')
   t.equal(b.pending, 0, 'the refused ones reached nobody')
   // Another connection has its own allowance.
   b.send({ sender: 's', message: 'from b' })
   t.match(await b.next(), { type: 'chat', message: 'from b' })
+  await a.next()
+
+  // 5 a second: after 200 ms one more message passes, and only one. (A
+  // refusal is answered at once, ahead of chat still being published.)
+  clock.advance(199)
+  a.send({ sender: 's', message: 'too early' })
+  t.match(await a.next(), { type: 'error', code: 'rate_limited' })
+  clock.advance(1)
+  a.send({ sender: 's', message: 'refilled' })
+  a.send({ sender: 's', message: 'one too many' })
+  t.same(await types(a, 2), { chat: 1, error: 1 })
+  // A long quiet spell saves up no more than the burst.
+  clock.advance(3600_000)
+  for (let i = 0; i < 11; i++) a.send({ sender: 's', message: `after ${i}` })
+  t.same(await types(a, 11), { chat: 10, error: 1 })
 })
 
 t.test('the chat rate defaults to 5 a second with a burst of 10', async (t) => {
@@ -95,6 +122,10 @@ t.test('tokenBucket refills at the rate, up to the burst', async (t) => {
   let n = 0
   while (allow()) n++
   t.equal(n, 10)
+  now -= 60_000 // a clock stepping back refills nothing, and takes nothing away
+  t.notOk(allow())
+  now += 200
+  t.ok(allow())
 })
 
 t.test('the server closes the connection of a refused upgrade itself', async (t) => {

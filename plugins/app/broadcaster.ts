@@ -15,7 +15,7 @@ export default fp(async function broadcaster (fastify) {
   const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS } = fastify.config
   const problems = checkWsInternals(wsServerOptions(WS_MAX_PAYLOAD))
   for (const problem of problems) fastify.log.warn({ problem }, 'websocket frames go through ws (slower)')
-  const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log })
+  const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log, timers: fastify.timers })
   fastify.backend.feed.subscribe((event) => fanout.broadcast(event))
   fastify.decorate('broadcaster', fanout)
   // Going away: tell clients the server is shutting down.
@@ -30,6 +30,6 @@ export default fp(async function broadcaster (fastify) {
 }, {
   name: 'broadcaster',
   fastify: '5.x',
-  dependencies: ['config', 'backend', 'websocket'],
+  dependencies: ['config', 'timers', 'backend', 'websocket'],
   decorators: { request: ['ws'] }
 })

@@ -10,6 +10,7 @@ export default fp(async function ticker (fastify) {
     location: ALERT_LOCATION,
     publisher: fastify.publisher,
     log: fastify.log,
+    timers: fastify.timers,
     // One instance of a cluster publishes each slot's alert. The claim outlives
     // the slot so that an instance whose timer runs late cannot take it again.
     claim: async (slot) => await claims.claim(`ticker:${slot}`, 2 * ALERT_INTERVAL_MS)
@@ -17,4 +18,4 @@ export default fp(async function ticker (fastify) {
   fastify.addHook('onReady', async () => ticker.start())
   // Stopped at preClose, not onClose: no automatic alert once shutdown has begun.
   fastify.addHook('preClose', async () => ticker.stop())
-}, { name: 'ticker', fastify: '5.x', dependencies: ['config', 'backend', 'publisher'] })
+}, { name: 'ticker', fastify: '5.x', dependencies: ['config', 'timers', 'backend', 'publisher'] })

@@ -4,6 +4,7 @@ import type { Event } from '../../schemas/events'
 import type { GapFrame } from '../../schemas/frames'
 import type { Log, Replay } from './backend'
 import { textFrame } from './framing'
+import { realTimers, type Timers } from './timers'
 import { directSocket } from './ws-internals'
 
 /** Why a client left the set, for logs and metrics. */
@@ -51,6 +52,8 @@ export interface FanoutOptions {
   /** Whether frames may be written to the TCP socket directly (ws-internals.ts). */
   direct: boolean
   log: Log
+  /** The heartbeat's and the close grace's timers (tests move time by hand). */
+  timers?: Pick<Timers, 'setTimeout' | 'setInterval' | 'clearInterval'>
 }
 
 /** An event ready for the wire: serialized and framed once, for every client. */
@@ -91,7 +94,7 @@ const GAP_MESSAGE = 'the event asked for is not in the retained history; the who
  * queued and written at its end (setImmediate) as one buffer per client: a
  * burst costs each client one write, not one per event.
  */
-export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log }: FanoutOptions): Fanout {
+export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, timers = realTimers }: FanoutOptions): Fanout {
   const clients = new Map<WebSocket, Client>()
   const dropListeners: Array<(reason: DropReason) => void> = []
   const flushListeners: Array<(seconds: number) => void> = []
@@ -108,7 +111,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log }: Fa
       return
     }
     client.socket.close(code, text)
-    setTimeout(() => client.socket.terminate(), CLOSE_GRACE_MS).unref()
+    timers.setTimeout(() => client.socket.terminate(), CLOSE_GRACE_MS).unref()
   }
 
   const backlog = (client: Client): number => client.tcp?.writableLength ?? client.socket.bufferedAmount
@@ -163,7 +166,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log }: Fa
   }
 
   const heartbeat = heartbeatMs > 0
-    ? setInterval(() => {
+    ? timers.setInterval(() => {
       for (const client of clients.values()) {
         if (!client.alive) {
           drop(client, 'heartbeat')
@@ -172,8 +175,9 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log }: Fa
         client.alive = false
         client.socket.ping()
       }
-    }, heartbeatMs).unref()
+    }, heartbeatMs)
     : undefined
+  heartbeat?.unref()
 
   /** Holds live events for a client whose replay is under way, within the backlog limit. */
   function hold (client: Client, batch: Framed[], bytes: number): void {
@@ -283,12 +287,12 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log }: Fa
     },
 
     close (code, reason) {
-      clearInterval(heartbeat)
+      timers.clearInterval(heartbeat)
       // A peer that never answers the close (a half-open phone, a client that
       // does not read) would hold shutdown for ws's 30 s close timeout.
       for (const client of clients.values()) {
         client.socket.close(code, reason)
-        setTimeout(() => client.socket.terminate(), CLOSE_GRACE_MS).unref()
+        timers.setTimeout(() => client.socket.terminate(), CLOSE_GRACE_MS).unref()
       }
     },
 

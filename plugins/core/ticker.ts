@@ -1,22 +1,10 @@
 import type { Log } from './backend'
 import type { Publisher } from './publisher'
+import { realTimers, type Timer, type Timers } from './timers'
 
 export interface Ticker {
   start: () => void
   stop: () => void
-}
-
-/** Time and timers, injectable so tests can move time by hand (@tapjs/clock). */
-export interface Timers {
-  now: () => number
-  setTimeout: (fn: () => void, ms: number) => { unref?: () => unknown }
-  clearTimeout: (timer: ReturnType<Timers['setTimeout']> | undefined) => void
-}
-
-export const realTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined)
 }
 
 export interface TickerOptions {
@@ -31,7 +19,7 @@ export interface TickerOptions {
    * cluster publishes one alert per interval.
    */
   claim: (slot: number) => Promise<boolean>
-  timers?: Timers
+  timers?: Pick<Timers, 'now' | 'setTimeout' | 'clearTimeout'>
 }
 
 /**
@@ -40,7 +28,7 @@ export interface TickerOptions {
  * cluster tick on the same slots and can claim them.
  */
 export function createTicker ({ intervalMs, message, location, publisher, log, claim, timers = realTimers }: TickerOptions): Ticker {
-  let timer: ReturnType<Timers['setTimeout']> | undefined
+  let timer: Timer | undefined
   let lastSlot = -Infinity
 
   function tick (slot: number): void {
@@ -62,7 +50,7 @@ export function createTicker ({ intervalMs, message, location, publisher, log, c
       schedule()
       tick(slot)
     }, slot * intervalMs - now)
-    timer.unref?.()
+    timer.unref()
   }
 
   return {

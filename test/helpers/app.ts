@@ -1,16 +1,18 @@
 import type { FastifyInstance } from 'fastify'
 import { Writable } from 'node:stream'
-import { build as buildApp, loggerOptions } from '../../app'
+import { build as buildApp, loggerOptions, type AppOptions } from '../../app'
 import { loadConfig, type Env } from '../../plugins/app/config'
 
 export interface Teardown { teardown: (fn: () => unknown) => void }
+/** App options besides the configuration (a mock clock's timers, see clock.ts). */
+export type Extra = Pick<AppOptions, 'timers'>
 
 // The ticker is off and the rate limits out of reach unless a test says otherwise.
 const testEnv: Env = { ALERT_INTERVAL_MS: 0, RATE_LIMIT_MAX: 1_000_000, AUTH_FAILURE_MAX: 1_000_000 }
 
 /** Builds the app exactly as server.ts does, with test config; closed when the test ends. */
-export async function build (t: Teardown, env: Env = {}): Promise<FastifyInstance> {
-  const fastify = buildApp(loadConfig({ ...testEnv, ...env }), false)
+export async function build (t: Teardown, env: Env = {}, extra: Extra = {}): Promise<FastifyInstance> {
+  const fastify = buildApp(loadConfig({ ...testEnv, ...env }), false, extra)
   t.teardown(async () => await fastify.close())
   await fastify.ready()
   return fastify
@@ -38,8 +40,8 @@ export async function buildLogged (t: Teardown, env: Env = {}, extend?: (fastify
 }
 
 /** Builds the app and listens on a free loopback port; returns its base URL too. */
-export async function listen (t: Teardown, env: Env = {}): Promise<{ fastify: FastifyInstance, url: string, wsUrl: string }> {
-  const fastify = await build(t, env)
+export async function listen (t: Teardown, env: Env = {}, extra: Extra = {}): Promise<{ fastify: FastifyInstance, url: string, wsUrl: string }> {
+  const fastify = await build(t, env, extra)
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const address = fastify.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
