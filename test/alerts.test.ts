@@ -1,13 +1,14 @@
 import t from 'tap'
 import { build } from './helpers/app'
 import { testRejections } from './helpers/rejections'
+import { postAlert, publishAlert } from './helpers/http'
 
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const ISO_Z = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 
 t.test('POST /alerts stamps, stores and returns the alert', async (t) => {
   const app = await build(t)
-  const res = await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'Unauthorized door access', location: 'South Gate' } })
+  const res = await postAlert(app, { message: 'Unauthorized door access', location: 'South Gate' })
   t.equal(res.statusCode, 200)
   const alert = res.json()
   t.same(Object.keys(alert), ['id', 'timestamp', 'type', 'message', 'location'])
@@ -40,7 +41,7 @@ t.test('client-set id, timestamp, type and unknown fields are dropped', async (t
 t.test('history is capped at HISTORY_SIZE, oldest dropped first, oldest first', async (t) => {
   const app = await build(t, { HISTORY_SIZE: 3 })
   for (let i = 0; i < 5; i++) {
-    await app.inject({ method: 'POST', url: '/alerts', payload: { message: `m${i}`, location: 'l' } })
+    await publishAlert(app, `m${i}`)
   }
   const body = (await app.inject('/alerts/history/')).json()
   t.equal(body.count, 3)
@@ -50,7 +51,7 @@ t.test('history is capped at HISTORY_SIZE, oldest dropped first, oldest first', 
 t.test('the default history size is 10', async (t) => {
   const app = await build(t)
   for (let i = 0; i < 12; i++) {
-    await app.inject({ method: 'POST', url: '/alerts', payload: { message: `m${i}`, location: 'l' } })
+    await publishAlert(app, `m${i}`)
   }
   const body = (await app.inject('/alerts/history')).json()
   t.equal(body.count, 10)

@@ -3,6 +3,7 @@ import Ajv from 'ajv'
 import { build, listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
 import { wsMessages } from '../routes/asyncapi'
+import { postAlert } from './helpers/http'
 
 const plain = (x: unknown): unknown => JSON.parse(JSON.stringify(x))
 
@@ -35,7 +36,7 @@ t.test('every frame a live server sends validates against the document; its exam
   const ajv = new Ajv({ strict: false })
   const check = (name: string, frame: unknown): boolean => ajv.validate(doc.components.messages[name].payload, frame)
 
-  await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })
+  await postAlert(fastify)
   const client = await Client.open(`${wsUrl}/ws?since=unknown`, t)
   const seen: Record<string, unknown> = {}
   const gap = await client.next()

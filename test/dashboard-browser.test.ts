@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify'
 import { type Teardown, build, listen } from './helpers/app'
 import { browserTests, chromiumPath, launchBrowser, underCI } from './helpers/browser'
 import { waitFor } from './helpers/wait'
+import { publishAlert, publishChat } from './helpers/http'
 import { Client } from './helpers/ws-client'
 
 // About 40 s alone, but several minutes on a loaded machine (seen: 280 s at a load of
@@ -92,12 +93,6 @@ async function open (t: Teardown, url: string, options: BrowserContextOptions = 
 const connected = async (page: Page, timeout = 5000): Promise<void> =>
   await page.locator('#status[data-state="connected"]').waitFor({ timeout })
 
-async function postAlert (fastify: FastifyInstance, message: string, location = 'North Gate'): Promise<Record<string, string>> {
-  const res = await fastify.inject({ method: 'POST', url: '/alerts', payload: { message, location } })
-  if (res.statusCode !== 200) throw new Error(res.body)
-  return res.json()
-}
-
 /** Alerts on the page whose message is exactly `text`. */
 const alertCount = async (page: Page, text: string): Promise<number> =>
   await page.locator('#alert-list .message').evaluateAll((nodes, text) => nodes.filter((n) => n.textContent === text).length, text)
@@ -136,12 +131,12 @@ async function kill (fastify: FastifyInstance): Promise<void> {
 
 test('the page loads without errors or CSP violations and asks nothing of any other origin', async (t) => {
   const { fastify, url, wsUrl } = await listen(t)
-  await postAlert(fastify, 'Before the page opened')
+  await publishAlert(fastify, 'Before the page opened')
   const d = await open(t, url)
   const { page } = d
   await shownOnce(page, 'Before the page opened')
   // Exercise the page a little: a live alert, a chat typed into the page.
-  await postAlert(fastify, 'While the page is open')
+  await publishAlert(fastify, 'While the page is open')
   await shownOnce(page, 'While the page is open')
   await page.locator('#chat-sender').fill('Jose')
   await page.locator('#chat-message').fill('Checking the gate')
@@ -160,8 +155,8 @@ test('the page loads without errors or CSP violations and asks nothing of any ot
 
 test('history fills both lists on load, in order, with times in the viewer\'s time zone', async (t) => {
   const { fastify, url } = await listen(t)
-  const first = await postAlert(fastify, 'First alert', 'North Gate')
-  await postAlert(fastify, 'Second alert', 'South Gate')
+  const first = await publishAlert(fastify, 'First alert', 'North Gate')
+  await publishAlert(fastify, 'Second alert', 'South Gate')
   await fastify.inject({ method: 'POST', url: '/message', payload: { sender: 'Jose', message: 'First chat' } })
   await fastify.inject({ method: 'POST', url: '/message', payload: { sender: 'Ana', message: 'Second chat' } })
   const timeZone = 'Asia/Kolkata'
@@ -186,9 +181,9 @@ test('history fills both lists on load, in order, with times in the viewer\'s ti
 test('an alert POSTed elsewhere appears within a second, newest on top', async (t) => {
   const { fastify, url } = await listen(t)
   const { page } = await open(t, url)
-  await postAlert(fastify, 'Older live alert')
+  await publishAlert(fastify, 'Older live alert')
   await page.locator('#alert-list .message', { hasText: 'Older live alert' }).waitFor({ timeout: 1000 })
-  await postAlert(fastify, 'Unauthorized door access', 'South Gate')
+  await publishAlert(fastify, 'Unauthorized door access', 'South Gate')
   const item = page.locator('#alert-list li', { hasText: 'Unauthorized door access' })
   await item.waitFor({ timeout: 1000 })
   t.same(await alertMessages(page), ['Unauthorized door access', 'Older live alert'])
@@ -237,8 +232,8 @@ test('what a client sent is shown as text, never run as HTML', async (t) => {
   const { fastify, url } = await listen(t)
   const { page, dialogs, requests } = await open(t, url)
   const xss = '<img src=x onerror=alert(1)>'
-  await postAlert(fastify, xss, '<b>Gate</b>')
-  await fastify.inject({ method: 'POST', url: '/message', payload: { sender: '<script>alert(2)</script>', message: xss } })
+  await publishAlert(fastify, xss, '<b>Gate</b>')
+  await publishChat(fastify, xss, '<script>alert(2)</script>')
   const item = page.locator('#alert-list li').first()
   await item.waitFor({ timeout: 1000 })
   await page.locator('#chat-list li').first().waitFor()
@@ -304,13 +299,13 @@ test('replay without a restart: events missed while the socket was down show exa
   const { fastify, url } = await listen(t)
   const d = await open(t, url)
   const { page } = d
-  const seen = await postAlert(fastify, 'Seen live')
+  const seen = await publishAlert(fastify, 'Seen live')
   await shownOnce(page, 'Seen live')
 
   await cutSocket(page)
   await page.locator('#status[data-state="reconnecting"]').waitFor()
   const missed = ['Missed one', 'Missed two', 'Missed three']
-  for (const message of missed) await postAlert(fastify, message)
+  for (const message of missed) await publishAlert(fastify, message)
   await fastify.inject({ method: 'POST', url: '/message', payload: { sender: 'Jose', message: 'Missed chat' } })
   for (const message of missed) t.equal(await alertCount(page, message), 0, `${message}: not shown while disconnected`)
 
@@ -325,7 +320,7 @@ test('replay without a restart: events missed while the socket was down show exa
   t.equal(reconnectUrl.searchParams.get('since'), seen.id, 'it asked for what came after the last event seen')
   t.notOk(d.received.some((f) => f.type === 'gap'), 'the server knew that id: no gap')
 
-  await postAlert(fastify, 'Live again')
+  await publishAlert(fastify, 'Live again')
   await shownOnce(page, 'Live again')
   for (const message of [...missed, 'Seen live']) t.equal(await alertCount(page, message), 1, `${message}: once`)
   t.equal(await page.locator('#chat-list .message', { hasText: 'Missed chat' }).count(), 1)
@@ -334,7 +329,7 @@ test('replay without a restart: events missed while the socket was down show exa
 
 test('a gap frame makes the page reload both histories over HTTP and merge them, nothing twice', async (t) => {
   const { fastify, url } = await listen(t)
-  await postAlert(fastify, 'Shown before the gap')
+  await publishAlert(fastify, 'Shown before the gap')
   await fastify.inject({ method: 'POST', url: '/message', payload: { sender: 'Jose', message: 'Chat before the gap' } })
   // The socket passes through the test, which can then speak as the server.
   let route: WebSocketRoute | undefined
@@ -418,7 +413,7 @@ test('server restart: the page shows it is reconnecting, comes back and shows th
   const port = Number(new URL(first.url).port)
   const d = await open(t, first.url)
   const { page } = d
-  const before = await postAlert(first.fastify, 'Before the restart')
+  const before = await publishAlert(first.fastify, 'Before the restart')
   await shownOnce(page, 'Before the restart')
 
   // Hold the page off until the new server has the alert, so that it arrives by replay, not live.
@@ -429,14 +424,14 @@ test('server restart: the page shows it is reconnecting, comes back and shows th
 
   const second = await build(t)
   await second.listen({ port, host: '127.0.0.1' })
-  await postAlert(second, 'While the page was away')
+  await publishAlert(second, 'While the page was away')
   await release(page)
   await connected(page, 15000)
   await shownOnce(page, 'While the page was away')
   t.equal(new URL(d.sockets[d.sockets.length - 1] ?? '').searchParams.get('since'), before.id, 'reconnected with ?since=<last id>')
   t.ok(d.received.some((f) => f.type === 'gap'), 'the new server did not know that id and said so')
 
-  await postAlert(second, 'Live after the restart')
+  await publishAlert(second, 'Live after the restart')
   await shownOnce(page, 'Live after the restart')
   t.equal(await alertCount(page, 'While the page was away'), 1, 'still once after another live event')
   t.equal(await alertCount(page, 'Before the restart'), 1, 'the old alert is kept, once')
@@ -457,7 +452,7 @@ test('on a phone-sized screen the form and lists are visible and usable, with no
   await page.locator('#alert-location').fill('Dock')
   await page.locator('#alert-submit').tap()
   await page.locator('#alert-list li').first().waitFor()
-  await postAlert(fastify, 'A'.repeat(1000), 'L'.repeat(200))
+  await publishAlert(fastify, 'A'.repeat(1000), 'L'.repeat(200))
   await page.locator('#alert-list li').nth(1).waitFor()
   await page.locator('#chat-sender').fill('S'.repeat(200))
   await page.locator('#chat-message').fill('C'.repeat(1000))

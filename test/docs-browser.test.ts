@@ -1,15 +1,25 @@
 import t from 'tap'
-import { listen } from './helpers/app'
+import type { Browser, Page } from 'playwright-core'
+import { type Teardown, listen } from './helpers/app'
 import { browserTests, launchBrowser } from './helpers/browser'
 
-// Two Chromium starts: under a loaded machine more than the tap config's per-file default.
+// A Chromium start and Swagger UI twice: under a loaded machine more than the tap config's per-file default.
 t.setTimeout(300_000)
 const test = browserTests(t)
 
+// One Chromium for the file (launching one costs seconds); each test gets its own context.
+let browser: Browser
+t.before(async () => { browser = await launchBrowser(t) })
+
+async function newPage (t: Teardown): Promise<Page> {
+  const context = await browser.newContext()
+  t.teardown(async () => await context.close())
+  return await context.newPage()
+}
+
 test('Swagger UI "Try it out" on POST /alerts works in a real browser under the CSP', async (t) => {
   const { fastify, url } = await listen(t)
-  const browser = await launchBrowser(t)
-  const page = await browser.newPage()
+  const page = await newPage(t)
   const problems: string[] = []
   page.on('console', (msg) => { if (msg.type() === 'error') problems.push(msg.text()) })
   page.on('pageerror', (err) => problems.push(err.message))
@@ -31,8 +41,7 @@ test('Swagger UI "Try it out" on POST /alerts works in a real browser under the 
 
 test('Swagger UI "Authorize" sends the bearer token when API_TOKEN is set', async (t) => {
   const { fastify, url } = await listen(t, { API_TOKEN: 'docs-token-123' })
-  const browser = await launchBrowser(t)
-  const page = await browser.newPage()
+  const page = await newPage(t)
   await page.goto(`${url}/docs`)
 
   const op = page.locator('#operations-alerts-post_alerts')

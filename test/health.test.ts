@@ -3,6 +3,7 @@ import { build } from './helpers/app'
 import { waitFor } from './helpers/wait'
 import { build as buildApp } from '../app'
 import { loadConfig } from '../plugins/app/config'
+import { postAlert } from './helpers/http'
 
 t.test('/health and /ready answer 200 on a running server', async (t) => {
   const app = await build(t)
@@ -30,7 +31,7 @@ t.test('overloaded: requests get 503 with Retry-After, /ready says overloaded, /
   // Any heap is over one byte: the server is overloaded from its first sample on.
   const app = await build(t, { MAX_HEAP_USED_BYTES: 1 })
   await waitFor(() => app.isUnderPressure())
-  const res = await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })
+  const res = await postAlert(app)
   t.equal(res.statusCode, 503)
   t.equal(res.headers['retry-after'], '10')
   t.same(res.json(), { statusCode: 503, code: 'OVERLOADED', error: 'Service Unavailable', message: 'the server is overloaded; retry later' })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { build } from './helpers/app'
 import { testRejections } from './helpers/rejections'
+import { publishAlert } from './helpers/http'
 
 t.test('POST /message stamps, stores and returns the chat message', async (t) => {
   const app = await build(t)
@@ -26,7 +27,7 @@ t.test('POST /message/ (trailing slash) publishes the same way', async (t) => {
 
 t.test('chat and alerts are kept apart; client-set fields are dropped', async (t) => {
   const app = await build(t, { HISTORY_SIZE: 2 })
-  await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'a', location: 'l' } })
+  await publishAlert(app, 'a')
   for (const m of ['c1', 'c2', 'c3']) {
     await app.inject({ method: 'POST', url: '/message', payload: { sender: 's', message: m, type: 'alert', id: 'x', location: 'l' } })
   }

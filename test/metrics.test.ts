@@ -2,6 +2,7 @@ import t from 'tap'
 import { build, listen } from './helpers/app'
 import { waitFor } from './helpers/wait'
 import { Client } from './helpers/ws-client'
+import { postAlert } from './helpers/http'
 
 /** The value of one sample line of the Prometheus text, e.g. metric('x_total{type="alert"}'). */
 function sample (text: string, series: string): number | undefined {
@@ -15,7 +16,7 @@ t.test('GET /metrics: connections, events by type, broadcast timing, HTTP durati
   await Client.open(`${wsUrl}/ws`, t)
   // Each event is waited for before the next is sent: one batch each.
   for (let i = 0; i < 3; i++) {
-    await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })
+    await postAlert(fastify)
     await a.next()
   }
   a.send({ sender: 's', message: 'c' })
@@ -57,6 +58,6 @@ t.test('METRICS_TOKEN protects /metrics; API_TOKEN does not apply to it', async 
 t.test('two apps in one process keep separate counters', async (t) => {
   const one = await build(t)
   const two = await build(t)
-  await one.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })
+  await postAlert(one)
   t.equal(sample((await two.inject('/metrics')).body, 'alert_server_events_published_total{type="alert"}'), 0)
 })

@@ -1,15 +1,10 @@
 import t, { type Test } from 'tap'
 import { waitFor } from './helpers/wait'
 import { Client } from './helpers/ws-client'
-import { getJson, post } from './helpers/http'
+import { getJson, publishAlert, publishChat } from './helpers/http'
 import { cluster, instance, redisClient, redisEnv, redisTest, type Instance } from './helpers/redis'
 import type { Event } from '../schemas/events'
 
-
-const publishAlert = async (node: Instance, message: string): Promise<Event> =>
-  (await post(`${node.url}/alerts`, { message, location: 'l' })).body as unknown as Event
-const publishChat = async (node: Instance, message: string): Promise<Event> =>
-  (await post(`${node.url}/message`, { sender: 's', message })).body as unknown as Event
 
 /** Takes `n` frames from a client. */
 async function take (client: Client, n: number): Promise<Array<Record<string, unknown>>> {
@@ -23,7 +18,7 @@ async function take (client: Client, n: number): Promise<Array<Record<string, un
  * must be the very next frame of every client.
  */
 async function nothingElse (t: Test, node: Instance, clients: Client[]): Promise<void> {
-  const marker = await publishAlert(node, 'marker')
+  const marker = await publishAlert(node.url, 'marker')
   for (const client of clients) t.same(await client.next(), marker, 'no other frame before the marker')
 }
 
@@ -32,11 +27,11 @@ redisTest('an alert or chat published on one instance reaches every client of ev
   const onA = await Client.open(`${a.wsUrl}/ws`, t)
   const onB = await Client.open(`${b.wsUrl}/ws`, t)
 
-  const alert = await publishAlert(a, 'posted on A')
+  const alert = await publishAlert(a.url, 'posted on A')
   t.same(await onA.next(), alert)
   t.same(await onB.next(), alert)
 
-  const chat = await publishChat(b, 'posted on B')
+  const chat = await publishChat(b.url, 'posted on B')
   t.same(await onA.next(), chat)
   t.same(await onB.next(), chat)
 
@@ -54,7 +49,7 @@ redisTest('a burst of concurrent publishes on three instances arrives in one ord
   const n = 60
   const posted = await Promise.all(Array.from({ length: n }, async (_, i) => {
     const node = nodes[i % nodes.length] as Instance
-    return i % 2 === 0 ? await publishAlert(node, `a${i}`) : await publishChat(node, `c${i}`)
+    return i % 2 === 0 ? await publishAlert(node.url, `a${i}`) : await publishChat(node.url, `c${i}`)
   }))
 
   const seen = await Promise.all(clients.map(async (client) => await take(client, n)))
@@ -79,8 +74,8 @@ redisTest('every instance answers the same history, capped, oldest first; a rest
   const env = redisEnv(t, { HISTORY_SIZE: 3 })
   const [a, b] = await cluster(t, 2, env) as [Instance, Instance]
   const alerts: Event[] = []
-  for (let i = 0; i < 5; i++) alerts.push(await publishAlert(i % 2 === 0 ? a : b, `a${i}`))
-  const chat = await publishChat(b, 'c0')
+  for (let i = 0; i < 5; i++) alerts.push(await publishAlert((i % 2 === 0 ? a : b).url, `a${i}`))
+  const chat = await publishChat(b.url, 'c0')
   const expected = { alerts: alerts.slice(2), count: 3 }
   t.same(await getJson(`${a.url}/alerts/history`), expected)
   t.same(await getJson(`${b.url}/alerts/history`), expected)
@@ -96,17 +91,17 @@ redisTest('every instance answers the same history, capped, oldest first; a rest
 redisTest('?since= replays from any instance: reconnect to another one and miss nothing', async (t) => {
   const [a, b] = await cluster(t, 2, redisEnv(t, { HISTORY_SIZE: 3 })) as [Instance, Instance]
   const first = await Client.open(`${a.wsUrl}/ws`, t)
-  const e1 = await publishAlert(a, 'e1')
-  const e2 = await publishChat(b, 'e2')
+  const e1 = await publishAlert(a.url, 'e1')
+  const e2 = await publishChat(b.url, 'e2')
   t.same(await take(first, 2), [e1, e2])
   first.socket.close()
   await first.closed
 
   // Published while the client was away, on both instances.
-  const missed = [await publishAlert(b, 'e3'), await publishChat(a, 'e4'), await publishAlert(a, 'e5')]
+  const missed = [await publishAlert(b.url, 'e3'), await publishChat(a.url, 'e4'), await publishAlert(a.url, 'e5')]
   const back = await Client.open(`${b.wsUrl}/ws?since=${e2.id}`, t)
   t.same(await take(back, 3), missed)
-  const live = await publishAlert(a, 'e6')
+  const live = await publishAlert(a.url, 'e6')
   t.same(await back.next(), live)
 
   // Evicted (e1 was pushed out of the alert stream) or unknown: gap, then everything retained.
@@ -123,7 +118,7 @@ redisTest('an instance whose subscription dropped delivers what it missed, once 
   const admin = redisClient(t)
   const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
   const onA = await Client.open(`${a.wsUrl}/ws`, t)
-  const before = await publishAlert(b, 'before')
+  const before = await publishAlert(b.url, 'before')
   t.same(await onA.next(), before)
 
   // Cut A's subscriber connection; B publishes before A has resubscribed.
@@ -132,10 +127,10 @@ redisTest('an instance whose subscription dropped delivers what it missed, once 
   const id = /id=(\d+)/.exec(line ?? '')?.[1]
   t.ok(id, 'found the subscriber connection')
   await admin.client('KILL', 'ID', id as string)
-  const missed = [await publishAlert(b, 'm1'), await publishChat(b, 'm2'), await publishAlert(b, 'm3')]
+  const missed = [await publishAlert(b.url, 'm1'), await publishChat(b.url, 'm2'), await publishAlert(b.url, 'm3')]
   t.same(await take(onA, 3), missed)
   await waitFor(() => a.redis.problem() === undefined)
-  const after = await publishAlert(b, 'after')
+  const after = await publishAlert(b.url, 'after')
   t.same(await onA.next(), after)
   await nothingElse(t, b, [onA])
 })

@@ -2,21 +2,14 @@ import t from 'tap'
 import { WebSocket } from 'ws'
 import { waitFor } from './helpers/wait'
 import { Client } from './helpers/ws-client'
-import { getJson, post } from './helpers/http'
+import { getJson, post, publishAlert } from './helpers/http'
 import { PrivateRedis, cluster, instance, redisTest, type Instance } from './helpers/redis'
-import type { Event } from '../schemas/events'
 
 // These tests stop and start a redis-server of their own, never the shared one.
 const PRIVATE = { shared: false, server: true }
 const UNAVAILABLE = { statusCode: 503, code: 'BACKEND_UNAVAILABLE', error: 'Service Unavailable', message: 'Redis is unavailable; try again later' }
 // Reconnection attempts are at most 2 s apart.
 const RECONNECT_MS = 10000
-
-const publishAlert = async (node: Instance, message: string): Promise<Event> => {
-  const { status, body } = await post(`${node.url}/alerts`, { message, location: 'l' })
-  if (status !== 200) throw new Error(`POST /alerts answered ${status}: ${JSON.stringify(body)}`)
-  return body as unknown as Event
-}
 
 redisTest('Redis going away: 503, error frames, clients stay connected; Redis back: everything resumes', async (t) => {
   const server = await PrivateRedis.create(t)
@@ -25,7 +18,7 @@ redisTest('Redis going away: 503, error frames, clients stay connected; Redis ba
   const [a, b] = nodes as [Instance, Instance]
   const onA = await Client.open(`${a.wsUrl}/ws`, t)
   const onB = await Client.open(`${b.wsUrl}/ws`, t)
-  const first = await publishAlert(a, 'before')
+  const first = await publishAlert(a.url, 'before')
   t.same(await onB.next(), first)
   t.same(await onA.next(), first)
 
@@ -58,7 +51,7 @@ redisTest('Redis going away: 503, error frames, clients stay connected; Redis ba
   await server.start()
   await waitFor(() => a.redis.problem() === undefined && b.redis.problem() === undefined, RECONNECT_MS)
   t.same(await getJson(`${b.url}/ready`), { status: 'ready' })
-  const back = await publishAlert(b, 'after')
+  const back = await publishAlert(b.url, 'after')
   t.same(await onA.next(), back)
   t.same(await onB.next(), back)
   onA.send({ sender: 'Jose', message: 'back again' })
@@ -81,7 +74,7 @@ redisTest('an instance started while Redis is away starts anyway, and serves onc
   await waitFor(() => node.redis.problem() === undefined, RECONNECT_MS)
   // The ticker's claims failed while Redis was away; it carries on now.
   t.match(await client.next(RECONNECT_MS), { type: 'alert', message: 'Intruder detected' })
-  const posted = await publishAlert(node, 'on time')
+  const posted = await publishAlert(node.url, 'on time')
   let frame = await client.next()
   while (frame.message === 'Intruder detected') frame = await client.next()
   t.same(frame, posted)

@@ -10,6 +10,7 @@ import { stamp } from '../plugins/core/publisher'
 import { build } from './helpers/app'
 import { waitFor } from './helpers/wait'
 import { PrivateRedis, SHARED_REDIS_URL, redisClient, redisPrefix, redisTest } from './helpers/redis'
+import { publishAlert } from './helpers/http'
 
 const log = pino({ level: 'silent' })
 
@@ -142,7 +143,7 @@ t.test('REDIS_URL must be a redis:// URL', async (t) => {
 t.test('without REDIS_URL there is no Redis: the app runs in memory', async (t) => {
   const fastify = await build(t)
   t.equal(fastify.backend.kind, 'memory')
-  const posted = (await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })).json()
+  const posted = await publishAlert(fastify)
   t.same((await fastify.inject('/alerts/history')).json(), { alerts: [posted], count: 1 })
 })
 

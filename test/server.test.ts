@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { request } from 'node:http'
@@ -20,6 +20,11 @@ const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'
 // tap follows spawned processes to collect their coverage; these run other
 // loaders (tsx, the compiled dist/) whose coverage would blur the report.
 const NO_COVERAGE = { _TAPJS_PROCESSINFO_COV_EXCLUDE_: '/./' }
+
+// Every test runs its own processes, each in its own directory on a port of
+// its own: they run side by side, so the file takes about as long as its
+// slowest test (mostly waiting on processes), not the sum.
+t.jobs = 4
 
 interface Proc { child: ChildProcess, lines: string[], exited: Promise<number | null>, waitLine: (re: RegExp) => Promise<string> }
 
@@ -180,9 +185,22 @@ t.test('SIGTERM: a WebSocket peer that never answers the close is cut after the 
 })
 
 
+/**
+ * A copy of what `npm start` builds, in a scratch directory: its build writes
+ * that copy's dist/, never the dist/ of the tree other tests run from.
+ */
+function buildableCopy (): string {
+  const dir = mkdtempSync(join(tmpdir(), 'alert-server-start-'))
+  for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'app.ts', 'server.ts', 'schemas', 'plugins', 'routes', 'public']) {
+    cpSync(join(ROOT, entry), join(dir, entry), { recursive: true })
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
+  return dir
+}
+
 t.test('Ctrl+C on `npm start` (SIGINT to the whole process group) shuts the server down gracefully', async (t) => {
   const child = spawn('npm', ['start'], {
-    cwd: ROOT,
+    cwd: buildableCopy(),
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ALERT_INTERVAL_MS: '0', LOG_LEVEL: 'info', ...NO_COVERAGE },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, as a terminal's foreground job has.

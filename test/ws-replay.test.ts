@@ -1,28 +1,28 @@
 import t from 'tap'
 import { listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
+import { publishAlert, publishChat, type Target } from './helpers/http'
 import type { Event } from '../schemas/events'
 
-async function publishAlerts (fastify: Awaited<ReturnType<typeof listen>>['fastify'], n: number, prefix = 'a'): Promise<Event[]> {
+/** `n` alerts, one after the other: prefix0, prefix1... */
+async function publishAlerts (target: Target, n: number, prefix = 'a'): Promise<Event[]> {
   const out: Event[] = []
-  for (let i = 0; i < n; i++) {
-    out.push((await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: `${prefix}${i}`, location: 'l' } })).json())
-  }
+  for (let i = 0; i < n; i++) out.push(await publishAlert(target, `${prefix}${i}`))
   return out
 }
 
 t.test('?since=<id> sends every stored event after it, both streams in publish order, then live events', async (t) => {
   const { fastify, wsUrl } = await listen(t)
-  const a0 = (await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'a0', location: 'l' } })).json()
-  const c0 = (await fastify.inject({ method: 'POST', url: '/message', payload: { sender: 's', message: 'c0' } })).json()
-  const a1 = (await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'a1', location: 'l' } })).json()
-  const c1 = (await fastify.inject({ method: 'POST', url: '/message', payload: { sender: 's', message: 'c1' } })).json()
+  const a0 = await publishAlert(fastify, 'a0')
+  const c0 = await publishChat(fastify, 'c0')
+  const a1 = await publishAlert(fastify, 'a1')
+  const c1 = await publishChat(fastify, 'c1')
 
   const client = await Client.open(`${wsUrl}/ws?since=${a0.id as string}`, t)
   t.same(await client.next(), c0)
   t.same(await client.next(), a1)
   t.same(await client.next(), c1)
-  const live = (await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'live', location: 'l' } })).json()
+  const live = await publishAlert(fastify, 'live')
   t.same(await client.next(), live)
   t.equal(client.pending, 0, 'nothing else was sent')
 })
@@ -38,7 +38,7 @@ t.test('?since=<newest id> sends nothing until the next live event', async (t) =
 t.test('?since=all sends the whole retained history first', async (t) => {
   const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 3 })
   const alerts = await publishAlerts(fastify, 5)
-  const chat = (await fastify.inject({ method: 'POST', url: '/message', payload: { sender: 's', message: 'c' } })).json()
+  const chat = await publishChat(fastify, 'c')
   const client = await Client.open(`${wsUrl}/ws?since=all`, t)
   for (const expected of [...alerts.slice(2), chat]) t.same(await client.next(), expected)
   const live = (await publishAlerts(fastify, 1, 'live'))[0]
@@ -81,9 +81,7 @@ t.test('reconnecting with ?since= while events are being published loses and dou
   // Publishing runs on its own while the client drops and reconnects.
   const publishing = (async () => {
     for (let i = 0; i < TOTAL; i++) {
-      const path = i % 3 === 0 ? '/message' : '/alerts'
-      const payload = i % 3 === 0 ? { sender: 's', message: `m${i}` } : { message: `m${i}`, location: 'l' }
-      published.push((await fastify.inject({ method: 'POST', url: path, payload })).json().id)
+      published.push((i % 3 === 0 ? await publishChat(fastify, `m${i}`) : await publishAlert(fastify, `m${i}`)).id)
     }
   })()
 

@@ -2,12 +2,13 @@ import t from 'tap'
 import { build, listen } from './helpers/app'
 import { waitFor } from './helpers/wait'
 import { Client } from './helpers/ws-client'
+import { postAlert, postChat } from './helpers/http'
 
 t.test('a POSTed alert reaches every client as the same object the POST returned', async (t) => {
   const { fastify, wsUrl } = await listen(t)
   const a = await Client.open(`${wsUrl}/ws`, t)
   const b = await Client.open(`${wsUrl}/ws`, t)
-  const res = await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'Intruder detected', location: 'North Gate' } })
+  const res = await postAlert(fastify, { message: 'Intruder detected', location: 'North Gate' })
   const alert = res.json()
   t.same(await a.next(), alert)
   t.same(await b.next(), alert)
@@ -19,7 +20,7 @@ t.test('each event is one JSON text frame', async (t) => {
   const raw = new Promise<{ data: string, isBinary: boolean }>((resolve) => {
     a.socket.once('message', (data, isBinary) => resolve({ data: data.toString(), isBinary }))
   })
-  const res = await fastify.inject({ method: 'POST', url: '/message', payload: { sender: 's', message: 'm' } })
+  const res = await postChat(fastify)
   const { data, isBinary } = await raw
   t.equal(isBinary, false)
   t.equal(data, res.body)
@@ -93,7 +94,7 @@ t.test('a closed client leaves the set and does not stop delivery to others', as
   t.equal(fastify.broadcaster.size, 2)
   a.socket.close()
   await waitFor(() => fastify.broadcaster.size === 1)
-  await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })
+  await postAlert(fastify)
   t.match(await b.next(), { type: 'alert', message: 'm' })
 })
 

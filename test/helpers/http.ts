@@ -1,4 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { Event } from '../../schemas/events'
 
 /** A JSON POST over a real socket; resolves with the status and the parsed body. */
 export async function post (url: string, body: unknown): Promise<{ status: number, body: Record<string, unknown> }> {
@@ -10,12 +11,33 @@ export async function getJson (url: string): Promise<Record<string, unknown>> {
   return await (await fetch(url)).json() as Record<string, unknown>
 }
 
-/** POST /alerts through inject. */
+/** POST /alerts through inject; the response, whatever its status. */
 export async function postAlert (fastify: FastifyInstance, payload: unknown = { message: 'm', location: 'l' }, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
   return await fastify.inject({ method: 'POST', url: '/alerts', payload: payload as Record<string, unknown>, headers })
 }
 
-/** POST /message through inject. */
+/** POST /message through inject; the response, whatever its status. */
 export async function postChat (fastify: FastifyInstance, payload: unknown = { sender: 's', message: 'm' }, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
   return await fastify.inject({ method: 'POST', url: '/message', payload: payload as Record<string, unknown>, headers })
+}
+
+/** An app (reached through inject) or the base URL of a listening one (reached over a real socket). */
+export type Target = FastifyInstance | string
+
+async function publish (target: Target, path: string, body: Record<string, string>): Promise<Event> {
+  const { status, json } = typeof target === 'string'
+    ? await post(`${target}${path}`, body).then(({ status, body }) => ({ status, json: body }))
+    : await target.inject({ method: 'POST', url: path, payload: body }).then((res) => ({ status: res.statusCode, json: res.json() as Record<string, unknown> }))
+  if (status !== 200) throw new Error(`POST ${path} answered ${status}: ${JSON.stringify(json)}`)
+  return json as unknown as Event
+}
+
+/** Publishes an alert with POST /alerts and returns the stored event; any answer but 200 throws. */
+export async function publishAlert (target: Target, message = 'm', location = 'l'): Promise<Event> {
+  return await publish(target, '/alerts', { message, location })
+}
+
+/** Publishes a chat message with POST /message and returns the stored event; any answer but 200 throws. */
+export async function publishChat (target: Target, message = 'm', sender = 's'): Promise<Event> {
+  return await publish(target, '/message', { sender, message })
 }

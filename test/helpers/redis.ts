@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
-import { listen, type Teardown } from './app'
+import { listen, type Extra, type Teardown } from './app'
 import { once, waitFor } from './wait'
 import type { RedisBackend } from '../../plugins/core/redis-backend'
 
@@ -19,7 +19,8 @@ function probeSharedRedis (): string | undefined {
     socket.on('error', () => process.exit(1))
     socket.on('connect', () => socket.write('PING\\r\\n'))
     socket.on('data', (data) => process.exit(String(data).startsWith('+PONG') ? 0 : 1))`
-  const result = spawnSync(process.execPath, ['-e', script], { timeout: 3000 })
+  // Generous: on a machine busy with parallel test files, starting node alone can take seconds.
+  const result = spawnSync(process.execPath, ['-e', script], { timeout: 15_000 })
   return result.status === 0 ? undefined : 'no Redis answers on 127.0.0.1:6379'
 }
 
@@ -97,14 +98,14 @@ export interface Instance {
 }
 
 /** Starts `n` instances of the app on one Redis and prefix, as behind a load balancer. */
-export async function cluster (t: Teardown, n: number, env: Record<string, string | number>): Promise<Instance[]> {
+export async function cluster (t: Teardown, n: number, env: Record<string, string | number>, extra: Extra = {}): Promise<Instance[]> {
   const out: Instance[] = []
-  for (let i = 0; i < n; i++) out.push(await instance(t, env))
+  for (let i = 0; i < n; i++) out.push(await instance(t, env, extra))
   return out
 }
 
-export async function instance (t: Teardown, env: Record<string, string | number>): Promise<Instance> {
-  const { fastify, url, wsUrl } = await listen(t, env)
+export async function instance (t: Teardown, env: Record<string, string | number>, extra: Extra = {}): Promise<Instance> {
+  const { fastify, url, wsUrl } = await listen(t, env, extra)
   if (fastify.backend.kind !== 'redis') throw new Error('REDIS_URL was not taken')
   return { fastify, url, wsUrl, redis: fastify.backend as RedisBackend }
 }
