@@ -238,7 +238,7 @@ export class LeanClient {
         if (!this.closeSent) this.sendControl(0x88, data.subarray(start, Math.min(end, start + 2)))
         this.closeSent = true
         setTimeout(() => this.socket.destroy(), 2000).unref()
-        return
+        break
       }
       default:
         // Pong or a reserved opcode: nothing to do.

@@ -370,7 +370,7 @@ export function markdown (meta: Meta, settings: Settings, runs: Runs, targets: T
       row('deliveries/s to reading clients', (x) => x.deliveriesPerSec, int),
       row('server RSS before burst, MiB', (x) => x.rssBeforeKiB, mib),
       row('server RSS peak during burst, MiB', (x) => x.rssPeakKiB, mib),
-      [`reading clients with every alert, in order (worst round)`, ...[pb, ps, rb, rs].map((x) => x === undefined ? 'n/a' : `${int(x.minComplete)}/${int(x.clients)}`), ''],
+      ['reading clients with every alert, in order (worst round)', ...[pb, ps, rb, rs].map((x) => x === undefined ? 'n/a' : `${int(x.minComplete)}/${int(x.clients)}`), ''],
       row('server CPU %', (x) => x.serverCpuPct, int),
       [BACKGROUND_LABEL, int(backgroundPct(base, 'project')), int(backgroundPct(withSlow, 'project')), int(backgroundPct(base, 'reference')), int(backgroundPct(withSlow, 'reference')), ''],
       ['slow clients: how the connection stood after reading again (all rounds)', '', endings(pe), '', endings(re), ''],

@@ -542,7 +542,7 @@ test('with DOMAIN and an origin list set, the page served by the server itself s
   const fastify = await build(t, { CORS_ORIGINS_ALLOWED: 'https://ops.example.com', DOMAIN: `127.0.0.1:${port}` })
   await fastify.listen({ port, host: '127.0.0.1' })
   const d = await open(t, `http://127.0.0.1:${port}/`)
-  await postAlert(fastify, 'Seen through DOMAIN')
+  await publishAlert(fastify, 'Seen through DOMAIN')
   await shownOnce(d.page, 'Seen through DOMAIN')
   t.same(d.problems, [])
 })

@@ -44,7 +44,7 @@ t.test('overloaded: requests get 503 with Retry-After, /ready says overloaded, /
 })
 
 t.test('the overload thresholds default to 1 s of event-loop delay and no heap limit', async (t) => {
-  const app = await build(t)
+  const app = await build(t, { MAX_EVENT_LOOP_DELAY_MS: undefined })
   t.equal(app.config.MAX_EVENT_LOOP_DELAY_MS, 1000)
   t.equal(app.config.MAX_HEAP_USED_BYTES, 0)
 })

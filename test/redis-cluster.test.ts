@@ -1,10 +1,9 @@
-import t, { type Test } from 'tap'
+import type { Test } from 'tap'
 import { waitFor } from './helpers/wait'
 import { Client } from './helpers/ws-client'
 import { getJson, publishAlert, publishChat } from './helpers/http'
 import { cluster, instance, redisClient, redisEnv, redisTest, type Instance } from './helpers/redis'
 import type { Event } from '../schemas/events'
-
 
 /** Takes `n` frames from a client. */
 async function take (client: Client, n: number): Promise<Array<Record<string, unknown>>> {

@@ -1,4 +1,3 @@
-import t from 'tap'
 import { WebSocket } from 'ws'
 import { waitFor } from './helpers/wait'
 import { Client } from './helpers/ws-client'

@@ -13,12 +13,12 @@ export default fp(async function metrics (fastify) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
 
-  new Gauge({
+  registry.registerMetric(new Gauge({
     name: 'alert_server_websocket_connections',
     help: 'Open WebSocket connections',
-    registers: [registry],
+    registers: [],
     collect () { this.set(broadcaster.size) }
-  })
+  }))
   const published = new Counter({
     name: 'alert_server_events_published_total',
     help: 'Events published, by type',

@@ -1,4 +1,6 @@
-export const WAIT_MS = 5000
+// A limit for what should come, never a pause: generous, because test files run
+// side by side and a busy machine can take seconds for what takes milliseconds.
+export const WAIT_MS = 10_000
 
 /** Resolves when `emitter` emits `event`, or rejects after a timeout. */
 export function once<T = unknown> (emitter: NodeJS.EventEmitter, event: string, ms = WAIT_MS): Promise<T> {
