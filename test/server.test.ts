@@ -184,7 +184,6 @@ t.test('SIGTERM: a WebSocket peer that never answers the close is cut after the 
   t.equal(frames.readUInt16BE(close + 2), 1001)
 })
 
-
 /**
  * A copy of what `npm start` builds, in a scratch directory: its build writes
  * that copy's dist/, never the dist/ of the tree other tests run from.
