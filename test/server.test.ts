@@ -12,8 +12,8 @@ import { Client } from './helpers/ws-client'
 
 const ROOT = resolve(__dirname, '..')
 // How long a server process may take to print a line, or (npm start builds first) to listen.
-const LINE_WAIT_MS = 20_000
-const BUILD_WAIT_MS = 60_000
+const LINE_WAIT_MS = 60_000
+const BUILD_WAIT_MS = 180_000
 const SERVER = join(ROOT, 'server.ts')
 // Loaded by path: the server runs in a scratch directory with no node_modules.
 const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
@@ -23,8 +23,12 @@ const NO_COVERAGE = { _TAPJS_PROCESSINFO_COV_EXCLUDE_: '/./' }
 
 // Every test runs its own processes, each in its own directory on a port of
 // its own: they run side by side, so the file takes about as long as its
-// slowest test (mostly waiting on processes), not the sum.
-t.jobs = 4
+// slowest test (mostly waiting on processes), not the sum. Two at a time:
+// each start compiles the sources (tsx), which a busy machine feels.
+t.jobs = 2
+// A dozen process starts and a build: minutes on a loaded machine, far more
+// than the tap config's per-file default.
+t.setTimeout(600_000)
 
 interface Proc { child: ChildProcess, lines: string[], exited: Promise<number | null>, waitLine: (re: RegExp) => Promise<string> }
 
