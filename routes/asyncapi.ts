@@ -44,6 +44,7 @@ export function buildAsyncApi (domain: string): Record<string, unknown> {
       version: '1.0.0',
       description: 'Every alert and chat message is sent to every client of /ws as one JSON text frame. ' +
         'With ?since=<event id> the events stored after that id are sent first (?since=all: the whole history), then live events. ' +
+        'Chat counts against the per-address publishing budget of POST; one address may hold WS_MAX_CONNECTIONS_PER_ADDRESS connections. ' +
         'Every refused frame counts against a budget of the connection (WS_MAX_INVALID_FRAMES at once, one more a second). ' +
         'Close codes: 1000 normal, 1001 server shutting down, 1008 policy (too many refused frames), 1009 frame too large, ' +
         '1011 server error, 1013 too slow / try again later.'

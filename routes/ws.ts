@@ -8,13 +8,13 @@ import { tokenBucket } from '../plugins/core/token-bucket'
 import { releaseUpgrade } from '../plugins/core/ws-internals'
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { broadcaster, publisher, backend, compileCheck, timers } = fastify
-  const { WS_CHAT_RATE, WS_CHAT_BURST, WS_MAX_INVALID_FRAMES } = fastify.config
+  const { broadcaster, publisher, backend, compileCheck, timers, takePublish } = fastify
+  const { WS_CHAT_RATE, WS_CHAT_BURST, WS_MAX_INVALID_FRAMES, RATE_LIMIT_MAX, RATE_LIMIT_WINDOW } = fastify.config
   const checkChat = compileCheck(ChatInput, 'frame')
   // The raw response of each upgrade, from its preHandler to its handler
   // (which gets no reply), so the handler can let it go.
   const upgrades = new WeakMap<IncomingMessage, ServerResponse>()
-  const rateText = `more than ${WS_CHAT_RATE} chat messages a second (burst ${WS_CHAT_BURST})`
+  const rateText = `more than ${WS_CHAT_RATE} chat messages a second (burst ${WS_CHAT_BURST}) on this connection, or over this address's publishing limit (${RATE_LIMIT_MAX} per ${RATE_LIMIT_WINDOW}, shared with POST)`
 
   fastify.get('/ws', {
     websocket: true,
@@ -46,7 +46,10 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       log.warn({ err }, 'websocket error')
       socket.terminate()
     })
-    const allowChat = tokenBucket(WS_CHAT_RATE, WS_CHAT_BURST, timers.now)
+    const address = request.ip ?? tcp.remoteAddress ?? 'unknown'
+    const bucket = tokenBucket(WS_CHAT_RATE, WS_CHAT_BURST, timers.now)
+    // The connection's own rate, then the address's publish budget, shared with POST.
+    const allowChat = (): boolean => bucket() && takePublish(address)
     // Each refused frame costs the server a parse and an error frame: a
     // connection that keeps sending them is cut rather than answered forever.
     const allowRefusal = tokenBucket(1, WS_MAX_INVALID_FRAMES, timers.now)

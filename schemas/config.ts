@@ -27,6 +27,7 @@ export const ConfigSchema = Type.Object({
   WS_CHAT_RATE: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'Chat messages per second per connection.' }),
   WS_CHAT_BURST: Type.Integer({ minimum: 1, default: 10, description: 'Chat messages a connection may send at once.' }),
   WS_MAX_INVALID_FRAMES: Type.Integer({ minimum: 1, default: 20, description: 'Refused frames (not JSON, unknown type, invalid chat, over the chat rate) a connection may send at once; one more is allowed each second. Past it the connection is closed with 1008.' }),
+  WS_MAX_CONNECTIONS_PER_ADDRESS: Type.Integer({ minimum: 1, default: 50, description: 'Open WebSocket connections (upgrades in progress included) from one client address; the next upgrade from it gets 429.' }),
   WS_MAX_CONNECTIONS: Type.Integer({ minimum: 1, default: 10000, description: 'Open WebSocket connections; the next upgrade gets 503.' }),
   IDEMPOTENCY_TTL_MS: Type.Integer({ minimum: 1000, default: 86400000, description: 'How long an Idempotency-Key of POST /alerts and POST /message is remembered (24 h by default): a retry with the same key within it returns the first result and publishes nothing.' }),
   API_TOKEN: Type.String({ default: '', description: 'When set, every API route and the WebSocket require it as a bearer token.' }),

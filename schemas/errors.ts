@@ -26,6 +26,7 @@ const catalogue = {
   IDEMPOTENCY_CONFLICT: [422, 'this Idempotency-Key was already used for a different request'],
   UPGRADE_REQUIRED: [426, 'GET /ws is a WebSocket endpoint; connect with a WebSocket client'],
   RATE_LIMITED: [429, 'rate limit of 300 requests per 1 minute reached; retry in 1 minute'],
+  ADDRESS_CONNECTION_LIMIT: [429, 'this address has 50 open WebSocket connections, the most allowed; close one first'],
   AUTH_RATE_LIMITED: [429, 'too many failed authentications from this address; retry in 60 s'],
   HEADERS_TOO_LARGE: [431, 'the request headers are too large'],
   INTERNAL_ERROR: [500, 'Internal Server Error'],
@@ -106,6 +107,6 @@ export const upgradeErrors = {
   400: response('Not a valid WebSocket handshake.', 'INVALID_WEBSOCKET_HANDSHAKE'),
   403: response('CORS_ORIGINS_ALLOWED is a list and the page\'s Origin is not on it.', 'ORIGIN_NOT_ALLOWED'),
   426: response('A plain GET, not a WebSocket upgrade.', 'UPGRADE_REQUIRED'),
-  429: response('Over the rate limit, or too many wrong tokens from this address; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED'),
+  429: response('Over the rate limit, too many wrong tokens from this address, or WS_MAX_CONNECTIONS_PER_ADDRESS open connections from it; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED', 'ADDRESS_CONNECTION_LIMIT'),
   503: response('Overloaded, at WS_MAX_CONNECTIONS, or (with Redis) Redis unreachable; see Retry-After.', 'OVERLOADED', 'CONNECTION_LIMIT', 'BACKEND_UNAVAILABLE')
 }

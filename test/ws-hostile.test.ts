@@ -2,7 +2,7 @@ import t from 'tap'
 import { WebSocket } from 'ws'
 import { buildLogged, listen } from './helpers/app'
 import { post } from './helpers/http'
-import { Client } from './helpers/ws-client'
+import { Client, refusedUpgrade } from './helpers/ws-client'
 import { once, waitFor } from './helpers/wait'
 
 // Hostile clients of /ws: floods of refused frames and frames built to blow
@@ -165,4 +165,43 @@ t.test('live events held during a stalled replay count against the limit: past i
   t.ok(published * 1000 <= limit * 2, `after about the limit of held events (${published})`)
   const metrics = await fastify.inject('/metrics')
   t.match(metrics.body, /alert_server_clients_dropped_total\{reason="slow"\} 1/)
+})
+
+t.test('one address can hold at most WS_MAX_CONNECTIONS_PER_ADDRESS connections; a freed one can be taken again', async (t) => {
+  const { fastify, wsUrl } = await listen(t, { WS_MAX_CONNECTIONS_PER_ADDRESS: 3 })
+  const clients = [await Client.open(`${wsUrl}/ws`, t), await Client.open(`${wsUrl}/ws`, t), await Client.open(`${wsUrl}/ws`, t)]
+  const refused = await refusedUpgrade(`${wsUrl}/ws`)
+  t.equal(refused.status, 429)
+  t.equal(refused.body.code, 'ADDRESS_CONNECTION_LIMIT')
+  t.match(refused.body.message, /3 open WebSocket connections/)
+  t.equal(fastify.broadcaster.size, 3)
+  clients[0]?.socket.close()
+  await clients[0]?.closed
+  await waitFor(() => fastify.broadcaster.size === 2)
+  const again = await Client.open(`${wsUrl}/ws`, t)
+  t.equal(again.socket.readyState, WebSocket.OPEN, 'the freed place is taken')
+  t.equal((await refusedUpgrade(`${wsUrl}/ws`)).status, 429)
+})
+
+t.test('the per-address connection cap defaults to 50', async (t) => {
+  const { fastify } = await listen(t)
+  t.equal(fastify.config.WS_MAX_CONNECTIONS_PER_ADDRESS, 50)
+})
+
+t.test('chat over /ws counts against the same per-address budget as POST', async (t) => {
+  const { fastify, url, wsUrl } = await listen(t, { RATE_LIMIT_MAX: 6, WS_CHAT_RATE: 1e6, WS_CHAT_BURST: 1e6 })
+  const client = await Client.open(`${wsUrl}/ws`, t) // the upgrade: 1 of 6
+  t.equal((await post(`${url}/alerts`, { message: 'm', location: 'l' })).status, 200) // 2
+  await client.next()
+  for (let i = 0; i < 4; i++) { // 3 to 6
+    client.send({ sender: 's', message: `c${i}` })
+    t.equal((await client.next()).type, 'chat')
+  }
+  client.send({ sender: 's', message: 'over' })
+  const refused = await client.next()
+  t.equal(refused.code, 'rate_limited', 'chat past the budget is refused')
+  t.match(refused.message, /publishing limit \(6 per/)
+  const res = await post(`${url}/message`, { sender: 's', message: 'm' })
+  t.equal(res.status, 429, 'and so is POST: one budget')
+  t.equal((await fastify.inject('/message')).json().count, 4, 'nothing past the budget was stored')
 })

@@ -12,7 +12,7 @@ declare module 'fastify' {
 }
 
 export default fp(async function broadcaster (fastify) {
-  const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS } = fastify.config
+  const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS, WS_MAX_CONNECTIONS_PER_ADDRESS } = fastify.config
   const problems = checkWsInternals(wsServerOptions(WS_MAX_PAYLOAD))
   for (const problem of problems) fastify.log.warn({ problem }, 'websocket frames go through ws (slower)')
   const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log, timers: fastify.timers })
@@ -21,11 +21,26 @@ export default fp(async function broadcaster (fastify) {
   // Going away: tell clients the server is shutting down.
   fastify.onWebsocketClose(() => fanout.close(1001, 'server shutting down'))
 
+  // Connections per client address, counted from the upgrade request until
+  // its TCP socket closes, so upgrades in flight count too.
+  const perAddress = new Map<string, number>()
   fastify.addHook('onRequest', async (request, reply) => {
-    if (request.ws && fanout.size >= WS_MAX_CONNECTIONS) {
+    if (!request.ws) return
+    if (fanout.size >= WS_MAX_CONNECTIONS) {
       reply.header('retry-after', '5')
       throw httpError('CONNECTION_LIMIT', `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later`)
     }
+    const address = request.ip ?? request.socket?.remoteAddress ?? 'unknown'
+    const open = perAddress.get(address) ?? 0
+    if (open >= WS_MAX_CONNECTIONS_PER_ADDRESS) {
+      throw httpError('ADDRESS_CONNECTION_LIMIT', `this address has ${open} open WebSocket connections, the most allowed; close one first`)
+    }
+    perAddress.set(address, open + 1)
+    request.raw.socket?.once('close', () => {
+      const left = (perAddress.get(address) ?? 1) - 1
+      if (left <= 0) perAddress.delete(address)
+      else perAddress.set(address, left)
+    })
   })
 }, {
   name: 'broadcaster',

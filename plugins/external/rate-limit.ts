@@ -1,6 +1,16 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import { httpError } from '../../schemas/errors'
+import { publishBudget, type WindowState } from '../core/publish-budget'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Counts one chat message against the address's publish budget (the one POSTs use); false when over it. */
+    takePublish: (address: string) => boolean
+  }
+}
+
+type Done = (err: Error | null, state: WindowState) => void
 
 /** Milliseconds, or a duration string such as "1 minute" that @fastify/rate-limit reads itself. */
 export function timeWindow (value: string): number | string {
@@ -11,7 +21,22 @@ export function timeWindow (value: string): number | string {
 // address; reads are not, so a dashboard can always load its history.
 export default fp(async function limits (fastify) {
   const { RATE_LIMIT_MAX, RATE_LIMIT_WINDOW } = fastify.config
+  const budget = publishBudget()
+  let windowMs = 60_000
+  // @fastify/rate-limit's store interface over the shared budget; the plugin
+  // hands it the window it parsed from RATE_LIMIT_WINDOW.
+  class SharedStore {
+    constructor (params: { timeWindow?: unknown }) {
+      if (typeof params.timeWindow === 'number') windowMs = params.timeWindow
+    }
+
+    incr (key: string, done: Done, ms: number): void { done(null, budget.hit(key, ms)) }
+    read (key: string, done: Done, ms: number): void { done(null, budget.peek(key, ms)) }
+    child (): this { return this }
+  }
+  fastify.decorate('takePublish', (address: string) => budget.hit(address, windowMs).current <= RATE_LIMIT_MAX)
   await fastify.register(rateLimit, {
+    store: SharedStore,
     global: true,
     max: RATE_LIMIT_MAX,
     timeWindow: timeWindow(RATE_LIMIT_WINDOW),
