@@ -7,7 +7,7 @@ import type { BurstResult, ConnectResult, IngestResult, SingleResult, SlowOutcom
  * and latest.md (the tables).
  */
 
-export type Target = 'project' | 'reference' | 'bare-fastify'
+export type Target = 'project' | 'reference' | 'bare-fastify' | 'bare-fastify-no-logger'
 
 export interface Settings {
   quick: boolean
@@ -235,9 +235,9 @@ export function evaluateTargets (settings: Settings, runs: Runs): TargetLine[] {
   })
 
   const ip = summarizeIngest(runs.ingest, 'project')
-  const ib = summarizeIngest(runs.ingest, 'bare-fastify')
+  const ib = summarizeIngest(runs.ingest, 'bare-fastify-no-logger')
   lines.push({
-    name: 'POST /alerts ≥ 0.8x bare Fastify route',
+    name: 'POST /alerts ≥ 0.8x bare Fastify route without a logger',
     detail: ip === undefined || ib === undefined ? 'not measured' : `${int(ip.requestsPerSec)} req/s vs ${int(ib.requestsPerSec)} req/s = ${ratio(ip.requestsPerSec, ib.requestsPerSec)}`,
     reached: ip === undefined || ib === undefined ? undefined : ip.requestsPerSec >= 0.8 * ib.requestsPerSec
   })
@@ -336,13 +336,18 @@ export function markdown (meta: Meta, settings: Settings, runs: Runs, targets: T
     const s = settings.ingest
     out.push(`\n#### 4. Ingest: POST /alerts, autocannon ${s.connections} connections, ${s.durationS} s, no pipelining, no WebSocket clients\n`)
     const bare = summarizeIngest(runs.ingest, 'bare-fastify')
+    const bareNoLogger = summarizeIngest(runs.ingest, 'bare-fastify-no-logger')
     const ref = summarizeIngest(runs.ingest, 'reference')
-    const rows = (['project', 'bare-fastify', 'reference'] as Target[]).map((t) => {
+    const rows = (['project', 'bare-fastify', 'bare-fastify-no-logger', 'reference'] as Target[]).map((t) => {
       const x = summarizeIngest(runs.ingest, t)
       return [t, x === undefined ? 'n/a' : int(x.requestsPerSec), x === undefined ? 'n/a' : `${ms(x.latencyP50Ms)} / ${ms(x.latencyP99Ms)}`,
-        x === undefined ? 'n/a' : int(x.serverCpuPct), int(backgroundPct(runs.ingest, t)), ratio(x?.requestsPerSec, bare?.requestsPerSec), ratio(x?.requestsPerSec, ref?.requestsPerSec)]
+        x === undefined ? 'n/a' : int(x.serverCpuPct), int(backgroundPct(runs.ingest, t)),
+        ratio(x?.requestsPerSec, bareNoLogger?.requestsPerSec), ratio(x?.requestsPerSec, bare?.requestsPerSec), ratio(x?.requestsPerSec, ref?.requestsPerSec)]
     })
-    out.push(table(['server', 'req/s (median)', 'latency p50 / p99, ms', 'server CPU %', 'other processes, % of a core', 'vs bare Fastify', 'vs reference'], rows))
+    out.push(table(['server', 'req/s (median)', 'latency p50 / p99, ms', 'server CPU %', 'other processes, % of a core',
+      'vs bare Fastify, no logger', 'vs bare Fastify, logger', 'vs reference'], rows))
+    out.push('\nbare-fastify is Fastify with POST /alerts alone (same schemas) and a logger at the level the project runs with; ' +
+      'bare-fastify-no-logger is the same route without a logger.')
   }
 
   if (runs.slow.length > 0) {
@@ -397,7 +402,12 @@ export function write (dir: string, name: string, meta: Meta, settings: Settings
     latency: Object.fromEntries(settings.latency.sizes.map((c) => [c, { project: summarizeLatency(runs.latency, 'project', c), reference: summarizeLatency(runs.latency, 'reference', c) }])),
     burst: { project: summarizeBurst(runs.burst, 'project'), reference: summarizeBurst(runs.burst, 'reference') },
     memory: Object.fromEntries(settings.memory.sizes.map((c) => [c, { project: summarizeMemory(runs.memory, 'project', c), reference: summarizeMemory(runs.memory, 'reference', c) }])),
-    ingest: { project: summarizeIngest(runs.ingest, 'project'), bareFastify: summarizeIngest(runs.ingest, 'bare-fastify'), reference: summarizeIngest(runs.ingest, 'reference') },
+    ingest: {
+      project: summarizeIngest(runs.ingest, 'project'),
+      bareFastify: summarizeIngest(runs.ingest, 'bare-fastify'),
+      bareFastifyNoLogger: summarizeIngest(runs.ingest, 'bare-fastify-no-logger'),
+      reference: summarizeIngest(runs.ingest, 'reference')
+    },
     slow: {
       project: { none: summarizeBurst(runs.slow.filter((r) => !r.withSlow), 'project'), slow: summarizeBurst(runs.slow.filter((r) => r.withSlow), 'project'), endings: slowEndings(runs.slow.filter((r) => r.withSlow), 'project') },
       reference: { none: summarizeBurst(runs.slow.filter((r) => !r.withSlow), 'reference'), slow: summarizeBurst(runs.slow.filter((r) => r.withSlow), 'reference'), endings: slowEndings(runs.slow.filter((r) => r.withSlow), 'reference') }

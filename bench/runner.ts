@@ -23,6 +23,7 @@ import {
  *   npm run bench -- --no-pin             do not pin processes to cores
  *   npm run bench -- --cpu-prof           write V8 CPU profiles of every project server and of the load
  *                                         generator to bench/results/profiles/
+ *   npm run bench -- --connections 10     autocannon connections for ingest (default 50)
  *
  * Only full runs of every scenario write latest.*; other runs write quick.* or partial.*
  * (or the name given with --out).
@@ -63,6 +64,11 @@ const SERVER_ENV: Record<string, string> = {
 
 const CONNECT = { concurrency: 200, timeoutMs: 15_000 }
 
+// POST /alerts against two bare Fastify routes with the same schema: one with
+// a logger at the project's level, as the project runs, and one without any
+// logger, the floor a route with this schema cannot beat.
+const INGEST_TARGETS: Target[] = ['project', 'bare-fastify', 'bare-fastify-no-logger', 'reference']
+
 function findRoot (from: string): string {
   let dir = from
   while (!existsSync(path.join(dir, 'package.json')) || !existsSync(path.join(dir, 'server.ts'))) {
@@ -75,16 +81,17 @@ function findRoot (from: string): string {
 
 const ROOT = findRoot(__dirname)
 const RESULTS = path.join(ROOT, 'bench', 'results')
-const SCRIPTS: Record<Target, string> = {
-  project: path.join(ROOT, 'dist', 'server.js'),
-  reference: path.join(__dirname, 'reference-server.js'),
-  'bare-fastify': path.join(__dirname, 'bare-fastify.js')
+const SCRIPTS: Record<Target, { script: string, args: string[] }> = {
+  project: { script: path.join(ROOT, 'dist', 'server.js'), args: [] },
+  reference: { script: path.join(__dirname, 'reference-server.js'), args: [] },
+  'bare-fastify': { script: path.join(__dirname, 'bare-fastify.js'), args: [] },
+  'bare-fastify-no-logger': { script: path.join(__dirname, 'bare-fastify.js'), args: ['--no-logger'] }
 }
 
-interface Options { quick: boolean, rounds: number | undefined, only: ScenarioName[] | undefined, pin: boolean, cpuProf: boolean, out: string | undefined }
+interface Options { quick: boolean, rounds: number | undefined, only: ScenarioName[] | undefined, pin: boolean, cpuProf: boolean, out: string | undefined, connections: number | undefined }
 
 function parseArgs (argv: string[]): Options {
-  const opts: Options = { quick: false, rounds: undefined, only: undefined, pin: true, cpuProf: false, out: undefined }
+  const opts: Options = { quick: false, rounds: undefined, only: undefined, pin: true, cpuProf: false, out: undefined, connections: undefined }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = (): string => {
@@ -97,6 +104,7 @@ function parseArgs (argv: string[]): Options {
     else if (arg === '--cpu-prof') opts.cpuProf = true
     else if (arg === '--rounds') opts.rounds = Math.max(1, Number.parseInt(value(), 10) || 1)
     else if (arg === '--out') opts.out = value()
+    else if (arg === '--connections') opts.connections = Math.max(1, Number.parseInt(value(), 10) || 1)
     else if (arg === '--only') {
       opts.only = value().split(',').map((s) => s.trim()) as ScenarioName[]
       const unknown = opts.only.filter((s) => !SCENARIOS.includes(s))
@@ -171,7 +179,7 @@ class ServerProcess {
 
   static async start (target: Target, pin: string[], nodeArgs: string[], env: Record<string, string>): Promise<ServerProcess> {
     const port = await freePort()
-    const { cmd, args } = command(pin, [...nodeArgs, SCRIPTS[target]])
+    const { cmd, args } = command(pin, [...nodeArgs, SCRIPTS[target].script, ...SCRIPTS[target].args])
     // A clean environment: the same variables for every server, nothing inherited from npm.
     const child = spawn(cmd, args, {
       cwd: ROOT,
@@ -483,7 +491,7 @@ function gitInfo (): Meta['git'] {
 async function main (): Promise<void> {
   const opts = parseArgs(process.argv.slice(2))
   if (path.extname(__filename) !== '.js') throw new Error('run the compiled benchmark: npm run bench')
-  for (const [target, script] of Object.entries(SCRIPTS)) {
+  for (const [target, { script }] of Object.entries(SCRIPTS)) {
     if (!existsSync(script)) throw new Error(`${script} is missing (${target}); npm run bench builds it`)
   }
   const base = opts.quick ? QUICK : FULL
@@ -492,6 +500,7 @@ async function main (): Promise<void> {
   const settings: Settings = {
     ...base,
     slow: { ...base.slow, rounds: opts.rounds ?? base.slow.rounds },
+    ingest: { ...base.ingest, connections: opts.connections ?? base.ingest.connections },
     quick: opts.quick,
     rounds,
     scenarios,
@@ -564,7 +573,7 @@ async function main (): Promise<void> {
           for (const t of pair) await measure(`memory r${round} ${t}`, runs.memory, async () => await memory(ctx, t, round))
           break
         case 'ingest':
-          for (const t of ['project', 'bare-fastify', 'reference'] as Target[]) {
+          for (const t of INGEST_TARGETS) {
             await measure(`ingest r${round} ${t}`, runs.ingest, async () => await ingest(ctx, t, round))
           }
           break
