@@ -24,16 +24,23 @@ export default fp(async function broadcaster (fastify) {
   // Connections per client address, counted from the upgrade request until
   // its TCP socket closes, so upgrades in flight count too.
   const perAddress = new Map<string, number>()
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (!request.ws) return
+  // A callback hook, not an async one: every request passes here, and one
+  // that is not an upgrade costs a property read, no promise.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!request.ws) {
+      done()
+      return
+    }
     if (fanout.size >= WS_MAX_CONNECTIONS) {
       reply.header('retry-after', '5')
-      throw httpError('CONNECTION_LIMIT', `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later`)
+      done(httpError('CONNECTION_LIMIT', `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later`))
+      return
     }
     const address = request.ip ?? request.socket?.remoteAddress ?? 'unknown'
     const open = perAddress.get(address) ?? 0
     if (open >= WS_MAX_CONNECTIONS_PER_ADDRESS) {
-      throw httpError('ADDRESS_CONNECTION_LIMIT', `this address has ${open} open WebSocket connections, the most allowed; close one first`)
+      done(httpError('ADDRESS_CONNECTION_LIMIT', `this address has ${open} open WebSocket connections, the most allowed; close one first`))
+      return
     }
     perAddress.set(address, open + 1)
     request.raw.socket?.once('close', () => {
@@ -41,6 +48,7 @@ export default fp(async function broadcaster (fastify) {
       if (left <= 0) perAddress.delete(address)
       else perAddress.set(address, left)
     })
+    done()
   })
 }, {
   name: 'broadcaster',
