@@ -48,14 +48,26 @@ export default fp(async function metrics (fastify) {
   for (const type of ['alert', 'chat']) published.inc({ type }, 0)
   for (const reason of ['slow', 'heartbeat', 'replay_failed', 'invalid_frames']) dropped.inc({ reason }, 0)
 
-  publisher.onPublish((event) => published.labels(event.type).inc())
+  const publishedByType = { alert: published.labels('alert'), chat: published.labels('chat') }
+  publisher.onPublish((event) => publishedByType[event.type].inc())
   broadcaster.onFlush((seconds) => broadcastSeconds.observe(seconds))
   broadcaster.onDrop((reason) => dropped.labels(reason).inc())
 
-  fastify.addHook('onResponse', async (request, reply) => {
-    // The route pattern, not the raw URL, keeps the label set small.
+  // Every response passes here: the labelled child of each (method, route,
+  // status) is looked up once and kept, rather than prom-client building and
+  // checking the label set on every request. The route pattern, not the raw
+  // URL, keeps the set small (and so this map).
+  const series = new Map<string, ReturnType<typeof httpSeconds.labels>>()
+  fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unknown'
-    httpSeconds.labels(request.method, route, String(reply.statusCode)).observe(reply.elapsedTime / 1000)
+    const key = `${request.method} ${reply.statusCode} ${route}`
+    let child = series.get(key)
+    if (child === undefined) {
+      child = httpSeconds.labels(request.method, route, String(reply.statusCode))
+      series.set(key, child)
+    }
+    child.observe(reply.elapsedTime / 1000)
+    done()
   })
 
   fastify.decorate('metrics', registry)
