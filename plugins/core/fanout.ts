@@ -98,7 +98,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
   const clients = new Map<WebSocket, Client>()
   const dropListeners: Array<(reason: DropReason) => void> = []
   const flushListeners: Array<(seconds: number) => void> = []
-  let queue: Framed[] = []
+  let queue: Event[] = []
   let scheduled = false
 
   /** Cuts a client: with a close code, or (none given) by destroying the socket at once. */
@@ -143,14 +143,19 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
 
   function flush (): void {
     const start = performance.now()
-    const batch = queue
+    const events = queue
     queue = []
     scheduled = false
-    const all = batch.length === 1 ? (batch[0] as Framed).frame : Buffer.concat(batch.map((item) => item.frame))
-    for (const client of clients.values()) {
-      if (client.pending !== undefined) hold(client, batch, all.length)
-      else if (client.replayed !== undefined) writeAfterReplay(client, batch)
-      else write(client, batch, all)
+    // Serialized and framed here, once per turn, and only when someone listens:
+    // a server without WebSocket clients spends nothing on it per publish.
+    if (clients.size > 0) {
+      const batch = events.map(framed)
+      const all = batch.length === 1 ? (batch[0] as Framed).frame : Buffer.concat(batch.map((item) => item.frame))
+      for (const client of clients.values()) {
+        if (client.pending !== undefined) hold(client, batch, all.length)
+        else if (client.replayed !== undefined) writeAfterReplay(client, batch)
+        else write(client, batch, all)
+      }
     }
     const seconds = (performance.now() - start) / 1000
     for (const listener of flushListeners) listener(seconds)
@@ -269,7 +274,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
     },
 
     broadcast (event) {
-      queue.push(framed(event))
+      queue.push(event)
       if (!scheduled) {
         scheduled = true
         setImmediate(flush)
