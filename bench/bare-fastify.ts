@@ -2,6 +2,7 @@ import Fastify from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { randomUUID } from 'node:crypto'
 import { Alert, AlertInput } from '../schemas/events'
+import { createAjv } from '../plugins/app/validation'
 
 /**
  * The HTTP comparison for ingest: Fastify 5 with only POST /alerts, validated and
@@ -22,6 +23,11 @@ const withLogger = !process.argv.includes('--no-logger')
 // The same body limit the project runs with; with a logger, also the same level.
 const fastify = Fastify({ logger: withLogger ? { level: process.env.LOG_LEVEL ?? 'warn' } : false, bodyLimit: 64 * 1024 })
   .withTypeProvider<TypeBoxTypeProvider>()
+
+// The project's validator (its options and its extension keyword), so the
+// same schema means the same checks.
+const ajv = createAjv()
+fastify.setValidatorCompiler(({ schema }) => ajv.compile(schema))
 
 fastify.post('/alerts', {
   schema: { body: AlertInput, response: { 200: Alert } }
