@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { randomUUID } from 'node:crypto'
+import { newAlert } from '../plugins/core/lifecycle'
 import { Alert, AlertInput } from '../schemas/events'
 import { createAjv } from '../plugins/app/validation'
 
@@ -32,8 +33,7 @@ fastify.setValidatorCompiler(({ schema }) => ajv.compile(schema))
 fastify.post('/alerts', {
   schema: { body: AlertInput, response: { 200: Alert } }
 }, async (request) => {
-  const { message, location } = request.body
-  return { id: randomUUID(), timestamp: new Date().toISOString(), type: 'alert' as const, message, location }
+  return newAlert(randomUUID(), Date.now(), request.body, 'api')
 })
 
 process.on('SIGTERM', () => {

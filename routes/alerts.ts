@@ -1,16 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Alert, AlertHistory, AlertInput, PublishHeaders } from '../schemas/events'
-import { apiErrors, publishErrors } from '../schemas/errors'
+import { ActionInput, Alert, AlertHistory, AlertId, AlertInput, Board, BoardQuery, PublishHeaders, ResolveByKeyInput } from '../schemas/events'
+import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } from '../schemas/errors'
+import { boardPage, decodeCursor, parseAlertFilter } from '../plugins/core/board'
 import { publishRequest } from './shared'
 
 const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
   const { publisher, backend: { store } } = fastify
+  const { HISTORY_SIZE } = fastify.config
 
   fastify.post('/alerts', {
     schema: {
       tags: ['alerts'],
       summary: 'Raise an alert',
-      description: 'Stores the alert and sends it to every WebSocket client. Unknown fields are ignored. With an Idempotency-Key header a retry is safe: it gets the first result and publishes nothing.',
+      description: 'Stores the alert and sends it to every WebSocket client. With the `key` of an alert that is not resolved, ' +
+        'that alert is updated instead (latest message, location, severity, link and tags; count + 1) and an alert_update ' +
+        'frame is sent. Unknown fields are ignored. With an Idempotency-Key header a retry is safe: it gets the first result and publishes nothing.',
       body: AlertInput,
       headers: PublishHeaders,
       response: { 200: Alert, ...publishErrors }
@@ -20,12 +24,64 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/alerts/history', {
     schema: {
       tags: ['alerts'],
-      summary: 'The most recent alerts, oldest first',
+      summary: 'The most recent alerts, oldest first, each as it now stands',
       response: { 200: AlertHistory, ...apiErrors }
     }
   }, async () => {
-    const list = await store.list('alert')
+    const all = await store.alerts()
+    const list = all.slice(-HISTORY_SIZE).map((e) => e.alert)
     return { alerts: list, count: list.length }
+  })
+
+  fastify.get('/alerts', {
+    schema: {
+      tags: ['alerts'],
+      summary: 'The board: retained alerts, newest first, filtered',
+      description: 'Each filter takes a comma list; values within one filter OR, filters AND. ' +
+        'Alerts that are not resolved are kept until they are (up to OPEN_ALERTS_MAX); resolved ones up to HISTORY_SIZE.',
+      querystring: BoardQuery,
+      response: { 200: Board, ...apiErrors, ...queryErrors }
+    }
+  }, async (request) => {
+    const { limit = 100, cursor, ...rest } = request.query
+    const filter = parseAlertFilter(rest)
+    if (typeof filter === 'string') throw httpError('INVALID_QUERY', filter)
+    const before = cursor === undefined ? undefined : decodeCursor(cursor)
+    if (cursor !== undefined && before === undefined) throw httpError('INVALID_QUERY', 'querystring/cursor is not a cursor this server gave out')
+    const page = boardPage(await store.alerts(), filter, limit, before)
+    return { ...page, count: page.alerts.length }
+  })
+
+  const action = (name: 'acknowledge' | 'resolve', summary: string): void => {
+    fastify.post(`/alerts/:id/${name === 'acknowledge' ? 'ack' : 'resolve'}`, {
+      schema: {
+        tags: ['alerts'],
+        summary,
+        description: 'Body optional: {"by": "...", "note": "..."}; `by` defaults to "anonymous". ' +
+          'Doing it again is answered 200 with the alert unchanged, and nothing is sent.',
+        params: AlertId,
+        body: ActionInput,
+        response: { 200: Alert, ...publishErrors, ...lifecycleErrors }
+      }
+    }, async (request) => {
+      const { by = 'anonymous', note } = request.body ?? {}
+      return (await publisher.act({ id: request.params.id }, name, by, note)).alert
+    })
+  }
+  action('acknowledge', 'Acknowledge an alert: somebody is on it')
+  action('resolve', 'Resolve an alert: the problem is gone')
+
+  fastify.post('/alerts/resolve', {
+    schema: {
+      tags: ['alerts'],
+      summary: 'Resolve the open alert with a key',
+      description: 'What a script that raised an alert by key does when the problem is gone. 404 when no alert with that key is open.',
+      body: ResolveByKeyInput,
+      response: { 200: Alert, ...publishErrors, ...lifecycleErrors }
+    }
+  }, async (request) => {
+    const { key, by = 'anonymous', note } = request.body
+    return (await publisher.act({ key }, 'resolve', by, note)).alert
   })
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { TSchema } from '@sinclair/typebox'
-import { Alert, Chat, ChatInput } from '../schemas/events'
+import { Alert, AlertUpdate, Chat, ChatInput } from '../schemas/events'
 import { ErrorFrame, GapFrame, PingFrame, PongFrame, WsQuery } from '../schemas/frames'
 
 // Plain JSON: TypeBox keeps its metadata under symbol keys, which JSON drops.
@@ -8,12 +8,13 @@ const json = (schema: TSchema): Record<string, unknown> => JSON.parse(JSON.strin
 
 /** What travels over /ws, from the schemas the server validates and sends with. */
 export const wsMessages = {
-  server: { alert: Alert, chat: Chat, error: ErrorFrame, gap: GapFrame, pong: PongFrame },
+  server: { alert: Alert, alert_update: AlertUpdate, chat: Chat, error: ErrorFrame, gap: GapFrame, pong: PongFrame },
   client: { chat: ChatInput, ping: PingFrame }
 } as const
 
 const titles: Record<string, string> = {
   alert: 'An alert, as published',
+  alert_update: 'An alert changed (repeated, acknowledged, resolved, escalated), with the whole alert as it now stands',
   chat: 'A chat message, as published',
   error: 'A refused client frame',
   gap: 'Replay could not start where asked',

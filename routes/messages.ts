@@ -24,7 +24,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ChatHistory, ...apiErrors }
     }
   }, async () => {
-    const list = await store.list('chat')
+    const list = await store.chats()
     return { chatMessages: list, count: list.length }
   })
 }

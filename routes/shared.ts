@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify'
-import type { Draft, EventOf } from '../schemas/events'
+import type { Alert, Chat, Draft } from '../schemas/events'
 import type { Publisher } from '../plugins/core/publisher'
 
 /** Route config for routes that must answer even when the server is overloaded (health, readiness, metrics). */
@@ -9,7 +9,7 @@ export const neverShed = { pressureHandler: (): undefined => undefined }
  * Publishes a request's draft; with an Idempotency-Key, at most once per key,
  * and a retry's answer says it is the first one's (Idempotent-Replayed: true).
  */
-export async function publishRequest<D extends Draft> (publisher: Publisher, draft: D, key: string | undefined, reply: FastifyReply): Promise<EventOf<D['type']>> {
+export async function publishRequest<D extends Draft> (publisher: Publisher, draft: D, key: string | undefined, reply: FastifyReply): Promise<D['type'] extends 'alert' ? Alert : Chat> {
   if (key === undefined) return await publisher.publish(draft)
   const { event, replayed } = await publisher.publishOnce(draft, key)
   if (replayed) void reply.header('idempotent-replayed', 'true')

@@ -18,6 +18,9 @@ const catalogue = {
   TOKEN_INVALID: [401, 'the token is not valid'],
   ORIGIN_NOT_ALLOWED: [403, 'origin https://elsewhere.example is not allowed'],
   NOT_FOUND: [404, 'Route GET:/nowhere not found'],
+  ALERT_NOT_FOUND: [404, 'no alert with id 7bb4eacd-9d48-4fff-a9d0-a7caffbd52a8'],
+  ALERT_CONFLICT: [409, 'the alert is resolved; raise it again to reopen it'],
+  INVALID_QUERY: [400, 'querystring/state must be a comma list of open, acknowledged, resolved; got "closed"'],
   REQUEST_TIMEOUT: [408, 'the request was not received in time'],
   BODY_TOO_LARGE: [413, 'Request body is too large'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'Content-Type "text/plain" is not supported; send application/json'],
@@ -109,4 +112,15 @@ export const upgradeErrors = {
   426: response('A plain GET, not a WebSocket upgrade.', 'UPGRADE_REQUIRED'),
   429: response('Over the rate limit, too many wrong tokens from this address, or WS_MAX_CONNECTIONS_PER_ADDRESS open connections from it; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED', 'ADDRESS_CONNECTION_LIMIT'),
   503: response('Overloaded, at WS_MAX_CONNECTIONS, or (with Redis) Redis unreachable; see Retry-After.', 'OVERLOADED', 'CONNECTION_LIMIT', 'BACKEND_UNAVAILABLE')
+}
+
+// And those of acknowledge and resolve.
+export const lifecycleErrors = {
+  404: response('No retained alert has this id, or no open alert has this key.', 'ALERT_NOT_FOUND'),
+  409: response('Not allowed in the alert\'s state: a resolved alert cannot be acknowledged.', 'ALERT_CONFLICT')
+}
+
+// And those of the board's query.
+export const queryErrors = {
+  400: response('A filter value the server does not know, a limit out of range, or a cursor it did not give out.', 'INVALID_QUERY', 'VALIDATION_FAILED')
 }

@@ -29,9 +29,40 @@ const timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 in U
 
 // Unknown fields are stripped by the validator (removeAdditional), so a client
 // can never set id, timestamp or type.
-export const AlertInput = Type.Object({ message, location }, {
+const enumOf = <T extends string>(values: readonly T[], description: string) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], description })
+
+export const SEVERITIES = ['info', 'warning', 'critical'] as const
+export const Severity = enumOf(SEVERITIES, 'How bad: info < warning < critical.')
+export type Severity = Static<typeof Severity>
+
+export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const
+export const AlertState = enumOf(ALERT_STATES, 'open -> acknowledged -> resolved, or open -> resolved.')
+export type AlertState = Static<typeof AlertState>
+
+export const SOURCES = ['api', 'ticker', 'alertmanager', 'heartbeat'] as const
+export const Source = enumOf(SOURCES, 'What raised the alert.')
+export type Source = Static<typeof Source>
+
+export const CHANGES = ['repeated', 'acknowledged', 'resolved', 'escalated'] as const
+export const Change = enumOf(CHANGES, 'What happened to the alert.')
+export type Change = Static<typeof Change>
+
+const key = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'The identity of the incident: raising an alert with the key of one that is not resolved updates that one instead of adding a second.', examples: ['disk-full:db1'] })
+const link = Type.String({ maxLength: 2000, pattern: '^[hH][tT][tT][pP][sS]?://[^\\s]+$', description: 'An http or https URL: a runbook, a graph.', examples: ['https://runbooks.example.com/disk-full'] })
+const tags = Type.Array(Type.String({ minLength: 1, maxLength: 50, pattern: '\\S' }), { maxItems: 10, description: 'Up to 10 labels of up to 50 characters.', examples: [['db', 'disk']] })
+const who = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Who did it.', examples: ['Jose'] })
+
+export const AlertInput = Type.Object({
+  message,
+  location,
+  severity: Type.Optional(Severity),
+  key: Type.Optional(key),
+  link: Type.Optional(link),
+  tags: Type.Optional(tags)
+}, {
   additionalProperties: false,
-  description: 'A manual alert. id, timestamp and type are set by the server.',
+  description: 'A manual alert. id, timestamp and type are set by the server; severity defaults to "warning".',
   examples: [{ message: 'Unauthorized door access', location: 'South Gate' }]
 })
 export type AlertInput = Static<typeof AlertInput>
@@ -54,11 +85,31 @@ export const PublishHeaders = Type.Object({
   }))
 })
 
-export const EventType = Type.Unsafe<'alert' | 'chat'>({ type: 'string', enum: ['alert', 'chat'] })
+export const EventType = Type.Unsafe<'alert' | 'chat' | 'alert_update'>({ type: 'string', enum: ['alert', 'chat', 'alert_update'] })
 export type EventType = Static<typeof EventType>
 
-export const Alert = Type.Object({ id, timestamp, type: Type.Literal('alert'), message, location }, {
-  description: 'An alert as stored and broadcast.'
+export const Alert = Type.Object({
+  id,
+  timestamp,
+  type: Type.Literal('alert'),
+  message,
+  location,
+  severity: Severity,
+  state: AlertState,
+  count: Type.Integer({ minimum: 1, description: 'How many times it was raised.' }),
+  updatedAt: { ...timestamp, description: 'When it last changed.' },
+  source: Source,
+  key: Type.Optional(key),
+  link: Type.Optional(link),
+  tags: Type.Optional(tags),
+  acknowledgedBy: Type.Optional(who),
+  acknowledgedAt: Type.Optional(timestamp),
+  resolvedBy: Type.Optional(who),
+  resolvedAt: Type.Optional(timestamp),
+  escalations: Type.Optional(Type.Integer({ minimum: 1, description: 'How many times it was announced again while nobody acknowledged it.' })),
+  escalatedAt: Type.Optional(timestamp)
+}, {
+  description: 'An alert as stored and broadcast: the fields of the original contract first, then its lifecycle.'
 })
 export type Alert = Static<typeof Alert>
 
@@ -67,12 +118,58 @@ export const Chat = Type.Object({ id, timestamp, type: Type.Literal('chat'), sen
 })
 export type Chat = Static<typeof Chat>
 
-export const Event = Type.Union([Alert, Chat])
+export const AlertUpdate = Type.Object({
+  id: { ...id, description: 'The id of this event (not of the alert: that is alert.id).' },
+  timestamp,
+  type: Type.Literal('alert_update'),
+  change: Change,
+  alert: Alert,
+  by: Type.Optional(who),
+  note: Type.Optional(Type.String({ maxLength: 1000, description: 'What the person who acknowledged or resolved it said.' }))
+}, { description: 'A change to an alert, carrying the whole alert as it now stands.' })
+export type AlertUpdate = Static<typeof AlertUpdate>
+
+export const Event = Type.Union([Alert, Chat, AlertUpdate])
 export type Event = Static<typeof Event>
 export type EventOf<T extends EventType> = Extract<Event, { type: T }>
 
-// What a publisher hands over: the event without the fields the server stamps.
-export type Draft = { type: 'alert' } & AlertInput | { type: 'chat' } & ChatInput
+// What a publisher hands over: the input, and for alerts what raised it.
+export type Draft = { type: 'alert', source?: Source } & AlertInput | { type: 'chat' } & ChatInput
+
+/** Body of acknowledge and resolve. */
+export const ActionInput = Type.Object({
+  by: Type.Optional({ ...who, description: 'Who does it; "anonymous" when absent. With credentials, the identity is used instead.' }),
+  note: Type.Optional(Type.String({ maxLength: 1000, description: 'Why, or what was done.' }))
+}, { additionalProperties: false })
+export type ActionInput = Static<typeof ActionInput>
+
+export const ResolveByKeyInput = Type.Object({
+  key,
+  by: Type.Optional(who),
+  note: Type.Optional(Type.String({ maxLength: 1000 }))
+}, { additionalProperties: false })
+export type ResolveByKeyInput = Static<typeof ResolveByKeyInput>
+
+export const AlertId = Type.Object({ id: Type.String({ format: 'uuid', description: 'The alert\'s id.' }) })
+
+const commaList = (description: string) => Type.String({ maxLength: 2000, description })
+export const BoardQuery = Type.Object({
+  state: Type.Optional(commaList('Comma list of states.')),
+  severity: Type.Optional(commaList('Comma list of severities.')),
+  location: Type.Optional(commaList('Comma list of locations.')),
+  key: Type.Optional(commaList('Comma list of keys.')),
+  tag: Type.Optional(commaList('Comma list of tags: an alert with any of them passes.')),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  cursor: Type.Optional(Type.String({ maxLength: 100, description: 'From the previous page\'s `next`.' }))
+}, { additionalProperties: false })
+export type BoardQuery = Static<typeof BoardQuery>
+
+export const Board = Type.Object({
+  alerts: Type.Array(Alert, { description: 'Newest first.' }),
+  count: Type.Integer({ minimum: 0 }),
+  next: Type.Optional(Type.String({ description: 'Cursor of the next page; absent on the last.' }))
+})
+export type Board = Static<typeof Board>
 
 export const AlertHistory = Type.Object({
   alerts: Type.Array(Alert, { description: 'Oldest first.' }),

@@ -11,7 +11,9 @@ t.test('POST /alerts stamps, stores and returns the alert', async (t) => {
   const res = await postAlert(app, { message: 'Unauthorized door access', location: 'South Gate' })
   t.equal(res.statusCode, 200)
   const alert = res.json()
-  t.same(Object.keys(alert), ['id', 'timestamp', 'type', 'message', 'location'])
+  // The original contract's fields first, in its order; the lifecycle's after.
+  t.same(Object.keys(alert), ['id', 'timestamp', 'type', 'message', 'location', 'severity', 'state', 'count', 'updatedAt', 'source'])
+  t.match(alert, { severity: 'warning', state: 'open', count: 1, source: 'api', updatedAt: alert.timestamp })
   t.match(alert, { type: 'alert', message: 'Unauthorized door access', location: 'South Gate' })
   t.match(alert.id, UUID4)
   t.match(alert.timestamp, ISO_Z)

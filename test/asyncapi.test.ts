@@ -18,14 +18,14 @@ t.test('GET /asyncapi.json is an AsyncAPI 3.0 document of /ws built from the sch
   t.same(Object.keys(doc.channels.events.bindings.ws.query.properties), ['since', 'token'])
 
   const messages = doc.components.messages
-  t.same(Object.keys(messages).sort(), ['alert', 'chat', 'error', 'gap', 'ping', 'pong', 'sendChat'])
+  t.same(Object.keys(messages).sort(), ['alert', 'alert_update', 'chat', 'error', 'gap', 'ping', 'pong', 'sendChat'])
   // The payloads are exactly the schemas the server validates and sends with.
   for (const [name, schema] of Object.entries(wsMessages.server)) t.same(messages[name].payload, plain(schema), name)
   t.same(messages.sendChat.payload, plain(wsMessages.client.chat))
   t.same(messages.ping.payload, plain(wsMessages.client.ping))
 
   const sends = Object.values(doc.operations as Record<string, { action: string, messages: Array<{ $ref: string }> }>)
-  t.same(sends.filter((o) => o.action === 'send').map((o) => o.messages[0]?.$ref.split('/').pop()).sort(), ['alert', 'chat', 'error', 'gap', 'pong'])
+  t.same(sends.filter((o) => o.action === 'send').map((o) => o.messages[0]?.$ref.split('/').pop()).sort(), ['alert', 'alert_update', 'chat', 'error', 'gap', 'pong'])
   t.same(sends.filter((o) => o.action === 'receive').map((o) => o.messages[0]?.$ref.split('/').pop()).sort(), ['ping', 'sendChat'])
   t.match(doc.info.description, /1013/)
 })
@@ -48,6 +48,9 @@ t.test('every frame a live server sends validates against the document; its exam
   seen.error = await client.next()
   client.send({ type: 'ping' })
   seen.pong = await client.next()
+  const alert = seen.alert as { id: string }
+  await fastify.inject({ method: 'POST', url: `/alerts/${alert.id}/ack`, payload: { by: 'Ana', note: 'on it' } })
+  seen.alert_update = await client.next()
   for (const [name, frame] of Object.entries(seen)) t.ok(check(name, frame), `${name} frame matches its schema`)
   t.notOk(check('alert', seen.chat), 'and the schemas tell frames apart')
 })

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { stamp } from '../plugins/core/publisher'
 import { randomUUID } from 'node:crypto'
 import { createServer, type AddressInfo } from 'node:net'
 import { spawn, spawnSync } from 'node:child_process'
@@ -345,7 +346,7 @@ test('a gap frame makes the page reload both histories over HTTP and merge them,
 
   // Events the socket never carried: only a history reload can show them.
   const now = new Date().toISOString()
-  await fastify.backend.store.append({ id: randomUUID(), timestamp: now, type: 'alert', message: 'Only in the history', location: 'Archive' })
+  await fastify.backend.store.append(stamp({ type: 'alert', message: 'Only in the history', location: 'Archive' }))
   await fastify.backend.store.append({ id: randomUUID(), timestamp: now, type: 'chat', sender: 'Ana', message: 'Chat only in the history' })
   const loads = (path: string): number => d.requests.filter((u) => u === `${url}${path}`).length
   t.equal(loads('/alerts/history'), 1)

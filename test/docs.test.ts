@@ -18,7 +18,7 @@ t.test('OpenAPI 3 document holds every HTTP route with its schemas, statuses, ex
   t.equal(body.schema.properties.location.maxLength, 200)
   t.same(body.example, { message: 'Unauthorized door access', location: 'South Gate' })
   t.same(Object.keys(alerts.responses).sort(), ['200', '400', '401', '408', '413', '415', '422', '429', '503', '504'])
-  t.same(alerts.responses['200'].content['application/json'].schema.required, ['id', 'timestamp', 'type', 'message', 'location'])
+  t.same(alerts.responses['200'].content['application/json'].schema.required, ['id', 'timestamp', 'type', 'message', 'location', 'severity', 'state', 'count', 'updatedAt', 'source'])
   t.same(alerts.responses['400'].content['application/json'].schema.required, ['statusCode', 'code', 'error', 'message'])
 
   const history = doc.paths['/alerts/history'].get

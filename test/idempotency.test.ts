@@ -93,15 +93,16 @@ redisTest('redis: the key is kept for IDEMPOTENCY_TTL_MS, under the prefix', asy
 
 t.test('memory: a key is forgotten after its ttl; expired keys are let go', async (t) => {
   let now = 1000
-  const store = createMemoryStore(10, () => {}, () => now)
+  const store = createMemoryStore({ historySize: 10, now: () => now })
   const a = stamp({ type: 'alert', message: 'a', location: 'l' })
   const b = stamp({ type: 'alert', message: 'b', location: 'l' })
-  t.same(await store.appendOnce('k', a, 1000), { event: a, first: true })
+  const once = { key: 'k', ttlMs: 1000 }
+  t.same(await store.append(a, undefined, once), { stored: true })
   now += 999
-  t.same(await store.appendOnce('k', b, 1000), { event: a, first: false }, 'still remembered')
+  t.same(await store.append(b, undefined, once), { stored: false, prior: a }, 'still remembered')
   now += 1
-  t.same(await store.appendOnce('k', b, 1000), { event: b, first: true }, 'forgotten at its expiry')
-  t.same((await store.list('alert')).map((e) => e.message), ['a', 'b'])
+  t.same(await store.append(b, undefined, once), { stored: true }, 'forgotten at its expiry')
+  t.same((await store.alerts()).map((e) => e.alert.message), ['a', 'b'])
 })
 
 redisTest('redis stall: the publish times out as outcome unknown, the event still lands once, and a retry with the key gets it without a duplicate', async (t) => {

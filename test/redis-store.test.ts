@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { createRedisBackend, type RedisBackend } from '../plugins/core/redis-backend'
 import { createMemoryStore } from '../plugins/core/memory-backend'
-import type { EventStore } from '../plugins/core/backend'
+import type { EventStore, Replay } from '../plugins/core/backend'
 import { BackendUnavailableError } from '../plugins/core/errors'
 import { stamp } from '../plugins/core/publisher'
 import { build } from './helpers/app'
@@ -23,12 +23,12 @@ async function backend (t: Test, prefix = redisPrefix(t), url = SHARED_REDIS_URL
 
 const alert = (message: string) => stamp({ type: 'alert', message, location: 'x' })
 const chat = (message: string) => stamp({ type: 'chat', sender: 's', message })
-const names = (r: { events: Array<{ message: string }> }): string[] => r.events.map((e) => e.message)
+const names = (r: Replay): string[] => r.events.map((e) => 'message' in e ? e.message : '')
 
 // The same contract for both stores: whatever the memory store answers, the
 // Redis store answers too.
 const stores: Array<[string, (t: Test, size: number) => Promise<EventStore>]> = [
-  ['memory', async (_t, size) => createMemoryStore(size)],
+  ['memory', async (_t, size) => createMemoryStore({ historySize: size })],
   ['redis', async (t, size) => (await backend(t, undefined, undefined, size)).store]
 ]
 
@@ -39,8 +39,8 @@ for (const [kind, make] of stores) {
     const store = await make(t, 3)
     for (const e of [0, 1, 2, 3, 4].map((i) => alert(`a${i}`))) await store.append(e)
     for (const e of [0, 1].map((i) => chat(`c${i}`))) await store.append(e)
-    t.same((await store.list('alert')).map((e) => e.message), ['a2', 'a3', 'a4'])
-    t.same((await store.list('chat')).map((e) => e.message), ['c0', 'c1'])
+    t.same((await store.alerts()).map((e) => e.alert.message), ['a0', 'a1', 'a2', 'a3', 'a4'], 'alerts that are not resolved are all kept')
+    t.same((await store.chats()).map((e) => e.message), ['c0', 'c1'])
   })
 
   test(`${kind} store: since() replays both streams in publish order after an id`, async (t) => {
@@ -72,7 +72,7 @@ for (const [kind, make] of stores) {
 
   test(`${kind} store: an empty history`, async (t) => {
     const store = await make(t, 3)
-    t.same(await store.list('alert'), [])
+    t.same(await store.alerts(), [])
     t.same(await store.since(), { found: true, events: [] })
     t.same(await store.since('00000000-0000-4000-8000-000000000000'), { found: false, events: [] })
   })
@@ -90,10 +90,11 @@ redisTest('every key and the channel are under the prefix, and prefixes do not s
   for (const e of [alert('a0'), alert('a1'), alert('a2'), chat('c0')]) await a.append(e)
 
   const keys = (await client.keys(`${prefix}*`)).sort()
-  t.same(keys, [one.keys.history.alert, one.keys.history.chat, one.keys.ids, one.keys.seqs, one.keys.seq].sort())
+  t.same(keys, [one.keys.history.alert, one.keys.history.chat, one.keys.ids, one.keys.seqs, one.keys.seq,
+    one.keys.alerts, one.keys.revs, one.keys.raised, one.keys.unresolved.warning].sort())
   t.equal(await client.hlen(one.keys.ids), 3, 'evicted ids leave the id index')
   t.equal(await client.hlen(one.keys.seqs), 3, 'and the sequence index')
-  t.same(await b.list('alert'), [])
+  t.same(await b.alerts(), [])
   t.same(await b.since(), { found: true, events: [] })
   // A message on the other prefix's channel would have been heard by now:
   // this one is published after, and arrives alone.
@@ -120,7 +121,7 @@ t.test('a store whose Redis cannot be reached fails at once as unavailable, and 
   const redis = await backend(t, 'unreached:', down.url)
   t.equal(redis.problem(), 'redis unreachable')
   const store = redis.store
-  const attempts: Array<Promise<unknown>> = [store.append(alert('a')), store.list('alert'), store.since(), redis.claims.claim('x', 10)]
+  const attempts: Array<Promise<unknown>> = [store.append(alert('a')), store.alerts(), store.since(), redis.claims.claim('x', 10)]
   for (const attempt of attempts) {
     await t.rejects(attempt, BackendUnavailableError)
   }

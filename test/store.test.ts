@@ -1,5 +1,6 @@
 import t from 'tap'
 import { Ring } from '../plugins/core/ring'
+import type { Replay } from '../plugins/core/backend'
 import { createMemoryStore } from '../plugins/core/memory-backend'
 import { stamp } from '../plugins/core/publisher'
 
@@ -17,16 +18,16 @@ t.test('Ring keeps the newest items, oldest first, and reports what it drops', a
 })
 
 t.test('memory store caps each stream on its own and lists oldest first', async (t) => {
-  const store = createMemoryStore(3)
+  const store = createMemoryStore({ historySize: 3 })
   const alerts = Array.from({ length: 5 }, (_, i) => stamp({ type: 'alert', message: `a${i}`, location: 'x' }))
   const chats = Array.from({ length: 2 }, (_, i) => stamp({ type: 'chat', sender: 's', message: `c${i}` }))
   for (const e of [...alerts, ...chats]) await store.append(e)
-  t.same((await store.list('alert')).map((e) => e.message), ['a2', 'a3', 'a4'])
-  t.same((await store.list('chat')).map((e) => e.message), ['c0', 'c1'])
+  t.same((await store.alerts()).map((e) => e.alert.message), ['a0', 'a1', 'a2', 'a3', 'a4'], 'alerts that are not resolved are all kept')
+  t.same((await store.chats()).map((e) => e.message), ['c0', 'c1'])
 })
 
 t.test('since() replays both streams in publish order after an id', async (t) => {
-  const store = createMemoryStore(3)
+  const store = createMemoryStore({ historySize: 3 })
   const events = [
     stamp({ type: 'alert', message: 'a0', location: 'x' }),
     stamp({ type: 'chat', sender: 's', message: 'c0' }),
@@ -35,7 +36,7 @@ t.test('since() replays both streams in publish order after an id', async (t) =>
     stamp({ type: 'alert', message: 'a2', location: 'x' })
   ]
   for (const e of events) await store.append(e)
-  const names = (r: { events: Array<{ message: string }> }) => r.events.map((e) => e.message)
+  const names = (r: Replay): string[] => r.events.map((e) => 'message' in e ? e.message : '')
 
   const all = await store.since()
   t.equal(all.found, true)
@@ -63,6 +64,6 @@ t.test('stamp sets a v4 uuid, a UTC timestamp and the type, and copies only know
   const event = stamp(draft)
   t.match(event.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   t.match(event.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
-  t.same(Object.keys(event), ['id', 'timestamp', 'type', 'message', 'location'])
+  t.same(Object.keys(event), ['id', 'timestamp', 'type', 'message', 'location', 'severity', 'state', 'count', 'updatedAt', 'source'])
   t.same(Object.keys(stamp({ type: 'chat', sender: 's', message: 'm' })), ['id', 'timestamp', 'type', 'sender', 'message'])
 })

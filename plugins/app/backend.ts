@@ -6,22 +6,40 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Where events are kept and shared: this process's memory, or Redis for a cluster. */
     backend: Backend
+    /** Alerts dropped while not resolved because OPEN_ALERTS_MAX was reached (by this instance's appends). */
+    evictedAlerts: { count: number }
   }
 }
+
+// At most one warning a minute about alerts dropped for room, with how many.
+const EVICTION_LOG_MS = 60_000
 
 /**
  * The one place that chooses the backend. Redis is loaded only when
  * REDIS_URL is set, so a server in memory never loads ioredis.
  */
 export default fp(async function backend (fastify) {
-  const { REDIS_URL, REDIS_KEY_PREFIX, REDIS_COMMAND_TIMEOUT_MS, HISTORY_SIZE } = fastify.config
+  const { REDIS_URL, REDIS_KEY_PREFIX, REDIS_COMMAND_TIMEOUT_MS, HISTORY_SIZE, OPEN_ALERTS_MAX } = fastify.config
+  const evictedAlerts = { count: 0 }
+  let unlogged = 0
+  let lastLog = -Infinity
+  const onEvict = (ids: string[]): void => {
+    evictedAlerts.count += ids.length
+    unlogged += ids.length
+    if (Date.now() - lastLog < EVICTION_LOG_MS) return
+    lastLog = Date.now()
+    fastify.log.warn({ dropped: unlogged, limit: OPEN_ALERTS_MAX }, 'OPEN_ALERTS_MAX reached: the oldest least severe alerts that are not resolved were dropped')
+    unlogged = 0
+  }
+  fastify.decorate('evictedAlerts', evictedAlerts)
+  const options = { historySize: HISTORY_SIZE, openAlertsMax: OPEN_ALERTS_MAX, onEvict }
   if (REDIS_URL === '') {
-    fastify.decorate('backend', createMemoryBackend({ historySize: HISTORY_SIZE }))
+    fastify.decorate('backend', createMemoryBackend(options))
     return
   }
   // require, not import(): loaded on demand, and the same in the sources and in dist/.
   const { createRedisBackend } = require('../core/redis-backend') as typeof import('../core/redis-backend')
-  const redis = createRedisBackend({ url: REDIS_URL, prefix: REDIS_KEY_PREFIX, historySize: HISTORY_SIZE, log: fastify.log, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS })
+  const redis = createRedisBackend({ ...options, url: REDIS_URL, prefix: REDIS_KEY_PREFIX, log: fastify.log, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS })
   fastify.decorate('backend', redis)
   fastify.addHook('onClose', async () => await redis.close())
   // Start ready when Redis is there; when it is not, start anyway (publishing

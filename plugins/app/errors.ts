@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { errorBody, httpError, isHttpError, type ErrorCode, type ErrorResponse } from '../../schemas/errors'
-import { BackendUnavailableError, IdempotencyConflictError, OutcomeUnknownError } from '../core/errors'
+import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, IdempotencyConflictError, OutcomeUnknownError } from '../core/errors'
 
 // Fastify's and its plugins' own errors, by their code, in this service's codes:
 // clients see one vocabulary, which does not change with a framework upgrade.
@@ -23,6 +23,8 @@ export function describeError (caught: FastifyError, contentType?: string): Erro
   if (caught instanceof BackendUnavailableError) return { ...errorBody('BACKEND_UNAVAILABLE'), cause: caught }
   if (caught instanceof OutcomeUnknownError) return { ...errorBody('OUTCOME_UNKNOWN'), cause: caught }
   if (caught instanceof IdempotencyConflictError) return { ...errorBody('IDEMPOTENCY_CONFLICT', caught.message), cause: caught }
+  if (caught instanceof AlertNotFoundError) return { ...errorBody('ALERT_NOT_FOUND', caught.message), cause: caught }
+  if (caught instanceof AlertConflictError) return { ...errorBody('ALERT_CONFLICT', caught.message), cause: caught }
   if (isHttpError(caught)) return { ...errorBody(caught.code, caught.message, caught.statusCode), cause: caught }
   const status = caught.statusCode !== undefined && caught.statusCode >= 400 && caught.statusCode < 600 ? caught.statusCode : 500
   if (status >= 500 && caught.code !== 'FST_UNDER_PRESSURE') return { ...errorBody('INTERNAL_ERROR', 'Internal Server Error', status), cause: caught }

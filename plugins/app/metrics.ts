@@ -31,6 +31,12 @@ export default fp(async function metrics (fastify) {
     labelNames: ['reason'],
     registers: [registry]
   })
+  new Counter({
+    name: 'alert_server_alerts_evicted_total',
+    help: 'Alerts dropped while not resolved because OPEN_ALERTS_MAX was reached',
+    registers: [registry],
+    collect () { this.reset(); this.inc(fastify.evictedAlerts.count) }
+  })
   const broadcastSeconds = new Histogram({
     name: 'alert_server_broadcast_duration_seconds',
     help: 'Time to write one batch of events (those published in one event-loop turn) to every local WebSocket client',
@@ -45,7 +51,7 @@ export default fp(async function metrics (fastify) {
     registers: [registry]
   })
   // Both known so the series exist (at 0) before the first event.
-  for (const type of ['alert', 'chat']) published.inc({ type }, 0)
+  for (const type of ['alert', 'chat', 'alert_update']) published.inc({ type }, 0)
   for (const reason of ['slow', 'heartbeat', 'replay_failed', 'invalid_frames']) dropped.inc({ reason }, 0)
 
   const publishedByType = { alert: published.labels('alert'), chat: published.labels('chat') }

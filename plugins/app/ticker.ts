@@ -1,13 +1,17 @@
 import fp from 'fastify-plugin'
 import { createTicker } from '../core/ticker'
+import { createEscalator } from '../core/escalator'
 
+// The server's own publishers: the automatic alert, and escalation of critical alerts nobody acknowledged.
 export default fp(async function ticker (fastify) {
-  const { ALERT_INTERVAL_MS, ALERT_MESSAGE, ALERT_LOCATION } = fastify.config
-  const { claims } = fastify.backend
+  const { ALERT_INTERVAL_MS, ALERT_MESSAGE, ALERT_LOCATION, ALERT_SEVERITY, ALERT_KEY, ESCALATE_AFTER_MS } = fastify.config
+  const { claims, store } = fastify.backend
   const ticker = createTicker({
     intervalMs: ALERT_INTERVAL_MS,
     message: ALERT_MESSAGE,
     location: ALERT_LOCATION,
+    severity: ALERT_SEVERITY,
+    key: ALERT_KEY === '' ? undefined : ALERT_KEY,
     publisher: fastify.publisher,
     log: fastify.log,
     timers: fastify.timers,
@@ -15,7 +19,14 @@ export default fp(async function ticker (fastify) {
     // the slot so that an instance whose timer runs late cannot take it again.
     claim: async (slot) => await claims.claim(`ticker:${slot}`, 2 * ALERT_INTERVAL_MS)
   })
-  fastify.addHook('onReady', async () => ticker.start())
-  // Stopped at preClose, not onClose: no automatic alert once shutdown has begun.
-  fastify.addHook('preClose', async () => ticker.stop())
+  const escalator = createEscalator({ afterMs: ESCALATE_AFTER_MS, store, publisher: fastify.publisher, log: fastify.log, timers: fastify.timers })
+  fastify.addHook('onReady', async () => {
+    ticker.start()
+    escalator.start()
+  })
+  // Stopped at preClose, not onClose: nothing automatic once shutdown has begun.
+  fastify.addHook('preClose', async () => {
+    ticker.stop()
+    escalator.stop()
+  })
 }, { name: 'ticker', fastify: '5.x', dependencies: ['config', 'timers', 'backend', 'publisher'] })

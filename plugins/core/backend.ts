@@ -9,11 +9,9 @@
  *   it to the feed of every instance; it resolves once the event is stored.
  * - `feed` gives each instance every appended event exactly once, in publish
  *   order, whichever instance appended it.
- * - `store.appendOnce` is `append` at most once per key within its ttl, also
- *   for calls that race each other (on Redis, from any instance).
  * - `claims.claim` is won by exactly one caller per name until it expires.
  */
-import type { Event, EventOf, EventType } from '../../schemas/events'
+import type { Alert, Chat, Event, Severity } from '../../schemas/events'
 
 export interface Replay {
   /** false when the id asked for is not (or no longer) retained: `events` is then the whole history. */
@@ -22,21 +20,68 @@ export interface Replay {
   events: Event[]
 }
 
-/** The capped history of both streams, in one publish order. */
+/** An alert as it stands, with what the store orders and guards it by. */
+export interface StoredAlert {
+  alert: Alert
+  /** The id of the event that last changed it: a change is stored only if this is still the one. */
+  rev: string
+  /** Its place in the order alerts were raised in. */
+  seq: number
+}
+
+/**
+ * What must still hold for an event to be stored; checked in the same atomic
+ * step as the append, so concurrent changes never lose one another.
+ */
+export type Expect =
+  | { kind: 'none' }
+  /** No alert that is not resolved has this key. */
+  | { kind: 'key-free', key: string }
+  /** The alert is still at this revision. */
+  | { kind: 'rev', alertId: string, rev: string }
+
+/** An idempotency key: an append under a key used within `ttlMs` stores nothing and gets the first event back. */
+export interface Once {
+  key: string
+  ttlMs: number
+}
+
+/** What an append did: stored the event, or not (its expectation failed, or its key was used: `prior`). */
+export type Appended = { stored: true } | { stored: false, prior?: Event }
+
+/** Which retained alerts to read. */
+export interface AlertScope {
+  /** Only alerts that are not resolved. */
+  unresolved?: boolean
+  /** Only alerts of this severity (with `unresolved`). */
+  severity?: Severity
+}
+
+/**
+ * The history: a capped log of every event in one publish order (for replay),
+ * and the alerts folded from it, each as it now stands. Resolved alerts are
+ * kept up to the history size; alerts that are not resolved are kept until
+ * they are, up to a limit past which the oldest, least severe go first.
+ */
 export interface EventStore {
-  /** Stores the event after every earlier one and hands it to every instance's feed. */
-  append: (event: Event) => Promise<void>
   /**
-   * Appends `event` unless an append with this key was made within `ttlMs`:
-   * then nothing is stored or fanned out, and the event stored under the key
-   * the first time comes back (`first: false`). Checking the key, appending
-   * and remembering the key are one atomic step.
+   * Stores the event after every earlier one, updates the alert it carries,
+   * and hands it to every instance's feed, if `expect` still holds and the
+   * idempotency key of `once` (if any) was not used within its ttl; then
+   * remembers the event under that key. Checks, append and remembering are
+   * one atomic step, so racing retries on any instance store one event.
    */
-  appendOnce: (key: string, event: Event, ttlMs: number) => Promise<{ event: Event, first: boolean }>
-  /** One stream, oldest first. */
-  list: <T extends EventType>(type: T) => Promise<Array<EventOf<T>>>
+  append: (event: Event, expect?: Expect, once?: Once) => Promise<Appended>
+  /** The chat stream, oldest first. */
+  chats: () => Promise<Chat[]>
   /** Every retained event published after `id` (all of them when `id` is undefined). */
   since: (id?: string) => Promise<Replay>
+  /** One alert by id. */
+  alert: (id: string) => Promise<StoredAlert | undefined>
+  /** The alert that is not resolved and has this key. */
+  openByKey: (key: string) => Promise<StoredAlert | undefined>
+  /** Retained alerts, in the order they were raised. */
+  alerts: (scope?: AlertScope) => Promise<StoredAlert[]>
 }
 
 /** Every event appended anywhere, once each, in publish order. */

@@ -20,3 +20,15 @@ export class OutcomeUnknownError extends Error {
   override readonly name = 'OutcomeUnknownError'
   readonly code = 'OUTCOME_UNKNOWN'
 }
+
+/** No retained alert has this id (or no alert that is not resolved has this key). */
+export class AlertNotFoundError extends Error {
+  override readonly name = 'AlertNotFoundError'
+  readonly code = 'ALERT_NOT_FOUND'
+}
+
+/** The change is not allowed in the alert's state (acknowledging a resolved alert). */
+export class AlertConflictError extends Error {
+  override readonly name = 'AlertConflictError'
+  readonly code = 'ALERT_CONFLICT'
+}

@@ -1,18 +1,54 @@
-import type { Event, EventOf, EventType } from '../../schemas/events'
-import type { Backend, ClusterClaim, EventFeed, EventStore } from './backend'
+import type { Alert, Chat, Event } from '../../schemas/events'
+import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, StoredAlert } from './backend'
 import { Ring } from './ring'
 
 interface Entry { seq: number, event: Event }
 
 type Listener = (event: Event) => void
 
+export interface StoreOptions {
+  /** Events kept per stream for replay, and resolved alerts kept. */
+  historySize: number
+  /** Alerts that are not resolved kept at most; past it the oldest, least severe goes. */
+  openAlertsMax?: number
+  /** Called with the ids of alerts dropped while not resolved (over openAlertsMax). */
+  onEvict?: (ids: string[]) => void
+  /** The clock idempotency keys expire by. */
+  now?: () => number
+}
+
+const SEVERITY_ORDER = ['info', 'warning', 'critical'] as const
+
+/** The alert an event carries, if any. */
+export function alertOf (event: Event): Alert | undefined {
+  return event.type === 'alert' ? event : event.type === 'alert_update' ? event.alert : undefined
+}
+
 /** The history of one process: each stream capped at `historySize`, one publish order across both. */
-export function createMemoryStore (historySize: number, feed: Listener = () => {}, now: () => number = Date.now): EventStore {
-  const streams: Record<EventType, Ring<Entry>> = { alert: new Ring(historySize), chat: new Ring(historySize) }
+export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict = () => {}, now = Date.now }: StoreOptions, feed: Listener = () => {}): EventStore {
+  const streams = { alert: new Ring<Entry>(historySize), chat: new Ring<Entry>(historySize) }
   const seqById = new Map<string, number>()
-  /** Idempotency keys in the order they were first used, which is their order of expiry while the ttl does not change. */
-  const keys = new Map<string, { event: Event, expires: number }>()
   let nextSeq = 0
+  /** Every retained alert, in the order raised (Map keeps insertion order). */
+  const alerts = new Map<string, StoredAlert>()
+  /** Key → id of the alert with that key that is not resolved. */
+  const openKeys = new Map<string, string>()
+  /** Ids of resolved alerts, in the order they were resolved. */
+  const resolved = new Set<string>()
+  let unresolved = 0
+  /** Idempotency keys in the order they were first used, which is their order of expiry while the ttl does not change. */
+  const onceKeys = new Map<string, { event: Event, expires: number }>()
+
+  /** The event first stored under a key still remembered. */
+  function priorOf (key: string): Event | undefined {
+    const t = now()
+    for (const [old, { expires }] of onceKeys) {
+      if (expires > t) break
+      onceKeys.delete(old)
+    }
+    const prior = onceKeys.get(key)
+    return prior !== undefined && prior.expires > t ? prior.event : undefined
+  }
 
   function merged (): Entry[] {
     const a = streams.alert.toArray()
@@ -28,41 +64,113 @@ export function createMemoryStore (historySize: number, feed: Listener = () => {
     return out
   }
 
-  function append (event: Event): void {
-    const seq = nextSeq++
-    const evicted = streams[event.type].push({ seq, event })
-    if (evicted !== undefined) seqById.delete(evicted.event.id)
-    seqById.set(event.id, seq)
-    // Synchronously, in the same step as the append: the feed's order is the history's.
-    feed(event)
+  function holds (expect: Expect): boolean {
+    if (expect.kind === 'key-free') return !openKeys.has(expect.key)
+    if (expect.kind === 'rev') return alerts.get(expect.alertId)?.rev === expect.rev
+    return true
   }
 
-  return {
-    async append (event) {
-      append(event)
-    },
-    // One synchronous step: no other call can come between the check and the append.
-    async appendOnce (key, event, ttlMs) {
-      const t = now()
-      for (const [old, { expires }] of keys) {
-        if (expires > t) break
-        keys.delete(old)
+  function forget (stored: StoredAlert): void {
+    const { alert } = stored
+    alerts.delete(alert.id)
+    if (resolved.delete(alert.id)) return
+    unresolved--
+    if (alert.key !== undefined && openKeys.get(alert.key) === alert.id) openKeys.delete(alert.key)
+  }
+
+  function fold (alert: Alert, rev: string, seq: number): void {
+    const before = alerts.get(alert.id)
+    if (before === undefined) {
+      alerts.set(alert.id, { alert, rev, seq })
+      unresolved++
+    } else {
+      before.alert = alert
+      before.rev = rev
+    }
+    const wasResolved = resolved.has(alert.id)
+    if (alert.state === 'resolved' && !wasResolved) {
+      resolved.add(alert.id)
+      unresolved--
+      if (alert.key !== undefined && openKeys.get(alert.key) === alert.id) openKeys.delete(alert.key)
+    } else if (alert.state !== 'resolved' && alert.key !== undefined) {
+      openKeys.set(alert.key, alert.id)
+    }
+    // The history size caps resolved alerts; the oldest resolved go first.
+    for (const id of resolved) {
+      if (resolved.size <= historySize) break
+      const old = alerts.get(id)
+      if (old !== undefined) forget(old)
+      else resolved.delete(id)
+    }
+    if (unresolved > openAlertsMax) {
+      const evicted: string[] = []
+      while (unresolved > openAlertsMax) {
+        const victim = oldestLeastSevere()
+        if (victim === undefined) break
+        forget(victim)
+        evicted.push(victim.alert.id)
       }
-      const prior = keys.get(key)
-      if (prior !== undefined && prior.expires > t) return { event: prior.event, first: false }
-      append(event)
-      keys.delete(key)
-      keys.set(key, { event, expires: t + ttlMs })
-      return { event, first: true }
+      onEvict(evicted)
+    }
+  }
+
+  function oldestLeastSevere (): StoredAlert | undefined {
+    for (const severity of SEVERITY_ORDER) {
+      for (const stored of alerts.values()) {
+        if (stored.alert.severity === severity && !resolved.has(stored.alert.id)) return stored
+      }
+    }
+    return undefined
+  }
+
+  const inScope = (stored: StoredAlert, scope: AlertScope): boolean =>
+    (scope.unresolved !== true || stored.alert.state !== 'resolved') &&
+    (scope.severity === undefined || stored.alert.severity === scope.severity)
+
+  return {
+    // One synchronous step: no other call can come between the checks and the append.
+    async append (event, expect = { kind: 'none' }, once) {
+      if (once !== undefined) {
+        const prior = priorOf(once.key)
+        if (prior !== undefined) return { stored: false, prior }
+      }
+      if (!holds(expect)) return { stored: false }
+      const seq = nextSeq++
+      const evicted = streams[event.type === 'chat' ? 'chat' : 'alert'].push({ seq, event })
+      if (evicted !== undefined) seqById.delete(evicted.event.id)
+      seqById.set(event.id, seq)
+      const alert = alertOf(event)
+      if (alert !== undefined) fold(alert, event.id, seq)
+      if (once !== undefined) {
+        onceKeys.delete(once.key)
+        onceKeys.set(once.key, { event, expires: now() + once.ttlMs })
+      }
+      // Synchronously, in the same step as the append: the feed's order is the history's.
+      feed(event)
+      return { stored: true }
     },
-    async list (type) {
-      return streams[type].toArray().map((e) => e.event) as Array<EventOf<typeof type>>
+    async chats () {
+      return streams.chat.toArray().map((e) => e.event as Chat)
     },
     async since (id) {
       const all = merged()
       const after = id === undefined ? -1 : seqById.get(id)
       if (after === undefined) return { found: false, events: all.map((e) => e.event) }
       return { found: true, events: all.filter((e) => e.seq > after).map((e) => e.event) }
+    },
+    async alert (id) {
+      const stored = alerts.get(id)
+      return stored === undefined ? undefined : { ...stored }
+    },
+    async openByKey (key) {
+      const id = openKeys.get(key)
+      const stored = id === undefined ? undefined : alerts.get(id)
+      return stored === undefined ? undefined : { ...stored }
+    },
+    async alerts (scope = {}) {
+      const out: StoredAlert[] = []
+      for (const stored of alerts.values()) if (inScope(stored, scope)) out.push({ ...stored })
+      return out
     }
   }
 }
@@ -82,10 +190,10 @@ export function createMemoryClaims (now: () => number = Date.now): ClusterClaim 
 }
 
 /** Everything in this process: nothing to connect to, always ready. */
-export function createMemoryBackend ({ historySize }: { historySize: number }): Backend {
+export function createMemoryBackend (options: StoreOptions): Backend {
   const listeners: Listener[] = []
   const feed: EventFeed = { subscribe (listener) { listeners.push(listener) } }
-  const store = createMemoryStore(historySize, (event) => {
+  const store = createMemoryStore(options, (event) => {
     for (const listener of listeners) listener(event)
   })
   return {

@@ -1,38 +1,64 @@
 import { randomUUID } from 'node:crypto'
-import type { Draft, Event, EventOf } from '../../schemas/events'
-import type { EventStore } from './backend'
-import { IdempotencyConflictError } from './errors'
+import type { Alert, AlertInput, AlertUpdate, Change, Chat, ChatInput, Draft, Event, Source } from '../../schemas/events'
+import type { EventStore, Once, StoredAlert } from './backend'
+import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, IdempotencyConflictError } from './errors'
+import { act, escalated, escalationDue, newAlert, repeated, type Action } from './lifecycle'
 
-/** The one path every event takes, whoever publishes it: stamp, then append (which fans it out). */
+/** What an acknowledge or resolve did: changed the alert (and published an update), or found it already so. */
+export interface ActResult { changed: boolean, alert: Alert }
+
+/**
+ * The one path every event takes, whoever publishes it: stamp, then append
+ * (which fans it out). Alert changes are read, decided by the lifecycle
+ * rules, and stored only if the alert did not change meanwhile; otherwise
+ * they are decided again, so concurrent changes never lose one another.
+ */
 export interface Publisher {
-  publish: <D extends Draft>(draft: D) => Promise<EventOf<D['type']>>
+  /** A chat message, or an alert (new, or a repeat of the open alert with its key). */
+  publish: <D extends Draft>(draft: D) => Promise<D['type'] extends 'alert' ? Alert : Chat>
   /**
-   * Publishes at most once per idempotency key (within the store's window):
-   * a repeat of the same draft gets the event of the first (`replayed: true`)
-   * and publishes nothing; another draft under a used key is refused with
+   * Publishes at most once per idempotency key (within the window): a repeat
+   * of the same draft gets what the first got (`replayed: true`) and
+   * publishes nothing; another draft under a used key is refused with
    * IdempotencyConflictError.
    */
-  publishOnce: <D extends Draft>(draft: D, key: string) => Promise<{ event: EventOf<D['type']>, replayed: boolean }>
+  publishOnce: <D extends Draft>(draft: D, key: string) => Promise<{ event: D['type'] extends 'alert' ? Alert : Chat, replayed: boolean }>
+  /** Acknowledges or resolves an alert, by id or by key (the alert with that key that is not resolved). */
+  act: (target: { id: string } | { key: string }, action: Action, by: string, note?: string) => Promise<ActResult>
+  /** Announces a critical alert nobody acknowledged again, if it is still due. Resolves with whether it did. */
+  escalate: (id: string, afterMs: number) => Promise<boolean>
   /** Called after each event published by this instance has been stored. */
   onPublish: (listener: (event: Event) => void) => void
 }
 
-/** Builds the event a client sees; only the known fields are copied, in wire order. */
-export function stamp<D extends Draft> (draft: D, now: () => number = Date.now): EventOf<D['type']> {
-  const id = randomUUID()
-  const timestamp = new Date(now()).toISOString()
-  const d: Draft = draft
-  const event = d.type === 'alert'
-    ? { id, timestamp, type: 'alert' as const, message: d.message, location: d.location }
-    : { id, timestamp, type: 'chat' as const, sender: d.sender, message: d.message }
-  return event as EventOf<D['type']>
+/** Builds a chat event a client sees; only the known fields, in wire order. */
+export function stampChat (input: ChatInput, now: () => number = Date.now): Chat {
+  return { id: randomUUID(), timestamp: new Date(now()).toISOString(), type: 'chat', sender: input.sender, message: input.message }
 }
 
-/** Whether a stored event is what `draft` would publish (the fields a client sets). */
-export function sameDraft (event: Event, draft: Draft): boolean {
-  if (event.type === 'alert') return draft.type === 'alert' && event.message === draft.message && event.location === draft.location
-  return draft.type === 'chat' && event.sender === draft.sender && event.message === draft.message
+/** Builds the event of a draft as if it were new (tests and tools); alerts come out open, raised once. */
+export function stamp<D extends Draft> (draft: D, now: () => number = Date.now): D['type'] extends 'alert' ? Alert : Chat {
+  const d: Draft = draft
+  const event = d.type === 'alert'
+    ? newAlert(randomUUID(), now(), d, d.source ?? 'api')
+    : stampChat(d, now)
+  return event as D['type'] extends 'alert' ? Alert : Chat
 }
+
+/** What a client gets back for an event: the alert it carries, or the chat message. */
+function answerOf (event: Event): Alert | Chat {
+  return event.type === 'alert_update' ? event.alert : event
+}
+
+/** Whether a stored answer is what `draft` would publish (the fields a client sets). */
+export function sameDraft (answer: Alert | Chat, draft: Draft): boolean {
+  if (answer.type === 'chat') return draft.type === 'chat' && answer.sender === draft.sender && answer.message === draft.message
+  return draft.type === 'alert' && answer.message === draft.message && answer.location === draft.location &&
+    answer.severity === (draft.severity ?? 'warning') && answer.key === draft.key
+}
+
+// Each retry re-reads the alert; only a storm of changes to one alert needs many.
+const MAX_ATTEMPTS = 100
 
 export interface PublisherOptions {
   now?: () => number
@@ -40,24 +66,110 @@ export interface PublisherOptions {
   idempotencyTtlMs?: number
 }
 
+/** Thrown inside an attempt when the idempotency key was already used: carries what was stored under it. */
+class Replayed { constructor (readonly prior: Event) {} }
+
 export function createPublisher (store: EventStore, { now = Date.now, idempotencyTtlMs = 24 * 3600_000 }: PublisherOptions = {}): Publisher {
   const listeners: Array<(event: Event) => void> = []
+
+  function published (event: Event): void {
+    for (const listener of listeners) listener(event)
+  }
+
+  function update (change: Change, alert: Alert, by?: string, note?: string): AlertUpdate {
+    const event: AlertUpdate = { id: randomUUID(), timestamp: alert.updatedAt, type: 'alert_update', change, alert }
+    if (by !== undefined) event.by = by
+    if (note !== undefined && note !== '') event.note = note
+    return event
+  }
+
+  /** Runs `attempt` until the store takes its change. */
+  async function retried<T> (attempt: () => Promise<T | undefined>): Promise<T> {
+    for (let i = 0; i < MAX_ATTEMPTS; i++) {
+      const result = await attempt()
+      if (result !== undefined) return result
+    }
+    throw new BackendUnavailableError('too many concurrent changes to one alert; try again')
+  }
+
+  /** Appends; false when the expectation failed; throws Replayed when the idempotency key was used. */
+  async function stored (event: Event, expect?: Parameters<EventStore['append']>[1], once?: Once): Promise<boolean> {
+    const result = await store.append(event, expect, once)
+    if (result.stored) {
+      published(event)
+      return true
+    }
+    if (result.prior !== undefined) throw new Replayed(result.prior)
+    return false
+  }
+
+  async function raise (input: AlertInput, source: Source, once?: Once): Promise<Alert> {
+    if (input.key === undefined) {
+      const alert = newAlert(randomUUID(), now(), input, source)
+      await stored(alert, undefined, once)
+      return alert
+    }
+    const key = input.key
+    return await retried(async () => {
+      const open = await store.openByKey(key)
+      if (open === undefined) {
+        const alert = newAlert(randomUUID(), now(), input, source)
+        return await stored(alert, { kind: 'key-free', key }, once) ? alert : undefined
+      }
+      const event = update('repeated', repeated(open.alert, input, now()))
+      return await stored(event, { kind: 'rev', alertId: open.alert.id, rev: open.rev }, once) ? event.alert : undefined
+    })
+  }
+
+  async function publishDraft (draft: Draft, once?: Once): Promise<Alert | Chat> {
+    if (draft.type === 'chat') {
+      const chat = stampChat(draft, now)
+      await stored(chat, undefined, once)
+      return chat
+    }
+    const { type: _type, source, ...input } = draft
+    return await raise(input, source ?? 'api', once)
+  }
+
   return {
     async publish (draft) {
-      const event = stamp(draft, now)
-      await store.append(event)
-      for (const listener of listeners) listener(event)
-      return event
+      return await publishDraft(draft) as never
     },
+
     async publishOnce (draft, key) {
-      const { event, first } = await store.appendOnce(key, stamp(draft, now), idempotencyTtlMs)
-      if (first) {
-        for (const listener of listeners) listener(event)
-      } else if (!sameDraft(event, draft)) {
-        throw new IdempotencyConflictError('this Idempotency-Key was already used for a different request')
+      try {
+        return { event: await publishDraft(draft, { key, ttlMs: idempotencyTtlMs }) as never, replayed: false }
+      } catch (err) {
+        if (!(err instanceof Replayed)) throw err
+        const answer = answerOf(err.prior)
+        if (!sameDraft(answer, draft)) throw new IdempotencyConflictError('this Idempotency-Key was already used for a different request')
+        return { event: answer as never, replayed: true }
       }
-      return { event: event as EventOf<typeof draft['type']>, replayed: !first }
     },
+
+    async act (target, action, by, note) {
+      return await retried(async () => {
+        const current: StoredAlert | undefined = 'id' in target ? await store.alert(target.id) : await store.openByKey(target.key)
+        if (current === undefined) {
+          throw new AlertNotFoundError('id' in target ? `no alert with id ${target.id}` : `no open alert with key ${JSON.stringify(target.key)}`)
+        }
+        const outcome = act(current.alert, action, by, now())
+        if (outcome.kind === 'conflict') throw new AlertConflictError(outcome.message)
+        if (outcome.kind === 'unchanged') return { changed: false, alert: current.alert }
+        const event = update(action === 'acknowledge' ? 'acknowledged' : 'resolved', outcome.alert, by, note)
+        return await stored(event, { kind: 'rev', alertId: current.alert.id, rev: current.rev }) ? { changed: true, alert: outcome.alert } : undefined
+      })
+    },
+
+    async escalate (id, afterMs) {
+      return await retried(async () => {
+        const current = await store.alert(id)
+        if (current === undefined || !escalationDue(current.alert, afterMs, now())) return false
+        const event = update('escalated', escalated(current.alert, now()))
+        return await stored(event, { kind: 'rev', alertId: id, rev: current.rev }) ? true : undefined
+      })
+    },
+
     onPublish (listener) {
       listeners.push(listener)
     }

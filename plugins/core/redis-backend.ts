@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { Redis, type RedisOptions, type Result } from 'ioredis'
-import type { Event, EventOf, EventType } from '../../schemas/events'
-import type { Backend, EventStore, Log } from './backend'
+import type { Alert, Chat, Event, Severity } from '../../schemas/events'
+import type { AlertScope, Backend, EventStore, Expect, Log, StoredAlert } from './backend'
 import { BackendUnavailableError, OutcomeUnknownError } from './errors'
-import { APPEND_LUA, APPEND_ONCE_LUA, RANGE_LUA } from './redis-scripts'
+import { APPEND_LUA, RANGE_LUA, READ_ALERTS_LUA } from './redis-scripts'
+import { alertOf } from './memory-backend'
 
 /**
  * Every key and channel the cluster shares, all under REDIS_KEY_PREFIX so that
@@ -13,12 +14,26 @@ import { APPEND_LUA, APPEND_ONCE_LUA, RANGE_LUA } from './redis-scripts'
 export interface RedisKeys {
   /** Counter: the sequence number of the newest event, i.e. the publish order of the whole cluster. */
   seq: string
-  /** One sorted set per stream: member = the event's JSON, score = its sequence number. */
-  history: Record<EventType, string>
+  /** One sorted set per stream (alerts and their updates; chat): member = the event's JSON, score = its sequence number. */
+  history: { alert: string, chat: string }
   /** Hash: event id → sequence number, for every retained event (replay by id). */
   ids: string
   /** Hash: sequence number → event id, so eviction never needs to read the stored JSON. */
   seqs: string
+  /** Hash: alert id → the alert as it stands (JSON). */
+  alerts: string
+  /** Hash: alert id → id of the event that last changed it. */
+  revs: string
+  /** Sorted set: alert id by the sequence number of the event that raised it. */
+  raised: string
+  /** Hash: key → id of the alert with that key that is not resolved. */
+  openKeys: string
+  /** Hash: alert id → its key. */
+  keys: string
+  /** Sorted sets of the alerts that are not resolved, one per severity, by raising sequence number. */
+  unresolved: Record<Severity, string>
+  /** Sorted set: resolved alert id by the sequence number that resolved it. */
+  resolved: string
   /** Pub/Sub channel: every event, as `{"seq":N,"event":{...}}`, in sequence order. */
   channel: string
   /** The JSON of the event first stored under an idempotency key, until the key expires. */
@@ -33,6 +48,13 @@ export function redisKeys (prefix: string): RedisKeys {
     history: { alert: `${prefix}history:alert`, chat: `${prefix}history:chat` },
     ids: `${prefix}ids`,
     seqs: `${prefix}seqs`,
+    alerts: `${prefix}alerts`,
+    revs: `${prefix}alerts:revs`,
+    raised: `${prefix}alerts:raised`,
+    openKeys: `${prefix}alerts:open-keys`,
+    keys: `${prefix}alerts:keys`,
+    unresolved: { info: `${prefix}alerts:unresolved:info`, warning: `${prefix}alerts:unresolved:warning`, critical: `${prefix}alerts:unresolved:critical` },
+    resolved: `${prefix}alerts:resolved`,
     channel: `${prefix}events`,
     idempotency: (key) => `${prefix}idempotency:${key}`,
     claim: (name) => `${prefix}claim:${name}`
@@ -41,8 +63,8 @@ export function redisKeys (prefix: string): RedisKeys {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    appendEvent: (seqKey: string, historyKey: string, idsKey: string, seqsKey: string, id: string, json: string, historySize: number, channel: string) => Result<number, Context>
-    appendEventOnce: (seqKey: string, historyKey: string, idsKey: string, seqsKey: string, idempotencyKey: string, id: string, json: string, historySize: number, channel: string, ttlMs: number) => Result<number | string, Context>
+    appendEvent: (...args: Array<string | number>) => Result<Array<string | number>, Context>
+    readAlerts: (alerts: string, revs: string, raised: string, openKeys: string, set: string, mode: 'id' | 'key' | 'set', value: string) => Result<Array<string | null>, Context>
     eventRange: (seqKey: string, alertKey: string, chatKey: string, idsKey: string, mode: 'all' | 'id' | 'seq', after: string) => Result<Array<string | number>, Context>
   }
 }
@@ -109,9 +131,13 @@ export interface RedisBackendOptions {
   url: string
   prefix: string
   historySize: number
-  log: Log
-  /** How long a command may take before it fails (a write then fails as outcome unknown). */
+  /** Alerts that are not resolved kept at most; past it the oldest, least severe goes. */
+  openAlertsMax?: number
+  /** Called with the ids of alerts dropped while not resolved (over openAlertsMax). */
+  onEvict?: (ids: string[]) => void
+  /** How long a command may go unanswered before it fails (a publish then has an unknown outcome). */
   commandTimeoutMs?: number
+  log: Log
 }
 
 // While the event channel was not subscribed (a lost subscriber connection),
@@ -141,7 +167,7 @@ export interface RedisBackend extends Backend {
  * they are read back from the history and delivered first, while live
  * messages wait.
  */
-export function createRedisBackend ({ url, prefix, historySize, log, commandTimeoutMs = 5000 }: RedisBackendOptions): RedisBackend {
+export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 10000, onEvict = () => {}, commandTimeoutMs = 5000, log }: RedisBackendOptions): RedisBackend {
   if (!/^rediss?:\/\//.test(url)) throw new Error('REDIS_URL must be a redis:// or rediss:// URL')
   const keys = redisKeys(prefix)
   const instance = randomUUID()
@@ -150,8 +176,8 @@ export function createRedisBackend ({ url, prefix, historySize, log, commandTime
     commandTimeout: commandTimeoutMs,
     connectionName: `alerts-command-${instance}`,
     scripts: {
-      appendEvent: { numberOfKeys: 4, lua: APPEND_LUA },
-      appendEventOnce: { numberOfKeys: 5, lua: APPEND_ONCE_LUA },
+      appendEvent: { numberOfKeys: 14, lua: APPEND_LUA },
+      readAlerts: { numberOfKeys: 5, lua: READ_ALERTS_LUA },
       eventRange: { numberOfKeys: 4, lua: RANGE_LUA }
     }
   })
@@ -186,21 +212,53 @@ export function createRedisBackend ({ url, prefix, historySize, log, commandTime
     return { found: Number(reply[0]) === 1, newest: Number(reply[1]), events: out }
   }
 
+  async function readAlerts (mode: 'id' | 'key' | 'set', value = '', set: string = keys.raised): Promise<StoredAlert[]> {
+    const reply = await guard(command.readAlerts(keys.alerts, keys.revs, keys.raised, keys.openKeys, set, mode, value))
+    const out: StoredAlert[] = []
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      out.push({ alert: JSON.parse(String(reply[i])) as Alert, rev: String(reply[i + 1]), seq: Number(reply[i + 2]) })
+    }
+    return out
+  }
+
   const store: EventStore = {
-    async append (event) {
-      await guard(command.appendEvent(keys.seq, keys.history[event.type], keys.ids, keys.seqs, event.id, JSON.stringify(event), historySize, keys.channel), true)
+    async append (event, expect: Expect = { kind: 'none' }, once) {
+      const alert = alertOf(event)
+      const stream = event.type === 'chat' ? keys.history.chat : keys.history.alert
+      const reply = await guard(command.appendEvent(
+        keys.seq, stream, keys.ids, keys.seqs, keys.alerts, keys.revs, keys.raised, keys.openKeys, keys.keys,
+        keys.unresolved.info, keys.unresolved.warning, keys.unresolved.critical, keys.resolved, keys.idempotency(once?.key ?? ''),
+        event.id, JSON.stringify(event), historySize, keys.channel,
+        expect.kind, expect.kind === 'key-free' ? expect.key : expect.kind === 'rev' ? expect.alertId : '', expect.kind === 'rev' ? expect.rev : '',
+        alert?.id ?? '', alert === undefined ? '' : JSON.stringify(alert), alert?.state ?? '', alert?.severity ?? '', alert?.key ?? '', openAlertsMax, once === undefined ? '' : once.ttlMs
+      ), true)
+      const seq = Number(reply[0])
+      if (seq === -1) return { stored: false, prior: JSON.parse(String(reply[1])) as Event }
+      if (seq === 0) return { stored: false }
+      if (reply.length > 1) onEvict(reply.slice(1).map(String))
+      return { stored: true }
     },
-    async appendOnce (key, event, ttlMs) {
-      const reply = await guard(command.appendEventOnce(keys.seq, keys.history[event.type], keys.ids, keys.seqs, keys.idempotency(key), event.id, JSON.stringify(event), historySize, keys.channel, ttlMs), true)
-      return typeof reply === 'string' ? { event: JSON.parse(reply) as Event, first: false } : { event, first: true }
-    },
-    async list <T extends EventType>(type: T) {
-      const members = await guard(command.zrange(keys.history[type], 0, '-1'))
-      return members.map((json) => JSON.parse(json) as EventOf<T>)
+    async chats () {
+      const members = await guard(command.zrange(keys.history.chat, 0, '-1'))
+      return members.map((json) => JSON.parse(json) as Chat)
     },
     async since (id) {
       const { found, events: range } = await readRange(id === undefined ? 'all' : 'id', id)
       return { found, events: range.map((e) => e.event) }
+    },
+    async alert (id) {
+      return (await readAlerts('id', id))[0]
+    },
+    async openByKey (key) {
+      return (await readAlerts('key', key))[0]
+    },
+    async alerts (scope: AlertScope = {}) {
+      const set = scope.unresolved === true && scope.severity !== undefined ? keys.unresolved[scope.severity] : keys.raised
+      const all = await readAlerts('set', '', set)
+      const out = all.filter(({ alert }) =>
+        (scope.unresolved !== true || alert.state !== 'resolved') && (scope.severity === undefined || alert.severity === scope.severity))
+      // The per-severity sets are scored by raising seq too, so the order is the same.
+      return out
     }
   }
 

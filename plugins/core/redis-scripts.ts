@@ -4,20 +4,43 @@
  */
 
 /**
- * Appends an event and publishes it in one atomic step, so that the order of
- * the channel is the order of the history on every instance.
+ * Appends an event, folds the alert it carries, and publishes it, in one
+ * atomic step: the order of the channel is the order of the history on every
+ * instance, and a change whose expectation no longer holds stores nothing.
  *
- * KEYS: seq, history of the event's stream, ids (id → seq), seqs (seq → id).
- * ARGV: id, event JSON, history size, channel.
+ * KEYS: 1 seq, 2 history of the event's stream, 3 ids (id → seq), 4 seqs (seq → id),
+ *   5 alerts (id → alert JSON), 6 revs (id → id of the event that last changed it),
+ *   7 raised (zset: alert id by the seq that raised it), 8 open keys (key → id),
+ *   9 keys (id → key), 10-12 unresolved alerts by severity (info, warning, critical;
+ *   zsets scored by raising seq), 13 resolved (zset: id by resolving seq),
+ *   14 the idempotency key (any name when there is none).
+ * ARGV: 1 event id, 2 event JSON, 3 history size, 4 channel, 5 expectation
+ *   ('none' | 'key-free' | 'rev'), 6-7 its arguments (key; or alert id, rev),
+ *   8 alert id ('' when the event carries none), 9 alert JSON, 10 its state,
+ *   11 its severity, 12 its key ('' for none), 13 most unresolved alerts kept,
+ *   14 the idempotency key's ttl in milliseconds ('' when there is none).
+ * Returns {-1, JSON of the event first stored under the idempotency key} when
+ * that key is still remembered, {0} when the expectation failed, else
+ * {seq, evicted alert ids...}.
+ *
  * The counter starts from the server's clock in microseconds whenever it is
  * missing (first use, or a Redis that lost its data): sequence numbers then
  * never go backwards, which lets an instance tell "already delivered" from
  * "new" across a Redis restart. string.format('%d') keeps them exact in the
  * message (Lua's own number-to-string conversion keeps 14 digits only).
- * Evicted members are found by score in the ids hash's reverse, never by
- * decoding the stored JSON, so no stored text can make this step fail.
+ * Nothing here decodes stored JSON: eviction finds ids through the seqs
+ * hash, so no stored text can make this step fail.
  */
-const APPEND_STEP = `
+export const APPEND_LUA = `
+if ARGV[14] ~= '' then
+  local prior = redis.call('GET', KEYS[14])
+  if prior then return {-1, prior} end
+end
+if ARGV[5] == 'key-free' then
+  if redis.call('HEXISTS', KEYS[8], ARGV[6]) == 1 then return {0} end
+elseif ARGV[5] == 'rev' then
+  if redis.call('HGET', KEYS[6], ARGV[6]) ~= ARGV[7] then return {0} end
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local now = redis.call('TIME')
   redis.call('SET', KEYS[1], now[1] .. string.format('%06d', tonumber(now[2])))
@@ -30,33 +53,98 @@ local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
 if excess > 0 then
   local olds = redis.call('ZRANGE', KEYS[2], 0, excess - 1, 'WITHSCORES')
   for i = 2, #olds, 2 do
-    local oldSeq = olds[i]
-    local oldId = redis.call('HGET', KEYS[4], oldSeq)
+    local oldId = redis.call('HGET', KEYS[4], olds[i])
     if oldId then redis.call('HDEL', KEYS[3], oldId) end
-    redis.call('HDEL', KEYS[4], oldSeq)
+    redis.call('HDEL', KEYS[4], olds[i])
   end
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
 end
+local out = {seq}
+local function forget (id)
+  local key = redis.call('HGET', KEYS[9], id)
+  if key and redis.call('HGET', KEYS[8], key) == id then redis.call('HDEL', KEYS[8], key) end
+  redis.call('HDEL', KEYS[5], id)
+  redis.call('HDEL', KEYS[6], id)
+  redis.call('HDEL', KEYS[9], id)
+  redis.call('ZREM', KEYS[7], id)
+  redis.call('ZREM', KEYS[10], id)
+  redis.call('ZREM', KEYS[11], id)
+  redis.call('ZREM', KEYS[12], id)
+  redis.call('ZREM', KEYS[13], id)
+end
+local id = ARGV[8]
+if id ~= '' then
+  local raised = redis.call('ZSCORE', KEYS[7], id)
+  if not raised then
+    raised = seq
+    redis.call('ZADD', KEYS[7], seq, id)
+  end
+  redis.call('HSET', KEYS[5], id, ARGV[9])
+  redis.call('HSET', KEYS[6], id, ARGV[1])
+  redis.call('ZREM', KEYS[10], id)
+  redis.call('ZREM', KEYS[11], id)
+  redis.call('ZREM', KEYS[12], id)
+  if ARGV[12] ~= '' then redis.call('HSET', KEYS[9], id, ARGV[12]) end
+  if ARGV[10] == 'resolved' then
+    if redis.call('ZSCORE', KEYS[13], id) == false then redis.call('ZADD', KEYS[13], seq, id) end
+    if ARGV[12] ~= '' and redis.call('HGET', KEYS[8], ARGV[12]) == id then redis.call('HDEL', KEYS[8], ARGV[12]) end
+    local over = redis.call('ZCARD', KEYS[13]) - tonumber(ARGV[3])
+    if over > 0 then
+      for _, old in ipairs(redis.call('ZRANGE', KEYS[13], 0, over - 1)) do forget(old) end
+    end
+  else
+    local set = KEYS[10]
+    if ARGV[11] == 'warning' then set = KEYS[11] elseif ARGV[11] == 'critical' then set = KEYS[12] end
+    redis.call('ZADD', set, raised, id)
+    if ARGV[12] ~= '' then redis.call('HSET', KEYS[8], ARGV[12], id) end
+    local over = redis.call('ZCARD', KEYS[10]) + redis.call('ZCARD', KEYS[11]) + redis.call('ZCARD', KEYS[12]) - tonumber(ARGV[13])
+    local s = 10
+    while over > 0 and s <= 12 do
+      local victims = redis.call('ZRANGE', KEYS[s], 0, over - 1)
+      for _, old in ipairs(victims) do
+        forget(old)
+        out[#out + 1] = old
+        over = over - 1
+      end
+      s = s + 1
+    end
+  end
+end
+if ARGV[14] ~= '' then redis.call('SET', KEYS[14], ARGV[2], 'PX', ARGV[14]) end
 redis.call('PUBLISH', ARGV[4], '{"seq":' .. string.format('%d', seq) .. ',"event":' .. ARGV[2] .. '}')
+return out
 `
-export const APPEND_LUA = APPEND_STEP + 'return seq\n'
 
 /**
- * APPEND_LUA at most once per idempotency key: checking the key, appending and
- * remembering the key happen in one atomic step, so concurrent retries on any
- * instance store and publish one event.
+ * Reads alerts as they stand, with their revision and raising seq, in the
+ * order they were raised.
  *
- * KEYS: those of APPEND_LUA, then the idempotency key.
- * ARGV: those of APPEND_LUA, then the key's ttl in milliseconds.
- * Returns the sequence number (a number) when the event was appended, or the
- * JSON of the event first stored under the key (a string) when it was not.
+ * KEYS: 1 alerts, 2 revs, 3 raised, 4 open keys, 5 the zset to list (raised,
+ *   or one severity's unresolved set).
+ * ARGV: 1 mode: 'id' (ARGV[2] is an alert id), 'key' (ARGV[2] is a key whose
+ *   alert is not resolved), 'set' (every member of KEYS[5]).
+ * Returns {json1, rev1, seq1, json2, ...}.
  */
-export const APPEND_ONCE_LUA = `
-local prior = redis.call('GET', KEYS[5])
-if prior then return prior end
-` + APPEND_STEP + `
-redis.call('SET', KEYS[5], ARGV[2], 'PX', ARGV[5])
-return seq
+export const READ_ALERTS_LUA = `
+local ids = {}
+if ARGV[1] == 'id' then
+  ids = {ARGV[2]}
+elseif ARGV[1] == 'key' then
+  local id = redis.call('HGET', KEYS[4], ARGV[2])
+  if id then ids = {id} end
+else
+  ids = redis.call('ZRANGE', KEYS[5], 0, -1)
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local json = redis.call('HGET', KEYS[1], id)
+  if json then
+    out[#out + 1] = json
+    out[#out + 1] = redis.call('HGET', KEYS[2], id)
+    out[#out + 1] = redis.call('ZSCORE', KEYS[3], id)
+  end
+end
+return out
 `
 
 /**

@@ -1,6 +1,7 @@
 import type { Log } from './backend'
 import type { Publisher } from './publisher'
 import { realTimers, type Timer, type Timers } from './timers'
+import type { Severity } from '../../schemas/events'
 
 export interface Ticker {
   start: () => void
@@ -11,6 +12,9 @@ export interface TickerOptions {
   intervalMs: number
   message: string
   location: string
+  severity?: Severity
+  /** When set, every tick repeats the one alert with this key instead of raising a new one. */
+  key?: string
   publisher: Pick<Publisher, 'publish'>
   log: Log
   /**
@@ -27,7 +31,7 @@ export interface TickerOptions {
  * multiples of intervalMs of the wall clock, so that the instances of a
  * cluster tick on the same slots and can claim them.
  */
-export function createTicker ({ intervalMs, message, location, publisher, log, claim, timers = realTimers }: TickerOptions): Ticker {
+export function createTicker ({ intervalMs, message, location, severity = 'info', key, publisher, log, claim, timers = realTimers }: TickerOptions): Ticker {
   let timer: Timer | undefined
   let lastSlot = -Infinity
 
@@ -35,7 +39,7 @@ export function createTicker ({ intervalMs, message, location, publisher, log, c
     claim(slot)
       .then(async (won) => {
         // Stopped while the claim was on its way: no alert once shutdown has begun.
-        if (won && timer !== undefined) await publisher.publish({ type: 'alert', message, location })
+        if (won && timer !== undefined) await publisher.publish({ type: 'alert', source: 'ticker', message, location, severity, ...(key === undefined ? {} : { key }) })
       })
       .catch((err: unknown) => log.error({ err, slot }, 'automatic alert failed'))
   }

@@ -1,0 +1,65 @@
+import { ALERT_STATES, SEVERITIES, type Alert, type BoardQuery } from '../../schemas/events'
+import type { StoredAlert } from './backend'
+
+/** Splits "a, b,,c" into ["a", "b", "c"]. */
+export const commaValues = (value: string | undefined): string[] | undefined =>
+  value === undefined ? undefined : value.split(',').map((v) => v.trim()).filter((v) => v.length > 0)
+
+/** A filter on alerts; values within one field OR, fields AND. Undefined fields let everything through. */
+export interface AlertFilter {
+  state?: Set<string>
+  severity?: Set<string>
+  location?: Set<string>
+  key?: Set<string>
+  tag?: Set<string>
+}
+
+/** Reads the filter of a query; throws a message naming the parameter when a value is not one it knows. */
+export function parseAlertFilter (query: Pick<BoardQuery, 'state' | 'severity' | 'location' | 'key' | 'tag'>): AlertFilter | string {
+  const filter: AlertFilter = {}
+  const known: Record<string, readonly string[]> = { state: ALERT_STATES, severity: SEVERITIES }
+  for (const name of ['state', 'severity', 'location', 'key', 'tag'] as const) {
+    const values = commaValues(query[name])
+    if (values === undefined) continue
+    if (values.length === 0) return `querystring/${name} must list at least one value`
+    const allowed = known[name]
+    const wrong = allowed === undefined ? undefined : values.find((v) => !allowed.includes(v))
+    if (wrong !== undefined) return `querystring/${name} must be a comma list of ${allowed?.join(', ') ?? ''}; got ${JSON.stringify(wrong.slice(0, 50))}`
+    filter[name] = new Set(values)
+  }
+  return filter
+}
+
+export function matches (alert: Alert, filter: AlertFilter): boolean {
+  return (filter.state === undefined || filter.state.has(alert.state)) &&
+    (filter.severity === undefined || filter.severity.has(alert.severity)) &&
+    (filter.location === undefined || filter.location.has(alert.location)) &&
+    (filter.key === undefined || (alert.key !== undefined && filter.key.has(alert.key))) &&
+    (filter.tag === undefined || (alert.tags ?? []).some((tag) => filter.tag?.has(tag) === true))
+}
+
+const encodeCursor = (seq: number): string => Buffer.from(`seq:${seq}`).toString('base64url')
+
+/** The seq a cursor stands for, or undefined when it is not one this server gave out. */
+export function decodeCursor (cursor: string): number | undefined {
+  const match = /^seq:(\d{1,20})$/.exec(Buffer.from(cursor, 'base64url').toString())
+  return match === null ? undefined : Number(match[1])
+}
+
+/** One page of the board: matching alerts, newest first, after the cursor. */
+export function boardPage (stored: StoredAlert[], filter: AlertFilter, limit: number, before?: number): { alerts: Alert[], next?: string } {
+  const page: StoredAlert[] = []
+  let more = false
+  for (let i = stored.length - 1; i >= 0; i--) {
+    const entry = stored[i] as StoredAlert
+    if (before !== undefined && entry.seq >= before) continue
+    if (!matches(entry.alert, filter)) continue
+    if (page.length === limit) {
+      more = true
+      break
+    }
+    page.push(entry)
+  }
+  const last = page[page.length - 1]
+  return more && last !== undefined ? { alerts: page.map((e) => e.alert), next: encodeCursor(last.seq) } : { alerts: page.map((e) => e.alert) }
+}

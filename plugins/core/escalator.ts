@@ -1,0 +1,64 @@
+import type { EventStore, Log } from './backend'
+import type { Publisher } from './publisher'
+import { escalationDue } from './lifecycle'
+import { realTimers, type Timer, type Timers } from './timers'
+
+export interface EscalatorOptions {
+  /** How long a critical alert may stay open (not acknowledged) before it is announced again; 0 turns it off. */
+  afterMs: number
+  store: Pick<EventStore, 'alerts'>
+  publisher: Pick<Publisher, 'escalate'>
+  log: Log
+  timers?: Pick<Timers, 'now' | 'setTimeout' | 'clearTimeout'>
+}
+
+export interface Escalator {
+  start: () => void
+  stop: () => void
+  /** One pass over the open critical alerts (the timer calls it; tests may too). */
+  check: () => Promise<void>
+}
+
+/**
+ * Announces critical alerts nobody acknowledged again, every `afterMs` until
+ * someone acknowledges or resolves them. Every instance of a cluster checks;
+ * the store takes only the first escalation of each revision, so the cluster
+ * escalates each alert once per interval.
+ */
+export function createEscalator ({ afterMs, store, publisher, log, timers = realTimers }: EscalatorOptions): Escalator {
+  // Checked often enough that an escalation is late by at most a tenth of the interval (or a second).
+  const period = Math.max(10, Math.min(1000, Math.floor(afterMs / 10)))
+  let timer: Timer | undefined
+  let running = false
+
+  async function check (): Promise<void> {
+    const now = timers.now()
+    const open = await store.alerts({ unresolved: true, severity: 'critical' })
+    for (const { alert } of open) {
+      if (escalationDue(alert, afterMs, now)) await publisher.escalate(alert.id, afterMs)
+    }
+  }
+
+  function schedule (): void {
+    timer = timers.setTimeout(() => {
+      check()
+        .catch((err: unknown) => log.warn({ err }, 'escalation check failed'))
+        .finally(() => { if (running) schedule() })
+    }, period)
+    timer.unref()
+  }
+
+  return {
+    start () {
+      if (afterMs <= 0 || running) return
+      running = true
+      schedule()
+    },
+    stop () {
+      running = false
+      timers.clearTimeout(timer)
+      timer = undefined
+    },
+    check
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The rules of an alert's life, as pure functions: raising (new or repeated
+ * by key), acknowledging, resolving, escalating. Both backends store what
+ * these return; neither decides anything itself.
+ */
+import type { Alert, AlertInput, Source } from '../../schemas/events'
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+/** A new alert: open, raised once. Known fields only, in wire order. */
+export function newAlert (id: string, now: number, input: AlertInput, source: Source): Alert {
+  const at = iso(now)
+  const alert: Alert = {
+    id,
+    timestamp: at,
+    type: 'alert',
+    message: input.message,
+    location: input.location,
+    severity: input.severity ?? 'warning',
+    state: 'open',
+    count: 1,
+    updatedAt: at,
+    source
+  }
+  if (input.key !== undefined) alert.key = input.key
+  if (input.link !== undefined) alert.link = input.link
+  if (input.tags !== undefined) alert.tags = input.tags
+  return alert
+}
+
+/**
+ * The same incident raised again (same key, not resolved): the latest words
+ * and severity, one more in the count. An acknowledged alert stays
+ * acknowledged: somebody is already on it.
+ */
+export function repeated (alert: Alert, input: AlertInput, now: number): Alert {
+  const next: Alert = {
+    ...alert,
+    message: input.message,
+    location: input.location,
+    severity: input.severity ?? 'warning',
+    count: alert.count + 1,
+    updatedAt: iso(now)
+  }
+  if (input.link !== undefined) next.link = input.link
+  else delete next.link
+  if (input.tags !== undefined) next.tags = input.tags
+  else delete next.tags
+  return next
+}
+
+export type Action = 'acknowledge' | 'resolve'
+
+/** What an action does to an alert: a changed alert, nothing (already so), or a refusal. */
+export type Outcome = { kind: 'changed', alert: Alert } | { kind: 'unchanged' } | { kind: 'conflict', message: string }
+
+export function act (alert: Alert, action: Action, by: string, now: number): Outcome {
+  const at = iso(now)
+  if (action === 'acknowledge') {
+    if (alert.state === 'acknowledged') return { kind: 'unchanged' }
+    if (alert.state === 'resolved') return { kind: 'conflict', message: 'the alert is resolved; raise it again to reopen it' }
+    return { kind: 'changed', alert: { ...alert, state: 'acknowledged', updatedAt: at, acknowledgedBy: by, acknowledgedAt: at } }
+  }
+  if (alert.state === 'resolved') return { kind: 'unchanged' }
+  return { kind: 'changed', alert: { ...alert, state: 'resolved', updatedAt: at, resolvedBy: by, resolvedAt: at } }
+}
+
+/** Whether a critical alert nobody acknowledged is due to be announced again. */
+export function escalationDue (alert: Alert, afterMs: number, now: number): boolean {
+  if (afterMs <= 0 || alert.state !== 'open' || alert.severity !== 'critical') return false
+  return now - Date.parse(alert.escalatedAt ?? alert.timestamp) >= afterMs
+}
+
+export function escalated (alert: Alert, now: number): Alert {
+  const at = iso(now)
+  return { ...alert, updatedAt: at, escalations: (alert.escalations ?? 0) + 1, escalatedAt: at }
+}
