@@ -1,8 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { ActionInput, Alert, AlertHistory, AlertId, AlertInput, Board, BoardQuery, PublishHeaders, ResolveByKeyInput } from '../schemas/events'
 import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } from '../schemas/errors'
 import { boardPage, decodeCursor, parseAlertFilter } from '../plugins/core/board'
 import { publishRequest } from './shared'
+
+/** The body may be left out altogether (`curl -X POST .../ack`): it then counts as {}. */
+async function optionalBody (request: FastifyRequest): Promise<void> {
+  request.body ??= {}
+}
 
 const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
   const { publisher, backend: { store } } = fastify
@@ -62,9 +68,10 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
         params: AlertId,
         body: ActionInput,
         response: { 200: Alert, ...publishErrors, ...lifecycleErrors }
-      }
+      },
+      preValidation: optionalBody
     }, async (request) => {
-      const { by = 'anonymous', note } = request.body ?? {}
+      const { by = 'anonymous', note } = request.body
       return (await publisher.act({ id: request.params.id }, name, by, note)).alert
     })
   }

@@ -132,7 +132,7 @@ t.test('chat over /ws: blank or ill-formed sender and message get invalid_messag
 })
 
 const stores: Array<[string, (t: Test, size: number) => Promise<EventStore>]> = [
-  ['memory', async (_t, size) => createMemoryStore(size)],
+  ['memory', async (_t, size) => createMemoryStore({ historySize: size })],
   ['redis', async (t, size) => {
     const redis = createRedisBackend({ url: SHARED_REDIS_URL, prefix: redisPrefix(t), historySize: size, log })
     t.teardown(async () => await redis.close())
@@ -149,10 +149,10 @@ redisTest('redis: a lone surrogate that is stored anyway never stops its stream'
   await redis.settled()
   const odd = stamp({ type: 'alert', message: 'bad \ud800 text \udfff', location: '\udc00' })
   await redis.store.append(odd)
-  t.same((await redis.store.list('alert'))[0], odd, 'stored and read back exactly')
+  t.same((await redis.store.alerts())[0]?.alert, odd, 'stored and read back exactly')
   const later = [1, 2, 3, 4].map((i) => stamp({ type: 'alert', message: `m${i}`, location: 'x' }))
   for (const event of later) await redis.store.append(event)
-  t.same(await redis.store.list('alert'), later.slice(-2), 'evicted when oldest; the cap holds')
+  t.same((await redis.store.since()).events, later.slice(-2), 'evicted from the log when oldest; the cap holds')
   const client = redisClient(t)
   t.equal(await client.zcard(`${prefix}history:alert`), 2)
   t.equal(await client.hlen(`${prefix}ids`), 2, 'the id index was trimmed with it')
@@ -178,8 +178,8 @@ for (const [kind, make] of stores) {
       const event = stamp({ type: 'alert', message, location })
       await store.append(event)
       appended.push(event)
-      const [newest] = (await store.list('alert')).slice(-1)
-      return newest?.message === message && newest.location === location
+      const [newest] = (await store.alerts()).slice(-1)
+      return newest?.alert.message === message && newest.alert.location === location
     }), { numRuns: 300 })
     t.same((await store.since()).events, appended, 'the whole history, exactly')
   })

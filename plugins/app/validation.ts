@@ -3,8 +3,8 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv'
 import type { TSchema, Static } from '@sinclair/typebox'
 import { NOT_BLANK, WELL_FORMED } from '../../schemas/events'
 import { httpError } from '../../schemas/errors'
+import type { Check } from '../core/client-frames'
 
-export type Check<T> = (data: unknown) => { ok: true, value: T } | { ok: false, message: string }
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,8 +18,8 @@ const LONE_SURROGATE = /\p{Cs}/u
 
 // One Ajv for HTTP routes and WebSocket frames, so both reject the same input
 // with the same words. No type coercion: 123 is not a string.
-export function createAjv (): Ajv {
-  return new Ajv({ coerceTypes: false, removeAdditional: true, useDefaults: true, allErrors: false, strict: false })
+export function createAjv (coerceTypes = false): Ajv {
+  return new Ajv({ coerceTypes, removeAdditional: true, useDefaults: true, allErrors: false, strict: false })
     .addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
     .addFormat('date-time', true)
     .addKeyword({
@@ -87,7 +87,9 @@ export default fp(async function validation (fastify) {
     parseJson(request, text, done)
   })
   const ajv = createAjv()
-  fastify.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+  // Query strings, path parameters and headers are text by nature: "100" is the number 100 there.
+  const textual = createAjv(true)
+  fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv : textual).compile(schema))
   fastify.setSchemaErrorFormatter((errors, dataVar) => new Error(formatErrors(errors as ErrorObject[], dataVar)))
   fastify.decorate('compileCheck', <S extends TSchema>(schema: S, dataVar: string): Check<Static<S>> => {
     const validate: ValidateFunction = ajv.compile(schema)
