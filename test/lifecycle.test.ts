@@ -186,11 +186,13 @@ t.test('history keeps the original contract; resolved alerts are capped, open on
 })
 
 t.test('the automatic alert: source ticker, ALERT_SEVERITY, and ALERT_KEY repeats one alert', async (t) => {
-  const { fastify: app, wsUrl } = await listen(t, { ALERT_INTERVAL_MS: 20, ALERT_KEY: 'heartbeat-demo', ALERT_SEVERITY: 'warning' })
-  const client = await Client.open(`${wsUrl}/ws`, t)
+  const { fastify: app, wsUrl } = await listen(t, { ALERT_INTERVAL_MS: 20, ALERT_KEY: 'heartbeat-demo', ALERT_SEVERITY: 'warning', HISTORY_SIZE: 1000 })
+  // From the start of the history: the first tick may come before the socket opens.
+  const client = await Client.open(`${wsUrl}/ws?since=all`, t)
   const first = await client.next()
   t.match(first, { type: 'alert', source: 'ticker', severity: 'warning', key: 'heartbeat-demo', count: 1 })
   t.match(await client.next(), { type: 'alert_update', change: 'repeated', alert: { id: first.id, count: 2 } })
+  t.equal((await app.inject('/alerts')).json().count, 1, 'one alert however many ticks')
   const plain = await build(t, { ALERT_INTERVAL_MS: undefined })
   t.equal(plain.config.ALERT_SEVERITY, 'info')
   t.equal(plain.config.ALERT_KEY, '')
