@@ -1,0 +1,99 @@
+import t from 'tap'
+import pino from 'pino'
+import type { Event } from '../schemas/events'
+import { createMemoryBackend } from '../plugins/core/memory-backend'
+import { createPublisher } from '../plugins/core/publisher'
+import { createEscalator } from '../plugins/core/escalator'
+import type { Timers } from '../plugins/core/timers'
+import { build } from './helpers/app'
+
+/** A clock the test moves by hand; timers fire when it passes them. */
+function manualClock (start = Date.parse('2026-01-01T00:00:00.000Z')): Pick<Timers, 'now' | 'setTimeout' | 'clearTimeout'> & { advance: (ms: number) => void, pending: () => number } {
+  let now = start
+  let timers: Array<{ at: number, fn: () => void, unref: () => void }> = []
+  return {
+    now: () => now,
+    setTimeout: (fn, ms) => {
+      const timer = { at: now + ms, fn, unref: () => {} }
+      timers.push(timer)
+      return timer
+    },
+    clearTimeout: (timer) => { timers = timers.filter((x) => x !== timer) },
+    advance (ms) {
+      now += ms
+      const due = timers.filter((x) => x.at <= now)
+      timers = timers.filter((x) => x.at > now)
+      for (const timer of due) timer.fn()
+    },
+    pending: () => timers.length
+  }
+}
+
+function setup (afterMs: number) {
+  const clock = manualClock()
+  const backend = createMemoryBackend({ historySize: 100 })
+  const events: Event[] = []
+  backend.feed.subscribe((event) => events.push(event))
+  const publisher = createPublisher(backend.store, { now: clock.now })
+  const escalator = createEscalator({ afterMs, store: backend.store, publisher, log: pino({ level: 'silent' }), timers: clock })
+  return { clock, backend, events, publisher, escalator }
+}
+
+const MINUTE = 60_000
+
+t.test('a critical alert nobody acknowledges is announced again every interval, until acknowledged', async (t) => {
+  const { clock, events, publisher, escalator } = setup(5 * MINUTE)
+  const alert = await publisher.publish({ type: 'alert', message: 'db down', location: 'dc1', severity: 'critical' })
+  await publisher.publish({ type: 'alert', message: 'slow', location: 'dc1', severity: 'warning' })
+
+  clock.advance(5 * MINUTE - 1)
+  await escalator.check()
+  t.equal(events.length, 2, 'not yet due')
+  clock.advance(1)
+  await escalator.check()
+  t.match(events[2], { type: 'alert_update', change: 'escalated', alert: { id: alert.id, escalations: 1, escalatedAt: new Date(clock.now()).toISOString(), state: 'open' } })
+  await escalator.check()
+  t.equal(events.length, 3, 'once per interval, however often checked')
+
+  clock.advance(5 * MINUTE)
+  await escalator.check()
+  t.match(events[3], { change: 'escalated', alert: { escalations: 2 } })
+
+  await publisher.act({ id: alert.id }, 'acknowledge', 'Ana')
+  clock.advance(60 * MINUTE)
+  await escalator.check()
+  t.equal(events.length, 5, 'acknowledged: no more escalations')
+  t.equal(events.filter((e) => e.type === 'alert_update' && e.alert.severity === 'warning').length, 0, 'warnings never escalate')
+})
+
+t.test('the escalator runs on its own timer and stops; 0 turns it off', async (t) => {
+  const { clock, events, publisher, escalator } = setup(MINUTE)
+  await publisher.publish({ type: 'alert', message: 'x', location: 'y', severity: 'critical' })
+  escalator.start()
+  escalator.start()
+  t.equal(clock.pending(), 1, 'one timer')
+  clock.advance(MINUTE)
+  // The pass runs asynchronously: wait for its update.
+  for (let i = 0; i < 100 && events.length < 2; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.match(events[1], { change: 'escalated' })
+  escalator.stop()
+  t.equal(clock.pending(), 0, 'stopped: no timer left')
+
+  const off = setup(0)
+  off.escalator.start()
+  t.equal(off.clock.pending(), 0)
+})
+
+t.test('concurrent escalation passes (several instances) escalate once', async (t) => {
+  const { clock, events, publisher, backend } = setup(MINUTE)
+  await publisher.publish({ type: 'alert', message: 'x', location: 'y', severity: 'critical' })
+  const instances = Array.from({ length: 3 }, () => createEscalator({ afterMs: MINUTE, store: backend.store, publisher: createPublisher(backend.store, { now: clock.now }), log: pino({ level: 'silent' }), timers: clock }))
+  clock.advance(MINUTE)
+  await Promise.all(instances.map(async (e) => await e.check()))
+  t.equal(events.filter((e) => e.type === 'alert_update').length, 1)
+})
+
+t.test('ESCALATE_AFTER_MS is read from the configuration, 0 by default', async (t) => {
+  t.equal((await build(t)).config.ESCALATE_AFTER_MS, 0)
+  t.equal((await build(t, { ESCALATE_AFTER_MS: 300000 })).config.ESCALATE_AFTER_MS, 300000)
+})

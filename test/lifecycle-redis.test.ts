@@ -1,0 +1,104 @@
+import t, { type Test } from 'tap'
+import pino from 'pino'
+import type { Event } from '../schemas/events'
+import type { Backend, EventStore } from '../plugins/core/backend'
+import { createMemoryBackend } from '../plugins/core/memory-backend'
+import { createRedisBackend } from '../plugins/core/redis-backend'
+import { createPublisher } from '../plugins/core/publisher'
+import { createEscalator } from '../plugins/core/escalator'
+import { Client } from './helpers/ws-client'
+import { post } from './helpers/http'
+import { waitFor } from './helpers/wait'
+import { SHARED_REDIS_URL, cluster, redisEnv, redisPrefix, redisTest, type Instance } from './helpers/redis'
+
+const log = pino({ level: 'silent' })
+
+redisTest('an acknowledgement on one instance is seen live, and over HTTP, on the other', async (t) => {
+  const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
+  const onB = await Client.open(`${b.wsUrl}/ws`, t)
+  const raised = (await post(`${a.url}/alerts`, { message: 'db down', location: 'dc1', severity: 'critical', key: 'db' })).body
+  t.match(await onB.next(), { id: raised.id, type: 'alert' })
+  const acked = await post(`${b.url}/alerts/${raised.id as string}/ack`, { by: 'Ana' })
+  t.equal(acked.status, 200)
+  t.match(await onB.next(), { type: 'alert_update', change: 'acknowledged', alert: { id: raised.id, acknowledgedBy: 'Ana' } })
+  const onA = (await (await fetch(`${a.url}/alerts?state=acknowledged`)).json()) as { alerts: Array<{ id: string }> }
+  t.same(onA.alerts.map((x) => x.id), [raised.id])
+  t.equal((await post(`${a.url}/alerts/resolve`, { key: 'db', by: 'Bo' })).status, 200)
+  t.match(await onB.next(), { change: 'resolved', alert: { resolvedBy: 'Bo', acknowledgedBy: 'Ana' } })
+  t.equal((await post(`${a.url}/alerts/${raised.id as string}/ack`, {})).status, 409, 'the other instance knows it is resolved')
+})
+
+redisTest('concurrent raises with one key on three instances: one alert, exact count', async (t) => {
+  const nodes = await cluster(t, 3, redisEnv(t, { HISTORY_SIZE: 500 }))
+  const results = await Promise.all(Array.from({ length: 45 }, async (_, i) =>
+    (await post(`${(nodes[i % 3] as Instance).url}/alerts`, { message: `m${i}`, location: 'l', key: 'same' })).body))
+  t.equal(new Set(results.map((r) => r.id)).size, 1)
+  t.same(results.map((r) => r.count as number).sort((x, y) => x - y), Array.from({ length: 45 }, (_, i) => i + 1))
+})
+
+// The same store contract in both modes: folding, caps and eviction.
+const kinds: Array<[string, (t: Test, onEvict: (ids: string[]) => void) => Promise<Backend>]> = [
+  ['memory', async (_t, onEvict) => createMemoryBackend({ historySize: 2, openAlertsMax: 3, onEvict })],
+  ['redis', async (t, onEvict) => {
+    const backend = createRedisBackend({ url: SHARED_REDIS_URL, prefix: redisPrefix(t), historySize: 2, openAlertsMax: 3, onEvict, log })
+    t.teardown(async () => await backend.close())
+    await backend.settled()
+    return backend
+  }]
+]
+
+for (const [kind, make] of kinds) {
+  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
+
+  test(`${kind} store: resolved alerts capped, unresolved kept up to the limit, oldest least severe evicted`, async (t) => {
+    const evicted: string[] = []
+    const backend = await make(t, (ids) => evicted.push(...ids))
+    const publisher = createPublisher(backend.store)
+    const raise = async (message: string, severity: 'info' | 'warning' | 'critical', key?: string) =>
+      await publisher.publish({ type: 'alert', message, location: 'l', severity, ...(key === undefined ? {} : { key }) })
+    const names = async (store: EventStore, unresolved?: boolean): Promise<string[]> =>
+      (await store.alerts(unresolved === undefined ? {} : { unresolved })).map((s) => s.alert.message)
+
+    for (const name of ['r0', 'r1', 'r2']) {
+      const alert = await raise(name, 'critical')
+      await publisher.act({ id: alert.id }, 'resolve', 'x')
+    }
+    t.same(await names(backend.store), ['r1', 'r2'], 'the oldest resolved went')
+    const info = await raise('info', 'info', 'k-info')
+    await raise('warn', 'warning')
+    await raise('crit', 'critical')
+    t.same(await names(backend.store, true), ['info', 'warn', 'crit'])
+    await raise('crit2', 'critical')
+    t.same(await names(backend.store, true), ['warn', 'crit', 'crit2'], 'the info alert went first')
+    t.equal(await backend.store.alert(info.id), undefined)
+    t.equal(await backend.store.openByKey('k-info'), undefined, 'and its key is free again')
+    t.same((await backend.store.alerts({ unresolved: true, severity: 'critical' })).map((s) => s.alert.message), ['crit', 'crit2'])
+    t.same(evicted, [info.id], 'the eviction is reported with the alert\'s id')
+  })
+}
+
+redisTest('escalation across instances: each interval, one escalation for the cluster', async (t) => {
+  const prefix = redisPrefix(t)
+  let now = Date.parse('2026-01-01T00:00:00.000Z')
+  const clock = { now: () => now, setTimeout: () => ({ unref: () => {} }), clearTimeout: () => {} }
+  const backends = await Promise.all([0, 1, 2].map(async () => {
+    const backend = createRedisBackend({ url: SHARED_REDIS_URL, prefix, historySize: 100, log })
+    t.teardown(async () => await backend.close())
+    await backend.settled()
+    return backend
+  }))
+  const seen: Event[] = []
+  backends[0]?.feed.subscribe((event) => seen.push(event))
+  const publishers = backends.map((backend) => createPublisher(backend.store, { now: clock.now }))
+  const escalators = backends.map((backend, i) => createEscalator({ afterMs: 60_000, store: backend.store, publisher: publishers[i] as ReturnType<typeof createPublisher>, log, timers: clock }))
+  const alert = await publishers[0]?.publish({ type: 'alert', message: 'x', location: 'y', severity: 'critical' })
+  for (let round = 1; round <= 3; round++) {
+    now += 60_000
+    await Promise.all(escalators.map(async (e) => await e.check()))
+    await Promise.all(escalators.map(async (e) => await e.check()))
+    await waitFor(() => seen.filter((e) => e.type === 'alert_update').length >= round)
+    const stored = await backends[1]?.store.alert(alert?.id ?? '')
+    t.equal(stored?.alert.escalations, round, `round ${round}: one escalation`)
+  }
+  t.equal(seen.filter((e) => e.type === 'alert_update').length, 3)
+})
