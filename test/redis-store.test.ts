@@ -149,7 +149,8 @@ t.test('without REDIS_URL there is no Redis: the app runs in memory', async (t) 
 })
 
 t.test('a server in memory never loads ioredis', async (t) => {
-  const script = "const { build } = require('./app'); const f = build(false, { env: { ALERT_INTERVAL_MS: 0 } });" +
+  const script = "const { build } = require('./app'); const { loadConfig } = require('./plugins/app/config');" +
+    "const f = build(loadConfig({ ALERT_INTERVAL_MS: '0' }), false);" +
     "f.ready().then(() => { console.log(Object.keys(require.cache).filter((k) => k.includes('/node_modules/ioredis/')).length); return f.close() })"
   const result = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: join(__dirname, '..'), encoding: 'utf8', timeout: 30000 })
   t.equal(result.stdout.trim(), '0', result.stderr)
