@@ -3,8 +3,10 @@
  * example of how to use it.
  *
  *   GET  /alerts/history   {alerts, count}        oldest first
+ *   GET  /alerts?state=…   {alerts, count, next?} the board, newest first
  *   GET  /message          {chatMessages, count}  oldest first
- *   POST /alerts           {message, location}    -> the stored alert
+ *   POST /alerts           {message, location, severity?, key?} -> the stored alert
+ *   POST /alerts/<id>/ack, /alerts/<id>/resolve  {by} -> the alert as it now stands
  *   POST /message          {sender, message}      -> the stored chat message
  *   WS   /ws?since=<id>    every event published after <id>, then live events
  *                          (?since=all: the whole retained history first)
@@ -19,7 +21,10 @@
  *     its history) it sends {"type":"gap"} first; the page then reloads both
  *     histories over HTTP and merges them.
  *  Every event is keyed by its id, so one seen twice (history + replay + live +
- *  the answer to our own POST) is shown once.
+ *  the answer to our own POST) is shown once. An alert changes over its life
+ *  (alert_update frames carry it whole): the page keeps one card per alert id
+ *  and replaces it only by a later version, so copies arriving late or twice
+ *  never move it backwards.
  *
  * Everything a client sent is put in the page as text (textContent), never as HTML.
  */
@@ -45,6 +50,13 @@
 
   const TOKEN_KEY = 'alert-dashboard.token' // sessionStorage: gone when the tab closes
   const SENDER_KEY = 'alert-dashboard.sender' // localStorage: remembered between visits
+  const NAME_KEY = 'alert-dashboard.name' // localStorage: who acknowledges and resolves
+  const SOUND_KEY = 'alert-dashboard.sound' // localStorage: 'on' when the viewer turned the sound on
+  const NOTIFY_KEY = 'alert-dashboard.notify' // localStorage: 'on' when the viewer turned notifications on
+  const AUTO_KEY = 'alert-dashboard.show-automatic' // localStorage: 'off' when automatic alerts are hidden
+  // Open and acknowledged alerts are read page by page up to this many pages of BOARD_PAGE.
+  const BOARD_PAGE = 1000
+  const BOARD_PAGES = 10
 
   const $ = (id) => document.getElementById(id)
   const el = {
@@ -60,11 +72,35 @@
     alertForm: $('alert-form'),
     alertMessage: $('alert-message'),
     alertLocation: $('alert-location'),
+    alertSeverity: $('alert-severity'),
+    alertKey: $('alert-key'),
     alertSubmit: $('alert-submit'),
     alertError: $('alert-error'),
     alertSent: $('alert-sent'),
     alertList: $('alert-list'),
     alertsEmpty: $('alerts-empty'),
+    autoGroup: $('auto-group'),
+    autoCount: $('auto-count'),
+    autoToggle: $('auto-toggle'),
+    autoList: $('auto-list'),
+    resolvedGroup: $('resolved-group'),
+    resolvedCount: $('resolved-count'),
+    resolvedList: $('resolved-list'),
+    boardError: $('board-error'),
+    identity: $('identity'),
+    identityName: $('identity-name'),
+    identityChange: $('identity-change'),
+    identityForm: $('identity-form'),
+    identityInput: $('identity-input'),
+    identityCancel: $('identity-cancel'),
+    counts: {
+      critical: $('count-critical'),
+      warning: $('count-warning'),
+      info: $('count-info'),
+      acknowledged: $('count-acknowledged')
+    },
+    soundToggle: $('sound-toggle'),
+    notifyToggle: $('notify-toggle'),
     chatList: $('chat-list'),
     chatEmpty: $('chat-empty'),
     chatForm: $('chat-form'),
@@ -148,12 +184,13 @@
     return data
   }
 
-  /** Both histories, merged into one list, oldest first. */
+  /** Both histories and the board, merged into one list, oldest first. */
   async function fetchHistory () {
-    const [alerts, chats] = await Promise.all([api('alerts/history'), api('message')])
+    const [alerts, chats, board] = await Promise.all([api('alerts/history'), api('message'), fetchBoard()])
     const events = [
       ...(alerts !== null && Array.isArray(alerts.alerts) ? alerts.alerts : []),
-      ...(chats !== null && Array.isArray(chats.chatMessages) ? chats.chatMessages : [])
+      ...(chats !== null && Array.isArray(chats.chatMessages) ? chats.chatMessages : []),
+      ...board
     ].filter(isEvent)
     events.sort((a, b) => timeOf(a) - timeOf(b))
     return events
@@ -256,6 +293,11 @@
         // Frames arrive in publish order, so this is where a replay would resume.
         state.lastEventId = frame.id
         addEvent(frame, true)
+        break
+      case 'alert_update':
+        if (!isAlertUpdate(frame)) return
+        state.lastEventId = frame.id
+        onAlertUpdate(frame)
         break
       case 'gap':
         onGap()
@@ -415,6 +457,8 @@
 
   /** Shows an event once, wherever it came from. Returns false if it was already shown. */
   function addEvent (event, fresh) {
+    // An alert seen before may come back in a later state (history reload, our own POST's answer).
+    if (event.type === 'alert') return applyAlert(event, fresh)
     if (state.seen.has(event.id)) return false
     state.seen.add(event.id)
     if (state.seen.size > MAX_REMEMBERED_IDS) state.seen.delete(state.seen.values().next().value)
@@ -462,22 +506,6 @@
     return item
   }
 
-  function insertAlert (event, fresh) {
-    const item = eventItem(event, fresh)
-    const head = document.createElement('div')
-    head.className = 'event-head'
-    head.append(textElement('span', 'location', event.location), timeElement(event))
-    item.append(head, textElement('p', 'message', event.message))
-
-    // Newest on top. A later arrival with the same timestamp counts as newer.
-    const time = Number(item.dataset.time)
-    let before = el.alertList.firstElementChild
-    while (before !== null && Number(before.dataset.time) > time) before = before.nextElementSibling
-    el.alertList.insertBefore(item, before)
-    while (el.alertList.children.length > MAX_SHOWN) el.alertList.lastElementChild.remove()
-    el.alertsEmpty.hidden = true
-  }
-
   function insertChat (event, fresh) {
     const item = eventItem(event, fresh)
     if (event.sender === el.chatSender.value.trim()) item.classList.add('mine')
@@ -496,6 +524,508 @@
     while (list.children.length > MAX_SHOWN) list.firstElementChild.remove()
     el.chatEmpty.hidden = true
     if (atBottom) list.scrollTop = list.scrollHeight
+  }
+
+  // ----------------------------------------------------------------- board
+  //
+  // One card per alert id, built once and updated in place. Open and
+  // acknowledged alerts are on the board, most severe first, then newest;
+  // automatic (ticker) alerts have a group of their own that the viewer can
+  // hide, so a tick every few seconds never buries the rest; resolved alerts
+  // are in a collapsible list, most recently resolved first.
+
+  const SEVERITY_RANK = { critical: 3, warning: 2, info: 1 }
+  const SEVERITY_LABEL = { critical: 'Critical', warning: 'Warning', info: 'Info' }
+  const STATE_RANK = { open: 0, acknowledged: 1, resolved: 2 }
+  const SOURCE_LABEL = { api: 'API', ticker: 'Automatic', alertmanager: 'Alertmanager', heartbeat: 'Heartbeat' }
+  // Resolved alerts stay on the page up to this many; open ones all stay (the server caps them).
+  const MAX_RESOLVED_KEPT = 500
+  // Several critical alerts at once (a replay after a reconnect) sound once.
+  const SOUND_GAP_MS = 1500
+  const BASE_TITLE = document.title
+
+  const board = {
+    /** alert id -> the latest version seen. */
+    alerts: new Map(),
+    /** alert id -> its card (<li>). */
+    cards: new Map(),
+    /** alert id -> order of first arrival: among alerts raised in the same millisecond, the later arrival is newer. */
+    arrival: new Map(),
+    arrivals: 0,
+    /** alert id -> {by, note} of the last change that carried a note. */
+    notes: new Map(),
+    /** Cards to highlight at the next render: new or changed while the page watched. */
+    flash: new Set(),
+    /** Alerts with an acknowledge or resolve on its way. */
+    busy: new Set(),
+    renderQueued: false,
+    /** The action waiting for the viewer's name: {id, action}. */
+    pending: null,
+    showAutomatic: storageGet(window.localStorage, AUTO_KEY) !== 'off',
+    sound: storageGet(window.localStorage, SOUND_KEY) === 'on',
+    notify: storageGet(window.localStorage, NOTIFY_KEY) === 'on',
+    audio: null,
+    lastSoundAt: 0
+  }
+
+  const has = (table, name) => typeof name === 'string' && Object.hasOwn(table, name)
+
+  /** Open and acknowledged alerts (page after page), and the latest resolved ones. */
+  async function fetchBoard () {
+    const unresolved = async () => {
+      const alerts = []
+      let cursor = ''
+      for (let page = 0; page < BOARD_PAGES; page++) {
+        const answer = await api(`alerts?state=open,acknowledged&limit=${BOARD_PAGE}${cursor === '' ? '' : `&cursor=${encodeURIComponent(cursor)}`}`)
+        if (answer === null || !Array.isArray(answer.alerts)) break
+        alerts.push(...answer.alerts)
+        if (typeof answer.next !== 'string') break
+        cursor = answer.next
+      }
+      return alerts
+    }
+    const [open, resolved] = await Promise.all([unresolved(), api(`alerts?state=resolved&limit=${MAX_SHOWN}`)])
+    return [...open, ...(resolved !== null && Array.isArray(resolved.alerts) ? resolved.alerts : [])]
+  }
+
+  function isAlertUpdate (frame) {
+    return typeof frame.id === 'string' && frame.alert !== null && typeof frame.alert === 'object' &&
+      frame.alert.type === 'alert' && isEvent(frame.alert)
+  }
+
+  function onAlertUpdate (frame) {
+    if (typeof frame.note === 'string' && frame.note !== '') {
+      board.notes.set(frame.alert.id, { by: typeof frame.by === 'string' ? frame.by : '', note: frame.note })
+    }
+    applyAlert(frame.alert, true)
+  }
+
+  /** The fields the board relies on, with the defaults of the API for any missing. */
+  function normalizeAlert (raw) {
+    const alert = { ...raw }
+    if (!has(SEVERITY_RANK, alert.severity)) alert.severity = 'warning'
+    if (!has(STATE_RANK, alert.state)) alert.state = 'open'
+    if (!Number.isInteger(alert.count) || alert.count < 1) alert.count = 1
+    if (typeof alert.source !== 'string') alert.source = 'api'
+    if (typeof alert.updatedAt !== 'string' || Number.isNaN(Date.parse(alert.updatedAt))) alert.updatedAt = alert.timestamp
+    return alert
+  }
+
+  /**
+   * Whether `a` is a later version of an alert than `b`. An alert only moves
+   * forward (time of its last change, then state, count, escalations), so a
+   * copy that arrives late (a replay, the answer to a POST overtaken by a
+   * frame) never undoes a newer one.
+   */
+  function isNewer (a, b) {
+    const steps = [
+      Date.parse(a.updatedAt) - Date.parse(b.updatedAt),
+      STATE_RANK[a.state] - STATE_RANK[b.state],
+      a.count - b.count,
+      (a.escalations ?? 0) - (b.escalations ?? 0)
+    ]
+    for (const step of steps) if (step !== 0) return step > 0
+    return false
+  }
+
+  /** Puts an alert on the board, unless a later version of it is there already. Returns whether it changed. */
+  function applyAlert (raw, fresh) {
+    const alert = normalizeAlert(raw)
+    if (!state.seen.has(alert.id)) {
+      state.seen.add(alert.id)
+      if (state.seen.size > MAX_REMEMBERED_IDS) state.seen.delete(state.seen.values().next().value)
+      countAlert(timeOf(alert))
+    }
+    const before = board.alerts.get(alert.id)
+    if (before !== undefined && !isNewer(alert, before)) return false
+    board.alerts.set(alert.id, alert)
+    if (!board.arrival.has(alert.id)) board.arrival.set(alert.id, board.arrivals++)
+    if (fresh) {
+      board.flash.add(alert.id)
+      if (isAlarming(before, alert)) alarm(alert, before !== undefined && (alert.escalations ?? 0) > (before.escalations ?? 0))
+    }
+    scheduleRender()
+    return true
+  }
+
+  /** A critical alert nobody is on yet that is new, newly critical, or escalated. */
+  function isAlarming (before, alert) {
+    if (alert.severity !== 'critical' || alert.state !== 'open') return false
+    if (before === undefined || before.severity !== 'critical') return true
+    return (alert.escalations ?? 0) > (before.escalations ?? 0)
+  }
+
+  function scheduleRender () {
+    if (board.renderQueued) return
+    board.renderQueued = true
+    // A microtask, not an animation frame: a background tab (a wall display
+    // behind another window) gets no frames, and its title must still count.
+    queueMicrotask(() => {
+      board.renderQueued = false
+      renderBoard()
+    })
+  }
+
+  const arrivalOf = (alert) => board.arrival.get(alert.id) ?? 0
+  const boardOrder = (a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || timeOf(b) - timeOf(a) || arrivalOf(b) - arrivalOf(a)
+  const resolvedAt = (alert) => Date.parse(alert.resolvedAt ?? alert.updatedAt) || 0
+  const resolvedOrder = (a, b) => resolvedAt(b) - resolvedAt(a) || arrivalOf(b) - arrivalOf(a)
+
+  function renderBoard () {
+    const active = []
+    const automatic = []
+    const resolved = []
+    const counts = { critical: 0, warning: 0, info: 0, acknowledged: 0 }
+    for (const alert of board.alerts.values()) {
+      if (alert.state === 'resolved') {
+        resolved.push(alert)
+        continue
+      }
+      if (alert.state === 'open') counts[alert.severity] += 1
+      else counts.acknowledged += 1
+      if (alert.source === 'ticker') automatic.push(alert)
+      else active.push(alert)
+    }
+    active.sort(boardOrder)
+    automatic.sort(boardOrder)
+    resolved.sort(resolvedOrder)
+    for (const gone of resolved.splice(MAX_RESOLVED_KEPT)) forgetAlert(gone.id)
+    const resolvedShown = board.showAutomatic ? resolved : resolved.filter((a) => a.source !== 'ticker')
+
+    place(el.alertList, active.slice(0, MAX_SHOWN))
+    place(el.autoList, board.showAutomatic ? automatic.slice(0, MAX_SHOWN) : [])
+    place(el.resolvedList, resolvedShown.slice(0, MAX_SHOWN))
+    board.flash.clear()
+
+    el.alertsEmpty.hidden = active.length > 0
+    el.alertsEmpty.textContent = automatic.length > 0 ? 'No open alerts apart from the automatic ones.' : 'No open alerts.'
+    el.autoGroup.hidden = automatic.length === 0
+    el.autoCount.textContent = `(${automatic.length})`
+    el.autoList.hidden = !board.showAutomatic
+    el.resolvedGroup.hidden = resolvedShown.length === 0
+    el.resolvedCount.textContent = `(${resolvedShown.length})`
+    showCounts(counts)
+  }
+
+  function forgetAlert (id) {
+    board.alerts.delete(id)
+    board.arrival.delete(id)
+    board.notes.delete(id)
+    board.cards.get(id)?.remove()
+    board.cards.delete(id)
+  }
+
+  /** Makes `list` hold exactly these alerts' cards in this order, moving only the cards out of place. */
+  function place (list, alerts) {
+    let cursor = list.firstElementChild
+    for (const alert of alerts) {
+      const card = cardFor(alert)
+      if (card === cursor) cursor = cursor.nextElementSibling
+      else list.insertBefore(card, cursor)
+    }
+    while (cursor !== null) {
+      const next = cursor.nextElementSibling
+      cursor.remove()
+      cursor = next
+    }
+  }
+
+  function cardFor (alert) {
+    let card = board.cards.get(alert.id)
+    if (card === undefined) {
+      card = document.createElement('li')
+      card.addEventListener('animationend', () => card.classList.remove('fresh'))
+      board.cards.set(alert.id, card)
+    }
+    if (card.shown !== alert || card.shownBusy !== board.busy.has(alert.id)) fillCard(card, alert)
+    if (board.flash.has(alert.id)) {
+      // Restarted, so a second change during the highlight shows too.
+      card.classList.remove('fresh')
+      void card.offsetWidth
+      card.classList.add('fresh')
+    }
+    return card
+  }
+
+  function badge (className, text, title) {
+    const node = textElement('span', `badge ${className}`, text)
+    if (title) node.title = title
+    return node
+  }
+
+  /** An http or https URL, or null: a link of any other scheme is not made clickable. */
+  function safeLink (value) {
+    if (typeof value !== 'string') return null
+    try {
+      const url = new URL(value)
+      return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null
+    } catch {
+      return null
+    }
+  }
+
+  /** "Acknowledged by Ana at 12:03:04" as text and a <time>. */
+  function byLine (className, verb, by, at) {
+    const line = textElement('span', className, `${verb}${by ? ` by ${by}` : ''}`)
+    if (typeof at === 'string') line.append(' at ', timeElement({ timestamp: at }))
+    return line
+  }
+
+  function fillCard (card, alert) {
+    const fresh = card.classList.contains('fresh')
+    card.className = `event alert-item severity-${alert.severity} state-${alert.state}`
+    card.classList.toggle('fresh', fresh)
+    card.classList.toggle('automatic', alert.source === 'ticker')
+    card.classList.toggle('escalated', (alert.escalations ?? 0) > 0 && alert.state !== 'resolved')
+    card.dataset.id = alert.id
+    card.dataset.time = String(timeOf(alert))
+    card.dataset.severity = alert.severity
+    card.dataset.state = alert.state
+    card.shown = alert
+    card.shownBusy = board.busy.has(alert.id)
+
+    const head = document.createElement('div')
+    head.className = 'event-head'
+    // The severity is said in words as well as in colour.
+    head.append(badge(`severity-badge severity-${alert.severity}`, SEVERITY_LABEL[alert.severity]))
+    head.append(textElement('span', 'location', alert.location))
+    head.append(badge(`source-badge source-${has(SOURCE_LABEL, alert.source) ? alert.source : 'other'}`,
+      has(SOURCE_LABEL, alert.source) ? SOURCE_LABEL[alert.source] : alert.source,
+      alert.source === 'ticker' ? 'Raised automatically by the server' : `Raised through ${alert.source}`))
+    if (alert.count > 1) head.append(badge('count-badge', `x${alert.count}`, `Raised ${alert.count} times`))
+    if (alert.state === 'acknowledged') head.append(badge('state-badge', 'Acknowledged'))
+    if (alert.state === 'resolved') head.append(badge('state-badge', 'Resolved'))
+    const raised = timeElement(alert)
+    raised.classList.add('raised-at')
+    head.append(raised)
+    card.replaceChildren(head, textElement('p', 'message', alert.message))
+
+    const details = document.createElement('p')
+    details.className = 'alert-details'
+    if ((alert.escalations ?? 0) > 0) {
+      const line = textElement('span', 'escalation', `Escalated ${alert.escalations === 1 ? 'once' : `${alert.escalations} times`}`)
+      if (typeof alert.escalatedAt === 'string') line.append(', last at ', timeElement({ timestamp: alert.escalatedAt }))
+      details.append(line)
+    }
+    if (alert.acknowledgedBy !== undefined || alert.acknowledgedAt !== undefined) {
+      details.append(byLine('acknowledged-by', 'Acknowledged', alert.acknowledgedBy, alert.acknowledgedAt))
+    }
+    if (alert.state === 'resolved') details.append(byLine('resolved-by', 'Resolved', alert.resolvedBy, alert.resolvedAt))
+    const note = board.notes.get(alert.id)
+    if (note !== undefined) details.append(textElement('span', 'alert-note', `“${note.note}”${note.by ? ` (${note.by})` : ''}`))
+    if (typeof alert.key === 'string') details.append(textElement('span', 'alert-key', `key ${alert.key}`))
+    if (Array.isArray(alert.tags)) for (const tag of alert.tags) details.append(textElement('span', 'tag', String(tag)))
+    const href = safeLink(alert.link)
+    if (href !== null) {
+      const link = textElement('a', 'alert-link', 'Open link')
+      link.href = href
+      link.target = '_blank'
+      link.rel = 'noopener noreferrer'
+      link.title = href
+      details.append(link)
+    }
+    if (details.childNodes.length > 0) card.append(details)
+
+    if (alert.state !== 'resolved') {
+      const actions = document.createElement('div')
+      actions.className = 'alert-actions'
+      const busy = board.busy.has(alert.id)
+      const button = (action, text) => {
+        const node = textElement('button', `button-small action-${action}`, text)
+        node.type = 'button'
+        node.dataset.action = action
+        node.disabled = busy
+        return node
+      }
+      if (alert.state === 'open') actions.append(button('acknowledge', 'Acknowledge'))
+      actions.append(button('resolve', 'Resolve'))
+      card.append(actions)
+    }
+  }
+
+  function showCounts (counts) {
+    for (const name of ['critical', 'warning', 'info', 'acknowledged']) {
+      const text = String(counts[name])
+      if (el.counts[name].textContent !== text) el.counts[name].textContent = text
+      el.counts[name].parentElement.classList.toggle('zero', counts[name] === 0)
+    }
+    const title = counts.critical > 0 ? `(${counts.critical}) ${BASE_TITLE}` : BASE_TITLE
+    if (document.title !== title) document.title = title
+  }
+
+  // ------------------------------------------------- acknowledge, resolve
+
+  const identity = () => storageGet(window.localStorage, NAME_KEY)
+
+  function showIdentity () {
+    const name = identity()
+    el.identity.hidden = name === ''
+    el.identityName.textContent = name
+  }
+
+  function askName (pending) {
+    board.pending = pending
+    if (el.identityInput.value === '') el.identityInput.value = identity() || storageGet(window.localStorage, SENDER_KEY)
+    el.identityForm.hidden = false
+    el.identityInput.focus()
+    el.identityInput.select()
+  }
+
+  async function act (id, action) {
+    const by = identity()
+    if (by === '') {
+      askName({ id, action })
+      return
+    }
+    hideError(el.boardError)
+    board.busy.add(id)
+    scheduleRender()
+    try {
+      const alert = await api(`alerts/${encodeURIComponent(id)}/${action === 'acknowledge' ? 'ack' : 'resolve'}`, { by })
+      if (isEvent(alert)) applyAlert(alert, false)
+    } catch (err) {
+      showError(el.boardError, `The alert could not be ${action === 'acknowledge' ? 'acknowledged' : 'resolved'}: ${err.message}`)
+      if (err.status === 401) requireToken(err.message)
+    } finally {
+      board.busy.delete(id)
+      scheduleRender()
+    }
+  }
+
+  function onBoardClick (e) {
+    const button = e.target instanceof Element ? e.target.closest('button[data-action]') : null
+    const card = button?.closest('li[data-id]')
+    if (!button || !card) return
+    void act(card.dataset.id, button.dataset.action)
+  }
+
+  // -------------------------------------------------- sound, notification
+
+  function audioContext () {
+    const Context = window.AudioContext ?? window.webkitAudioContext
+    if (Context === undefined) return null
+    if (board.audio === null) {
+      try { board.audio = new Context() } catch { return null }
+    }
+    // Browsers start audio only after a gesture on the page: turning the sound on is one.
+    if (board.audio.state === 'suspended') board.audio.resume().catch(() => {})
+    return board.audio
+  }
+
+  /** Two short tones, made on the spot: no sound file to load. */
+  function beep () {
+    const context = audioContext()
+    if (context === null) return
+    const start = context.currentTime + 0.01
+    for (const [offset, frequency] of [[0, 880], [0.2, 660]]) {
+      const oscillator = context.createOscillator()
+      const gain = context.createGain()
+      oscillator.type = 'sine'
+      oscillator.frequency.value = frequency
+      gain.gain.setValueAtTime(0.0001, start + offset)
+      gain.gain.exponentialRampToValueAtTime(0.3, start + offset + 0.02)
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.16)
+      oscillator.connect(gain).connect(context.destination)
+      oscillator.start(start + offset)
+      oscillator.stop(start + offset + 0.18)
+    }
+  }
+
+  const notificationsSupported = () => typeof window.Notification === 'function'
+
+  function alarm (alert, escalated) {
+    const now = Date.now()
+    if (board.sound && now - board.lastSoundAt >= SOUND_GAP_MS) {
+      board.lastSoundAt = now
+      beep()
+    }
+    // Someone looking at the page sees the card; a notification is for a tab in the background.
+    if (board.notify && document.hidden && notificationsSupported() && window.Notification.permission === 'granted') {
+      try {
+        const notification = new window.Notification(`${escalated ? 'Escalated' : 'Critical'}: ${alert.message}`, {
+          body: `${alert.location}${(alert.escalations ?? 0) > 0 ? ` · escalated ${alert.escalations}×` : ''}`,
+          tag: alert.id
+        })
+        notification.addEventListener('click', () => {
+          window.focus()
+          notification.close()
+        })
+      } catch { /* some browsers allow notifications only from a service worker */ }
+    }
+  }
+
+  function showToggles () {
+    el.soundToggle.setAttribute('aria-pressed', String(board.sound))
+    el.soundToggle.textContent = board.sound ? 'Sound on' : 'Sound off'
+    el.notifyToggle.hidden = !notificationsSupported()
+    const blocked = notificationsSupported() && window.Notification.permission === 'denied'
+    const on = board.notify && !blocked
+    el.notifyToggle.setAttribute('aria-pressed', String(on))
+    el.notifyToggle.textContent = blocked ? 'Notifications blocked' : on ? 'Notifications on' : 'Notifications off'
+    el.autoToggle.checked = board.showAutomatic
+  }
+
+  async function toggleNotifications () {
+    let on = !board.notify
+    if (on && window.Notification.permission !== 'granted') {
+      try { on = await window.Notification.requestPermission() === 'granted' } catch { on = false }
+    }
+    board.notify = on
+    storageSet(window.localStorage, NOTIFY_KEY, on ? 'on' : '')
+    showToggles()
+  }
+
+  function setUpBoard () {
+    showIdentity()
+    showToggles()
+    el.alertList.addEventListener('click', onBoardClick)
+    el.autoList.addEventListener('click', onBoardClick)
+    el.identityForm.addEventListener('submit', (e) => {
+      e.preventDefault()
+      const name = el.identityInput.value.trim()
+      if (name === '') return
+      storageSet(window.localStorage, NAME_KEY, name)
+      el.identityForm.hidden = true
+      showIdentity()
+      const pending = board.pending
+      board.pending = null
+      if (pending !== null) void act(pending.id, pending.action)
+    })
+    el.identityCancel.addEventListener('click', () => {
+      board.pending = null
+      el.identityForm.hidden = true
+    })
+    el.identityChange.addEventListener('click', () => {
+      el.identityInput.value = identity()
+      askName(null)
+    })
+    el.autoToggle.addEventListener('change', () => {
+      board.showAutomatic = el.autoToggle.checked
+      storageSet(window.localStorage, AUTO_KEY, board.showAutomatic ? '' : 'off')
+      scheduleRender()
+    })
+    el.soundToggle.addEventListener('click', () => {
+      board.sound = !board.sound
+      storageSet(window.localStorage, SOUND_KEY, board.sound ? 'on' : '')
+      if (board.sound) audioContext()
+      showToggles()
+    })
+    el.notifyToggle.addEventListener('click', () => { void toggleNotifications() })
+    if (board.sound) {
+      // Remembered from an earlier visit: audio may start only after the viewer's first gesture here.
+      const unlock = () => { if (board.sound) audioContext() }
+      document.addEventListener('pointerdown', unlock, { once: true })
+      document.addEventListener('keydown', unlock, { once: true })
+    }
+    renderBoard()
+  }
+
+  /** The alert form's body: severity always, the key when one is typed. */
+  function alertInput () {
+    const input = { message: el.alertMessage.value, location: el.alertLocation.value, severity: el.alertSeverity.value }
+    const key = el.alertKey.value.trim()
+    if (key !== '') input.key = key
+    return input
   }
 
   // ----------------------------------------------------------------- chart
@@ -596,7 +1126,7 @@
     el.alertSent.hidden = true
     el.alertSubmit.disabled = true
     try {
-      const alert = await api('alerts', { message: el.alertMessage.value, location: el.alertLocation.value })
+      const alert = await api('alerts', alertInput())
       // Shown now even if the socket is down; the broadcast copy is then a duplicate and skipped.
       if (isEvent(alert)) addEvent(alert, true)
       el.alertMessage.value = ''
@@ -663,6 +1193,7 @@
     if (state.socket === null && !state.authRequired) reconnectNow()
   })
 
+  setUpBoard()
   drawChartEveryMinute()
   void connect()
 })()

@@ -1,0 +1,347 @@
+import t from 'tap'
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core'
+import type { FastifyInstance } from 'fastify'
+import { stamp } from '../plugins/core/publisher'
+import { type Teardown, listen } from './helpers/app'
+import { launchBrowser } from './helpers/browser'
+
+// Several pages per test on a loaded machine: far more than the tap config's per-file default.
+t.setTimeout(600_000)
+
+let browser: Browser
+t.before(async () => { browser = await launchBrowser(t) })
+
+/** What the instrumented page records of its own calls. */
+interface Calls {
+  audioContexts: number
+  oscillators: number
+  notifications: Array<{ title: string, body: string }>
+}
+interface Instrumented {
+  __calls: Calls
+  __setHidden: (hidden: boolean) => void
+}
+const instrumented = (): Instrumented => globalThis as unknown as Instrumented
+
+// Runs in the page before its own script. The project compiles without the DOM
+// library, so browser globals are reached through a loosely typed globalThis.
+function instrument (): void {
+  type Ctor = new (...args: unknown[]) => Record<string, unknown>
+  const g = globalThis as unknown as Instrumented & {
+    Notification?: Ctor & { permission: string, requestPermission: (...args: unknown[]) => Promise<string> }
+    AudioContext: Ctor & { prototype: { createOscillator: () => unknown } }
+    Document: { prototype: object }
+    document: { dispatchEvent: (event: unknown) => boolean }
+    Event: new (type: string) => unknown
+  }
+  const calls: Calls = { audioContexts: 0, oscillators: 0, notifications: [] }
+  g.__calls = calls
+
+  // The tab's visibility, as the test sets it (a headless page is always visible).
+  let hidden = false
+  Object.defineProperty(g.Document.prototype, 'hidden', { configurable: true, get: () => hidden })
+  Object.defineProperty(g.Document.prototype, 'visibilityState', { configurable: true, get: () => hidden ? 'hidden' : 'visible' })
+  g.__setHidden = (value) => {
+    hidden = value
+    g.document.dispatchEvent(new g.Event('visibilitychange'))
+  }
+
+  const NativeNotification = g.Notification
+  if (NativeNotification !== undefined) {
+    const Recorded = function (title: string, options?: { body?: string }) {
+      calls.notifications.push({ title, body: options?.body ?? '' })
+      return new NativeNotification(title, options)
+    }
+    Object.defineProperty(Recorded, 'permission', { get: () => NativeNotification.permission })
+    Object.defineProperty(Recorded, 'requestPermission', { value: async (...args: unknown[]) => await NativeNotification.requestPermission(...args) })
+    g.Notification = Recorded as unknown as typeof NativeNotification
+  }
+
+  const NativeAudio = g.AudioContext
+  const nativeOscillator = NativeAudio.prototype.createOscillator
+  g.AudioContext = new Proxy(NativeAudio, {
+    construct (target, args) {
+      calls.audioContexts++
+      return Reflect.construct(target, args)
+    }
+  })
+  NativeAudio.prototype.createOscillator = function (this: unknown) {
+    calls.oscillators++
+    return nativeOscillator.call(this)
+  }
+}
+
+interface Dashboard { page: Page, problems: string[] }
+
+async function open (t: Teardown, url: string, options: BrowserContextOptions = {}): Promise<Dashboard> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options })
+  t.teardown(async () => await context.close())
+  const page = await context.newPage()
+  const d: Dashboard = { page, problems: [] }
+  page.on('console', (msg) => { if (msg.type() === 'error') d.problems.push(msg.text()) })
+  page.on('pageerror', (err) => d.problems.push(err.message))
+  await page.addInitScript(instrument)
+  await page.goto(url)
+  await connected(page)
+  return d
+}
+
+const connected = async (page: Page, timeout = 15000): Promise<void> =>
+  await page.locator('#status[data-state="connected"]').waitFor({ timeout })
+
+type AlertBody = Record<string, unknown> & { message: string }
+
+async function raise (fastify: FastifyInstance, body: AlertBody): Promise<Record<string, unknown> & { id: string }> {
+  const res = await fastify.inject({ method: 'POST', url: '/alerts', payload: { location: 'North Gate', ...body } })
+  if (res.statusCode !== 200) throw new Error(res.body)
+  return res.json()
+}
+
+/** The card of the alert whose message is exactly `message`, wherever it is on the page. */
+const card = (page: Page, message: string) =>
+  page.locator('li.alert-item').filter({ has: page.locator('.message', { hasText: new RegExp(`^${message}$`) }) })
+
+const messages = async (page: Page, list: string): Promise<string[]> => await page.locator(`${list} .message`).allTextContents()
+
+const calls = async (page: Page): Promise<Calls> => await page.evaluate(() => instrumented().__calls)
+
+async function waitForTitle (page: Page, title: string): Promise<void> {
+  await page.waitForFunction((title) => (globalThis as unknown as { document: { title: string } }).document.title === title, title)
+}
+
+/** Acknowledges or resolves from the page, giving `name` when the page asks for one. */
+async function act (page: Page, message: string, action: 'Acknowledge' | 'Resolve', name?: string): Promise<void> {
+  await card(page, message).getByRole('button', { name: action }).click()
+  if (name !== undefined) {
+    await page.locator('#identity-form').waitFor()
+    await page.locator('#identity-input').fill(name)
+    await page.locator('#identity-submit').click()
+  }
+}
+
+t.test('acknowledge and resolve from two pages at once: each page sees the other\'s action live, with who and when', async (t) => {
+  const { fastify, url } = await listen(t)
+  await raise(fastify, { message: 'Door forced', severity: 'critical' })
+  const a = await open(t, url)
+  const b = await open(t, url)
+  for (const { page } of [a, b]) await card(page, 'Door forced').waitFor()
+
+  // Nobody has given a name on page A yet: it asks once.
+  await act(a.page, 'Door forced', 'Acknowledge', 'Ana')
+  const onB = card(b.page, 'Door forced')
+  await onB.locator('.acknowledged-by', { hasText: 'Acknowledged by Ana at' }).waitFor()
+  t.equal(await onB.getAttribute('data-state'), 'acknowledged', 'page B saw the acknowledgement live')
+  t.equal(await onB.locator('.state-badge').textContent(), 'Acknowledged')
+  t.equal(await onB.getByRole('button', { name: 'Acknowledge' }).count(), 0, 'no Acknowledge button once acknowledged')
+  t.equal(await onB.locator('.acknowledged-by time').count(), 1, 'when, as a <time>')
+  t.equal(await card(a.page, 'Door forced').getAttribute('data-state'), 'acknowledged', 'and page A too')
+  t.equal(await a.page.locator('#identity-name').textContent(), 'Ana', 'page A says who it acts as')
+  const server = (await fastify.inject('/alerts?state=acknowledged')).json().alerts
+  t.match(server, [{ message: 'Door forced', acknowledgedBy: 'Ana' }], 'the server recorded the name')
+
+  // Page B resolves; page A sees the card move to the resolved list.
+  await act(b.page, 'Door forced', 'Resolve', 'Ben')
+  const resolvedOnA = a.page.locator('#resolved-list li', { hasText: 'Door forced' })
+  await resolvedOnA.locator('.resolved-by', { hasText: 'Resolved by Ben at' }).waitFor({ state: 'attached' })
+  t.equal(await a.page.locator('#alert-list li').count(), 0, 'gone from the open list on page A')
+  t.equal(await a.page.locator('#resolved-group').evaluate((n) => n.tagName), 'DETAILS', 'resolved alerts are in a collapsible list')
+  t.match(await a.page.locator('#resolved-group summary').textContent(), /Resolved \(1\)/)
+  t.equal(await resolvedOnA.locator('button').count(), 0, 'a resolved alert has no buttons')
+  await a.page.locator('#resolved-group summary').click()
+  t.ok(await resolvedOnA.isVisible(), 'opening the list shows it')
+
+  // The name is remembered: page A acts again without asking, and after a reload.
+  await raise(fastify, { message: 'Second door', severity: 'warning' })
+  await card(a.page, 'Second door').waitFor()
+  await act(a.page, 'Second door', 'Acknowledge')
+  await card(b.page, 'Second door').locator('.acknowledged-by', { hasText: 'Acknowledged by Ana' }).waitFor()
+  t.ok(await a.page.locator('#identity-form').isHidden(), 'no second question')
+  await a.page.reload()
+  await connected(a.page)
+  t.equal(await a.page.locator('#identity-name').textContent(), 'Ana', 'remembered after a reload')
+  t.same(a.problems, [], 'no error on page A')
+  t.same(b.problems, [], 'no error on page B')
+})
+
+t.test('raising the same key twice shows one card "x2"; resolving the key closes it; the key raised again opens a new card', async (t) => {
+  const { fastify, url } = await listen(t)
+  const { page } = await open(t, url)
+  // From the page's own form: severity and key.
+  await page.locator('#alert-severity').selectOption('critical')
+  await page.locator('#alert-message').fill('Disk full')
+  await page.locator('#alert-location').fill('db1')
+  await page.locator('#alert-key').fill('disk-full:db1')
+  await page.locator('#alert-submit').click()
+  await card(page, 'Disk full').waitFor()
+  t.equal(await card(page, 'Disk full').locator('.severity-badge').textContent(), 'Critical', 'the severity chosen in the form')
+  t.equal(await card(page, 'Disk full').locator('.count-badge').count(), 0, 'no count for a single raise')
+
+  // The same key again (elsewhere, with new words): the card is updated, not doubled.
+  await raise(fastify, { message: 'Disk still full', location: 'db1', key: 'disk-full:db1', severity: 'critical' })
+  await card(page, 'Disk still full').locator('.count-badge', { hasText: 'x2' }).waitFor()
+  t.equal(await page.locator('#alert-list li').count(), 1, 'one card')
+  t.equal(await card(page, 'Disk still full').locator('.alert-key').textContent(), 'key disk-full:db1')
+  t.equal(await card(page, 'Disk still full').locator('.count-badge').getAttribute('title'), 'Raised 2 times')
+
+  const res = await fastify.inject({ method: 'POST', url: '/alerts/resolve', payload: { key: 'disk-full:db1', by: 'cron' } })
+  t.equal(res.statusCode, 200)
+  await page.locator('#resolved-list li', { hasText: 'Disk still full' }).waitFor({ state: 'attached' })
+  t.equal(await page.locator('#alert-list li').count(), 0)
+
+  await raise(fastify, { message: 'Disk full again', location: 'db1', key: 'disk-full:db1', severity: 'critical' })
+  await card(page, 'Disk full again').waitFor()
+  t.equal(await page.locator('#alert-list li').count(), 1, 'a new card for the new incident')
+  t.equal(await page.locator('#resolved-list li').count(), 1, 'the old one stays resolved')
+  t.equal(await card(page, 'Disk full again').locator('.count-badge').count(), 0)
+})
+
+t.test('the board: most severe first then newest, a label per severity, counts in the header and the tab title', async (t) => {
+  const { fastify, url } = await listen(t)
+  await raise(fastify, { message: 'Info one', severity: 'info' })
+  const critical1 = await raise(fastify, { message: 'Critical one', severity: 'critical' })
+  await raise(fastify, { message: 'Warning one' }) // the default severity
+  const critical2 = await raise(fastify, { message: 'Critical two', severity: 'critical', link: 'https://runbooks.example.com/door?x=1', tags: ['door', 'east'] })
+  // Stored directly: the API refuses such a link, the page must not trust one either.
+  await fastify.backend.store.append({ ...stamp({ type: 'alert', message: 'Sneaky link', location: 'Archive', severity: 'info' }), link: 'javascript:alert(1)' })
+  const { page, problems } = await open(t, url)
+  await card(page, 'Sneaky link').waitFor()
+
+  t.same(await messages(page, '#alert-list'), ['Critical two', 'Critical one', 'Warning one', 'Sneaky link', 'Info one'])
+  t.same(await page.locator('#alert-list .severity-badge').allTextContents(), ['Critical', 'Critical', 'Warning', 'Info', 'Info'],
+    'each card names its severity in words')
+  t.same(await page.locator('#alert-list .source-badge').allTextContents(), ['API', 'API', 'API', 'API', 'API'], 'the source as a badge')
+  t.equal(await page.locator('#count-critical').textContent(), '2')
+  t.equal(await page.locator('#count-warning').textContent(), '1')
+  t.equal(await page.locator('#count-info').textContent(), '2')
+  await waitForTitle(page, '(2) Alert dashboard')
+  t.pass('the title counts the open critical alerts')
+
+  const link = card(page, 'Critical two').locator('a.alert-link')
+  t.equal(await link.getAttribute('href'), 'https://runbooks.example.com/door?x=1')
+  t.equal(await link.getAttribute('target'), '_blank', 'opens in a new tab')
+  t.equal(await link.getAttribute('rel'), 'noopener noreferrer')
+  t.same(await card(page, 'Critical two').locator('.tag').allTextContents(), ['door', 'east'])
+  t.equal(await card(page, 'Sneaky link').locator('a').count(), 0, 'a javascript: link is not made clickable')
+
+  // Live: a new warning goes among the warnings, above the older one.
+  await raise(fastify, { message: 'Warning two', severity: 'warning' })
+  await card(page, 'Warning two').waitFor()
+  t.same(await messages(page, '#alert-list'), ['Critical two', 'Critical one', 'Warning two', 'Warning one', 'Sneaky link', 'Info one'])
+  await page.locator('#count-warning', { hasText: /^2$/ }).waitFor()
+
+  // Acknowledged elsewhere: no longer counted as open; resolved: off the board.
+  await fastify.inject({ method: 'POST', url: `/alerts/${critical1.id}/ack`, payload: { by: 'Ana' } })
+  await waitForTitle(page, '(1) Alert dashboard')
+  t.equal(await page.locator('#count-critical').textContent(), '1')
+  t.equal(await page.locator('#count-acknowledged').textContent(), '1')
+  t.same(await messages(page, '#alert-list'), ['Critical two', 'Critical one', 'Warning two', 'Warning one', 'Sneaky link', 'Info one'],
+    'an acknowledged alert keeps its place')
+  await fastify.inject({ method: 'POST', url: `/alerts/${critical2.id}/resolve` })
+  await waitForTitle(page, 'Alert dashboard')
+  t.equal(await page.locator('#count-critical').textContent(), '0')
+  t.same(await messages(page, '#resolved-list'), ['Critical two'])
+  t.same(problems, [])
+})
+
+t.test('automatic alerts are grouped apart, visibly automatic, and can be hidden; the choice is remembered', async (t) => {
+  const { fastify, url } = await listen(t, { ALERT_INTERVAL_MS: 300 })
+  await raise(fastify, { message: 'A person raised this', severity: 'info' })
+  const { page } = await open(t, url)
+  await page.locator('#auto-list li').nth(1).waitFor()
+  t.same(await messages(page, '#alert-list'), ['A person raised this'], 'the automatic alerts are not mixed into the board')
+  t.equal(await page.locator('#auto-list li.automatic').first().locator('.source-badge').textContent(), 'Automatic')
+  t.match(await page.locator('#auto-title').textContent(), /Automatic alerts \(\d+\)/)
+
+  t.ok(await page.locator('#auto-toggle').isChecked(), 'shown by default, in their own group')
+  await page.locator('#auto-toggle').uncheck()
+  await page.locator('#auto-list').waitFor({ state: 'hidden' })
+  t.equal(await page.locator('#auto-list li').count(), 0)
+  t.ok(await page.locator('#auto-count').isVisible(), 'their number still shows')
+  await page.reload()
+  await connected(page)
+  await card(page, 'A person raised this').waitFor()
+  t.notOk(await page.locator('#auto-toggle').isChecked(), 'still hidden after a reload')
+  t.equal(await page.locator('#auto-list li').count(), 0)
+  await page.locator('#auto-toggle').check()
+  await page.locator('#auto-list li').first().waitFor()
+  t.pass('and shown again')
+})
+
+t.test('escalation: the card shows a critical alert nobody acknowledged being announced again; it beeps and, in a background tab, notifies', async (t) => {
+  const { fastify, url } = await listen(t, { ESCALATE_AFTER_MS: 300 })
+  const { page, problems } = await open(t, url, { permissions: ['notifications'] })
+  await page.locator('#sound-toggle').click()
+  await page.locator('#notify-toggle').click()
+  await page.locator('#notify-toggle[aria-pressed="true"]').waitFor()
+  await page.evaluate(() => instrumented().__setHidden(true))
+
+  await raise(fastify, { message: 'Nobody is on it', severity: 'critical' })
+  const escalation = card(page, 'Nobody is on it').locator('.escalation')
+  await escalation.waitFor({ state: 'attached' })
+  t.match(await escalation.textContent(), /^Escalated (once|\d+ times), last at /)
+  t.ok(await card(page, 'Nobody is on it').evaluate((n) => n.classList.contains('escalated')), 'the card is marked')
+  await page.waitForFunction(() => instrumented().__calls.notifications.some((n) => n.title === 'Escalated: Nobody is on it'))
+  t.pass('an escalation notifies in a background tab')
+  await page.waitForFunction(() => instrumented().__calls.oscillators >= 4)
+  t.pass('the raise and an escalation each beeped')
+
+  // Acknowledged: escalation stops, and the card shows as many as the server made.
+  await page.evaluate(() => instrumented().__setHidden(false))
+  await act(page, 'Nobody is on it', 'Acknowledge', 'Ana')
+  await card(page, 'Nobody is on it').locator('.acknowledged-by').waitFor()
+  const [alert] = (await fastify.inject('/alerts?state=acknowledged')).json().alerts
+  const n = alert.escalations as number
+  await escalation.filter({ hasText: n === 1 ? /^Escalated once/ : new RegExp(`^Escalated ${n} times`) }).waitFor({ state: 'attached' })
+  t.notOk(await card(page, 'Nobody is on it').evaluate((n) => n.classList.contains('escalated')), 'no longer marked once acknowledged')
+  t.same(problems, [])
+})
+
+t.test('sound and notifications are off until turned on, remembered, and only for new or escalated critical alerts', async (t) => {
+  const { fastify, url } = await listen(t)
+  const { page } = await open(t, url, { permissions: ['notifications'] })
+
+  await raise(fastify, { message: 'Critical while off', severity: 'critical' })
+  await card(page, 'Critical while off').waitFor()
+  t.same(await calls(page), { audioContexts: 0, oscillators: 0, notifications: [] }, 'off by default: no audio, no notification')
+  t.equal(await page.locator('#sound-toggle').getAttribute('aria-pressed'), 'false')
+
+  await page.locator('#sound-toggle').click()
+  await page.locator('#sound-toggle[aria-pressed="true"]').waitFor()
+  t.equal((await calls(page)).audioContexts, 1, 'turning the sound on prepares the audio (a user gesture)')
+  await raise(fastify, { message: 'A warning', severity: 'warning' })
+  await card(page, 'A warning').waitFor()
+  t.equal((await calls(page)).oscillators, 0, 'a warning makes no sound')
+  await raise(fastify, { message: 'Critical with sound', severity: 'critical' })
+  await card(page, 'Critical with sound').waitFor()
+  t.ok((await calls(page)).oscillators > 0, 'a new critical alert plays a tone')
+
+  await page.locator('#notify-toggle').click()
+  await page.locator('#notify-toggle[aria-pressed="true"]').waitFor()
+  await raise(fastify, { message: 'Critical in view', severity: 'critical' })
+  await card(page, 'Critical in view').waitFor()
+  t.same((await calls(page)).notifications, [], 'no notification while the tab is in view')
+  await page.evaluate(() => instrumented().__setHidden(true))
+  await raise(fastify, { message: 'Critical in the background', severity: 'critical' })
+  await card(page, 'Critical in the background').waitFor({ state: 'attached' })
+  t.same((await calls(page)).notifications, [{ title: 'Critical: Critical in the background', body: 'North Gate' }], 'a notification in the background')
+  await raise(fastify, { message: 'Warning in the background', severity: 'warning' })
+  await card(page, 'Warning in the background').waitFor({ state: 'attached' })
+  t.equal((await calls(page)).notifications.length, 1, 'none for a warning')
+
+  await page.reload()
+  await connected(page)
+  t.equal(await page.locator('#sound-toggle').getAttribute('aria-pressed'), 'true', 'the sound stays on after a reload')
+  t.equal(await page.locator('#notify-toggle').getAttribute('aria-pressed'), 'true', 'and notifications')
+  t.equal((await calls(page)).notifications.length, 0, 'alerts loaded with the page do not notify again')
+
+  await page.locator('#sound-toggle').click()
+  await page.locator('#notify-toggle').click()
+  await page.locator('#notify-toggle[aria-pressed="false"]').waitFor()
+  await page.evaluate(() => instrumented().__setHidden(true))
+  const before = (await calls(page)).oscillators
+  await raise(fastify, { message: 'Critical after turning off', severity: 'critical' })
+  await card(page, 'Critical after turning off').waitFor({ state: 'attached' })
+  const after = await calls(page)
+  t.equal(after.oscillators, before, 'turned off: no tone')
+  t.same(after.notifications, [], 'and no notification')
+})
