@@ -732,18 +732,42 @@
 
   function cardFor (alert) {
     let card = board.cards.get(alert.id)
-    if (card === undefined) {
-      card = document.createElement('li')
-      card.addEventListener('animationend', () => card.classList.remove('fresh'))
-      board.cards.set(alert.id, card)
-    }
+    const isNew = card === undefined
+    if (card === undefined) card = newCard(alert.id)
     if (card.shown !== alert || card.shownBusy !== board.busy.has(alert.id)) fillCard(card, alert)
     if (board.flash.has(alert.id)) {
-      // Restarted, so a second change during the highlight shows too.
-      card.classList.remove('fresh')
+      // A new card arrives with a movement; a changed one only lights up, so
+      // that its buttons stay still under the pointer. Restarted, so a second
+      // change during the highlight shows too.
+      const name = isNew ? 'fresh' : 'changed'
+      card.classList.remove(name)
       void card.offsetWidth
-      card.classList.add('fresh')
+      card.classList.add(name)
     }
+    return card
+  }
+
+  /** A card's fixed parts: its contents change in place, its buttons are never replaced. */
+  function newCard (id) {
+    const card = document.createElement('li')
+    card.addEventListener('animationend', () => card.classList.remove('fresh', 'changed'))
+    const button = (action, text) => {
+      const node = textElement('button', `button-small action-${action}`, text)
+      node.type = 'button'
+      node.dataset.action = action
+      return node
+    }
+    card.parts = {
+      head: textElement('div', 'event-head', ''),
+      message: textElement('p', 'message', ''),
+      details: textElement('p', 'alert-details', ''),
+      actions: textElement('div', 'alert-actions', ''),
+      acknowledge: button('acknowledge', 'Acknowledge'),
+      resolve: button('resolve', 'Resolve')
+    }
+    card.parts.actions.append(card.parts.acknowledge, card.parts.resolve)
+    card.append(card.parts.head, card.parts.message, card.parts.details, card.parts.actions)
+    board.cards.set(id, card)
     return card
   }
 
@@ -772,11 +796,11 @@
   }
 
   function fillCard (card, alert) {
-    const fresh = card.classList.contains('fresh')
+    const highlight = ['fresh', 'changed'].filter((name) => card.classList.contains(name))
     card.className = `event alert-item severity-${alert.severity} state-${alert.state}`
-    card.classList.toggle('fresh', fresh)
+    card.classList.add(...highlight)
     card.classList.toggle('automatic', alert.source === 'ticker')
-    card.classList.toggle('escalated', (alert.escalations ?? 0) > 0 && alert.state !== 'resolved')
+    card.classList.toggle('escalated', (alert.escalations ?? 0) > 0 && alert.state === 'open')
     card.dataset.id = alert.id
     card.dataset.time = String(timeOf(alert))
     card.dataset.severity = alert.severity
@@ -784,8 +808,8 @@
     card.shown = alert
     card.shownBusy = board.busy.has(alert.id)
 
-    const head = document.createElement('div')
-    head.className = 'event-head'
+    const { head, message, details, actions, acknowledge, resolve } = card.parts
+    head.replaceChildren()
     // The severity is said in words as well as in colour.
     head.append(badge(`severity-badge severity-${alert.severity}`, SEVERITY_LABEL[alert.severity]))
     head.append(textElement('span', 'location', alert.location))
@@ -798,10 +822,9 @@
     const raised = timeElement(alert)
     raised.classList.add('raised-at')
     head.append(raised)
-    card.replaceChildren(head, textElement('p', 'message', alert.message))
+    message.textContent = alert.message
 
-    const details = document.createElement('p')
-    details.className = 'alert-details'
+    details.replaceChildren()
     if ((alert.escalations ?? 0) > 0) {
       const line = textElement('span', 'escalation', `Escalated ${alert.escalations === 1 ? 'once' : `${alert.escalations} times`}`)
       if (typeof alert.escalatedAt === 'string') line.append(', last at ', timeElement({ timestamp: alert.escalatedAt }))
@@ -824,23 +847,13 @@
       link.title = href
       details.append(link)
     }
-    if (details.childNodes.length > 0) card.append(details)
+    details.hidden = details.childNodes.length === 0
 
-    if (alert.state !== 'resolved') {
-      const actions = document.createElement('div')
-      actions.className = 'alert-actions'
-      const busy = board.busy.has(alert.id)
-      const button = (action, text) => {
-        const node = textElement('button', `button-small action-${action}`, text)
-        node.type = 'button'
-        node.dataset.action = action
-        node.disabled = busy
-        return node
-      }
-      if (alert.state === 'open') actions.append(button('acknowledge', 'Acknowledge'))
-      actions.append(button('resolve', 'Resolve'))
-      card.append(actions)
-    }
+    const busy = board.busy.has(alert.id)
+    actions.hidden = alert.state === 'resolved'
+    acknowledge.hidden = alert.state !== 'open'
+    acknowledge.disabled = busy
+    resolve.disabled = busy
   }
 
   function showCounts (counts) {
