@@ -3,10 +3,11 @@ import type { Browser, BrowserContextOptions, Page } from 'playwright-core'
 import type { FastifyInstance } from 'fastify'
 import { stamp } from '../plugins/core/publisher'
 import { type Teardown, listen } from './helpers/app'
-import { launchBrowser } from './helpers/browser'
+import { browserTests, launchBrowser } from './helpers/browser'
 
 // Several pages per test on a loaded machine: far more than the tap config's per-file default.
 t.setTimeout(600_000)
+const test = browserTests(t)
 
 let browser: Browser
 t.before(async () => { browser = await launchBrowser(t) })
@@ -17,56 +18,47 @@ interface Calls {
   oscillators: number
   notifications: Array<{ title: string, body: string }>
 }
-interface Instrumented {
-  __calls: Calls
-  __setHidden: (hidden: boolean) => void
+// Set on the page by instrument() below (test/tsconfig.browser.json gives these files the DOM library).
+declare global {
+  interface Window {
+    __calls: Calls
+    __setHidden: (hidden: boolean) => void
+  }
 }
 
-// Runs in the page before its own script. The project compiles without the DOM
-// library, so browser globals are reached through a loosely typed globalThis.
+// Runs in the page before its own script: records the Notification and
+// AudioContext calls the page makes, and lets the test say whether the tab is
+// hidden (a headless page is always visible).
 function instrument (): void {
-  type Ctor = new (...args: unknown[]) => Record<string, unknown>
-  const g = globalThis as unknown as Instrumented & {
-    Notification?: Ctor & { permission: string, requestPermission: (...args: unknown[]) => Promise<string> }
-    AudioContext: Ctor & { prototype: { createOscillator: () => unknown } }
-    Document: { prototype: object }
-    document: { dispatchEvent: (event: unknown) => boolean }
-    Event: new (type: string) => unknown
-  }
   const calls: Calls = { audioContexts: 0, oscillators: 0, notifications: [] }
-  g.__calls = calls
+  window.__calls = calls
 
-  // The tab's visibility, as the test sets it (a headless page is always visible).
   let hidden = false
-  Object.defineProperty(g.Document.prototype, 'hidden', { configurable: true, get: () => hidden })
-  Object.defineProperty(g.Document.prototype, 'visibilityState', { configurable: true, get: () => hidden ? 'hidden' : 'visible' })
-  g.__setHidden = (value) => {
+  Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => hidden })
+  Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => hidden ? 'hidden' : 'visible' })
+  window.__setHidden = (value) => {
     hidden = value
-    g.document.dispatchEvent(new g.Event('visibilitychange'))
+    document.dispatchEvent(new Event('visibilitychange'))
   }
 
-  const NativeNotification = g.Notification
-  if (NativeNotification !== undefined) {
-    const Recorded = function (title: string, options?: { body?: string }) {
-      calls.notifications.push({ title, body: options?.body ?? '' })
-      return new NativeNotification(title, options)
+  const NativeNotification = window.Notification
+  window.Notification = new Proxy(NativeNotification, {
+    construct (target, args: [string, NotificationOptions?]) {
+      calls.notifications.push({ title: args[0], body: args[1]?.body ?? '' })
+      return Reflect.construct(target, args)
     }
-    Object.defineProperty(Recorded, 'permission', { get: () => NativeNotification.permission })
-    Object.defineProperty(Recorded, 'requestPermission', { value: async (...args: unknown[]) => await NativeNotification.requestPermission(...args) })
-    g.Notification = Recorded as unknown as typeof NativeNotification
-  }
+  })
 
-  const NativeAudio = g.AudioContext
-  const nativeOscillator = NativeAudio.prototype.createOscillator
-  g.AudioContext = new Proxy(NativeAudio, {
-    construct (target, args) {
+  window.AudioContext = new Proxy(window.AudioContext, {
+    construct (target, args: [AudioContextOptions?]) {
       calls.audioContexts++
       return Reflect.construct(target, args)
     }
   })
-  NativeAudio.prototype.createOscillator = function (this: unknown) {
+  const createOscillator = BaseAudioContext.prototype.createOscillator
+  BaseAudioContext.prototype.createOscillator = function (this: BaseAudioContext) {
     calls.oscillators++
-    return nativeOscillator.call(this)
+    return createOscillator.call(this)
   }
 }
 
@@ -102,10 +94,10 @@ const card = (page: Page, message: string) =>
 
 const messages = async (page: Page, list: string): Promise<string[]> => await page.locator(`${list} .message`).allTextContents()
 
-const calls = async (page: Page): Promise<Calls> => await page.evaluate(() => (globalThis as unknown as Instrumented).__calls)
+const calls = async (page: Page): Promise<Calls> => await page.evaluate(() => window.__calls)
 
 async function waitForTitle (page: Page, title: string): Promise<void> {
-  await page.waitForFunction((title) => (globalThis as unknown as { document: { title: string } }).document.title === title, title)
+  await page.waitForFunction((title) => document.title === title, title)
 }
 
 /** Acknowledges or resolves from the page, giving `name` when the page asks for one. */
@@ -118,7 +110,7 @@ async function act (page: Page, message: string, action: 'Acknowledge' | 'Resolv
   }
 }
 
-t.test('acknowledge and resolve from two pages at once: each page sees the other\'s action live, with who and when', async (t) => {
+test('acknowledge and resolve from two pages at once: each page sees the other\'s action live, with who and when', async (t) => {
   const { fastify, url } = await listen(t)
   await raise(fastify, { message: 'Door forced', severity: 'critical' })
   const a = await open(t, url)
@@ -162,7 +154,7 @@ t.test('acknowledge and resolve from two pages at once: each page sees the other
   t.same(b.problems, [], 'no error on page B')
 })
 
-t.test('raising the same key twice shows one card "x2"; resolving the key closes it; the key raised again opens a new card', async (t) => {
+test('raising the same key twice shows one card "x2"; resolving the key closes it; the key raised again opens a new card', async (t) => {
   const { fastify, url } = await listen(t)
   const { page } = await open(t, url)
   // From the page's own form: severity and key.
@@ -194,7 +186,7 @@ t.test('raising the same key twice shows one card "x2"; resolving the key closes
   t.equal(await card(page, 'Disk full again').locator('.count-badge').count(), 0)
 })
 
-t.test('the board: most severe first then newest, a label per severity, counts in the header and the tab title', async (t) => {
+test('the board: most severe first then newest, a label per severity, counts in the header and the tab title', async (t) => {
   const { fastify, url } = await listen(t)
   await raise(fastify, { message: 'Info one', severity: 'info' })
   const critical1 = await raise(fastify, { message: 'Critical one', severity: 'critical' })
@@ -242,7 +234,7 @@ t.test('the board: most severe first then newest, a label per severity, counts i
   t.same(problems, [])
 })
 
-t.test('automatic alerts are grouped apart, visibly automatic, and can be hidden; the choice is remembered', async (t) => {
+test('automatic alerts are grouped apart, visibly automatic, and can be hidden; the choice is remembered', async (t) => {
   const { fastify, url } = await listen(t, { ALERT_INTERVAL_MS: 300 })
   await raise(fastify, { message: 'A person raised this', severity: 'info' })
   const { page } = await open(t, url)
@@ -266,26 +258,26 @@ t.test('automatic alerts are grouped apart, visibly automatic, and can be hidden
   t.pass('and shown again')
 })
 
-t.test('escalation: the card shows a critical alert nobody acknowledged being announced again; it beeps and, in a background tab, notifies', async (t) => {
+test('escalation: the card shows a critical alert nobody acknowledged being announced again; it beeps and, in a background tab, notifies', async (t) => {
   const { fastify, url } = await listen(t, { ESCALATE_AFTER_MS: 300 })
   const { page, problems } = await open(t, url, { permissions: ['notifications'] })
   await page.locator('#sound-toggle').click()
   await page.locator('#notify-toggle').click()
   await page.locator('#notify-toggle[aria-pressed="true"]').waitFor()
-  await page.evaluate(() => (globalThis as unknown as Instrumented).__setHidden(true))
+  await page.evaluate(() => window.__setHidden(true))
 
   await raise(fastify, { message: 'Nobody is on it', severity: 'critical' })
   const escalation = card(page, 'Nobody is on it').locator('.escalation')
   await escalation.waitFor({ state: 'attached' })
   t.match(await escalation.textContent(), /^Escalated (once|\d+ times), last at /)
   t.ok(await card(page, 'Nobody is on it').evaluate((n) => n.classList.contains('escalated')), 'the card is marked')
-  await page.waitForFunction(() => (globalThis as unknown as Instrumented).__calls.notifications.some((n) => n.title === 'Escalated: Nobody is on it'))
+  await page.waitForFunction(() => window.__calls.notifications.some((n) => n.title === 'Escalated: Nobody is on it'))
   t.pass('an escalation notifies in a background tab')
-  await page.waitForFunction(() => (globalThis as unknown as Instrumented).__calls.oscillators >= 4)
+  await page.waitForFunction(() => window.__calls.oscillators >= 4)
   t.pass('the raise and an escalation each beeped')
 
   // Acknowledged: escalation stops, and the card shows as many as the server made.
-  await page.evaluate(() => (globalThis as unknown as Instrumented).__setHidden(false))
+  await page.evaluate(() => window.__setHidden(false))
   await act(page, 'Nobody is on it', 'Acknowledge', 'Ana')
   await card(page, 'Nobody is on it').locator('.acknowledged-by').waitFor()
   const [alert] = (await fastify.inject('/alerts?state=acknowledged')).json().alerts
@@ -295,7 +287,7 @@ t.test('escalation: the card shows a critical alert nobody acknowledged being an
   t.same(problems, [])
 })
 
-t.test('sound and notifications are off until turned on, remembered, and only for new or escalated critical alerts', async (t) => {
+test('sound and notifications are off until turned on, remembered, and only for new or escalated critical alerts', async (t) => {
   const { fastify, url } = await listen(t)
   const { page } = await open(t, url, { permissions: ['notifications'] })
 
@@ -319,7 +311,7 @@ t.test('sound and notifications are off until turned on, remembered, and only fo
   await raise(fastify, { message: 'Critical in view', severity: 'critical' })
   await card(page, 'Critical in view').waitFor()
   t.same((await calls(page)).notifications, [], 'no notification while the tab is in view')
-  await page.evaluate(() => (globalThis as unknown as Instrumented).__setHidden(true))
+  await page.evaluate(() => window.__setHidden(true))
   await raise(fastify, { message: 'Critical in the background', severity: 'critical' })
   await card(page, 'Critical in the background').waitFor({ state: 'attached' })
   t.same((await calls(page)).notifications, [{ title: 'Critical: Critical in the background', body: 'North Gate' }], 'a notification in the background')
@@ -336,7 +328,7 @@ t.test('sound and notifications are off until turned on, remembered, and only fo
   await page.locator('#sound-toggle').click()
   await page.locator('#notify-toggle').click()
   await page.locator('#notify-toggle[aria-pressed="false"]').waitFor()
-  await page.evaluate(() => (globalThis as unknown as Instrumented).__setHidden(true))
+  await page.evaluate(() => window.__setHidden(true))
   const before = (await calls(page)).oscillators
   await raise(fastify, { message: 'Critical after turning off', severity: 'critical' })
   await card(page, 'Critical after turning off').waitFor({ state: 'attached' })
