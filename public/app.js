@@ -462,12 +462,7 @@
     if (state.seen.has(event.id)) return false
     state.seen.add(event.id)
     if (state.seen.size > MAX_REMEMBERED_IDS) state.seen.delete(state.seen.values().next().value)
-    if (event.type === 'alert') {
-      insertAlert(event, fresh)
-      countAlert(timeOf(event))
-    } else {
-      insertChat(event, fresh)
-    }
+    insertChat(event, fresh)
     return true
   }
 

@@ -31,12 +31,12 @@ export default fp(async function metrics (fastify) {
     labelNames: ['reason'],
     registers: [registry]
   })
-  new Counter({
+  registry.registerMetric(new Counter({
     name: 'alert_server_alerts_evicted_total',
     help: 'Alerts dropped while not resolved because OPEN_ALERTS_MAX was reached',
-    registers: [registry],
+    registers: [],
     collect () { this.reset(); this.inc(fastify.evictedAlerts.count) }
-  })
+  }))
   const broadcastSeconds = new Histogram({
     name: 'alert_server_broadcast_duration_seconds',
     help: 'Time to write one batch of events (those published in one event-loop turn) to every local WebSocket client',

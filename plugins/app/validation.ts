@@ -5,7 +5,6 @@ import { NOT_BLANK, WELL_FORMED } from '../../schemas/events'
 import { httpError } from '../../schemas/errors'
 import type { Check } from '../core/client-frames'
 
-
 declare module 'fastify' {
   interface FastifyInstance {
     /** Compiles a schema into a check whose failures read like the HTTP 400 messages. */
