@@ -7,13 +7,14 @@ import { browserTests, launchBrowser } from './helpers/browser'
 t.setTimeout(300_000)
 const test = browserTests(t)
 
-// One Chromium for the file (launching one costs seconds); each test gets its own context.
-let browser: Browser
-t.before(async () => { browser = await launchBrowser(t) })
+// One Chromium for the file (launching one costs seconds), started by the first
+// test that needs it (none when the browser tests are skipped); each test gets its own context.
+let browser: Browser | undefined
 
-async function newPage (t: Teardown): Promise<Page> {
+async function newPage (tt: Teardown): Promise<Page> {
+  browser ??= await launchBrowser(t)
   const context = await browser.newContext()
-  t.teardown(async () => await context.close())
+  tt.teardown(async () => await context.close())
   return await context.newPage()
 }
 
