@@ -50,11 +50,11 @@ export default fp(async function metrics (fastify) {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry]
   })
-  // Both known so the series exist (at 0) before the first event.
+  // All known so the series exist (at 0) before the first event.
   for (const type of ['alert', 'chat', 'alert_update']) published.inc({ type }, 0)
   for (const reason of ['slow', 'heartbeat', 'replay_failed', 'invalid_frames']) dropped.inc({ reason }, 0)
 
-  const publishedByType = { alert: published.labels('alert'), chat: published.labels('chat') }
+  const publishedByType = { alert: published.labels('alert'), chat: published.labels('chat'), alert_update: published.labels('alert_update') }
   publisher.onPublish((event) => publishedByType[event.type].inc())
   broadcaster.onFlush((seconds) => broadcastSeconds.observe(seconds))
   broadcaster.onDrop((reason) => dropped.labels(reason).inc())
