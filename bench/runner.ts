@@ -58,6 +58,8 @@ const SERVER_ENV: Record<string, string> = {
   ALERT_INTERVAL_MS: '0',
   LOG_LEVEL: 'warn',
   WS_MAX_CONNECTIONS: '20000',
+  // Every load client comes from one loopback address.
+  WS_MAX_CONNECTIONS_PER_ADDRESS: '20000',
   WS_HEARTBEAT_MS: '3600000',
   RATE_LIMIT_MAX: '1000000000'
 }
