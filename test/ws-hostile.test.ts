@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { WebSocket } from 'ws'
 import { buildLogged, listen } from './helpers/app'
 import { post } from './helpers/http'
@@ -107,12 +107,16 @@ function serverSocket (fastify: import('fastify').FastifyInstance): WebSocket {
   return socket
 }
 
-t.test('?since=all to a client that does not read: the backlog stays near WS_MAX_BUFFERED_BYTES, and the whole history arrives once it reads', async (t) => {
+/**
+ * 20,000 stored alerts of about 1 KB (some 21 MB of replay, far past what
+ * loopback buffers) and a client replaying them with ?since=all that never
+ * reads, once the server's own backlog for it has begun to build.
+ */
+async function stalledReplay (t: Test) {
   const limit = 64 * 1024
   const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 20000, WS_MAX_BUFFERED_BYTES: limit, MAX_EVENT_LOOP_DELAY_MS: 0 })
   const text = 'x'.repeat(1000)
   for (let i = 0; i < 20000; i++) await fastify.publisher.publish({ type: 'alert', message: `${i} ${text}`, location: 'here' })
-  // About 21 MB of replay, far past what loopback buffers (a few MB).
   const client = new Client(`${wsUrl}/ws?since=all`)
   t.teardown(() => client.socket.terminate())
   // Paused as it opens, before any frame is read: it never reads.
@@ -122,6 +126,11 @@ t.test('?since=all to a client that does not read: the backlog stays near WS_MAX
   const server = serverSocket(fastify)
   // The kernel's buffers fill first; then the backlog builds in the server.
   await waitFor(() => server.bufferedAmount > 0, 10000)
+  return { fastify, wsUrl, client, server, limit, text }
+}
+
+t.test('?since=all to a client that does not read: the backlog stays near WS_MAX_BUFFERED_BYTES, and the whole history arrives once it reads', async (t) => {
+  const { fastify, client, server, limit, text } = await stalledReplay(t)
   let most = 0
   for (let i = 0; i < 50; i++) {
     most = Math.max(most, server.bufferedAmount)
@@ -142,17 +151,7 @@ t.test('?since=all to a client that does not read: the backlog stays near WS_MAX
 })
 
 t.test('live events held during a stalled replay count against the limit: past it the client is cut with 1013', async (t) => {
-  const limit = 64 * 1024
-  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 20000, WS_MAX_BUFFERED_BYTES: limit, MAX_EVENT_LOOP_DELAY_MS: 0 })
-  const text = 'x'.repeat(1000)
-  for (let i = 0; i < 20000; i++) await fastify.publisher.publish({ type: 'alert', message: `${i} ${text}`, location: 'here' })
-  const client = new Client(`${wsUrl}/ws?since=all`)
-  t.teardown(() => client.socket.terminate())
-  // Paused as it opens, before any frame is read: it never reads.
-  client.socket.once('open', () => client.socket.pause())
-  await once(client.socket, 'open')
-  await waitFor(() => fastify.websocketServer.clients.size === 1)
-  await waitFor(() => serverSocket(fastify).bufferedAmount > 0, 10000)
+  const { fastify, wsUrl, limit, text } = await stalledReplay(t)
   const watcher = await Client.open(`${wsUrl}/ws`, t)
   let published = 0
   while (fastify.broadcaster.size === 2 && published < 1000) {
