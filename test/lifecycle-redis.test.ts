@@ -75,6 +75,24 @@ for (const [kind, make] of kinds) {
     t.same((await backend.store.alerts({ unresolved: true, severity: 'critical' })).map((s) => s.alert.message), ['crit', 'crit2'])
     t.same(evicted, [info.id], 'the eviction is reported with the alert\'s id')
   })
+
+  test(`${kind} store: an alert whose severity changes on a repeat keeps its age for eviction`, async (t) => {
+    const evicted: string[] = []
+    const backend = await make(t, (ids) => evicted.push(...ids))
+    const publisher = createPublisher(backend.store)
+    const raise = async (message: string, severity: 'info' | 'warning' | 'critical', key?: string) =>
+      await publisher.publish({ type: 'alert', message, location: 'l', severity, ...(key === undefined ? {} : { key }) })
+    const first = await raise('first', 'warning', 'k')
+    const second = await raise('second', 'info')
+    await raise('first again', 'info', 'k')
+    await raise('third', 'critical')
+    await raise('fourth', 'critical')
+    t.same(evicted, [first.id], 'the older of the two info alerts went, though it became info later')
+    t.ok(await backend.store.alert(second.id))
+    const fifth = await raise('fifth', 'info')
+    t.same(evicted, [first.id, second.id], 'then the next oldest info alert')
+    t.ok(await backend.store.alert(fifth.id), 'the newest info alert stays')
+  })
 }
 
 redisTest('escalation across instances: each interval, one escalation for the cluster', async (t) => {

@@ -1,4 +1,4 @@
-import type { Alert, Chat, Event } from '../../schemas/events'
+import type { Alert, Chat, Event, Severity } from '../../schemas/events'
 import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, StoredAlert } from './backend'
 import { Ring } from './ring'
 
@@ -35,6 +35,8 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
   const openKeys = new Map<string, string>()
   /** Ids of resolved alerts, in the order they were resolved. */
   const resolved = new Set<string>()
+  /** Ids of alerts that are not resolved, per severity, in the order raised: eviction takes the first of the least severe. */
+  const open: Record<Severity, Set<string>> = { info: new Set(), warning: new Set(), critical: new Set() }
   let unresolved = 0
   /** Idempotency keys in the order they were first used, which is their order of expiry while the ttl does not change. */
   const onceKeys = new Map<string, { event: Event, expires: number }>()
@@ -75,6 +77,7 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
     alerts.delete(alert.id)
     if (resolved.delete(alert.id)) return
     unresolved--
+    open[alert.severity].delete(alert.id)
     if (alert.key !== undefined && openKeys.get(alert.key) === alert.id) openKeys.delete(alert.key)
   }
 
@@ -84,13 +87,17 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
       alerts.set(alert.id, { alert, rev, seq })
       unresolved++
     } else {
+      // Escalation changes the severity: the alert moves to its new set, keeping its age.
+      if (before.alert.severity !== alert.severity && open[before.alert.severity].delete(alert.id)) reinsert(alert.severity, alert.id)
       before.alert = alert
       before.rev = rev
     }
     const wasResolved = resolved.has(alert.id)
+    if (before === undefined && alert.state !== 'resolved') open[alert.severity].add(alert.id)
     if (alert.state === 'resolved' && !wasResolved) {
       resolved.add(alert.id)
       unresolved--
+      open[alert.severity].delete(alert.id)
       if (alert.key !== undefined && openKeys.get(alert.key) === alert.id) openKeys.delete(alert.key)
     } else if (alert.state !== 'resolved' && alert.key !== undefined) {
       openKeys.set(alert.key, alert.id)
@@ -114,10 +121,20 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
     }
   }
 
+  /** Puts an id into a severity's set at the place of its age: a change of severity is rare, so a rebuild is fine. */
+  function reinsert (severity: Severity, id: string): void {
+    const ids = open[severity]
+    const ordered = [...ids, id].sort((a, b) => (alerts.get(a)?.seq ?? 0) - (alerts.get(b)?.seq ?? 0))
+    ids.clear()
+    for (const each of ordered) ids.add(each)
+  }
+
+  /** The oldest alert of the least severe kind that is not resolved: O(1), whatever the number of open alerts. */
   function oldestLeastSevere (): StoredAlert | undefined {
     for (const severity of SEVERITY_ORDER) {
-      for (const stored of alerts.values()) {
-        if (stored.alert.severity === severity && !resolved.has(stored.alert.id)) return stored
+      for (const id of open[severity]) {
+        const stored = alerts.get(id)
+        if (stored !== undefined) return stored
       }
     }
     return undefined
