@@ -1,6 +1,7 @@
 import type { Alert, Chat, Event, Severity } from '../../schemas/events'
 import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, StoredAlert } from './backend'
 import { Ring } from './ring'
+import { createAgeQueue, type AgeQueue } from './age-queue'
 
 interface Entry { seq: number, event: Event }
 
@@ -33,10 +34,19 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
   const alerts = new Map<string, StoredAlert>()
   /** Key → id of the alert with that key that is not resolved. */
   const openKeys = new Map<string, string>()
-  /** Ids of resolved alerts, in the order they were resolved. */
+  /** Ids of resolved alerts, and the order they were resolved in (oldest evicted first). */
   const resolved = new Set<string>()
-  /** Ids of alerts that are not resolved, per severity, in the order raised: eviction takes the first of the least severe. */
-  const open: Record<Severity, Set<string>> = { info: new Set(), warning: new Set(), critical: new Set() }
+  const resolvedOrder = createAgeQueue()
+  const isResolved = (id: string): boolean => resolved.has(id)
+  let resolutions = 0
+  /** Ids of alerts that are not resolved, per severity, in the order raised: eviction takes the oldest of the least severe. */
+  const open: Record<Severity, AgeQueue> = { info: createAgeQueue(), warning: createAgeQueue(), critical: createAgeQueue() }
+  /** Whether an id in a severity's queue still stands for an open alert of that severity (the queues forget lazily). */
+  const openAs = (severity: Severity) => (id: string): boolean => {
+    const stored = alerts.get(id)
+    return stored !== undefined && stored.alert.severity === severity && !resolved.has(id)
+  }
+  const wanted = { info: openAs('info'), warning: openAs('warning'), critical: openAs('critical') }
   let unresolved = 0
   /** Idempotency keys in the order they were first used, which is their order of expiry while the ttl does not change. */
   const onceKeys = new Map<string, { event: Event, expires: number }>()
@@ -77,7 +87,6 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
     alerts.delete(alert.id)
     if (resolved.delete(alert.id)) return
     unresolved--
-    open[alert.severity].delete(alert.id)
     if (alert.key !== undefined && openKeys.get(alert.key) === alert.id) openKeys.delete(alert.key)
   }
 
@@ -88,26 +97,29 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
       unresolved++
     } else {
       // Escalation changes the severity: the alert moves to its new set, keeping its age.
-      if (before.alert.severity !== alert.severity && open[before.alert.severity].delete(alert.id)) reinsert(alert.severity, alert.id)
+      if (before.alert.severity !== alert.severity && alert.state !== 'resolved') open[alert.severity].push(alert.id, before.seq)
       before.alert = alert
       before.rev = rev
     }
     const wasResolved = resolved.has(alert.id)
-    if (before === undefined && alert.state !== 'resolved') open[alert.severity].add(alert.id)
+    if (before === undefined && alert.state !== 'resolved') {
+      open[alert.severity].push(alert.id, seq)
+      open[alert.severity].prune(wanted[alert.severity], unresolved)
+    }
     if (alert.state === 'resolved' && !wasResolved) {
       resolved.add(alert.id)
+      resolvedOrder.push(alert.id, resolutions++)
+      resolvedOrder.prune(isResolved, resolved.size)
       unresolved--
-      open[alert.severity].delete(alert.id)
       if (alert.key !== undefined && openKeys.get(alert.key) === alert.id) openKeys.delete(alert.key)
     } else if (alert.state !== 'resolved' && alert.key !== undefined) {
       openKeys.set(alert.key, alert.id)
     }
     // The history size caps resolved alerts; the oldest resolved go first.
-    for (const id of resolved) {
-      if (resolved.size <= historySize) break
-      const old = alerts.get(id)
-      if (old !== undefined) forget(old)
-      else resolved.delete(id)
+    while (resolved.size > historySize) {
+      const old = alerts.get(resolvedOrder.oldest(isResolved) ?? '')
+      if (old === undefined) break
+      forget(old)
     }
     if (unresolved > openAlertsMax) {
       const evicted: string[] = []
@@ -121,21 +133,11 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
     }
   }
 
-  /** Puts an id into a severity's set at the place of its age: a change of severity is rare, so a rebuild is fine. */
-  function reinsert (severity: Severity, id: string): void {
-    const ids = open[severity]
-    const ordered = [...ids, id].sort((a, b) => (alerts.get(a)?.seq ?? 0) - (alerts.get(b)?.seq ?? 0))
-    ids.clear()
-    for (const each of ordered) ids.add(each)
-  }
-
   /** The oldest alert of the least severe kind that is not resolved: O(1), whatever the number of open alerts. */
   function oldestLeastSevere (): StoredAlert | undefined {
     for (const severity of SEVERITY_ORDER) {
-      for (const id of open[severity]) {
-        const stored = alerts.get(id)
-        if (stored !== undefined) return stored
-      }
+      const id = open[severity].oldest(wanted[severity])
+      if (id !== undefined) return alerts.get(id)
     }
     return undefined
   }
