@@ -1,0 +1,12 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { SCOPES } from '../plugins/core/credentials'
+
+export const ScopeName = Type.Unsafe<typeof SCOPES[number]>({ type: 'string', enum: [...SCOPES] })
+
+export const Whoami = Type.Object({
+  name: Type.Union([Type.String(), Type.Null()], { description: 'The token\'s name, the JWT\'s sub, "api" for API_TOKEN; null when the server requires no credentials.' }),
+  scopes: Type.Array(ScopeName, { description: 'What the credential may do; every scope when the server requires no credentials.' }),
+  expires: Type.Optional(Type.String({ format: 'date-time', description: 'When the credential stops working.' })),
+  open: Type.Boolean({ description: 'True when the server requires no credentials (everything is allowed to everyone).' })
+}, { description: 'Who the request\'s credential says it is.' })
+export type Whoami = Static<typeof Whoami>
