@@ -281,3 +281,14 @@ t.test('the OpenAPI document declares each route\'s scope', async (t) => {
   const open = (await (await build(t)).inject('/docs/json')).json()
   t.same(open.paths['/alerts'].post.security, [{}, { bearerAuth: ['publish'] }], 'open server: the token is optional')
 })
+
+t.test('the start-up log says in one line whether credentials are required', async (t) => {
+  const open = await buildLogged(t)
+  await open.fastify.listen({ port: 0, host: '127.0.0.1' })
+  t.equal(open.lines.filter((line) => /every route is open/.test(line.msg as string)).length, 1)
+  const tokens = tokensFile(t, [{ name: 'a', scopes: ['subscribe'], token: token() }])
+  const closed = await buildLogged(t, { TOKENS_FILE: tokens.path, JWT_SECRET })
+  await closed.fastify.listen({ port: 0, host: '127.0.0.1' })
+  t.match(closed.lines.find((line) => line.msg === 'credentials required'), { api: false, metrics: false, tokens: 1, jwt: true })
+  t.notOk(closed.lines.some((line) => /every route is open/.test(line.msg as string)))
+})

@@ -72,11 +72,15 @@ export default fp(async function auth (fastify) {
   // One budget for every route: guessing is guessing.
   const failures = failureBudget(AUTH_FAILURE_MAX, AUTH_FAILURE_WINDOW_MS)
 
-  if (!enforced && !metricsEnforced) {
-    fastify.log.warn('no API_TOKEN, TOKENS_FILE, JWT_SECRET or JWT_PUBLIC_KEY: every route is open to whoever reaches the server')
-  } else {
-    fastify.log.info({ api: API_TOKEN !== '', metrics: METRICS_TOKEN !== '', tokens: credentials.size, jwt: jwt !== undefined }, 'credentials required')
-  }
+  // Said once the server listens (a start that fails says only why it failed).
+  fastify.addHook('onListen', async () => {
+    if (!enforced && !metricsEnforced) {
+      // Info, not warn: an open server is the default for a first run, not a fault.
+      fastify.log.info('no API_TOKEN, TOKENS_FILE, JWT_SECRET or JWT_PUBLIC_KEY: every route is open to whoever reaches the server')
+    } else {
+      fastify.log.info({ api: API_TOKEN !== '', metrics: METRICS_TOKEN !== '', tokens: credentials.size, jwt: jwt !== undefined }, 'credentials required')
+    }
+  })
 
   /** The identity of a token, 'expired' for a genuine JWT past its exp, or undefined. */
   function identify (token: string): Identity | 'expired' | undefined {
