@@ -18,11 +18,12 @@ const whoami: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const identity = request.identity
-    if (!authEnforced || identity === null) return { name: null, scopes: [...SCOPES], open: true }
+    if (!authEnforced || identity === null) return { name: null, scopes: [...SCOPES], named: false, open: true }
     return {
       name: identity.name,
       scopes: identity.scopes,
       ...(identity.expires === undefined ? {} : { expires: new Date(identity.expires).toISOString() }),
+      named: identity.named,
       open: false
     }
   })

@@ -211,19 +211,19 @@ t.test('GET /whoami answers the identity and scopes', async (t) => {
   const lobby = token()
   const tokens = tokensFile(t, [{ name: 'lobby', scopes: ['subscribe'], token: lobby, expires: '2999-01-01T00:00:00Z' }])
   const app = await build(t, { TOKENS_FILE: tokens.path, JWT_SECRET })
-  t.same((await app.inject({ url: '/whoami', headers: bearer(lobby) })).json(), { name: 'lobby', scopes: ['subscribe'], expires: '2999-01-01T00:00:00.000Z', open: false })
+  t.same((await app.inject({ url: '/whoami', headers: bearer(lobby) })).json(), { name: 'lobby', scopes: ['subscribe'], expires: '2999-01-01T00:00:00.000Z', named: true, open: false })
   const exp = inAnHour()
   t.same((await app.inject({ url: '/whoami', headers: bearer(signJwt({ sub: 'ana', scope: 'operate publish', exp }, JWT_SECRET)) })).json(),
-    { name: 'ana', scopes: ['operate', 'publish'], expires: new Date(exp * 1000).toISOString(), open: false })
+    { name: 'ana', scopes: ['operate', 'publish'], expires: new Date(exp * 1000).toISOString(), named: true, open: false })
   const missing = await app.inject('/whoami')
   t.equal(missing.statusCode, 401)
   t.equal(missing.json().code, 'TOKEN_REQUIRED')
   t.equal((await app.inject({ url: '/whoami', headers: bearer('nope') })).statusCode, 401)
 
   const open = await build(t)
-  t.same((await open.inject('/whoami')).json(), { name: null, scopes: [...SCOPES], open: true })
+  t.same((await open.inject('/whoami')).json(), { name: null, scopes: [...SCOPES], named: false, open: true })
   const api = await build(t, { API_TOKEN: 'the-api-token' })
-  t.same((await api.inject({ url: '/whoami', headers: bearer('the-api-token') })).json(), { name: 'api', scopes: ['subscribe', 'publish', 'operate', 'admin'], open: false })
+  t.same((await api.inject({ url: '/whoami', headers: bearer('the-api-token') })).json(), { name: 'api', scopes: ['subscribe', 'publish', 'operate', 'admin'], named: false, open: false })
 })
 
 t.test('JWT_PUBLIC_KEY: RS256 for an RSA key, ES256 for a P-256 key, nothing else', async (t) => {
