@@ -118,6 +118,7 @@ t.test('the matrix: every route x every credential, over HTTP', async (t) => {
         const res = await app.inject({ method: method as 'GET', url, headers, ...(method === 'POST' ? { payload: {} } : {}) })
         const where = `${method} ${route.url} with ${credential.label}`
         checked++
+        if (credential.token !== undefined && credential.token !== '') t.notOk(res.body.includes(credential.token), `${where}: the token is not in the answer`)
         if (credential.scopes === undefined) {
           t.equal(res.statusCode, 401, where)
           if (method !== 'HEAD') t.equal(res.json().code, credential.code, where)
@@ -291,4 +292,12 @@ t.test('the start-up log says in one line whether credentials are required', asy
   await closed.fastify.listen({ port: 0, host: '127.0.0.1' })
   t.match(closed.lines.find((line) => line.msg === 'credentials required'), { api: false, metrics: false, tokens: 1, jwt: true })
   t.notOk(closed.lines.some((line) => /every route is open/.test(line.msg as string)))
+})
+
+t.test('a static token shaped like a JWT still works when JWTs are accepted; ?token= only where a route allows it', async (t) => {
+  const jwtShaped = 'aaaa.bbbb.cccc'
+  const app = await build(t, { API_TOKEN: jwtShaped, JWT_SECRET })
+  t.equal((await app.inject({ url: '/alerts', headers: bearer(jwtShaped) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/alerts', headers: bearer('aaaa.bbbb.cccd') })).statusCode, 401)
+  t.equal((await app.inject(`/alerts?token=${jwtShaped}`)).statusCode, 401, 'not on a plain GET')
 })
