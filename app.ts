@@ -15,6 +15,8 @@ import docs from './plugins/external/docs'
 import dashboard from './plugins/external/dashboard'
 import backend from './plugins/app/backend'
 import origin from './plugins/app/origin'
+import credentials from './plugins/app/credentials'
+import jwt from './plugins/external/jwt'
 import auth from './plugins/app/auth'
 import broadcaster from './plugins/app/broadcaster'
 import publisher from './plugins/app/publisher'
@@ -27,6 +29,7 @@ import ws from './routes/ws'
 import asyncapi from './routes/asyncapi'
 import healthRoutes from './routes/health'
 import metricsRoute from './routes/metrics'
+import whoami from './routes/whoami'
 
 /** Fastify options for a configuration, shared by server.ts and the tests, so both run the same server. */
 export function serverOptions (config: Config): FastifyHttpOptions<Server> {
@@ -117,6 +120,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // This service: the backend (memory or Redis), then what is built on it.
   await fastify.register(backend)
   await fastify.register(origin)
+  // Credentials before anything that routes: the auth hook reads each route's
+  // declared scope, and notes it in the OpenAPI document as routes are added.
+  await fastify.register(credentials)
+  await fastify.register(jwt)
   await fastify.register(auth)
   await fastify.register(broadcaster)
   await fastify.register(publisher)
@@ -124,16 +131,14 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(readiness)
   await fastify.register(metrics)
 
-  // Routes: open ones first, then the API behind API_TOKEN when that is set.
+  // Routes: each declares the scope it needs (config.scope) or that it is public.
   await fastify.register(healthRoutes)
   await fastify.register(metricsRoute)
   await fastify.register(asyncapi)
-  await fastify.register(async function api (api) {
-    api.addHook('onRequest', api.bearerGuard(api.config.API_TOKEN))
-    await api.register(alerts)
-    await api.register(messages)
-    await api.register(ws)
-  })
+  await fastify.register(whoami)
+  await fastify.register(alerts)
+  await fastify.register(messages)
+  await fastify.register(ws)
 }
 
 export default app

@@ -87,6 +87,8 @@
     resolvedCount: $('resolved-count'),
     resolvedList: $('resolved-list'),
     boardError: $('board-error'),
+    signedIn: $('signed-in'),
+    raisePanel: document.querySelector('.raise'),
     identity: $('identity'),
     identityName: $('identity-name'),
     identityChange: $('identity-change'),
@@ -131,7 +133,9 @@
     /** Timestamps (ms) of alerts in the chart's window. */
     alertTimes: [],
     /** The last chat frame sent over the socket, put back in the box if it is refused. */
-    lastChat: null
+    lastChat: null,
+    /** GET /whoami's answer: who the token is and what it may do; everything until it is known. */
+    me: { name: null, scopes: ['subscribe', 'publish', 'operate', 'admin'], named: false, open: true }
   }
   const timers = { retry: 0, countdown: 0, open: 0, ping: 0, pong: 0, stable: 0, notice: 0, sent: 0 }
 
@@ -184,6 +188,41 @@
     return data
   }
 
+  // ------------------------------------------------------------- identity
+
+  /** Whether the token may do what `scope` allows (admin allows everything). */
+  const may = (scope) => state.me.scopes.includes(scope) || state.me.scopes.includes('admin')
+
+  /**
+   * Asks the server who the token is, then shows it and hides what the scopes
+   * do not allow: no alert form without publish, no chat box without publish, no
+   * acknowledge or resolve without operate. A server without /whoami (older) is
+   * taken as allowing everything, as before.
+   */
+  async function loadWhoami () {
+    try {
+      const me = await api('whoami')
+      if (me !== null && Array.isArray(me.scopes)) state.me = me
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) throw err
+    }
+    applyWhoami()
+  }
+
+  function applyWhoami () {
+    const { me } = state
+    el.signedIn.hidden = me.open || typeof me.name !== 'string'
+    el.signedIn.textContent = el.signedIn.hidden ? '' : `Signed in as ${me.name} (${me.scopes.join(', ')})`
+    el.raisePanel.hidden = !may('publish')
+    el.chatForm.hidden = !may('publish')
+    // A named token is who chats and acknowledges: the server ignores a name typed here.
+    const named = me.named === true && typeof me.name === 'string'
+    el.chatSender.closest('.field').hidden = named
+    if (named) el.chatSender.value = me.name
+    showIdentity()
+    scheduleRender()
+  }
+
   /** Both histories and the board, merged into one list, oldest first. */
   async function fetchHistory () {
     const [alerts, chats, board] = await Promise.all([api('alerts/history'), api('message'), fetchBoard()])
@@ -232,11 +271,12 @@
     try {
       // A refused upgrade (missing token, origin, limits) looks to the page like
       // any failed connection; the same request over HTTP tells a 401 apart.
+      await loadWhoami()
       if (!state.historyLoaded) await loadHistory()
       else if (state.probe) await api('alerts/history')
       state.probe = false
     } catch (err) {
-      if (err.status === 401) requireToken(err.message)
+      if (err.status === 401 || err.status === 403) requireToken(err.message)
       else scheduleReconnect(err.status > 0 ? `The server answered: ${err.message}` : undefined)
       return
     } finally {
@@ -845,7 +885,7 @@
     details.hidden = details.childNodes.length === 0
 
     const busy = board.busy.has(alert.id)
-    actions.hidden = alert.state === 'resolved'
+    actions.hidden = alert.state === 'resolved' || !may('operate')
     acknowledge.hidden = alert.state !== 'open'
     acknowledge.disabled = busy
     resolve.disabled = busy
@@ -867,7 +907,7 @@
 
   function showIdentity () {
     const name = identity()
-    el.identity.hidden = name === ''
+    el.identity.hidden = name === '' || state.me.named === true
     el.identityName.textContent = name
   }
 
@@ -880,7 +920,7 @@
   }
 
   async function act (id, action) {
-    const by = identity()
+    const by = state.me.named === true ? state.me.name : identity()
     if (by === '') {
       askName({ id, action })
       return
@@ -1191,6 +1231,7 @@
     el.tokenPanel.hidden = true
     state.authRequired = false
     if (state.socket === null) reconnectNow()
+    else loadWhoami().catch((err) => requireToken(err.message))
   })
 
   el.reconnectNow.addEventListener('click', reconnectNow)
@@ -1200,6 +1241,15 @@
   window.addEventListener('online', () => {
     if (state.socket === null && !state.authRequired) reconnectNow()
   })
+
+  // A wall display is set up once with ?token=… in its address: the token moves
+  // to the tab's storage and out of the address bar (and its history).
+  const pageUrl = new URL(window.location.href)
+  if (pageUrl.searchParams.has('token')) {
+    storageSet(window.sessionStorage, TOKEN_KEY, pageUrl.searchParams.get('token').trim())
+    pageUrl.searchParams.delete('token')
+    window.history.replaceState(null, '', pageUrl.href)
+  }
 
   setUpBoard()
   drawChartEveryMinute()

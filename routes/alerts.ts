@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { ActionInput, Alert, AlertHistory, AlertId, AlertInput, Board, BoardQuery, PublishHeaders, ResolveByKeyInput } from '../schemas/events'
 import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } from '../schemas/errors'
 import { boardPage, decodeCursor, parseAlertFilter } from '../plugins/core/board'
-import { publishRequest } from './shared'
+import { actor, publishRequest } from './shared'
 
 /** The body may be left out altogether (`curl -X POST .../ack`): it then counts as {}. */
 async function optionalBody (request: FastifyRequest): Promise<void> {
@@ -15,6 +15,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
   const { HISTORY_SIZE } = fastify.config
 
   fastify.post('/alerts', {
+    config: { scope: 'publish' },
     schema: {
       tags: ['alerts'],
       summary: 'Raise an alert',
@@ -28,6 +29,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => await publishRequest(publisher, { type: 'alert', ...request.body }, request.headers['idempotency-key'], reply))
 
   fastify.get('/alerts/history', {
+    config: { scope: 'subscribe' },
     schema: {
       tags: ['alerts'],
       summary: 'The most recent alerts, oldest first, each as it now stands',
@@ -40,6 +42,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/alerts', {
+    config: { scope: 'subscribe' },
     schema: {
       tags: ['alerts'],
       summary: 'The board: retained alerts, newest first, filtered',
@@ -60,10 +63,11 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
 
   const action = (name: 'acknowledge' | 'resolve', summary: string): void => {
     fastify.post(`/alerts/:id/${name === 'acknowledge' ? 'ack' : 'resolve'}`, {
+      config: { scope: 'operate' },
       schema: {
         tags: ['alerts'],
         summary,
-        description: 'Body optional: {"by": "...", "note": "..."}; `by` defaults to "anonymous". ' +
+        description: 'Body optional: {"by": "...", "note": "..."}; `by` defaults to "anonymous". With a named credential (a TOKENS_FILE entry or a JWT), `by` is its name and the body\'s is ignored. ' +
           'Doing it again is answered 200 with the alert unchanged, and nothing is sent.',
         params: AlertId,
         body: ActionInput,
@@ -71,24 +75,25 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
       },
       preValidation: optionalBody
     }, async (request) => {
-      const { by = 'anonymous', note } = request.body
-      return (await publisher.act({ id: request.params.id }, name, by, note)).alert
+      const { by, note } = request.body
+      return (await publisher.act({ id: request.params.id }, name, actor(request, by), note)).alert
     })
   }
   action('acknowledge', 'Acknowledge an alert: somebody is on it')
   action('resolve', 'Resolve an alert: the problem is gone')
 
   fastify.post('/alerts/resolve', {
+    config: { scope: 'operate' },
     schema: {
       tags: ['alerts'],
       summary: 'Resolve the open alert with a key',
-      description: 'What a script that raised an alert by key does when the problem is gone. 404 when no alert with that key is open.',
+      description: 'What a script that raised an alert by key does when the problem is gone. 404 when no alert with that key is open. `by` as for /alerts/{id}/resolve.',
       body: ResolveByKeyInput,
       response: { 200: Alert, ...publishErrors, ...lifecycleErrors }
     }
   }, async (request) => {
-    const { key, by = 'anonymous', note } = request.body
-    return (await publisher.act({ key }, 'resolve', by, note)).alert
+    const { key, by, note } = request.body
+    return (await publisher.act({ key }, 'resolve', actor(request, by), note)).alert
   })
 }
 

@@ -47,10 +47,20 @@ export function buildAsyncApi (domain: string): Record<string, unknown> {
         'With ?since=<event id> the events stored after that id are sent first (?since=all: the whole history), then live events. ' +
         'Chat counts against the per-address publishing budget of POST; one address may hold WS_MAX_CONNECTIONS_PER_ADDRESS connections. ' +
         'Every refused frame counts against a budget of the connection (WS_MAX_INVALID_FRAMES at once, one more a second). ' +
-        'Close codes: 1000 normal, 1001 server shutting down, 1008 policy (too many refused frames), 1009 frame too large, ' +
+        'When credentials are configured the upgrade needs a token with the subscribe scope (see the security schemes), and chat needs publish ' +
+        '(without it a chat frame gets an error frame with code forbidden). With a named credential (a TOKENS_FILE entry or a JWT) the chat sender is its name. ' +
+        'A connection whose token is revoked (its TOKENS_FILE entry removed) or expires is closed with 1008 "token revoked" or "token expired"; reconnect with a fresh token. ' +
+        'Close codes: 1000 normal, 1001 server shutting down, 1008 policy (too many refused frames, token revoked or expired), 1009 frame too large, ' +
         '1011 server error, 1013 too slow / try again later.'
     },
-    servers: { default: { host, protocol: secure ? 'wss' : 'ws', description: 'This server.' } },
+    servers: {
+      default: {
+        host,
+        protocol: secure ? 'wss' : 'ws',
+        description: 'This server. When it requires credentials, send one of them on the upgrade.',
+        security: [{ $ref: '#/components/securitySchemes/bearer' }, { $ref: '#/components/securitySchemes/queryToken' }]
+      }
+    },
     channels: {
       events: {
         address: '/ws',
@@ -66,7 +76,23 @@ export function buildAsyncApi (domain: string): Record<string, unknown> {
       receiveChat: { action: 'receive', channel: channelRef, summary: 'A client sends a chat message; it is stored and sent to everyone.', messages: [channelMessage('sendChat')] },
       receivePing: { action: 'receive', channel: channelRef, summary: 'A client pings; the server answers with pong.', messages: [channelMessage('ping')] }
     },
-    components: { messages }
+    components: {
+      messages,
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'Authorization: Bearer <token> on the upgrade request: a TOKENS_FILE token, API_TOKEN, or a JWT (claims sub, scope, exp). ' +
+            'Scopes: subscribe to connect, publish to chat.'
+        },
+        queryToken: {
+          type: 'httpApiKey',
+          name: 'token',
+          in: 'query',
+          description: '?token=<token> on the upgrade URL, for browsers (which cannot set headers on a WebSocket). Never written to logs.'
+        }
+      }
+    }
   }
 }
 
@@ -74,6 +100,7 @@ const asyncapi: FastifyPluginAsync = async (fastify) => {
   const body = JSON.stringify(buildAsyncApi(fastify.config.DOMAIN))
   fastify.get('/asyncapi.json', {
     // Open like the OpenAPI document: it describes the API, it does not use it.
+    config: { public: true },
     schema: { tags: ['websocket'], summary: 'AsyncAPI 3.0 document of the /ws channel', security: [] }
   }, async (_request, reply) => await reply.type('application/json; charset=utf-8').send(body))
 }

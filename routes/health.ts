@@ -13,12 +13,12 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
   const { readiness } = fastify
 
   fastify.get('/health', {
-    config: neverShed,
+    config: { ...neverShed, public: true },
     schema: { tags: ['operations'], summary: 'Liveness: 200 while the process runs', security: [], response: { 200: Status } }
   }, async () => ({ status: 'ok' as const }))
 
   fastify.get('/ready', {
-    config: neverShed,
+    config: { ...neverShed, public: true },
     schema: {
       tags: ['operations'],
       summary: 'Readiness: 200 when the server can serve, 503 otherwise',

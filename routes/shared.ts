@@ -1,9 +1,19 @@
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Alert, Chat, Draft } from '../schemas/events'
 import type { Publisher } from '../plugins/core/publisher'
 
 /** Route config for routes that must answer even when the server is overloaded (health, readiness, metrics). */
 export const neverShed = { pressureHandler: (): undefined => undefined }
+
+/**
+ * Who a chat message or an acknowledgement is from: the named identity of the
+ * credential when there is one (a client cannot speak for someone else), what
+ * the client said otherwise, as before credentials existed.
+ */
+export function actor (request: Pick<FastifyRequest, 'identity'>, said: string | undefined): string {
+  const identity = request.identity
+  return identity?.named === true ? identity.name : said ?? 'anonymous'
+}
 
 /**
  * Publishes a request's draft; with an Idempotency-Key, at most once per key,

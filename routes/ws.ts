@@ -6,9 +6,11 @@ import { WsQuery, type ErrorFrame, type PongFrame } from '../schemas/frames'
 import { readClientFrame } from '../plugins/core/client-frames'
 import { tokenBucket } from '../plugins/core/token-bucket'
 import { releaseUpgrade } from '../plugins/core/ws-internals'
+import { clientKey } from '../plugins/app/auth'
+import { actor } from './shared'
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { broadcaster, publisher, backend, compileCheck, timers, takePublish } = fastify
+  const { broadcaster, publisher, backend, compileCheck, timers, takePublish, allows } = fastify
   const { WS_CHAT_RATE, WS_CHAT_BURST, WS_MAX_INVALID_FRAMES, RATE_LIMIT_MAX, RATE_LIMIT_WINDOW } = fastify.config
   const checkChat = compileCheck(ChatInput, 'frame')
   // The raw response of each upgrade, from its preHandler to its handler
@@ -18,6 +20,7 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/ws', {
     websocket: true,
+    config: { scope: 'subscribe' },
     schema: {
       tags: ['websocket'],
       summary: 'Live events over WebSocket',
@@ -46,10 +49,14 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       log.warn({ err }, 'websocket error')
       socket.terminate()
     })
-    const address = request.ip ?? tcp.remoteAddress ?? 'unknown'
+    // Kept, not the request: who the connection is, whether it may chat, its rate-limit key.
+    const identity = request.identity
+    const mayChat = allows(request, 'publish')
+    const key = clientKey(request)
     const bucket = tokenBucket(WS_CHAT_RATE, WS_CHAT_BURST, timers.now)
-    // The connection's own rate, then the address's publish budget, shared with POST.
-    const allowChat = (): boolean => bucket() && takePublish(address)
+    // The connection's own rate, then the client's publish budget, shared with POST.
+    // (A connection that may not chat spends neither: its chat is refused as forbidden below.)
+    const allowChat = (): boolean => !mayChat || (bucket() && takePublish(key))
     // Each refused frame costs the server a parse and an error frame: a
     // connection that keeps sending them is cut rather than answered forever.
     const allowRefusal = tokenBucket(1, WS_MAX_INVALID_FRAMES, timers.now)
@@ -66,13 +73,18 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
         if (!allowRefusal()) return broadcaster.drop(socket, 'invalid_frames', 1008, 'too many invalid frames')
         return broadcaster.send(socket, { type: 'error', code: frame.code, message: frame.message } satisfies ErrorFrame)
       }
-      publisher.publish({ type: 'chat', ...frame.chat }).catch((err: unknown) => {
+      if (!mayChat) {
+        if (!allowRefusal()) return broadcaster.drop(socket, 'invalid_frames', 1008, 'too many invalid frames')
+        return broadcaster.send(socket, { type: 'error', code: 'forbidden', message: 'chat needs the publish scope, which this token does not have; this one was not sent' } satisfies ErrorFrame)
+      }
+      publisher.publish({ type: 'chat', ...frame.chat, sender: actor({ identity }, frame.chat.sender) }).catch((err: unknown) => {
         log.error({ err }, 'websocket frame failed')
         broadcaster.send(socket, { type: 'error', code: 'server_error', message: 'the message could not be published; try again' } satisfies ErrorFrame)
       })
     })
     void broadcaster.add(socket, {
       tcp,
+      identity: identity ?? undefined,
       replay: since === undefined ? undefined : async () => await backend.store.since(since === 'all' ? undefined : since)
     })
   })

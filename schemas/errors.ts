@@ -16,6 +16,8 @@ const catalogue = {
   INVALID_WEBSOCKET_HANDSHAKE: [400, 'Missing or invalid Sec-WebSocket-Key header'],
   TOKEN_REQUIRED: [401, 'a token is required: send Authorization: Bearer <token>'],
   TOKEN_INVALID: [401, 'the token is not valid'],
+  TOKEN_EXPIRED: [401, 'the token has expired; get a fresh one'],
+  SCOPE_MISSING: [403, 'this needs the publish scope, which this token does not have'],
   ORIGIN_NOT_ALLOWED: [403, 'origin https://elsewhere.example is not allowed'],
   NOT_FOUND: [404, 'Route GET:/nowhere not found'],
   ALERT_NOT_FOUND: [404, 'no alert with id 7bb4eacd-9d48-4fff-a9d0-a7caffbd52a8'],
@@ -87,7 +89,8 @@ function response (description: string, ...codes: ErrorCode[]): TObject {
 
 // The error responses every API route can give.
 export const apiErrors = {
-  401: response('API_TOKEN is set and the request has no valid bearer token.', 'TOKEN_REQUIRED', 'TOKEN_INVALID'),
+  401: response('Credentials are configured and the request has no valid bearer token.', 'TOKEN_REQUIRED', 'TOKEN_INVALID', 'TOKEN_EXPIRED'),
+  403: response('The token is valid but lacks the scope the route needs.', 'SCOPE_MISSING'),
   429: response('Too many wrong tokens from this address (AUTH_FAILURE_MAX); see Retry-After.', 'AUTH_RATE_LIMITED'),
   503: response('Overloaded, or (with Redis) Redis unreachable; see Retry-After.', 'OVERLOADED', 'BACKEND_UNAVAILABLE')
 }
@@ -108,7 +111,7 @@ export const publishErrors = {
 export const upgradeErrors = {
   ...apiErrors,
   400: response('Not a valid WebSocket handshake.', 'INVALID_WEBSOCKET_HANDSHAKE'),
-  403: response('CORS_ORIGINS_ALLOWED is a list and the page\'s Origin is not on it.', 'ORIGIN_NOT_ALLOWED'),
+  403: response('The token lacks the subscribe scope, or CORS_ORIGINS_ALLOWED is a list and the page\'s Origin is not on it.', 'SCOPE_MISSING', 'ORIGIN_NOT_ALLOWED'),
   426: response('A plain GET, not a WebSocket upgrade.', 'UPGRADE_REQUIRED'),
   429: response('Over the rate limit, too many wrong tokens from this address, or WS_MAX_CONNECTIONS_PER_ADDRESS open connections from it; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED', 'ADDRESS_CONNECTION_LIMIT'),
   503: response('Overloaded, at WS_MAX_CONNECTIONS, or (with Redis) Redis unreachable; see Retry-After.', 'OVERLOADED', 'CONNECTION_LIMIT', 'BACKEND_UNAVAILABLE')

@@ -4,9 +4,9 @@ import { Type, type Static } from '@sinclair/typebox'
 // The WebSocket handler validates with these and the AsyncAPI document is
 // generated from them.
 
-export const ErrorCode = Type.Unsafe<'invalid_json' | 'invalid_message' | 'unknown_type' | 'rate_limited' | 'server_error'>({
+export const ErrorCode = Type.Unsafe<'invalid_json' | 'invalid_message' | 'unknown_type' | 'rate_limited' | 'forbidden' | 'server_error'>({
   type: 'string',
-  enum: ['invalid_json', 'invalid_message', 'unknown_type', 'rate_limited', 'server_error'],
+  enum: ['invalid_json', 'invalid_message', 'unknown_type', 'rate_limited', 'forbidden', 'server_error'],
   description: 'Machine-readable reason.'
 })
 

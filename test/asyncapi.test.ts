@@ -64,5 +64,14 @@ t.test('the OpenAPI document links to the AsyncAPI document', async (t) => {
 
 t.test('the AsyncAPI server follows DOMAIN', async (t) => {
   const app = await build(t, { DOMAIN: 'https://alerts.example.com' })
-  t.same((await app.inject('/asyncapi.json')).json().servers.default, { host: 'alerts.example.com', protocol: 'wss', description: 'This server.' })
+  t.match((await app.inject('/asyncapi.json')).json().servers.default, { host: 'alerts.example.com', protocol: 'wss', description: /^This server\./ })
+})
+
+t.test('the AsyncAPI document says how to send a token, what each scope allows and how a revoked token closes', async (t) => {
+  const doc = (await (await build(t)).inject('/asyncapi.json')).json()
+  t.same(doc.servers.default.security, [{ $ref: '#/components/securitySchemes/bearer' }, { $ref: '#/components/securitySchemes/queryToken' }])
+  t.match(doc.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer', description: /subscribe to connect, publish to chat/ })
+  t.match(doc.components.securitySchemes.queryToken, { type: 'httpApiKey', name: 'token', in: 'query' })
+  t.match(doc.info.description, /1008 "token revoked" or "token expired"/)
+  t.ok(doc.components.messages.error.payload.properties.code.enum.includes('forbidden'))
 })

@@ -102,4 +102,6 @@ t.test('token helpers', async (t) => {
   t.equal(presentedToken(req({ authorization: 'Token abc' })), '')
   t.equal(presentedToken(req({}, true, { token: 'q' })), 'q')
   t.equal(presentedToken(req({}, false, { token: 'q' })), undefined)
+  const stream = { headers: {}, ws: false, query: { token: 'q' }, routeOptions: { config: { queryToken: true } } } as unknown as Parameters<typeof presentedToken>[0]
+  t.equal(presentedToken(stream), 'q', 'a route that declares queryToken (an EventSource stream) reads ?token= too')
 })

@@ -17,7 +17,7 @@ t.test('OpenAPI 3 document holds every HTTP route with its schemas, statuses, ex
   t.equal(body.schema.properties.message.maxLength, 1000)
   t.equal(body.schema.properties.location.maxLength, 200)
   t.same(body.example, { message: 'Unauthorized door access', location: 'South Gate' })
-  t.same(Object.keys(alerts.responses).sort(), ['200', '400', '401', '408', '413', '415', '422', '429', '503', '504'])
+  t.same(Object.keys(alerts.responses).sort(), ['200', '400', '401', '403', '408', '413', '415', '422', '429', '503', '504'])
   t.same(alerts.responses['200'].content['application/json'].schema.required, ['id', 'timestamp', 'type', 'message', 'location', 'severity', 'state', 'count', 'updatedAt', 'source'])
   t.same(alerts.responses['400'].content['application/json'].schema.required, ['statusCode', 'code', 'error', 'message'])
 
@@ -29,8 +29,8 @@ t.test('OpenAPI 3 document holds every HTTP route with its schemas, statuses, ex
   const get = doc.paths['/message'].get
   t.same(post.tags, ['chat'])
   t.same(post.requestBody.content['application/json'].schema.required, ['sender', 'message'])
-  t.same(Object.keys(post.responses).sort(), ['200', '400', '401', '408', '413', '415', '422', '429', '503', '504'])
-  t.same(Object.keys(get.responses).sort(), ['200', '401', '429', '503'])
+  t.same(Object.keys(post.responses).sort(), ['200', '400', '401', '403', '408', '413', '415', '422', '429', '503', '504'])
+  t.same(Object.keys(get.responses).sort(), ['200', '401', '403', '429', '503'])
   t.ok(get.responses['200'].content['application/json'].schema.properties.chatMessages)
 })
 

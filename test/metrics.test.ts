@@ -47,12 +47,20 @@ t.test('dropped clients are counted by reason', async (t) => {
   t.equal(sample(text, 'alert_server_websocket_connections'), 0)
 })
 
-t.test('METRICS_TOKEN protects /metrics; API_TOKEN does not apply to it', async (t) => {
+t.test('METRICS_TOKEN opens /metrics and nothing else; API_TOKEN (every scope, admin included) opens it too', async (t) => {
   const app = await build(t, { METRICS_TOKEN: 'scrape-me', API_TOKEN: 'api' })
   t.equal((await app.inject('/metrics')).statusCode, 401)
-  t.equal((await app.inject({ url: '/metrics', headers: { authorization: 'Bearer api' } })).statusCode, 401)
+  t.equal((await app.inject({ url: '/metrics', headers: { authorization: 'Bearer api' } })).statusCode, 200)
   t.equal((await app.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-me' } })).statusCode, 200)
-  t.equal((await app.inject({ url: '/alerts/history', headers: { authorization: 'Bearer scrape-me' } })).statusCode, 401)
+  const refused = await app.inject({ url: '/alerts/history', headers: { authorization: 'Bearer scrape-me' } })
+  t.equal(refused.statusCode, 403)
+  t.equal(refused.json().code, 'SCOPE_MISSING')
+})
+
+t.test('API_TOKEN alone leaves /metrics open, as before scopes existed', async (t) => {
+  const app = await build(t, { API_TOKEN: 'api' })
+  t.equal((await app.inject('/metrics')).statusCode, 200)
+  t.equal((await app.inject('/alerts/history')).statusCode, 401)
 })
 
 t.test('two apps in one process keep separate counters', async (t) => {

@@ -18,6 +18,16 @@ export default fp(async function broadcaster (fastify) {
   const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log, timers: fastify.timers })
   fastify.backend.feed.subscribe((event) => fanout.broadcast(event))
   fastify.decorate('broadcaster', fanout)
+  // A revoked or expired credential's connections are closed: at once after a
+  // reload of TOKENS_FILE, and by a sweep each second for expiry.
+  const { credentials, timers } = fastify
+  const sweep = (): void => { fanout.dropLapsed(credentials.lapse) }
+  credentials.onChange(sweep)
+  if (fastify.config.TOKENS_FILE !== '' || fastify.hasDecorator('jwt')) {
+    const sweeper = timers.setInterval(sweep, 1000)
+    sweeper.unref()
+    fastify.addHook('onClose', async () => { timers.clearInterval(sweeper) })
+  }
   // Going away: tell clients the server is shutting down.
   fastify.onWebsocketClose(() => fanout.close(1001, 'server shutting down'))
 
@@ -53,6 +63,6 @@ export default fp(async function broadcaster (fastify) {
 }, {
   name: 'broadcaster',
   fastify: '5.x',
-  dependencies: ['config', 'timers', 'backend', 'websocket'],
+  dependencies: ['config', 'timers', 'backend', 'websocket', 'credentials'],
   decorators: { request: ['ws'] }
 })

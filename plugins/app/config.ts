@@ -79,6 +79,14 @@ function checkProxies (value: string): string | undefined {
   return undefined
 }
 
+// Secrets are never quoted back: a message about them says what is wrong, not what was given.
+function checkJwt ({ JWT_SECRET, JWT_PUBLIC_KEY }: Pick<Config, 'JWT_SECRET' | 'JWT_PUBLIC_KEY'>): Array<string | undefined> {
+  return [
+    JWT_SECRET !== '' && JWT_PUBLIC_KEY !== '' ? 'set JWT_SECRET or JWT_PUBLIC_KEY, not both' : undefined,
+    JWT_SECRET !== '' && JWT_SECRET.length < 32 ? `JWT_SECRET must be at least 32 characters (got ${JWT_SECRET.length})` : undefined
+  ]
+}
+
 /** The proxies to trust, as Fastify's `trustProxy` takes them; false when there are none. */
 export function trustedProxies (config: Pick<Config, 'TRUST_PROXY'>): string[] | false {
   const list = commaList(config.TRUST_PROXY)
@@ -106,7 +114,8 @@ export function loadConfig (env: Env = process.env, { dotenv = false }: { dotenv
     checkProxies(config.TRUST_PROXY),
     config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS
       ? `HEADERS_TIMEOUT_MS must be at most REQUEST_TIMEOUT_MS (${config.REQUEST_TIMEOUT_MS}) (got ${JSON.stringify(String(config.HEADERS_TIMEOUT_MS))})`
-      : undefined
+      : undefined,
+    ...checkJwt(config)
   ].filter((p) => p !== undefined)
   if (problems.length > 0) throw new ConfigError(problems.join('; '))
   return config

@@ -6,9 +6,10 @@ import type { Log, Replay } from './backend'
 import { textFrame } from './framing'
 import { realTimers, type Timers } from './timers'
 import { directSocket } from './ws-internals'
+import type { Identity, Lapse } from './credentials'
 
 /** Why a client left the set, for logs and metrics. */
-export type DropReason = 'slow' | 'heartbeat' | 'replay_failed' | 'invalid_frames'
+export type DropReason = 'slow' | 'heartbeat' | 'replay_failed' | 'invalid_frames' | Lapse
 
 export interface AddOptions {
   /** The TCP socket under the WebSocket (the upgrade request's socket). */
@@ -18,6 +19,8 @@ export interface AddOptions {
    * between. Live events are held while it is read.
    */
   replay?: () => Promise<Replay>
+  /** Who the subscriber is (its name, when its credential expires), when credentials are configured: see `dropLapsed`. */
+  identity?: Identity
 }
 
 /**
@@ -36,6 +39,11 @@ export interface Fanout {
   send: (socket: WebSocket, frame: object) => void
   /** Cuts one client with a close code (destroyed if it does not finish the close in time). */
   drop: (socket: WebSocket, reason: DropReason, code: number, text: string) => void
+  /**
+   * Closes (1008 "token revoked" / "token expired") every client whose
+   * credential `lapse` says no longer holds; returns how many.
+   */
+  dropLapsed: (lapse: (identity: Identity) => Lapse | undefined) => number
   /** Stops the heartbeat and closes every client with the given code; those that have not closed after a grace are destroyed. */
   close: (code: number, reason: string) => void
   /** Called whenever the server cuts a client. */
@@ -61,6 +69,7 @@ interface Framed { id: string, json: string, frame: Buffer }
 
 interface Client {
   socket: WebSocket
+  identity: Identity | undefined
   /** Set when framed events are written straight to the TCP socket; otherwise they go through ws. */
   tcp: Socket | undefined
   /** Answered the last ping. */
@@ -264,8 +273,8 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
   return {
     get size () { return clients.size },
 
-    async add (socket, { tcp, replay }) {
-      const client: Client = { socket, tcp: directSocket(socket, tcp, direct), alive: true, pending: replay === undefined ? undefined : [] }
+    async add (socket, { tcp, replay, identity }) {
+      const client: Client = { socket, identity, tcp: directSocket(socket, tcp, direct), alive: true, pending: replay === undefined ? undefined : [] }
       clients.set(socket, client)
       // Shared listeners (`this` is the socket): nothing allocated per connection.
       socket.on('pong', onPong)
@@ -289,6 +298,17 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
     drop (socket, reason, code, text) {
       const client = clients.get(socket)
       if (client !== undefined) drop(client, reason, code, text)
+    },
+
+    dropLapsed (lapse) {
+      let dropped = 0
+      for (const client of clients.values()) {
+        const why = client.identity === undefined ? undefined : lapse(client.identity)
+        if (why === undefined) continue
+        drop(client, why, 1008, `token ${why}`)
+        dropped++
+      }
+      return dropped
     },
 
     close (code, reason) {

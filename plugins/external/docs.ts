@@ -1,13 +1,15 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import { SCHEME_DESCRIPTION } from '../app/auth'
 
 function publicUrl (domain: string): string {
   return /^https?:\/\//.test(domain) ? domain : `http://${domain}`
 }
 
 export default fp(async function docs (fastify) {
-  const { DOMAIN, API_TOKEN } = fastify.config
+  const { DOMAIN, API_TOKEN, TOKENS_FILE, JWT_SECRET, JWT_PUBLIC_KEY } = fastify.config
+  const guarded = API_TOKEN !== '' || TOKENS_FILE !== '' || JWT_SECRET !== '' || JWT_PUBLIC_KEY !== ''
   await fastify.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -27,11 +29,12 @@ export default fp(async function docs (fastify) {
       servers: DOMAIN === '' ? [] : [{ url: publicUrl(DOMAIN) }],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'API_TOKEN (or METRICS_TOKEN for /metrics). Also accepted as ?token= on the WebSocket upgrade.' }
+          bearerAuth: { type: 'http', scheme: 'bearer', description: SCHEME_DESCRIPTION }
         }
       },
-      // Declared for every route when the server requires a token; open routes override it.
-      security: API_TOKEN === '' ? [] : [{ bearerAuth: [] }],
+      // The default when the server requires a token; every route of this
+      // service declares its own (its scope, or [] when open).
+      security: guarded ? [{ bearerAuth: [] }] : [],
       tags: [
         { name: 'alerts', description: 'Raise alerts and read their history.' },
         { name: 'chat', description: 'Send chat messages and read their history.' },

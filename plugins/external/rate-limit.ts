@@ -2,11 +2,12 @@ import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import { httpError } from '../../schemas/errors'
 import { publishBudget, type WindowState } from '../core/publish-budget'
+import { clientKey } from '../app/auth'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Counts one chat message against the address's publish budget (the one POSTs use); false when over it. */
-    takePublish: (address: string) => boolean
+    /** Counts one chat message against the client's publish budget (the one POSTs use; `clientKey`); false when over it. */
+    takePublish: (key: string) => boolean
   }
 }
 
@@ -17,8 +18,8 @@ export function timeWindow (value: string): number | string {
   return /^\d+$/.test(value) ? Number(value) : value
 }
 
-// Publishing (every POST) and WebSocket upgrades are limited per client
-// address; reads are not, so a dashboard can always load its history.
+// Publishing (every POST) and WebSocket upgrades are limited per named
+// identity, or per client address without one; reads are not, so a dashboard can always load its history.
 export default fp(async function limits (fastify) {
   const { RATE_LIMIT_MAX, RATE_LIMIT_WINDOW } = fastify.config
   const budget = publishBudget()
@@ -42,7 +43,11 @@ export default fp(async function limits (fastify) {
     timeWindow: timeWindow(RATE_LIMIT_WINDOW),
     allowList: (request) => request.method !== 'POST' && !request.ws,
     // request.ip can be missing on an injected WebSocket upgrade.
-    keyGenerator: (request) => request.ip ?? request.socket?.remoteAddress ?? 'unknown',
+    // After the auth hook (onRequest), so a named identity is known: its
+    // budget follows it from address to address, and colleagues behind one
+    // NAT do not share one.
+    hook: 'preParsing',
+    keyGenerator: clientKey,
     // Thrown by the plugin, so the error handler gives it the usual shape.
     errorResponseBuilder: (_request, context) =>
       httpError('RATE_LIMITED', `rate limit of ${context.max} requests per ${context.after} reached; retry in ${context.after}`)

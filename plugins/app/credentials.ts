@@ -1,0 +1,101 @@
+import fp from 'fastify-plugin'
+import { watch, type FSWatcher } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { basename, dirname, resolve } from 'node:path'
+import { createCredentials, parseTokensFile, type Credentials, type TokenEntry } from '../core/credentials'
+
+export interface CredentialStore extends Credentials {
+  /** Re-reads TOKENS_FILE; false (the previous entries kept) when it cannot be read or is not valid. */
+  reload: () => Promise<boolean>
+  /** Called after every reload that replaced the entries. */
+  onChange: (listener: () => void) => void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** API_TOKEN, METRICS_TOKEN and TOKENS_FILE's named tokens, kept current with the file. */
+    credentials: CredentialStore
+  }
+}
+
+async function readEntries (file: string): Promise<TokenEntry[] | string> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    return `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`
+  }
+  return parseTokensFile(text)
+}
+
+// TOKENS_FILE is read at start-up (a bad file stops the start), then again on
+// SIGHUP and whenever it changes, so tokens are added and revoked without a
+// restart. A file that turns bad keeps the entries before it: a half-written
+// file must not lock everyone out, nor let a revoked token back in.
+export default fp(async function credentials (fastify) {
+  const { API_TOKEN, METRICS_TOKEN, TOKENS_FILE } = fastify.config
+  const store = createCredentials({ apiToken: API_TOKEN, metricsToken: METRICS_TOKEN, now: fastify.timers.now })
+  const listeners: Array<() => void> = []
+  const file = TOKENS_FILE === '' ? '' : resolve(TOKENS_FILE)
+  let reading: Promise<boolean> | undefined
+  let again = false
+
+  async function load (): Promise<boolean> {
+    const entries = await readEntries(file)
+    if (typeof entries === 'string') {
+      fastify.log.error({ file, problem: entries }, 'TOKENS_FILE not reloaded: the previous entries stay in force')
+      return false
+    }
+    store.replace(entries)
+    fastify.log.info({ file, entries: entries.length }, 'TOKENS_FILE loaded')
+    for (const listener of listeners) listener()
+    return true
+  }
+
+  // Changes arrive in bursts (an editor's write is several events): one read
+  // at a time, and one more after it if anything changed meanwhile.
+  async function reload (): Promise<boolean> {
+    if (file === '') return true
+    if (reading !== undefined) {
+      again = true
+      return await reading
+    }
+    let ok = false
+    reading = (async () => {
+      do {
+        again = false
+        ok = await load()
+      } while (again)
+      return ok
+    })()
+    try {
+      return await reading
+    } finally {
+      reading = undefined
+    }
+  }
+
+  if (file !== '') {
+    const entries = await readEntries(file)
+    if (typeof entries === 'string') throw new Error(`TOKENS_FILE ${file}: ${entries}`)
+    store.replace(entries)
+    // The directory, not the file: editors and deploy tools replace a file by
+    // renaming another over it, which a watch on the file itself would miss.
+    const name = basename(file)
+    const watcher: FSWatcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
+      if (changed === null || changed === name) void reload()
+    })
+    watcher.on('error', (err) => fastify.log.error({ err }, 'TOKENS_FILE watch failed; reload with SIGHUP'))
+    const onHangup = (): void => { void reload() }
+    process.on('SIGHUP', onHangup)
+    fastify.addHook('onClose', async () => {
+      watcher.close()
+      process.off('SIGHUP', onHangup)
+    })
+  }
+
+  fastify.decorate('credentials', Object.assign(store, {
+    reload,
+    onChange: (listener: () => void) => { listeners.push(listener) }
+  }))
+}, { name: 'credentials', fastify: '5.x', dependencies: ['config', 'timers'] })

@@ -1,0 +1,152 @@
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { build, buildLogged, listen } from './helpers/app'
+import { Client } from './helpers/ws-client'
+import { mockTimers } from './helpers/clock'
+import { bearer, JWT_SECRET, signJwt, tokensFile } from './helpers/credentials'
+import { redisEnv, redisTest, cluster } from './helpers/redis'
+import { hashToken } from '../plugins/core/credentials'
+
+const token = (): string => randomBytes(24).toString('base64url')
+
+t.test('removing an entry from TOKENS_FILE closes its sockets (1008 "token revoked"), and only its own', async (t) => {
+  const old = token()
+  const rolled = token()
+  const other = token()
+  const tokens = tokensFile(t, [
+    { name: 'lobby', scopes: ['subscribe'], token: old },
+    { name: 'lobby', scopes: ['subscribe'], token: rolled },
+    { name: 'script', scopes: ['publish', 'subscribe'], token: other }
+  ])
+  const { fastify, wsUrl } = await listen(t, { TOKENS_FILE: tokens.path })
+  const revoked = await Client.open(`${wsUrl}/ws?token=${old}`, t)
+  const kept = await Client.open(`${wsUrl}/ws?token=${rolled}`, t)
+  const unrelated = await Client.open(`${wsUrl}/ws`, t, { headers: bearer(other) })
+  t.equal(fastify.broadcaster.size, 3)
+
+  // A new token is rolled out (already in the file) and the old one taken out.
+  const added = token()
+  tokens.write([
+    { name: 'lobby', scopes: ['subscribe'], token: rolled },
+    { name: 'script', scopes: ['publish', 'subscribe'], token: other },
+    { name: 'display-2', scopes: ['subscribe'], token: added }
+  ])
+  t.same(await revoked.closed, { code: 1008, reason: 'token revoked' }, 'closed when the file changed, without a signal')
+  t.equal((await fastify.inject({ url: '/alerts', headers: bearer(old) })).statusCode, 401)
+  t.equal((await fastify.inject({ url: '/alerts', headers: bearer(added) })).statusCode, 200, 'an added entry works without a restart')
+  // The others stay connected and keep receiving.
+  unrelated.send({ sender: 's', message: 'still here' })
+  t.match(await kept.next(), { type: 'chat', sender: 'script', message: 'still here' })
+  t.match(await unrelated.next(), { type: 'chat', message: 'still here' })
+  t.equal(fastify.broadcaster.size, 2)
+})
+
+t.test('SIGHUP re-reads TOKENS_FILE (a symlink whose target the watch cannot see)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tokens-target-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const target = join(dir, 'real.json')
+  const value = token()
+  writeFileSync(target, JSON.stringify([{ name: 'lobby', scopes: ['subscribe'], hash: hashToken(value) }]))
+  const link = mkdtempSync(join(tmpdir(), 'tokens-link-'))
+  t.teardown(() => rmSync(link, { recursive: true, force: true }))
+  symlinkSync(target, join(link, 'tokens.json'))
+  const { fastify, wsUrl } = await listen(t, { TOKENS_FILE: join(link, 'tokens.json') })
+  const client = await Client.open(`${wsUrl}/ws?token=${value}`, t)
+  writeFileSync(target, '[]')
+  const changed = new Promise<void>((resolve) => fastify.credentials.onChange(resolve))
+  process.kill(process.pid, 'SIGHUP')
+  await changed
+  t.same(await client.closed, { code: 1008, reason: 'token revoked' })
+  t.equal(fastify.credentials.size, 0)
+})
+
+t.test('an entry that expires closes its sockets (1008 "token expired") and is refused from then on', async (t) => {
+  const { clock, timers } = mockTimers()
+  const soon = token()
+  const later = token()
+  const tokens = tokensFile(t, [
+    { name: 'temp', scopes: ['subscribe'], token: soon, expires: new Date(clock.now() + 5000).toISOString() },
+    { name: 'long', scopes: ['subscribe'], token: later, expires: new Date(clock.now() + 3_600_000).toISOString() }
+  ])
+  const { fastify, wsUrl } = await listen(t, { TOKENS_FILE: tokens.path, WS_HEARTBEAT_MS: 0 }, { timers })
+  const expiring = await Client.open(`${wsUrl}/ws?token=${soon}`, t)
+  const staying = await Client.open(`${wsUrl}/ws?token=${later}`, t)
+  clock.advance(4000)
+  t.equal(fastify.broadcaster.size, 2, 'not before its time')
+  clock.advance(1000)
+  t.same(await expiring.closed, { code: 1008, reason: 'token expired' })
+  t.equal(fastify.broadcaster.size, 1)
+  t.equal(staying.socket.readyState, staying.socket.OPEN)
+  t.equal((await fastify.inject({ url: '/alerts', headers: bearer(soon) })).statusCode, 401)
+})
+
+t.test('a socket opened with a JWT is closed (1008 "token expired") when the JWT expires', async (t) => {
+  const { clock, timers } = mockTimers()
+  const { fastify, wsUrl } = await listen(t, { JWT_SECRET, WS_HEARTBEAT_MS: 0 }, { timers })
+  const exp = Math.floor(clock.now() / 1000) + 60
+  const jwt = signJwt({ sub: 'ana', scope: 'subscribe', exp }, JWT_SECRET)
+  const client = await Client.open(`${wsUrl}/ws`, t, { headers: bearer(jwt) })
+  clock.advance(59_000)
+  t.equal(fastify.broadcaster.size, 1)
+  clock.advance(1000)
+  t.same(await client.closed, { code: 1008, reason: 'token expired' })
+  const refused = await fastify.inject({ url: '/alerts', headers: bearer(jwt) })
+  t.equal(refused.statusCode, 401)
+  t.equal(refused.json().code, 'TOKEN_EXPIRED')
+})
+
+t.test('a file that turns bad keeps the entries before it; a bad file stops the start', async (t) => {
+  const value = token()
+  const tokens = tokensFile(t, [{ name: 'lobby', scopes: ['subscribe'], token: value }])
+  const { fastify, lines } = await buildLogged(t, { TOKENS_FILE: tokens.path })
+  for (const bad of ['{"half": ', '{}', '[{"name":"x","scopes":["subscribe"],"token":"plain"}]']) {
+    tokens.write(bad)
+    t.equal(await fastify.credentials.reload(), false, bad)
+    t.equal((await fastify.inject({ url: '/alerts', headers: bearer(value) })).statusCode, 200, 'the previous entries stay')
+  }
+  t.ok(lines.some((line) => line.msg === 'TOKENS_FILE not reloaded: the previous entries stay in force'))
+  t.notOk(JSON.stringify(lines).includes('plain'), 'a token put in the file by mistake is not logged')
+  rmSync(tokens.path)
+  t.equal(await fastify.credentials.reload(), false, 'a missing file keeps the entries too')
+
+  const broken = tokensFile(t, [])
+  broken.write('[{"name": "x", "scopes": ["root"], "hash": "sha256:00"}]')
+  await t.rejects(build(t, { TOKENS_FILE: broken.path }), /TOKENS_FILE .*entry 0: unknown scope "root"/)
+  await t.rejects(build(t, { TOKENS_FILE: join(tmpdir(), 'no-such-dir', 'tokens.json') }), /cannot be read \(ENOENT\)/)
+})
+
+t.test('reloads in a burst are read one at a time, the last one included', async (t) => {
+  const first = token()
+  const second = token()
+  const tokens = tokensFile(t, [{ name: 'a', scopes: ['subscribe'], token: first }])
+  const fastify = await build(t, { TOKENS_FILE: tokens.path })
+  let changes = 0
+  fastify.credentials.onChange(() => { changes++ })
+  const one = fastify.credentials.reload()
+  tokens.write([{ name: 'b', scopes: ['subscribe'], token: second }])
+  const two = fastify.credentials.reload()
+  t.same(await Promise.all([one, two]), [true, true])
+  t.ok(changes >= 1 && changes <= 2)
+  t.equal((await fastify.inject({ url: '/alerts', headers: bearer(second) })).statusCode, 200, 'the last write is the one in force')
+})
+
+redisTest('two instances on Redis both close a revoked token\'s sockets', async (t) => {
+  const value = token()
+  const kept = token()
+  const tokens = tokensFile(t, [{ name: 'lobby', scopes: ['subscribe'], token: value }, { name: 'ops', scopes: ['subscribe', 'publish'], token: kept }])
+  const [a, b] = await cluster(t, 2, redisEnv(t, { TOKENS_FILE: tokens.path }))
+  if (a === undefined || b === undefined) throw new Error('no cluster')
+  const onA = await Client.open(`${a.wsUrl}/ws?token=${value}`, t)
+  const onB = await Client.open(`${b.wsUrl}/ws?token=${value}`, t)
+  const stays = await Client.open(`${b.wsUrl}/ws?token=${kept}`, t)
+  tokens.write([{ name: 'ops', scopes: ['subscribe', 'publish'], token: kept }])
+  t.same(await onA.closed, { code: 1008, reason: 'token revoked' })
+  t.same(await onB.closed, { code: 1008, reason: 'token revoked' })
+  // The cluster still works for the token that stayed: a chat on A reaches B.
+  const chat = await a.fastify.inject({ method: 'POST', url: '/message', headers: bearer(kept), payload: { sender: 'x', message: 'after' } })
+  t.equal(chat.json().sender, 'ops')
+  t.match(await stays.next(), { type: 'chat', message: 'after' })
+})
