@@ -20,6 +20,7 @@ import broadcaster from './plugins/app/broadcaster'
 import publisher from './plugins/app/publisher'
 import ticker from './plugins/app/ticker'
 import readiness from './plugins/app/readiness'
+import heartbeatMonitors from './plugins/app/heartbeats'
 import metrics from './plugins/app/metrics'
 import alerts from './routes/alerts'
 import messages from './routes/messages'
@@ -27,6 +28,8 @@ import ws from './routes/ws'
 import asyncapi from './routes/asyncapi'
 import healthRoutes from './routes/health'
 import metricsRoute from './routes/metrics'
+import alertmanager from './routes/alertmanager'
+import heartbeats from './routes/heartbeats'
 
 /** Fastify options for a configuration, shared by server.ts and the tests, so both run the same server. */
 export function serverOptions (config: Config): FastifyHttpOptions<Server> {
@@ -121,6 +124,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(broadcaster)
   await fastify.register(publisher)
   await fastify.register(ticker)
+  await fastify.register(heartbeatMonitors)
   await fastify.register(readiness)
   await fastify.register(metrics)
 
@@ -133,6 +137,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await api.register(alerts)
     await api.register(messages)
     await api.register(ws)
+    await api.register(alertmanager)
+    await api.register(heartbeats)
   })
 }
 
