@@ -36,7 +36,8 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   const { REQUEST_TIMEOUT_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } = config
   return {
     bodyLimit: 64 * 1024,
-    routerOptions: { ignoreTrailingSlash: true },
+    // Past maxParamLength a path is a 404; a heartbeat's name (up to 100) may be longer, and is then refused with a 400 naming it.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     forceCloseConnections: 'idle',
     trustProxy: trustedProxies(config),
     // Without these a client could hold a connection for ever by sending its
