@@ -62,7 +62,7 @@ t.test('mapping, as a table: each field and its fallbacks', async (t) => {
     const step = stepOf(amAlert(over), mapping) as Json
     for (const [field, value] of Object.entries(expected)) t.same(step[field], value, `${name}: ${field}`)
   }
-  t.same((stepOf(amAlert({ labels: { site: 'Lisbon', instance: 'i' } }), { locationLabel: 'site', tagLabels: [] }).location, 'Lisbon', 'AM_LOCATION_LABEL names the label')
+  t.same((stepOf(amAlert({ labels: { site: 'Lisbon', instance: 'i' } }), { locationLabel: 'site', tagLabels: [] }) as Json).location, 'Lisbon', 'AM_LOCATION_LABEL names the label')
   const many = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`l${i}`, `v${i}`]))
   const step = stepOf(amAlert({ labels: { alertname: 'A', ...many } }), { locationLabel: 'instance', tagLabels: Object.keys(many) }) as Json
   t.equal(step.tags.length, 10, 'at most 10 tags')
