@@ -3,7 +3,8 @@ import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import { build, listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
-import { fit, severityOf, stepOf, type AlertmanagerMapping } from '../plugins/core/alertmanager'
+import { fit, receive, severityOf, stepOf, type AlertmanagerMapping } from '../plugins/core/alertmanager'
+import { BackendUnavailableError } from '../plugins/core/errors'
 import type { AlertmanagerAlert } from '../schemas/integrations'
 
 type Json = Record<string, any>
@@ -190,4 +191,12 @@ t.test('generated payloads: never a 5xx, never a partial store', async (t) => {
     }
     return true
   }), { numRuns: 150 })
+})
+
+t.test('core: a backend failure while resolving is not taken for "nothing to resolve"', async (t) => {
+  const publisher = {
+    publish: async () => { throw new Error('unused') },
+    act: async () => { throw new BackendUnavailableError('Redis is unavailable') }
+  }
+  await t.rejects(receive({ version: '4', status: 'resolved', alerts: [amAlert({ status: 'resolved' })] }, publisher, mapping), BackendUnavailableError)
 })

@@ -9,6 +9,7 @@ import { formatDuration, parseDuration } from '../plugins/core/duration'
 import { createMemoryBackend } from '../plugins/core/memory-backend'
 import { createPublisher } from '../plugins/core/publisher'
 import { createHeartbeats } from '../plugins/core/heartbeats'
+import { BackendUnavailableError } from '../plugins/core/errors'
 
 type Json = Record<string, any>
 
@@ -223,4 +224,39 @@ t.test('the check keeps going after a failure, and stops with the server', async
   fail = false
   monitors.stop()
   t.equal(warnings.length, 1)
+})
+
+t.test('core: a backend failure while resolving a miss fails the ping (the client retries)', async (t) => {
+  const backend = createMemoryBackend({ historySize: 10 })
+  const publisher = { publish: createPublisher(backend.store).publish, act: async () => { throw new BackendUnavailableError('down') } }
+  const monitors = createHeartbeats({ store: backend.heartbeats, publisher, log: pino({ level: 'silent' }), periodMs: 1000 })
+  await monitors.ping('a', {})
+  t.ok(await backend.heartbeats.claimMiss('a', (await backend.heartbeats.get('a'))?.lastPing ?? 0))
+  await t.rejects(monitors.ping('a', {}), BackendUnavailableError)
+})
+
+t.test('/metrics: the gauges count alerts by severity and state and monitors by state, and keep their values while the backend cannot be read', async (t) => {
+  const { clock, timers } = mockTimers()
+  const app = await build(t, {}, { timers })
+  const raised = (await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l', severity: 'info' } })).json()
+  await app.inject({ method: 'POST', url: `/alerts/${raised.id as string}/ack` })
+  await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l' } })
+  await ping(app, 'a?every=1m&grace=0s')
+  await ping(app, 'b')
+  clock.advance(MINUTE)
+  const metrics = async (): Promise<string> => (await app.inject('/metrics')).body
+  const before = await metrics()
+  t.match(before, /alert_server_open_alerts\{severity="info",state="acknowledged"\} 1/)
+  t.match(before, /alert_server_open_alerts\{severity="warning",state="open"\} 1/)
+  t.match(before, /alert_server_open_alerts\{severity="info",state="open"\} 0/)
+  t.match(before, /alert_server_heartbeat_monitors\{state="missed"\} 1/)
+  t.match(before, /alert_server_heartbeat_monitors\{state="up"\} 1/)
+  const { store, heartbeats } = app.backend
+  const fail = async (): Promise<never> => { throw new Error('backend down') }
+  Object.assign(store, { alerts: fail })
+  Object.assign(heartbeats, { list: fail })
+  const res = await app.inject('/metrics')
+  t.equal(res.statusCode, 200)
+  t.match(res.body, /alert_server_open_alerts\{severity="warning",state="open"\} 1/, 'the last values stay')
+  t.match(res.body, /alert_server_heartbeat_monitors\{state="missed"\} 1/)
 })
