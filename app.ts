@@ -22,6 +22,7 @@ import broadcaster from './plugins/app/broadcaster'
 import publisher from './plugins/app/publisher'
 import ticker from './plugins/app/ticker'
 import readiness from './plugins/app/readiness'
+import heartbeatMonitors from './plugins/app/heartbeats'
 import metrics from './plugins/app/metrics'
 import alerts from './routes/alerts'
 import messages from './routes/messages'
@@ -30,13 +31,16 @@ import asyncapi from './routes/asyncapi'
 import healthRoutes from './routes/health'
 import metricsRoute from './routes/metrics'
 import whoami from './routes/whoami'
+import alertmanager from './routes/alertmanager'
+import heartbeats from './routes/heartbeats'
 
 /** Fastify options for a configuration, shared by server.ts and the tests, so both run the same server. */
 export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   const { REQUEST_TIMEOUT_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } = config
   return {
     bodyLimit: 64 * 1024,
-    routerOptions: { ignoreTrailingSlash: true },
+    // Past maxParamLength a path is a 404; a heartbeat's name (up to 100) may be longer, and is then refused with a 400 naming it.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     forceCloseConnections: 'idle',
     trustProxy: trustedProxies(config),
     // Without these a client could hold a connection for ever by sending its
@@ -128,6 +132,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(broadcaster)
   await fastify.register(publisher)
   await fastify.register(ticker)
+  await fastify.register(heartbeatMonitors)
   await fastify.register(readiness)
   await fastify.register(metrics)
 
@@ -139,6 +144,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(alerts)
   await fastify.register(messages)
   await fastify.register(ws)
+  await fastify.register(alertmanager)
+  await fastify.register(heartbeats)
 }
 
 export default app

@@ -21,6 +21,7 @@ const catalogue = {
   ORIGIN_NOT_ALLOWED: [403, 'origin https://elsewhere.example is not allowed'],
   NOT_FOUND: [404, 'Route GET:/nowhere not found'],
   ALERT_NOT_FOUND: [404, 'no alert with id 7bb4eacd-9d48-4fff-a9d0-a7caffbd52a8'],
+  HEARTBEAT_NOT_FOUND: [404, 'no heartbeat monitor named nightly-backup'],
   ALERT_CONFLICT: [409, 'the alert is resolved; raise it again to reopen it'],
   INVALID_QUERY: [400, 'querystring/state must be a comma list of open, acknowledged, resolved; got "closed"'],
   REQUEST_TIMEOUT: [408, 'the request was not received in time'],

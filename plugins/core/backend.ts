@@ -10,6 +10,7 @@
  * - `feed` gives each instance every appended event exactly once, in publish
  *   order, whichever instance appended it.
  * - `claims.claim` is won by exactly one caller per name until it expires.
+ * - `heartbeats.claimMiss` is won by exactly one caller per missed ping.
  */
 import type { Alert, Chat, Event, Severity } from '../../schemas/events'
 
@@ -94,6 +95,47 @@ export interface ClusterClaim {
   claim: (name: string, ttlMs: number) => Promise<boolean>
 }
 
+/** A heartbeat monitor's settings: what a ping sets. */
+export interface HeartbeatSettings {
+  /** How often a ping is expected. */
+  everyMs: number
+  /** How late a ping may be before it counts as missed. */
+  graceMs: number
+  severity: Severity
+  location: string
+}
+
+/** A heartbeat monitor as stored. */
+export interface HeartbeatMonitor extends HeartbeatSettings {
+  name: string
+  /** When the last ping arrived (ms since the epoch). */
+  lastPing: number
+  /** The lastPing whose miss was claimed (and raised), until the next ping; undefined while not missed. */
+  missed?: number
+}
+
+/**
+ * Heartbeat monitors (dead-man's switches), shared by every instance. A
+ * ping and a miss are each one atomic step, so that the cluster raises
+ * exactly one alert per miss, and a ping always sees whether it ends one.
+ */
+export interface HeartbeatStore {
+  /** Creates or updates the monitor with these settings and records a ping at `at`; says whether it was missed (so the ping ends a miss). */
+  ping: (name: string, settings: HeartbeatSettings, at: number) => Promise<{ monitor: HeartbeatMonitor, wasMissed: boolean }>
+  /** One monitor by name. */
+  get: (name: string) => Promise<HeartbeatMonitor | undefined>
+  /** Every monitor, by name. */
+  list: () => Promise<HeartbeatMonitor[]>
+  /** Removes a monitor; resolves with it, or undefined when there was none. */
+  remove: (name: string) => Promise<HeartbeatMonitor | undefined>
+  /**
+   * Claims the miss of the ping at `lastPing`: true for exactly one caller,
+   * and only while the monitor exists, its last ping is still that one and
+   * its miss was not claimed yet.
+   */
+  claimMiss: (name: string, lastPing: number) => Promise<boolean>
+}
+
 export interface Backend {
   readonly kind: 'memory' | 'redis'
   /** For people: "memory", or the Redis address without credentials. */
@@ -101,6 +143,7 @@ export interface Backend {
   readonly store: EventStore
   readonly feed: EventFeed
   readonly claims: ClusterClaim
+  readonly heartbeats: HeartbeatStore
   /** Why the backend cannot serve now (e.g. "redis unreachable"), or undefined. */
   problem: () => string | undefined
   close: () => Promise<void>

@@ -1,5 +1,5 @@
 import type { Alert, Chat, Event, Severity } from '../../schemas/events'
-import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, StoredAlert } from './backend'
+import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatStore, StoredAlert } from './backend'
 import { Ring } from './ring'
 import { createAgeQueue, type AgeQueue } from './age-queue'
 
@@ -208,6 +208,37 @@ export function createMemoryClaims (now: () => number = Date.now): ClusterClaim 
   }
 }
 
+/** Heartbeat monitors of one process: each step is synchronous, so none can come between a check and its change. */
+export function createMemoryHeartbeats (): HeartbeatStore {
+  const monitors = new Map<string, HeartbeatMonitor>()
+  return {
+    async ping (name, settings, at) {
+      const wasMissed = monitors.get(name)?.missed !== undefined
+      const monitor: HeartbeatMonitor = { name, ...settings, lastPing: at }
+      monitors.set(name, monitor)
+      return { monitor: { ...monitor }, wasMissed }
+    },
+    async get (name) {
+      const monitor = monitors.get(name)
+      return monitor === undefined ? undefined : { ...monitor }
+    },
+    async list () {
+      return [...monitors.values()].sort((a, b) => a.name < b.name ? -1 : 1).map((m) => ({ ...m }))
+    },
+    async remove (name) {
+      const monitor = monitors.get(name)
+      monitors.delete(name)
+      return monitor
+    },
+    async claimMiss (name, lastPing) {
+      const monitor = monitors.get(name)
+      if (monitor === undefined || monitor.lastPing !== lastPing || monitor.missed !== undefined) return false
+      monitor.missed = lastPing
+      return true
+    }
+  }
+}
+
 /** Everything in this process: nothing to connect to, always ready. */
 export function createMemoryBackend (options: StoreOptions): Backend {
   const listeners: Listener[] = []
@@ -221,6 +252,7 @@ export function createMemoryBackend (options: StoreOptions): Backend {
     store,
     feed,
     claims: createMemoryClaims(),
+    heartbeats: createMemoryHeartbeats(),
     problem: () => undefined,
     close: async () => {}
   }

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { Redis, type RedisOptions, type Result } from 'ioredis'
 import type { Alert, Chat, Event, Severity } from '../../schemas/events'
-import type { AlertScope, Backend, EventStore, Expect, Log, StoredAlert } from './backend'
+import type { AlertScope, Backend, EventStore, Expect, HeartbeatMonitor, HeartbeatSettings, HeartbeatStore, Log, StoredAlert } from './backend'
 import { BackendUnavailableError, OutcomeUnknownError } from './errors'
-import { APPEND_LUA, RANGE_LUA, READ_ALERTS_LUA } from './redis-scripts'
+import { APPEND_LUA, HEARTBEAT_MISS_LUA, HEARTBEAT_PING_LUA, HEARTBEAT_READ_LUA, RANGE_LUA, READ_ALERTS_LUA } from './redis-scripts'
 import { alertOf } from './memory-backend'
 
 /**
@@ -40,6 +40,8 @@ export interface RedisKeys {
   idempotency: (key: string) => string
   /** Claimed with SET NX by the one instance that gets the name. */
   claim: (name: string) => string
+  /** Heartbeat monitors: settings (name → JSON), last pings (name → ms), claimed misses (name → the missed ping). No expiry: they outlive restarts. */
+  heartbeats: { settings: string, last: string, missed: string }
 }
 
 export function redisKeys (prefix: string): RedisKeys {
@@ -57,7 +59,8 @@ export function redisKeys (prefix: string): RedisKeys {
     resolved: `${prefix}alerts:resolved`,
     channel: `${prefix}events`,
     idempotency: (key) => `${prefix}idempotency:${key}`,
-    claim: (name) => `${prefix}claim:${name}`
+    claim: (name) => `${prefix}claim:${name}`,
+    heartbeats: { settings: `${prefix}heartbeats`, last: `${prefix}heartbeats:last`, missed: `${prefix}heartbeats:missed` }
   }
 }
 
@@ -65,6 +68,9 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     appendEvent: (...args: Array<string | number>) => Result<Array<string | number>, Context>
     readAlerts: (alerts: string, revs: string, raised: string, openKeys: string, set: string, mode: 'id' | 'key' | 'set', value: string) => Result<Array<string | null>, Context>
+    heartbeatPing: (settings: string, last: string, missed: string, name: string, json: string, at: string) => Result<number, Context>
+    heartbeatMiss: (settings: string, last: string, missed: string, name: string, lastPing: string) => Result<number, Context>
+    heartbeatRead: (settings: string, last: string, missed: string, mode: 'all' | 'one' | 'remove', name: string) => Result<string[], Context>
     eventRange: (seqKey: string, alertKey: string, chatKey: string, idsKey: string, mode: 'all' | 'id' | 'seq', after: string) => Result<Array<string | number>, Context>
   }
 }
@@ -178,7 +184,10 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     scripts: {
       appendEvent: { numberOfKeys: 14, lua: APPEND_LUA },
       readAlerts: { numberOfKeys: 5, lua: READ_ALERTS_LUA },
-      eventRange: { numberOfKeys: 4, lua: RANGE_LUA }
+      eventRange: { numberOfKeys: 4, lua: RANGE_LUA },
+      heartbeatPing: { numberOfKeys: 3, lua: HEARTBEAT_PING_LUA },
+      heartbeatMiss: { numberOfKeys: 3, lua: HEARTBEAT_MISS_LUA },
+      heartbeatRead: { numberOfKeys: 3, lua: HEARTBEAT_READ_LUA }
     }
   })
   const subscriber = new Redis(url, { ...connectionOptions, connectionName: `alerts-subscriber-${instance}` })
@@ -259,6 +268,39 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
         (scope.unresolved !== true || alert.state !== 'resolved') && (scope.severity === undefined || alert.severity === scope.severity))
       // The per-severity sets are scored by raising seq too, so the order is the same.
       return out
+    }
+  }
+
+  const hb = keys.heartbeats
+  async function readMonitors (mode: 'all' | 'one' | 'remove', name = ''): Promise<HeartbeatMonitor[]> {
+    const reply = await guard(command.heartbeatRead(hb.settings, hb.last, hb.missed, mode, name), mode === 'remove')
+    const out: HeartbeatMonitor[] = []
+    for (let i = 0; i + 3 < reply.length; i += 4) {
+      const monitor: HeartbeatMonitor = { name: String(reply[i]), ...JSON.parse(String(reply[i + 1])) as HeartbeatSettings, lastPing: Number(reply[i + 2]) }
+      if (reply[i + 3] !== '') monitor.missed = Number(reply[i + 3])
+      out.push(monitor)
+    }
+    return out.sort((a, b) => a.name < b.name ? -1 : 1)
+  }
+
+  const heartbeats: HeartbeatStore = {
+    async ping (name, { everyMs, graceMs, severity, location }, at) {
+      // Known fields only, so that what is stored is what the settings say.
+      const json = JSON.stringify({ everyMs, graceMs, severity, location })
+      const wasMissed = await guard(command.heartbeatPing(hb.settings, hb.last, hb.missed, name, json, String(at)), true)
+      return { monitor: { name, everyMs, graceMs, severity, location, lastPing: at }, wasMissed: wasMissed === 1 }
+    },
+    async get (name) {
+      return (await readMonitors('one', name))[0]
+    },
+    async list () {
+      return await readMonitors('all')
+    },
+    async remove (name) {
+      return (await readMonitors('remove', name))[0]
+    },
+    async claimMiss (name, lastPing) {
+      return await guard(command.heartbeatMiss(hb.settings, hb.last, hb.missed, name, String(lastPing)), true) === 1
     }
   }
 
@@ -363,6 +405,7 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     keys,
     instance,
     store,
+    heartbeats,
     feed: { subscribe (listener) { listeners.push(listener) } },
     claims: {
       // The key outlives its use (the caller's ttl) so that an instance whose

@@ -185,3 +185,55 @@ while i <= #a or j <= #c do
 end
 return out
 `
+
+/**
+ * Heartbeat monitors. KEYS (for all three): 1 settings (hash: name → settings
+ * JSON), 2 last pings (hash: name → ms since the epoch, as text), 3 claimed
+ * misses (hash: name → the last ping whose miss was claimed).
+ *
+ * HEARTBEAT_PING_LUA: ARGV 1 name, 2 settings JSON, 3 the ping's time.
+ * Stores the settings and the ping and ends a miss, in one step; returns 1
+ * when the monitor was missed (the caller resolves its alert), else 0.
+ */
+export const HEARTBEAT_PING_LUA = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return redis.call('HDEL', KEYS[3], ARGV[1])
+`
+
+/**
+ * HEARTBEAT_MISS_LUA: ARGV 1 name, 2 the last ping the caller saw.
+ * Returns 1 for the one caller that claims the miss of that ping: the monitor
+ * exists, was not pinged since, and its miss is not claimed yet. Else 0.
+ */
+export const HEARTBEAT_MISS_LUA = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+return redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2])
+`
+
+/**
+ * HEARTBEAT_READ_LUA: ARGV 1 mode: 'all' (every monitor), 'one' (ARGV[2]'s),
+ * 'remove' (ARGV[2]'s, which is then deleted, in the same step).
+ * Returns {name1, settings1, last1, missed1 ('' when not missed), name2, ...}.
+ */
+export const HEARTBEAT_READ_LUA = `
+local names
+if ARGV[1] == 'all' then names = redis.call('HKEYS', KEYS[1]) else names = {ARGV[2]} end
+local out = {}
+for _, name in ipairs(names) do
+  local settings = redis.call('HGET', KEYS[1], name)
+  if settings then
+    out[#out + 1] = name
+    out[#out + 1] = settings
+    out[#out + 1] = redis.call('HGET', KEYS[2], name) or '0'
+    out[#out + 1] = redis.call('HGET', KEYS[3], name) or ''
+  end
+end
+if ARGV[1] == 'remove' then
+  redis.call('HDEL', KEYS[1], ARGV[2])
+  redis.call('HDEL', KEYS[2], ARGV[2])
+  redis.call('HDEL', KEYS[3], ARGV[2])
+end
+return out
+`

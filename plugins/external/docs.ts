@@ -39,6 +39,7 @@ export default fp(async function docs (fastify) {
         { name: 'alerts', description: 'Raise alerts and read their history.' },
         { name: 'chat', description: 'Send chat messages and read their history.' },
         { name: 'websocket', description: 'The live event stream.' },
+        { name: 'integrations', description: 'Alertmanager\'s webhook and heartbeat monitors: monitoring that raises and resolves alerts.' },
         { name: 'operations', description: 'Health, readiness and metrics.' }
       ]
     }

@@ -1,0 +1,23 @@
+import fp from 'fastify-plugin'
+import { createHeartbeats, type Heartbeats } from '../core/heartbeats'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Heartbeat monitors: pings, the list, removal; misses raised once for the cluster. */
+    heartbeats: Heartbeats
+  }
+}
+
+export default fp(async function heartbeats (fastify) {
+  const monitors = createHeartbeats({
+    store: fastify.backend.heartbeats,
+    publisher: fastify.publisher,
+    log: fastify.log,
+    periodMs: fastify.config.HEARTBEAT_CHECK_MS,
+    timers: fastify.timers
+  })
+  fastify.decorate('heartbeats', monitors)
+  fastify.addHook('onReady', async () => monitors.start())
+  // Stopped at preClose, as the ticker: nothing automatic once shutdown has begun.
+  fastify.addHook('preClose', async () => monitors.stop())
+}, { name: 'heartbeats', fastify: '5.x', dependencies: ['config', 'timers', 'backend', 'publisher'] })

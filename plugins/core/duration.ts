@@ -1,0 +1,28 @@
+/**
+ * Short durations as people write them in a cron line or a query string:
+ * a whole number and one unit, `30s`, `10m`, `2h`, `1d` (also `500ms`, `1w`).
+ * No spaces, no fractions, no unit-less numbers: a typo is refused rather
+ * than read as milliseconds.
+ */
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const
+type Unit = keyof typeof UNITS
+
+export const DURATION_PATTERN = '^[0-9]{1,9}(ms|s|m|h|d|w)$'
+const DURATION = /^([0-9]{1,9})(ms|s|m|h|d|w)$/
+
+/** The duration in milliseconds, or undefined when the text is not one. */
+export function parseDuration (text: string): number | undefined {
+  const match = DURATION.exec(text)
+  if (match === null) return undefined
+  return Number(match[1]) * UNITS[match[2] as Unit]
+}
+
+// Largest first, so that 86400000 reads "1d" and 90000 "90s".
+const LARGEST_FIRST = (Object.entries(UNITS) as Array<[Unit, number]>).sort((a, b) => b[1] - a[1])
+
+/** The shortest way to write `ms` in the units above: the largest unit that divides it exactly. */
+export function formatDuration (ms: number): string {
+  if (ms === 0) return '0s'
+  const [unit, size] = LARGEST_FIRST.find(([, each]) => ms % each === 0) ?? ['ms', 1]
+  return `${ms / size}${unit}`
+}

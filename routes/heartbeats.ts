@@ -1,0 +1,89 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { HeartbeatList, HeartbeatName, HeartbeatQuery, HeartbeatView } from '../schemas/integrations'
+import { apiErrors, errorBody, ErrorResponse, httpError, publishErrors, queryErrors } from '../schemas/errors'
+import type { HeartbeatMonitor, HeartbeatSettings } from '../plugins/core/backend'
+import { deadlineOf, stateOf } from '../plugins/core/heartbeats'
+import { formatDuration, parseDuration } from '../plugins/core/duration'
+
+const YEAR_MS = 365 * 86_400_000
+
+/** A duration of the query string in milliseconds, refused outside [min, 365d]. */
+function durationOf (name: 'every' | 'grace', text: string | undefined, minMs: number): number | undefined {
+  if (text === undefined) return undefined
+  const ms = parseDuration(text) as number
+  if (ms < minMs || ms > YEAR_MS) throw httpError('INVALID_QUERY', `querystring/${name} must be between ${formatDuration(minMs)} and 365d; got ${text}`)
+  return ms
+}
+
+export function viewOf (monitor: HeartbeatMonitor, now: number): HeartbeatView {
+  return {
+    name: monitor.name,
+    every: formatDuration(monitor.everyMs),
+    grace: formatDuration(monitor.graceMs),
+    severity: monitor.severity,
+    location: monitor.location,
+    lastPing: new Date(monitor.lastPing).toISOString(),
+    due: new Date(deadlineOf(monitor)).toISOString(),
+    state: stateOf(monitor, now)
+  }
+}
+
+const notFound = { ...ErrorResponse, description: 'No monitor has this name.', examples: [errorBody('HEARTBEAT_NOT_FOUND')] }
+
+const heartbeats: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { heartbeats: monitors, timers } = fastify
+
+  fastify.post('/heartbeats/:name', {
+    config: { scope: 'publish' },
+    schema: {
+      tags: ['integrations'],
+      summary: 'Ping a heartbeat monitor (created by the first ping)',
+      description: 'A cron job or a backup calls this each time it succeeds: `curl -fsS -X POST .../heartbeats/nightly-backup?every=1d`. ' +
+        'When no ping comes within every + grace, an alert is raised (key heartbeat:<name>, source heartbeat), once per miss for ' +
+        'the whole cluster; the next ping resolves it. Settings left out keep their values (defaults: every 5m, grace 1m, ' +
+        'severity critical, location the name). No body is needed.',
+      params: HeartbeatName,
+      querystring: HeartbeatQuery,
+      response: { 200: HeartbeatView, ...publishErrors, 400: { ...publishErrors[400], ...queryErrors[400], description: 'A name, duration, severity or location that is not valid.' } }
+    }
+  }, async (request) => {
+    const { every, grace, severity, location } = request.query
+    const settings: Partial<HeartbeatSettings> = {}
+    const everyMs = durationOf('every', every, 1000)
+    const graceMs = durationOf('grace', grace, 0)
+    if (everyMs !== undefined) settings.everyMs = everyMs
+    if (graceMs !== undefined) settings.graceMs = graceMs
+    if (severity !== undefined) settings.severity = severity
+    if (location !== undefined) settings.location = location
+    return viewOf(await monitors.ping(request.params.name, settings), timers.now())
+  })
+
+  fastify.get('/heartbeats', {
+    config: { scope: 'subscribe' },
+    schema: {
+      tags: ['integrations'],
+      summary: 'Heartbeat monitors, by name, with their state',
+      response: { 200: HeartbeatList, ...apiErrors }
+    }
+  }, async () => {
+    const now = timers.now()
+    const list = (await monitors.list()).map((monitor) => viewOf(monitor, now))
+    return { heartbeats: list, count: list.length }
+  })
+
+  fastify.delete('/heartbeats/:name', {
+    config: { scope: 'publish' },
+    schema: {
+      tags: ['integrations'],
+      summary: 'Remove a heartbeat monitor (resolving its alert)',
+      params: HeartbeatName,
+      response: { 200: HeartbeatView, ...apiErrors, 404: notFound, 400: publishErrors[400] }
+    }
+  }, async (request) => {
+    const monitor = await monitors.remove(request.params.name)
+    if (monitor === undefined) throw httpError('HEARTBEAT_NOT_FOUND', `no heartbeat monitor named ${request.params.name}`)
+    return viewOf(monitor, timers.now())
+  })
+}
+
+export default heartbeats

@@ -1,0 +1,106 @@
+import type { Test } from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { underCI } from './browser'
+import { WAIT_MS, once } from './wait'
+
+/** Debian's monitoring binaries that the real integration tests drive. */
+export const BINARIES = {
+  alertmanager: '/usr/bin/prometheus-alertmanager',
+  prometheus: '/usr/bin/prometheus',
+  promtool: '/usr/bin/promtool'
+} as const
+export type Binary = keyof typeof BINARIES
+
+const FIX = 'install Debian\'s prometheus and prometheus-alertmanager packages (apt-get install prometheus prometheus-alertmanager)'
+
+/** Why the binary cannot run here, or undefined when it can. */
+function missing (binary: Binary): string | undefined {
+  const result = spawnSync(BINARIES[binary], ['--version'], { timeout: 15_000 })
+  return result.status === 0 ? undefined : `${BINARIES[binary]} is not installed`
+}
+
+type Declare = (name: string, fn: (t: Test) => Promise<void>) => void
+
+/**
+ * How a test that needs a monitoring binary is declared. Without the binary a
+ * developer's run skips it with a message naming the fix; under CI it fails
+ * instead, so CI never skips these tests.
+ */
+export function monitoringTests (t: Test, ...binaries: Binary[]): Declare {
+  const reason = binaries.map(missing).find((r) => r !== undefined)
+  if (reason === undefined) return (name, fn) => { void t.test(name, fn) }
+  if (underCI()) {
+    void t.test(`the monitoring binaries (${binaries.join(', ')})`, async (t) => {
+      t.fail(`${reason}, and CI is set: these tests must run in CI; ${FIX}`)
+    })
+    return () => {}
+  }
+  return (name, fn) => { void t.test(name, { skip: `${reason}: test skipped; to run it, ${FIX}` }, fn) }
+}
+
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  server.close()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/** A folder of this test's own, removed when it ends. */
+export function tempDir (t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'alert-server-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/**
+ * Starts a binary with a configuration file written into a folder of the
+ * test's own; stopped when the test ends. Its output is kept for failures.
+ */
+export function start (t: Test, binary: Binary, config: { file: string, text: string }, args: (dir: string, configPath: string) => string[]): { dir: string, output: () => string } {
+  const dir = tempDir(t)
+  const configPath = join(dir, config.file)
+  writeFileSync(configPath, config.text)
+  const child = spawn(BINARIES[binary], args(dir, configPath), { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGTERM')
+    await exited.catch(() => child.kill('SIGKILL'))
+  })
+  return { dir, output: () => output }
+}
+
+/**
+ * Resolves with the first truthy answer of `probe` (asked again every 100 ms:
+ * these are other processes, with nothing to listen to), or rejects after `ms`.
+ */
+export async function eventually<T> (probe: () => Promise<T | undefined>, what: string, ms = WAIT_MS): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const answer = await probe().catch(() => undefined)
+    if (answer !== undefined) return answer
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** Runs promtool with `input` on stdin; its exit status and output. */
+export async function promtool (args: string[], input: string): Promise<{ status: number | null, output: string }> {
+  const child = spawn(BINARIES.promtool, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stdin.end(input)
+  const status = await once<number | null>(child, 'exit')
+  return { status, output }
+}

@@ -1,0 +1,120 @@
+import t, { type Test } from 'tap'
+import pino from 'pino'
+import type { Backend } from '../plugins/core/backend'
+import { createMemoryBackend } from '../plugins/core/memory-backend'
+import { createRedisBackend } from '../plugins/core/redis-backend'
+import { mockTimers } from './helpers/clock'
+import { Client } from './helpers/ws-client'
+import { post } from './helpers/http'
+import { waitFor } from './helpers/wait'
+import { SHARED_REDIS_URL, cluster, instance, redisEnv, redisPrefix, redisTest, type Instance } from './helpers/redis'
+
+type Json = Record<string, any>
+
+const log = pino({ level: 'silent' })
+const MINUTE = 60_000
+const settings = { everyMs: MINUTE, graceMs: 0, severity: 'critical' as const, location: 'l' }
+
+// The heartbeat store contract, the same in both modes.
+const kinds: Array<[string, (t: Test) => Promise<Backend>]> = [
+  ['memory', async () => createMemoryBackend({ historySize: 10 })],
+  ['redis', async (t) => {
+    const backend = createRedisBackend({ url: SHARED_REDIS_URL, prefix: redisPrefix(t), historySize: 10, log })
+    t.teardown(async () => await backend.close())
+    await backend.settled()
+    return backend
+  }]
+]
+
+for (const [kind, make] of kinds) {
+  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
+
+  test(`${kind} heartbeat store: ping, get, list, claim one miss per ping, remove`, async (t) => {
+    const { heartbeats } = await make(t)
+    t.same(await heartbeats.list(), [])
+    t.equal(await heartbeats.get('a'), undefined)
+    t.same(await heartbeats.ping('b', settings, 1000), { monitor: { name: 'b', ...settings, lastPing: 1000 }, wasMissed: false })
+    await heartbeats.ping('a', { ...settings, severity: 'info', location: 'Lisbon ✓' }, 2000)
+    t.same((await heartbeats.list()).map((m) => [m.name, m.lastPing, m.severity, m.location]), [['a', 2000, 'info', 'Lisbon ✓'], ['b', 1000, 'critical', 'l']])
+    t.equal(await heartbeats.claimMiss('b', 999), false, 'not the last ping')
+    const claims = await Promise.all(Array.from({ length: 20 }, async () => await heartbeats.claimMiss('b', 1000)))
+    t.equal(claims.filter(Boolean).length, 1, 'exactly one claim of the miss')
+    t.same(await heartbeats.get('b'), { name: 'b', ...settings, lastPing: 1000, missed: 1000 })
+    const next = await heartbeats.ping('b', settings, 5000)
+    t.equal(next.wasMissed, true, 'the ping ends the miss')
+    t.equal((await heartbeats.get('b'))?.missed, undefined)
+    t.equal((await heartbeats.ping('b', settings, 6000)).wasMissed, false)
+    t.equal(await heartbeats.claimMiss('b', 6000), true, 'a new ping can be missed again')
+    t.same(await heartbeats.remove('b'), { name: 'b', ...settings, lastPing: 6000, missed: 6000 })
+    t.equal(await heartbeats.remove('b'), undefined)
+    t.equal(await heartbeats.claimMiss('b', 6000), false, 'no monitor, no miss')
+    t.same((await heartbeats.list()).map((m) => m.name), ['a'])
+  })
+}
+
+redisTest('heartbeats on two instances: a ping to either counts, one alert per miss for the cluster, the other resolves it', async (t) => {
+  const { clock, timers } = mockTimers()
+  const env = redisEnv(t, { WS_HEARTBEAT_MS: 0 })
+  const [a, b] = await cluster(t, 2, env, { timers }) as [Instance, Instance]
+  const onB = await Client.open(`${b.wsUrl}/ws`, t)
+  t.equal((await post(`${a.url}/heartbeats/backup?every=1m&grace=0s`, {})).status, 200)
+  clock.advance(30_000)
+  await post(`${b.url}/heartbeats/backup`, {})
+  const listed = await (await fetch(`${a.url}/heartbeats`)).json() as Json
+  t.match(listed.heartbeats, [{ name: 'backup', every: '1m', lastPing: new Date(clock.now()).toISOString(), state: 'up' }], 'a ping to B is seen by A')
+
+  clock.advance(MINUTE)
+  // Both instances check at once, several times over.
+  await Promise.all([a, b, a, b].map(async (node) => await node.fastify.heartbeats.check()))
+  const alert = await onB.next<Json>()
+  t.match(alert, { type: 'alert', key: 'heartbeat:backup', source: 'heartbeat' })
+  await post(`${a.url}/message`, { sender: 's', message: 'marker' })
+  t.match(await onB.next<Json>(), { type: 'chat' }, 'one alert for the cluster')
+
+  await post(`${b.url}/heartbeats/backup`, {})
+  t.match(await onB.next<Json>(), { type: 'alert_update', change: 'resolved', by: 'heartbeat', alert: { id: alert.id } })
+})
+
+redisTest('heartbeat monitors outlive a restart of every instance, and their misses are still raised', async (t) => {
+  const { clock, timers } = mockTimers()
+  const env = redisEnv(t)
+  const first = await instance(t, env, { timers })
+  await post(`${first.url}/heartbeats/nightly?every=1d&grace=1h&severity=warning`, {})
+  await first.fastify.close()
+  const second = await instance(t, env, { timers })
+  const listed = await (await fetch(`${second.url}/heartbeats`)).json() as Json
+  t.match(listed.heartbeats, [{ name: 'nightly', every: '1d', grace: '1h', severity: 'warning', state: 'up' }])
+  const raised: string[] = []
+  second.fastify.publisher.onPublish((event) => { if (event.type === 'alert') raised.push(event.key ?? '') })
+  clock.advance(25 * 60 * MINUTE)
+  // Raised by the check on its timer: waited for, not called.
+  await waitFor(() => raised.includes('heartbeat:nightly'))
+  const alerts = await (await fetch(`${second.url}/alerts?key=heartbeat:nightly`)).json() as Json
+  t.match(alerts.alerts, [{ severity: 'warning', state: 'open' }])
+  t.equal((await fetch(`${second.url}/heartbeats/nightly`, { method: 'DELETE' })).status, 200)
+})
+
+redisTest('Alertmanager on two instances: a repeat through the other is the same alert, and either resolves it', async (t) => {
+  const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
+  const onA = await Client.open(`${a.wsUrl}/ws`, t)
+  const alert = { status: 'firing', labels: { alertname: 'Down', instance: 'web1' }, annotations: { summary: 'web1 is down' }, fingerprint: 'abc' }
+  const body = (alerts: Json[]): Json => ({ version: '4', status: 'firing', alerts })
+  t.same((await post(`${a.url}/integrations/alertmanager`, body([alert]))).body, { raised: 1, repeated: 0, resolved: 0 })
+  t.same((await post(`${b.url}/integrations/alertmanager`, body([alert]))).body, { raised: 0, repeated: 1, resolved: 0 })
+  // Alertmanager retrying through both at once: still one alert.
+  const both = await Promise.all([a, b].map(async (node) => (await post(`${node.url}/integrations/alertmanager`, body([alert]))).body))
+  t.same(both.map((r) => r.repeated), [1, 1])
+  t.same((await post(`${b.url}/integrations/alertmanager`, body([{ ...alert, status: 'resolved' }]))).body, { raised: 0, repeated: 0, resolved: 1 })
+  const frames = [await onA.next<Json>(), await onA.next<Json>(), await onA.next<Json>(), await onA.next<Json>(), await onA.next<Json>()]
+  t.same(frames.map((f) => f.change ?? f.type), ['alert', 'repeated', 'repeated', 'repeated', 'resolved'])
+  t.match(frames[4], { alert: { count: 4, state: 'resolved', resolvedBy: 'alertmanager', source: 'alertmanager' } })
+})
+
+redisTest('the /metrics gauges read the cluster: alerts raised on one instance are counted on the other', async (t) => {
+  const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
+  await post(`${a.url}/alerts`, { message: 'm', location: 'l', severity: 'critical' })
+  await post(`${a.url}/heartbeats/x`, {})
+  const text = await (await fetch(`${b.url}/metrics`)).text()
+  t.match(text, /alert_server_open_alerts\{severity="critical",state="open"\} 1/)
+  t.match(text, /alert_server_heartbeat_monitors\{state="up"\} 1/)
+})

@@ -1,0 +1,127 @@
+import t from 'tap'
+import { listen } from './helpers/app'
+import { Client } from './helpers/ws-client'
+import { post } from './helpers/http'
+import { eventually, freePort, monitoringTests, promtool, start } from './helpers/monitoring'
+
+type Json = Record<string, any>
+
+// The real Alertmanager and Prometheus of Debian's packages, on free loopback
+// ports, talking to a real server over real sockets.
+
+const alertmanagerTest = monitoringTests(t, 'alertmanager')
+const prometheusTest = monitoringTests(t, 'prometheus', 'promtool')
+
+alertmanagerTest('Alertmanager\'s webhook: alerts posted to its v2 API arrive on /ws mapped, and resolving them there resolves them here', async (t) => {
+  const token = 'am-token'
+  const { url, wsUrl } = await listen(t, { API_TOKEN: token, AM_TAG_LABELS: 'team' })
+  const client = await Client.open(`${wsUrl}/ws`, t, { headers: { authorization: `Bearer ${token}` } })
+  const port = await freePort()
+  // The receiver configuration the README shows, with short waits.
+  const config = `
+route:
+  receiver: alert-server
+  group_by: [alertname]
+  group_wait: 100ms
+  group_interval: 500ms
+  repeat_interval: 1h
+receivers:
+  - name: alert-server
+    webhook_configs:
+      - url: ${url}/integrations/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            credentials: ${token}
+`
+  const am = start(t, 'alertmanager', { file: 'alertmanager.yml', text: config }, (dir, path) => [
+    `--config.file=${path}`, `--storage.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'
+  ])
+  const api = `http://127.0.0.1:${port}`
+  await eventually(async () => (await fetch(`${api}/-/ready`)).ok || undefined, `Alertmanager to be ready\n${am.output()}`)
+
+  const labels = { alertname: 'DiskFull', severity: 'critical', instance: 'db1:9100', team: 'storage' }
+  const annotations = { summary: 'Disk almost full on db1' }
+  const generatorURL = 'http://prometheus.example:9090/graph?g0.expr=disk'
+  const startsAt = new Date().toISOString()
+  const sent = await fetch(`${api}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ labels, annotations, generatorURL, startsAt }]) })
+  t.equal(sent.status, 200, 'Alertmanager took the alert')
+  const [stored] = await eventually(async () => {
+    const list = await (await fetch(`${api}/api/v2/alerts`)).json() as Json[]
+    return list.length > 0 ? list : undefined
+  }, 'the alert in Alertmanager')
+  const fingerprint = (stored as Json).fingerprint as string
+
+  const raised = await client.next<Json>()
+  t.match(raised, {
+    type: 'alert',
+    source: 'alertmanager',
+    key: `alertmanager:${fingerprint}`,
+    severity: 'critical',
+    location: 'db1:9100',
+    message: 'Disk almost full on db1',
+    link: generatorURL,
+    tags: ['DiskFull', 'storage'],
+    state: 'open'
+  })
+
+  // Resolved in Alertmanager: an end in the past.
+  const endsAt = new Date().toISOString()
+  await fetch(`${api}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ labels, annotations, generatorURL, startsAt, endsAt }]) })
+  const resolved = await client.next<Json>()
+  t.match(resolved, { type: 'alert_update', change: 'resolved', by: 'alertmanager', alert: { id: raised.id, state: 'resolved', resolvedBy: 'alertmanager' } })
+  const board = await (await fetch(`${url}/alerts?key=alertmanager:${fingerprint}`, { headers: { authorization: `Bearer ${token}` } })).json() as Json
+  t.match(board.alerts, [{ id: raised.id, state: 'resolved' }], 'HTTP reads it resolved too')
+})
+
+prometheusTest('/metrics passes promtool check metrics, gauges included', async (t) => {
+  const { fastify: app } = await listen(t)
+  await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l', severity: 'critical' } })
+  await app.inject({ method: 'POST', url: '/heartbeats/backup' })
+  const body = (await app.inject('/metrics')).body
+  t.match(body, /alert_server_open_alerts\{severity="critical",state="open"\} 1/)
+  t.match(body, /alert_server_heartbeat_monitors\{state="up"\} 1/)
+  const checked = await promtool(['check', 'metrics'], body)
+  t.equal(checked.status, 0, `promtool: ${checked.output}`)
+  // promtool does fail on bad output: the check above can fail.
+  const broken = await promtool(['check', 'metrics'], '# TYPE x gauge\nx_total{a="1"} 1\n')
+  t.not(broken.status, 0)
+})
+
+prometheusTest('a real Prometheus scrapes the server and reads the gauges back through its query API', async (t) => {
+  const { fastify: app, url } = await listen(t, { METRICS_TOKEN: 'scrape' })
+  for (const severity of ['critical', 'critical', 'warning']) {
+    await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l', severity } })
+  }
+  await post(`${url}/heartbeats/backup`, {})
+  const port = await freePort()
+  const config = `
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: alert-server
+    authorization:
+      credentials: scrape
+    static_configs:
+      - targets: ['${url.replace('http://', '')}']
+`
+  const prometheus = start(t, 'prometheus', { file: 'prometheus.yml', text: config }, (dir, path) => [
+    `--config.file=${path}`, `--storage.tsdb.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'
+  ])
+  const api = `http://127.0.0.1:${port}`
+  const query = async (promql: string): Promise<Json[]> => {
+    const answer = await (await fetch(`${api}/api/v1/query?query=${encodeURIComponent(promql)}`)).json() as Json
+    return answer.data.result as Json[]
+  }
+  const [critical] = await eventually(async () => {
+    const result = await query('alert_server_open_alerts{severity="critical",state="open"}')
+    return result.length > 0 ? result : undefined
+  }, `Prometheus to scrape the server\n${prometheus.output()}`, 30_000)
+  t.equal((critical as Json).value[1], '2', 'two critical open alerts, as scraped')
+  t.match((critical as Json).metric, { job: 'alert-server' })
+  const [up] = await query('alert_server_heartbeat_monitors{state="up"}')
+  t.equal((up as Json).value[1], '1')
+  const [health] = await query('up{job="alert-server"}')
+  t.equal((health as Json).value[1], '1', 'the scrape with METRICS_TOKEN succeeds')
+})
