@@ -24,6 +24,7 @@ import metrics from './plugins/app/metrics'
 import alerts from './routes/alerts'
 import messages from './routes/messages'
 import ws from './routes/ws'
+import events from './routes/events'
 import asyncapi from './routes/asyncapi'
 import healthRoutes from './routes/health'
 import metricsRoute from './routes/metrics'
@@ -133,6 +134,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
     await api.register(alerts)
     await api.register(messages)
     await api.register(ws)
+    await api.register(events)
   })
 }
 

@@ -7,6 +7,12 @@ import { failureBudget } from '../core/failure-budget'
 export type Guard = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route also takes the token as ?token= (GET /events: EventSource cannot set headers). */
+    queryToken?: boolean
+    /** The scope a credential needs for the route (inert until credentials carry scopes). */
+    scope?: 'subscribe' | 'publish' | 'operate' | 'admin'
+  }
   interface FastifyInstance {
     /** An onRequest hook that lets through only requests bearing `token`; an empty token lets everything through. */
     bearerGuard: (token: string) => Guard
@@ -21,14 +27,14 @@ export function sameToken (given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected))
 }
 
-/** The token a request carries: `Authorization: Bearer <token>`, or `?token=` on a WebSocket upgrade (browsers cannot set headers there). */
+/** The token a request carries: `Authorization: Bearer <token>`, or `?token=` on a WebSocket upgrade or a `queryToken` route (browsers cannot set headers there). */
 export function presentedToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
     return match?.[1] ?? ''
   }
-  if (request.ws) {
+  if (request.ws || request.routeOptions.config?.queryToken === true) {
     const token = (request.query as Record<string, unknown> | undefined)?.token
     if (typeof token === 'string') return token
   }

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import { httpError } from '../../schemas/errors'
 import { publishBudget, type WindowState } from '../core/publish-budget'
+import { subscribes } from '../app/broadcaster'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,8 +18,8 @@ export function timeWindow (value: string): number | string {
   return /^\d+$/.test(value) ? Number(value) : value
 }
 
-// Publishing (every POST) and WebSocket upgrades are limited per client
-// address; reads are not, so a dashboard can always load its history.
+// Publishing (every POST), WebSocket upgrades and GET /events streams are
+// limited per client address; reads are not, so a dashboard can always load its history.
 export default fp(async function limits (fastify) {
   const { RATE_LIMIT_MAX, RATE_LIMIT_WINDOW } = fastify.config
   const budget = publishBudget()
@@ -40,7 +41,7 @@ export default fp(async function limits (fastify) {
     global: true,
     max: RATE_LIMIT_MAX,
     timeWindow: timeWindow(RATE_LIMIT_WINDOW),
-    allowList: (request) => request.method !== 'POST' && !request.ws,
+    allowList: (request) => request.method !== 'POST' && !subscribes(request),
     // request.ip can be missing on an injected WebSocket upgrade.
     keyGenerator: (request) => request.ip ?? request.socket?.remoteAddress ?? 'unknown',
     // Thrown by the plugin, so the error handler gives it the usual shape.
