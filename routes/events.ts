@@ -52,7 +52,7 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
     const { format: asked, poll, ...query } = request.query
     const format = formatOf(asked, request.headers.accept)
     const { filter, since } = subscription(query, timers.now(), request.headers['last-event-id'])
-    const headers = { 'content-type': CONTENT_TYPES[format], 'cache-control': 'no-store', 'x-accel-buffering': 'no' }
+    const headers: Record<string, string> = { 'content-type': CONTENT_TYPES[format], 'cache-control': 'no-store', 'x-accel-buffering': 'no' }
 
     if (poll === '1' || poll === 'true') {
       const { found, events } = filterReplay(await replaySince(read, since ?? { kind: 'all' }), filter)
@@ -69,7 +69,9 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
     const response = reply.raw
     // The headers hooks set (security, CORS) go out too.
     for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) response.setHeader(name, value)
-    response.writeHead(200, headers)
+    // The connection ends with the stream: a reader that was cut (or the
+    // server shutting down) leaves no idle connection behind.
+    response.writeHead(200, { ...headers, connection: 'close' })
     // The head leaves at once (with the retry hint for SSE), so the client
     // knows it is subscribed before the first event.
     if (format === 'sse') response.write(sseRetry(RETRY_MS))
