@@ -44,19 +44,19 @@ export function parseEventFilter (query: EventFilterQuery): EventFilter | undefi
   return filter.key === '' ? undefined : filter
 }
 
-const sorted = (set: Set<string> | undefined): string => set === undefined ? '' : [...set].sort().join('\u0000')
+const sorted = (set: Set<string> | undefined): string[] | null => set === undefined ? null : [...set].sort()
 
 /** Canonical: the order of values and of parameters does not matter. */
 function filterKey ({ types, alert }: EventFilter): string {
   const parts = [
     sorted(types),
     sorted(alert.severity),
-    alert.minSeverity === undefined ? '' : String(alert.minSeverity),
+    alert.minSeverity ?? null,
     sorted(alert.location),
     sorted(alert.key),
     sorted(alert.tag)
   ]
-  return parts.every((p) => p === '') ? '' : JSON.stringify(parts)
+  return parts.every((p) => p === null) ? '' : JSON.stringify(parts)
 }
 
 /** Whether a subscriber with this filter receives the event; no filter lets everything through. */
@@ -76,6 +76,13 @@ const DURATION = /^(\d{1,9})(ms|s|m|h|d)$/
 // (and differs between engines), so the shape is checked first.
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i
 
+/** Whether the date part names a day of the calendar: Date.parse takes 2026-02-31 for 3 March. */
+function realDate (value: string): boolean {
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number]
+  const date = new Date(Date.UTC(year, month - 1, day))
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+}
+
 /**
  * Reads `since`: `all`, a duration back from `now` (`30s`, `10m`, `2h`, `1d`,
  * `500ms`), an ISO 8601 date-time with its offset, or else an event id. Returns
@@ -86,11 +93,11 @@ export function parseSince (value: string, now: number, name = 'querystring/sinc
   const duration = DURATION.exec(value)
   if (duration !== null) return { kind: 'time', after: now - Number(duration[1]) * (UNITS[duration[2] as string] as number) }
   if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
-    const at = ISO_DATE_TIME.test(value) ? Date.parse(value) : NaN
+    const at = ISO_DATE_TIME.test(value) && realDate(value) ? Date.parse(value) : NaN
     if (Number.isNaN(at)) return `${name} looks like a date but is not an ISO 8601 date-time with a time zone (e.g. 2026-01-01T12:00:00Z); got ${JSON.stringify(value.slice(0, 50))}`
     return { kind: 'time', after: at }
   }
-  if (/^\d+[a-z]*$/i.test(value)) return `${name} must be an event id, "all", a duration such as 30s, 10m, 2h or 1d, or an ISO 8601 date-time; got ${JSON.stringify(value.slice(0, 50))}`
+  if (/^[-+]?[\d.]+[a-z]*$/i.test(value)) return `${name} must be an event id, "all", a duration such as 30s, 10m, 2h or 1d, or an ISO 8601 date-time; got ${JSON.stringify(value.slice(0, 50))}`
   return { kind: 'id', id: value }
 }
 
