@@ -1,4 +1,3 @@
-import t from 'tap'
 import { post } from './helpers/http'
 import { Client } from './helpers/ws-client'
 import { StreamClient, fetchText, ndjsonFrames } from './helpers/stream-client'
