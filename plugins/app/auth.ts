@@ -27,6 +27,10 @@ export function sameToken (given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected))
 }
 
+/** The route's config; absent on a request built by hand. */
+export const routeConfig = (request: FastifyRequest): FastifyRequest['routeOptions']['config'] | undefined =>
+  (request.routeOptions as FastifyRequest['routeOptions'] | undefined)?.config
+
 /** The token a request carries: `Authorization: Bearer <token>`, or `?token=` on a WebSocket upgrade or a `queryToken` route (browsers cannot set headers there). */
 export function presentedToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
@@ -34,7 +38,7 @@ export function presentedToken (request: FastifyRequest): string | undefined {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
     return match?.[1] ?? ''
   }
-  if (request.ws || request.routeOptions.config?.queryToken === true) {
+  if (request.ws || routeConfig(request)?.queryToken === true) {
     const token = (request.query as Record<string, unknown> | undefined)?.token
     if (typeof token === 'string') return token
   }

@@ -4,6 +4,7 @@ import { createFanout, type Fanout } from '../core/fanout'
 import { checkWsInternals } from '../core/ws-internals'
 import { wsServerOptions } from '../external/websocket'
 import { httpError } from '../../schemas/errors'
+import { routeConfig } from './auth'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,7 +18,7 @@ declare module 'fastify' {
 }
 
 /** A WebSocket upgrade, or a request of a stream route: what the connection caps count. */
-export const subscribes = (request: FastifyRequest): boolean => request.ws || request.routeOptions.config?.stream === true
+export const subscribes = (request: FastifyRequest): boolean => request.ws || routeConfig(request)?.stream === true
 
 export default fp(async function broadcaster (fastify) {
   const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, SSE_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS, WS_MAX_CONNECTIONS_PER_ADDRESS } = fastify.config

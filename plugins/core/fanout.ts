@@ -300,16 +300,20 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     sse: [{ id: '', json: '', frame: Buffer.from(KEEPALIVE.sse) }],
     ndjson: [{ id: '', json: '', frame: Buffer.from(KEEPALIVE.ndjson) }]
   }
-  const streamHeartbeat = streamHeartbeatMs > 0
-    ? timers.setInterval(() => {
+  // Started with the first stream: a server with WebSockets only sets no timer for it.
+  let streamHeartbeat: ReturnType<Timers['setInterval']> | undefined
+  let closed = false
+  function startStreamHeartbeat (): void {
+    if (streamHeartbeat !== undefined || streamHeartbeatMs <= 0 || closed) return
+    streamHeartbeat = timers.setInterval(() => {
       for (const group of groups.values()) {
         const line = keepalive[group.transport]
         if (line === undefined) continue
         for (const client of group.clients) write(client, line)
       }
     }, streamHeartbeatMs)
-    : undefined
-  streamHeartbeat?.unref()
+    streamHeartbeat.unref()
+  }
 
   /** Holds live events for a client whose replay is under way, within the backlog limit. */
   function hold (client: Client, batch: Framed[], bytes: number): void {
@@ -403,6 +407,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     const { format, response } = subscriber
     const client: Client = { subscriber, transport: format, socket: undefined, response, group: groupOf(format, filter), tcp: undefined, alive: true, pending }
     response.once('close', () => leave(client))
+    startStreamHeartbeat()
     return client
   }
 
@@ -436,6 +441,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     },
 
     close (code, reason) {
+      closed = true
       timers.clearInterval(heartbeat)
       timers.clearInterval(streamHeartbeat)
       // A peer that never answers the close (a half-open phone, a client that
