@@ -27,6 +27,7 @@ import metrics from './plugins/app/metrics'
 import alerts from './routes/alerts'
 import messages from './routes/messages'
 import ws from './routes/ws'
+import events from './routes/events'
 import asyncapi from './routes/asyncapi'
 import healthRoutes from './routes/health'
 import metricsRoute from './routes/metrics'
@@ -146,6 +147,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(ws)
   await fastify.register(alertmanager)
   await fastify.register(heartbeats)
+  await fastify.register(events)
 }
 
 export default app

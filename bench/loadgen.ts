@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:http'
 import autocannon from 'autocannon'
 import { nowNs, openClient, type LeanClient } from './lean-client'
+import { openStreamReader, type StreamReader } from './stream-reader'
 
 /**
  * The load generator process. The runner starts it (pinned to its own core) and
@@ -17,7 +18,18 @@ const MARKER = Buffer.from('bench#')
 const MESSAGE_MAX = 1000
 const LOCATION_MAX = 200
 
-export interface ConnectArgs { port: number, count: number, concurrency: number, timeoutMs: number }
+export interface ConnectArgs {
+  port: number
+  count: number
+  concurrency: number
+  timeoutMs: number
+  /** Request path, query included (default /ws). */
+  path?: string
+  /** ws (default): lean WebSocket clients; sse: raw HTTP readers of GET /events. */
+  transport?: 'ws' | 'sse'
+  /** Which filter of a filtered run these clients subscribed with (-1, the default: none). */
+  tag?: number
+}
 export interface ConnectResult { opened: number, failed: number, failures: Record<string, number>, ms: number, open: number }
 
 export interface SingleArgs { port: number, alerts: number, timeoutMs: number }
@@ -90,6 +102,40 @@ export interface SlowOutcome {
   waitedMs: number
 }
 
+/**
+ * A filter of the filtered burst, as the loadgen checks it: alert i of a run has
+ * severity FILTER_SEVERITIES[i % 3] and location FILTER_LOCATIONS[floor(i / 3) % 4].
+ */
+export interface FilterSpec { query: string, severity?: string[], minSeverity?: number, location?: string[] }
+export const FILTER_SEVERITIES = ['info', 'warning', 'critical']
+export const FILTER_LOCATIONS = ['North', 'South', 'East', 'West']
+
+export interface FilteredArgs { port: number, alerts: number, inflight: number, idleMs: number, limitMs: number, filters: FilterSpec[] }
+export interface FilteredResult {
+  alerts: number
+  /** Subscribers by transport (the unfiltered monitor included in ws). */
+  ws: number
+  sse: number
+  deliveries: number
+  expected: number
+  drainMs: number
+  deliveriesPerSec: number
+  postsMs: number
+  non200: number
+  lastMs: number[]
+  /** Subscribers whose stream is exactly the monitor's (the publish order) with their filter applied. */
+  clientsExact: number
+  clientsWrong: number
+  /** Over all subscribers: events expected and not received, and received though not expected or twice. */
+  missing: number
+  extra: number
+  /** The unfiltered monitor got every alert once. */
+  monitorComplete: boolean
+  otherFrames: number
+  endedDuringRun: number
+  loadgenCpuPct: number
+}
+
 export interface IngestArgs { port: number, connections: number, durationS: number, warmupS: number }
 export interface IngestResult {
   requestsPerSec: number
@@ -107,6 +153,7 @@ export interface Commands {
   disconnect: { args: Record<string, never>, result: { closed: number } }
   single: { args: SingleArgs, result: SingleResult }
   burst: { args: BurstArgs, result: BurstResult }
+  filtered: { args: FilteredArgs, result: FilteredResult }
   releaseSlow: { args: { limitMs: number }, result: SlowOutcome }
   ingest: { args: IngestArgs, result: IngestResult }
 }
@@ -116,6 +163,10 @@ export type Reply = { id: number, ok: true, result: unknown } | { id: number, ok
 
 interface Conn {
   client: LeanClient | undefined
+  /** Set instead of `client` for an SSE reader. */
+  reader?: StreamReader
+  /** The filter it subscribed with (-1: none). */
+  tag: number
   open: boolean
   slow: boolean
   /** Alert indexes in arrival order (burst only), and how many arrived. */
@@ -170,10 +221,23 @@ function onText (conn: Conn, buf: Buffer, start: number, end: number, t: number)
   let i = m + MARKER.length
   let seq = 0
   for (let c = buf[i] as number; i < end && c >= 48 && c <= 57; c = buf[++i] as number) seq = seq * 10 + c - 48
+  deliver(conn, p, seq, end - start, t)
+}
+
+/** The SSE record of a stream reader: the same marker, in its data line. */
+function onRecord (conn: Conn, record: string, t: number): void {
+  const p = phase
+  if (p === undefined) return
+  const m = record.indexOf('bench#')
+  if (m < 0) { if (record.startsWith('id:') || record.startsWith('event:')) p.other++; return }
+  deliver(conn, p, Number.parseInt(record.slice(m + 6), 10), record.length, t)
+}
+
+function deliver (conn: Conn, p: Phase, seq: number, bytes: number, t: number): void {
   const idx = seq - p.base
   if (idx < 0 || idx >= p.n) { p.other++; return }
 
-  p.frameBytes = end - start
+  p.frameBytes = bytes
   conn.received++
   if (idx <= conn.last) conn.disorder++
   conn.last = idx
@@ -200,16 +264,18 @@ function onEnd (conn: Conn): void {
   }
 }
 
-function alertBody (seq: number, pad: boolean): string {
+/** The body of an alert; with `mixedIdx` (its index in a filtered run) its severity and location vary with it. */
+function alertBody (seq: number, pad: boolean, mixedIdx = -1): string {
   const message = `bench#${seq}#`
+  if (mixedIdx >= 0) return JSON.stringify({ message, location: FILTER_LOCATIONS[Math.floor(mixedIdx / 3) % 4], severity: FILTER_SEVERITIES[mixedIdx % 3] })
   return JSON.stringify(pad
     ? { message: message.padEnd(MESSAGE_MAX, 'x'), location: 'Bench'.padEnd(LOCATION_MAX, 'x') }
     : { message, location: 'Bench' })
 }
 
 /** Posts one alert; records when it was sent and when the response ended. */
-async function post (port: number, p: Phase, idx: number, pad: boolean): Promise<number> {
-  const body = alertBody(p.base + idx, pad)
+async function post (port: number, p: Phase, idx: number, pad: boolean, mixed = false): Promise<number> {
+  const body = alertBody(p.base + idx, pad, mixed ? idx : -1)
   return await new Promise((resolve, reject) => {
     const req = request({
       host: HOST,
@@ -274,7 +340,7 @@ function cpuPct (startCpu: NodeJS.CpuUsage, startNs: number): number {
 
 const toMs = (ns: number): number => Math.round(ns / 1000) / 1000
 
-async function connect ({ port, count, concurrency, timeoutMs }: ConnectArgs): Promise<ConnectResult> {
+async function connect ({ port, count, concurrency, timeoutMs, path = '/ws', transport = 'ws', tag = -1 }: ConnectArgs): Promise<ConnectResult> {
   const t0 = nowNs()
   const failures: Record<string, number> = {}
   let started = 0
@@ -282,18 +348,23 @@ async function connect ({ port, count, concurrency, timeoutMs }: ConnectArgs): P
   async function worker (): Promise<void> {
     while (started < count) {
       started++
-      const conn: Conn = { client: undefined, open: false, slow: false, seqs: undefined, n: 0, last: -1, disorder: 0, received: 0 }
+      const conn: Conn = { client: undefined, tag, open: false, slow: false, seqs: undefined, n: 0, last: -1, disorder: 0, received: 0 }
       try {
-        conn.client = await openClient({
-          host: HOST,
-          port,
-          path: '/ws',
-          timeoutMs,
-          onText: (_client, buf, start, end, t) => onText(conn, buf, start, end, t),
-          onEnd: () => onEnd(conn)
-        })
-        // Already closed by the server between the 101 and now: not counted as open.
-        if (!conn.client.open) throw new Error(conn.client.describeEnding())
+        if (transport === 'sse') {
+          conn.reader = await openStreamReader({ host: HOST, port, path, timeoutMs, onRecord: (record, t) => onRecord(conn, record, t), onEnd: () => onEnd(conn) })
+          if (!conn.reader.open) throw new Error(conn.reader.ended ?? 'stream ended')
+        } else {
+          conn.client = await openClient({
+            host: HOST,
+            port,
+            path,
+            timeoutMs,
+            onText: (_client, buf, start, end, t) => onText(conn, buf, start, end, t),
+            onEnd: () => onEnd(conn)
+          })
+          // Already closed by the server between the 101 and now: not counted as open.
+          if (!conn.client.open) throw new Error(conn.client.describeEnding())
+        }
         conn.open = true
         openFast++
         conns.push(conn)
@@ -313,6 +384,7 @@ async function disconnect (): Promise<{ closed: number }> {
   for (const conn of closing) {
     conn.open = false
     conn.client?.destroy()
+    conn.reader?.destroy()
   }
   openFast = 0
   phase = undefined
@@ -436,6 +508,87 @@ async function burst ({ port, alerts, inflight, slowEvery, pad, idleMs, limitMs 
   }
 }
 
+const passes = (spec: FilterSpec, idx: number): boolean => {
+  const severity = FILTER_SEVERITIES[idx % 3] as string
+  const location = FILTER_LOCATIONS[Math.floor(idx / 3) % 4] as string
+  return (spec.severity === undefined || spec.severity.includes(severity)) &&
+    (spec.minSeverity === undefined || idx % 3 >= spec.minSeverity) &&
+    (spec.location === undefined || spec.location.includes(location))
+}
+
+/**
+ * A burst of alerts over every severity and location to subscribers with
+ * different filters (the tag each was connected with) and one unfiltered
+ * monitor (tag -1), whose stream is the publish order: every other stream must
+ * be exactly that order with its filter applied.
+ */
+async function filtered ({ port, alerts, inflight, idleMs, limitMs, filters }: FilteredArgs): Promise<FilteredResult> {
+  const p = startPhase(alerts, true)
+  const want = (conn: Conn, idx: number): boolean => conn.tag < 0 || passes(filters[conn.tag] as FilterSpec, idx)
+  const open = conns.filter((c) => c.open)
+  let expected = 0
+  for (const conn of open) for (let i = 0; i < alerts; i++) if (want(conn, i)) expected++
+  p.expected = expected
+  agent.maxSockets = inflight
+  const cpu0 = process.cpuUsage()
+  const t0 = nowNs()
+  let next = 0
+  let non200 = 0
+  async function poster (): Promise<void> {
+    while (next < alerts) {
+      const idx = next++
+      if (await post(port, p, idx, false, true) !== 200) non200++
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(inflight, alerts) }, poster))
+  const postsDone = nowNs()
+  await until(p, () => p.delivered >= expected || nowNs() - Math.max(p.lastDeliveryNs, postsDone) > idleMs * 1e6, limitMs)
+
+  const monitor = open.find((c) => c.tag < 0)
+  const order = monitor === undefined ? [] : Array.from((monitor.seqs as Int32Array).subarray(0, Math.min(monitor.n, alerts)))
+  const monitorComplete = monitor !== undefined && monitor.n === alerts && new Set(order).size === alerts
+  let clientsExact = 0
+  let missing = 0
+  let extra = 0
+  for (const conn of open) {
+    const got = Array.from((conn.seqs as Int32Array).subarray(0, Math.min(conn.n, alerts)))
+    const slice = order.filter((idx) => want(conn, idx))
+    if (monitorComplete && conn.n === slice.length && got.every((idx, i) => idx === slice[i])) clientsExact++
+    const gotSet = new Set(got)
+    let wanted = 0
+    let present = 0
+    for (let i = 0; i < alerts; i++) {
+      if (!want(conn, i)) continue
+      wanted++
+      if (gotSet.has(i)) present++
+    }
+    missing += wanted - present
+    extra += conn.n - present
+  }
+  const firstSent = p.sent.reduce((a, b) => Math.min(a, b), Infinity)
+  const drainNs = p.lastDeliveryNs - firstSent
+  return {
+    alerts,
+    ws: open.filter((c) => c.client !== undefined).length,
+    sse: open.filter((c) => c.reader !== undefined).length,
+    deliveries: p.delivered,
+    expected,
+    drainMs: toMs(drainNs),
+    deliveriesPerSec: drainNs > 0 ? Math.round(p.delivered / (drainNs / 1e9)) : 0,
+    postsMs: toMs(postsDone - t0),
+    non200,
+    lastMs: Array.from(p.last, (t, i) => toMs(t - (p.sent[i] as number))),
+    clientsExact,
+    clientsWrong: open.length - clientsExact,
+    missing,
+    extra,
+    monitorComplete,
+    otherFrames: p.other,
+    endedDuringRun: open.filter((c) => !c.open).length,
+    loadgenCpuPct: cpuPct(cpu0, t0)
+  }
+}
+
 /** Lets the slow clients read again and waits until each has every alert or has been closed. */
 async function releaseSlow ({ limitMs }: { limitMs: number }): Promise<SlowOutcome> {
   const p = phase
@@ -482,6 +635,7 @@ const handlers: { [C in CommandName]: (args: Commands[C]['args']) => Promise<Com
   disconnect,
   single,
   burst,
+  filtered,
   releaseSlow,
   ingest
 }

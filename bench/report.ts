@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { BurstResult, ConnectResult, IngestResult, SingleResult, SlowOutcome } from './loadgen'
+import type { BurstResult, ConnectResult, FilteredResult, IngestResult, SingleResult, SlowOutcome } from './loadgen'
 
 /**
  * Turns the raw runs into summaries, target verdicts, latest.json (everything)
@@ -18,9 +18,10 @@ export interface Settings {
   memory: { sizes: number[] }
   ingest: { connections: number, durationS: number, warmupS: number }
   slow: { clients: number, slowEvery: number, alerts: number, inflight: number, rounds: number }
+  filtered: { wsClients: number, sseClients: number, alerts: number, inflight: number, warmup: number }
   serverEnv: Record<string, string>
 }
-export type ScenarioName = 'latency' | 'burst' | 'memory' | 'ingest' | 'slow'
+export type ScenarioName = 'latency' | 'burst' | 'memory' | 'ingest' | 'slow' | 'filtered'
 
 /** CPU the rest of the machine used during a run, in % of one core, and how long the run waited for quiet. */
 export interface Background { otherCpuPct: number, waitedForQuietMs: number }
@@ -61,12 +62,24 @@ export interface SlowRun {
   outcome: SlowOutcome | undefined
   serverCpuPct: number
 }
+export interface FilteredRun {
+  target: Target
+  round: number
+  background: Background
+  /** Subscribers open when the burst started. */
+  open: number
+  result: FilteredResult
+  rssBeforeKiB: number
+  rssPeakKiB: number
+  serverCpuPct: number
+}
 export interface Runs {
   latency: LatencyRun[]
   burst: BurstRun[]
   memory: MemoryRun[]
   ingest: IngestRun[]
   slow: SlowRun[]
+  filtered: FilteredRun[]
 }
 
 export interface Meta {
@@ -202,8 +215,43 @@ function table (header: string[], rows: string[][]): string {
   return [line(header), line(header.map((_, i) => i === 0 ? '---' : '---:')), ...rows.map(line)].join('\n')
 }
 
+/** The filtered burst over its rounds: medians, and the integrity counts summed. */
+export function summarizeFiltered (runs: FilteredRun[]): { deliveriesPerSec: number, drainMs: number, p99Last: number, serverCpuPct: number, loadgenCpuPct: number, deliveries: number, expected: number, exact: number, subscribers: number, missing: number, extra: number, rssPeakKiB: number, rounds: number } | undefined {
+  if (runs.length === 0) return undefined
+  const r = runs.map((x) => x.result)
+  return {
+    deliveriesPerSec: median(r.map((x) => x.deliveriesPerSec)),
+    drainMs: median(r.map((x) => x.drainMs)),
+    p99Last: percentile(r.flatMap((x) => x.lastMs), 99),
+    serverCpuPct: median(runs.map((x) => x.serverCpuPct)),
+    loadgenCpuPct: median(r.map((x) => x.loadgenCpuPct)),
+    deliveries: r.reduce((sum, x) => sum + x.deliveries, 0),
+    expected: r.reduce((sum, x) => sum + x.expected, 0),
+    exact: r.reduce((sum, x) => sum + x.clientsExact, 0),
+    subscribers: r.reduce((sum, x) => sum + x.clientsExact + x.clientsWrong, 0),
+    missing: r.reduce((sum, x) => sum + x.missing, 0),
+    extra: r.reduce((sum, x) => sum + x.extra, 0),
+    rssPeakKiB: median(runs.map((x) => x.rssPeakKiB)),
+    rounds: runs.length
+  }
+}
+
 export function evaluateTargets (settings: Settings, runs: Runs): TargetLine[] {
   const lines: TargetLine[] = []
+  const fp = summarizeFiltered(runs.filtered)
+  const fr = summarizeBurst(runs.burst, 'reference')
+  if (fp !== undefined) {
+    lines.push({
+      name: 'Filtered burst deliveries/s ≥ 3x the reference\'s unfiltered burst',
+      detail: fr === undefined ? 'not measured (run burst too)' : `${int(fp.deliveriesPerSec)}/s vs ${int(fr.deliveriesPerSec)}/s = ${ratio(fp.deliveriesPerSec, fr.deliveriesPerSec)}`,
+      reached: fr === undefined ? undefined : fp.deliveriesPerSec >= 3 * fr.deliveriesPerSec
+    })
+    lines.push({
+      name: 'Filtered burst: nothing lost, every stream exactly its filter\'s slice in order',
+      detail: `${int(fp.exact)}/${int(fp.subscribers)} exact, ${int(fp.missing)} missing, ${int(fp.extra)} extra`,
+      reached: fp.exact === fp.subscribers && fp.missing === 0 && fp.extra === 0
+    })
+  }
 
   const bp = summarizeBurst(runs.burst, 'project')
   const br = summarizeBurst(runs.burst, 'reference')
@@ -252,7 +300,7 @@ function backgroundPct (runs: Array<{ target: Target, background: Background }>,
 const BACKGROUND_LABEL = 'other processes, % of a core (mean over runs)'
 
 function allRuns (runs: Runs): Array<{ target: Target, background: Background }> {
-  return [...runs.latency, ...runs.burst, ...runs.memory, ...runs.ingest, ...runs.slow]
+  return [...runs.latency, ...runs.burst, ...runs.memory, ...runs.ingest, ...runs.slow, ...runs.filtered]
 }
 
 export function markdown (meta: Meta, settings: Settings, runs: Runs, targets: TargetLine[], { failures, discarded }: Problems): string {
@@ -384,6 +432,23 @@ export function markdown (meta: Meta, settings: Settings, runs: Runs, targets: T
     ]))
   }
 
+  const f = summarizeFiltered(runs.filtered)
+  if (f !== undefined) {
+    const s = settings.filtered
+    out.push(`\n#### 6. Filtered burst (${s.alerts} alerts over 3 severities and 4 locations, ${s.inflight} in flight; ${int(s.wsClients)} WebSockets and ${int(s.sseClients)} SSE readers over 10 filters, 1 unfiltered monitor; project only)\n`)
+    out.push(table(['metric', 'project'], [
+      ['deliveries/s (median)', int(f.deliveriesPerSec)],
+      ['drain, ms (median)', ms(f.drainMs)],
+      ['p99 POST → last subscriber of an alert, ms', ms(f.p99Last)],
+      ['delivered / expected (all rounds)', `${int(f.deliveries)}/${int(f.expected)}`],
+      ['subscribers with exactly their slice, in order', `${int(f.exact)}/${int(f.subscribers)}`],
+      ['missing / extra deliveries', `${int(f.missing)} / ${int(f.extra)}`],
+      ['server CPU % (median)', int(f.serverCpuPct)],
+      ['server RSS peak, MiB (median)', mib(f.rssPeakKiB)],
+      [BACKGROUND_LABEL, int(backgroundPct(runs.filtered, 'project'))]
+    ]))
+  }
+
   out.push('\n#### Targets\n')
   for (const t of targets) {
     const mark = t.reached === undefined ? 'not measured' : t.reached ? '**reached**' : '**not reached**'
@@ -411,7 +476,8 @@ export function write (dir: string, name: string, meta: Meta, settings: Settings
     slow: {
       project: { none: summarizeBurst(runs.slow.filter((r) => !r.withSlow), 'project'), slow: summarizeBurst(runs.slow.filter((r) => r.withSlow), 'project'), endings: slowEndings(runs.slow.filter((r) => r.withSlow), 'project') },
       reference: { none: summarizeBurst(runs.slow.filter((r) => !r.withSlow), 'reference'), slow: summarizeBurst(runs.slow.filter((r) => r.withSlow), 'reference'), endings: slowEndings(runs.slow.filter((r) => r.withSlow), 'reference') }
-    }
+    },
+    filtered: summarizeFiltered(runs.filtered)
   }
   // Indented, but with arrays of numbers on one line each: thousands of per-alert times stay readable.
   const pretty = JSON.stringify({ meta, settings, summary, targets, runs, ...problems }, null, 2)

@@ -4,10 +4,10 @@ import { get } from 'node:http'
 import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import type { CommandName, Commands, Reply } from './loadgen'
+import type { CommandName, Commands, FilterSpec, Reply } from './loadgen'
 import {
   write, median, percentile,
-  type Background, type BurstRun, type IngestRun, type LatencyRun, type MemoryRun, type Meta, type Problems, type Runs,
+  type Background, type BurstRun, type FilteredRun, type IngestRun, type LatencyRun, type MemoryRun, type Meta, type Problems, type Runs,
   type ScenarioName, type Settings, type SlowRun, type Target
 } from './report'
 
@@ -18,7 +18,7 @@ import {
  *
  *   npm run bench                         full run (11–15 minutes), writes bench/results/latest.*
  *   npm run bench -- --quick              small sizes, one round: a smoke run of a minute or two
- *   npm run bench -- --only burst,slow    some scenarios (latency, burst, memory, ingest, slow)
+ *   npm run bench -- --only burst,slow    some scenarios (latency, burst, memory, ingest, slow, filtered)
  *   npm run bench -- --rounds 3           rounds per server (default 2; 1 with --quick and for slow)
  *   npm run bench -- --no-pin             do not pin processes to cores
  *   npm run bench -- --cpu-prof           write V8 CPU profiles of every project server and of the load
@@ -29,7 +29,7 @@ import {
  * (or the name given with --out).
  */
 
-const SCENARIOS: ScenarioName[] = ['latency', 'burst', 'memory', 'ingest', 'slow']
+const SCENARIOS: ScenarioName[] = ['latency', 'burst', 'memory', 'ingest', 'slow', 'filtered']
 
 const FULL: Omit<Settings, 'quick' | 'rounds' | 'scenarios' | 'serverEnv'> = {
   latency: { sizes: [1000, 5000, 10000], alerts: 50, warmup: 5 },
@@ -39,7 +39,9 @@ const FULL: Omit<Settings, 'quick' | 'rounds' | 'scenarios' | 'serverEnv'> = {
   // Frames of ~1.3 KB: 4,000 of them (~5.3 MB) overrun what the kernel holds for
   // a client that stopped reading (~4 MB on loopback here), so more than 1 MiB
   // piles up in the server. Over 5 GB through loopback per run: one round only.
-  slow: { clients: 1000, slowEvery: 100, alerts: 4000, inflight: 16, rounds: 1 }
+  slow: { clients: 1000, slowEvery: 100, alerts: 4000, inflight: 16, rounds: 1 },
+  // 1,000 WebSockets over 10 filters and 100 SSE readers over the same 10, plus one unfiltered monitor.
+  filtered: { wsClients: 1000, sseClients: 100, alerts: 600, inflight: 16, warmup: 60 }
 }
 
 const QUICK: typeof FULL = {
@@ -47,8 +49,25 @@ const QUICK: typeof FULL = {
   burst: { clients: 200, alerts: 100, inflight: 16, warmup: 20 },
   memory: { sizes: [200, 1000] },
   ingest: { connections: 50, durationS: 3, warmupS: 1 },
-  slow: { clients: 200, slowEvery: 100, alerts: 1000, inflight: 16, rounds: 1 }
+  slow: { clients: 200, slowEvery: 100, alerts: 1000, inflight: 16, rounds: 1 },
+  filtered: { wsClients: 200, sseClients: 20, alerts: 120, inflight: 16, warmup: 12 }
 }
+
+// Ten distinct filters of /ws and /events over the severities and locations
+// the filtered burst's alerts cycle through (loadgen.ts checks each stream
+// against the same specification).
+const FILTERS: FilterSpec[] = [
+  { query: 'severity=critical', severity: ['critical'] },
+  { query: 'severity=warning', severity: ['warning'] },
+  { query: 'severity=info', severity: ['info'] },
+  { query: 'location=North', location: ['North'] },
+  { query: 'location=South', location: ['South'] },
+  { query: 'location=East,West', location: ['East', 'West'] },
+  { query: 'min_severity=warning', minSeverity: 1 },
+  { query: 'severity=critical&location=North,South', severity: ['critical'], location: ['North', 'South'] },
+  { query: 'types=alert&location=West', location: ['West'] },
+  { query: 'min_severity=critical&location=East', minSeverity: 2, location: ['East'] }
+]
 
 // The same for every server. Limits the project may read from the environment
 // are raised so that they do not cap the load; unknown variables are ignored.
@@ -474,6 +493,40 @@ async function slow (ctx: Context, target: Target, round: number, withSlow: bool
   })
 }
 
+/** The project only: the reference server has no filters (its unfiltered burst is the yardstick). */
+async function filteredBurst (ctx: Context, round: number): Promise<FilteredRun> {
+  const { wsClients, sseClients, alerts, inflight, warmup } = ctx.settings.filtered
+  return await withServer(ctx, 'project', async (server) => {
+    const monitor = await connect(ctx, server, 1)
+    let opened = monitor.open
+    for (let f = 0; f < FILTERS.length; f++) {
+      const spec = FILTERS[f] as FilterSpec
+      const ws = Math.floor(wsClients / FILTERS.length) + (f < wsClients % FILTERS.length ? 1 : 0)
+      const sse = Math.floor(sseClients / FILTERS.length) + (f < sseClients % FILTERS.length ? 1 : 0)
+      if (ws > 0) {
+        const r = await ctx.loadgen.call('connect', { port: server.port, count: ws, ...CONNECT, path: `/ws?${spec.query}`, tag: f })
+        if (r.failed > 0) log(`  ${r.failed} of ${ws} WebSockets (${spec.query}) failed: ${JSON.stringify(r.failures)}`)
+        opened = r.open
+      }
+      if (sse > 0) {
+        const r = await ctx.loadgen.call('connect', { port: server.port, count: sse, ...CONNECT, path: `/events?${spec.query}`, transport: 'sse', tag: f })
+        if (r.failed > 0) log(`  ${r.failed} of ${sse} streams (${spec.query}) failed: ${JSON.stringify(r.failures)}`)
+        opened = r.open
+      }
+    }
+    await ctx.loadgen.call('filtered', { port: server.port, alerts: warmup, inflight, idleMs: 2000, limitMs: 30_000, filters: FILTERS })
+    const rssBeforeKiB = server.rssKiB()
+    const peak = rssPeak(server)
+    const { value: result, cpuPct } = await withCpu(server, async () =>
+      await ctx.loadgen.call('filtered', { port: server.port, alerts, inflight, idleMs: 3000, limitMs: 120_000, filters: FILTERS }))
+    const rssPeakKiB = peak()
+    if (!result.monitorComplete) log('  the unfiltered monitor did not get every alert: no stream can be checked against the publish order')
+    log(`filtered r${round} project (${result.ws} WebSockets, ${result.sse} SSE, ${FILTERS.length} filters + 1 unfiltered): ${result.deliveriesPerSec.toLocaleString('en-US')} deliveries/s, ` +
+      `drain ${result.drainMs} ms, ${result.deliveries}/${result.expected} delivered, ${result.clientsExact}/${result.clientsExact + result.clientsWrong} exact slices; server ${cpuPct}% CPU, loadgen ${Math.round(result.loadgenCpuPct)}%`)
+    return { target: 'project', round, open: opened, result, rssBeforeKiB, rssPeakKiB, serverCpuPct: cpuPct }
+  })
+}
+
 function fdLimit (): string {
   const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
   return line?.split(/\s{2,}/)[1] ?? 'unknown'
@@ -537,7 +590,7 @@ async function main (): Promise<void> {
   // Read before the first run: the tree others edit may change while this runs.
   const git = gitInfo()
   log(`${name} run: ${scenarios.join(', ')}; ${settings.rounds} round(s); ${pinned ? 'server on core 0, load generator on core 1' : 'not pinned'}`)
-  const runs: Runs = { latency: [], burst: [], memory: [], ingest: [], slow: [] }
+  const runs: Runs = { latency: [], burst: [], memory: [], ingest: [], slow: [], filtered: [] }
   const problems: Problems = { failures: [], discarded: [] }
   /** Runs one measurement into `list`; a failure is recorded and the benchmark goes on. */
   async function measure<R extends { background: Background }> (what: string, list: R[], fn: () => Promise<R>): Promise<void> {
@@ -578,6 +631,9 @@ async function main (): Promise<void> {
           for (const t of INGEST_TARGETS) {
             await measure(`ingest r${round} ${t}`, runs.ingest, async () => await ingest(ctx, t, round))
           }
+          break
+        case 'filtered':
+          await measure(`filtered r${round} project`, runs.filtered, async () => await filteredBurst(ctx, round))
           break
         case 'slow':
           for (const withSlow of [false, true]) {

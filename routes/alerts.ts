@@ -3,6 +3,8 @@ import type { FastifyRequest } from 'fastify'
 import { ActionInput, Alert, AlertHistory, AlertId, AlertInput, Board, BoardQuery, PublishHeaders, ResolveByKeyInput } from '../schemas/events'
 import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } from '../schemas/errors'
 import { boardPage, decodeCursor, parseAlertFilter } from '../plugins/core/board'
+import { parseSince } from '../plugins/core/event-filter'
+import type { StoredAlert } from '../plugins/core/backend'
 import { actor, publishRequest } from './shared'
 
 /** The body may be left out altogether (`curl -X POST .../ack`): it then counts as {}. */
@@ -11,8 +13,25 @@ async function optionalBody (request: FastifyRequest): Promise<void> {
 }
 
 const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { publisher, backend: { store } } = fastify
+  const { publisher, backend: { store }, timers } = fastify
   const { HISTORY_SIZE } = fastify.config
+
+  /** The alerts changed after `since` (the same forms as on /ws and /events), and whether its id was no longer retained. */
+  async function changedSince (since: string | undefined): Promise<{ keep?: (stored: StoredAlert) => boolean, gap?: true }> {
+    if (since === undefined) return {}
+    const from = parseSince(since, timers.now())
+    if (typeof from === 'string') throw httpError('INVALID_QUERY', from)
+    if (from.kind === 'all') return {}
+    if (from.kind === 'time') return { keep: ({ alert }) => Date.parse(alert.updatedAt) > from.after }
+    const { found, events } = await store.since(from.id)
+    if (!found) return { gap: true }
+    const changed = new Set<string>()
+    for (const event of events) {
+      if (event.type === 'alert') changed.add(event.id)
+      else if (event.type === 'alert_update') changed.add(event.alert.id)
+    }
+    return { keep: ({ alert }) => changed.has(alert.id) }
+  }
 
   fastify.post('/alerts', {
     config: { scope: 'publish' },
@@ -46,19 +65,22 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['alerts'],
       summary: 'The board: retained alerts, newest first, filtered',
-      description: 'Each filter takes a comma list; values within one filter OR, filters AND. ' +
+      description: 'Each filter takes a comma list; values within one filter OR, filters AND (the same filters as /ws and /events, and min_severity). ' +
+        'since keeps the alerts changed after a point (an event id, a duration, an ISO 8601 date-time). ' +
         'Alerts that are not resolved are kept until they are (up to OPEN_ALERTS_MAX); resolved ones up to HISTORY_SIZE.',
       querystring: BoardQuery,
       response: { 200: Board, ...apiErrors, ...queryErrors }
     }
   }, async (request) => {
-    const { limit = 100, cursor, ...rest } = request.query
+    const { limit = 100, cursor, since, ...rest } = request.query
     const filter = parseAlertFilter(rest)
     if (typeof filter === 'string') throw httpError('INVALID_QUERY', filter)
     const before = cursor === undefined ? undefined : decodeCursor(cursor)
     if (cursor !== undefined && before === undefined) throw httpError('INVALID_QUERY', 'querystring/cursor is not a cursor this server gave out')
-    const page = boardPage(await store.alerts(), filter, limit, before)
-    return { ...page, count: page.alerts.length }
+    const { keep, gap } = await changedSince(since)
+    const stored = await store.alerts()
+    const page = boardPage(keep === undefined ? stored : stored.filter(keep), filter, limit, before)
+    return { ...page, count: page.alerts.length, ...(gap === true ? { gap } : {}) }
   })
 
   const action = (name: 'acknowledge' | 'resolve', summary: string): void => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { TSchema } from '@sinclair/typebox'
 import { Alert, AlertUpdate, Chat, ChatInput } from '../schemas/events'
-import { ErrorFrame, GapFrame, PingFrame, PongFrame, WsQuery } from '../schemas/frames'
+import { ErrorFrame, EventsQuery, GapFrame, KeepaliveFrame, PingFrame, PongFrame, WsQuery } from '../schemas/frames'
 
 // Plain JSON: TypeBox keeps its metadata under symbol keys, which JSON drops.
 const json = (schema: TSchema): Record<string, unknown> => JSON.parse(JSON.stringify(schema))
@@ -12,6 +12,9 @@ export const wsMessages = {
   client: { chat: ChatInput, ping: PingFrame }
 } as const
 
+/** What GET /events sends: the frames of /ws a subscriber receives (no pong: it sends nothing), and NDJSON's keepalive. */
+export const streamMessages = { alert: Alert, alert_update: AlertUpdate, chat: Chat, error: ErrorFrame, gap: GapFrame, keepalive: KeepaliveFrame } as const
+
 const titles: Record<string, string> = {
   alert: 'An alert, as published',
   alert_update: 'An alert changed (repeated, acknowledged, resolved, escalated), with the whole alert as it now stands',
@@ -20,7 +23,8 @@ const titles: Record<string, string> = {
   gap: 'Replay could not start where asked',
   pong: 'Answer to a ping',
   sendChat: 'Send a chat message',
-  ping: 'Application-level ping'
+  ping: 'Application-level ping',
+  keepalive: 'NDJSON keep-alive line'
 }
 
 /** AsyncAPI 3.0 document of the /ws channel. */
@@ -32,6 +36,7 @@ export function buildAsyncApi (domain: string): Record<string, unknown> {
   }
   messages.sendChat = { name: 'sendChat', title: titles.sendChat, contentType: 'application/json', payload: json(wsMessages.client.chat) }
   messages.ping = { name: 'ping', title: titles.ping, contentType: 'application/json', payload: json(wsMessages.client.ping) }
+  messages.keepalive = { name: 'keepalive', title: titles.keepalive, contentType: 'application/x-ndjson', payload: json(KeepaliveFrame) }
 
   const channelRef = { $ref: '#/channels/events' }
   const channelMessage = (name: string) => ({ $ref: `#/channels/events/messages/${name}` })
@@ -51,7 +56,14 @@ export function buildAsyncApi (domain: string): Record<string, unknown> {
         '(without it a chat frame gets an error frame with code forbidden). With a named credential (a TOKENS_FILE entry or a JWT) the chat sender is its name. ' +
         'A connection whose token is revoked (its TOKENS_FILE entry removed) or expires is closed with 1008 "token revoked" or "token expired"; reconnect with a fresh token. ' +
         'Close codes: 1000 normal, 1001 server shutting down, 1008 policy (too many refused frames, token revoked or expired), 1009 frame too large, ' +
-        '1011 server error, 1013 too slow / try again later.'
+        '1011 server error, 1013 too slow / try again later. ' +
+        'The same frames go over plain HTTP on GET /events (the stream channel): Server-Sent Events by default (id: the event id, event: the frame type, ' +
+        'data: the frame JSON; a comment line every SSE_HEARTBEAT_MS) or NDJSON (?format=ndjson or Accept: application/x-ndjson; one frame a line, ' +
+        'keepalive frames). Replay from ?since= or Last-Event-ID, the gap frame, filters, connection caps and the slow-reader cut are those of /ws; ' +
+        'a stream that is cut, or open at shutdown, ends, and EventSource reconnects with Last-Event-ID. ' +
+        'With credentials configured a stream needs the subscribe scope, as Authorization: Bearer or ?token=; a stream whose token is revoked or expires ends. ' +
+        'Filters on both: types, severity, min_severity, location, key, tag (comma lists; values within one parameter OR, parameters AND; ' +
+        'chat is filtered by types alone, an alert_update by the alert it carries). since: an event id, all, a duration (30s, 10m, 2h) or an ISO 8601 date-time.'
     },
     servers: {
       default: {
@@ -66,6 +78,11 @@ export function buildAsyncApi (domain: string): Record<string, unknown> {
         address: '/ws',
         messages: Object.fromEntries(Object.keys(messages).map((name) => [name, ref(name)])),
         bindings: { ws: { method: 'GET', query: json(WsQuery), bindingVersion: '0.1.0' } }
+      },
+      stream: {
+        address: '/events',
+        description: 'GET /events: text/event-stream or application/x-ndjson. Query: ' + Object.keys(EventsQuery.properties).join(', ') + '; header Last-Event-ID.',
+        messages: Object.fromEntries(Object.keys(streamMessages).map((name) => [name, ref(name)]))
       }
     },
     operations: {
@@ -74,7 +91,14 @@ export function buildAsyncApi (domain: string): Record<string, unknown> {
         { action: 'send', channel: channelRef, summary: `The server sends: ${titles[name]?.toLowerCase()}.`, messages: [channelMessage(name)] }
       ])),
       receiveChat: { action: 'receive', channel: channelRef, summary: 'A client sends a chat message; it is stored and sent to everyone.', messages: [channelMessage('sendChat')] },
-      receivePing: { action: 'receive', channel: channelRef, summary: 'A client pings; the server answers with pong.', messages: [channelMessage('ping')] }
+      receivePing: { action: 'receive', channel: channelRef, summary: 'A client pings; the server answers with pong.', messages: [channelMessage('ping')] },
+      streamEvents: {
+        action: 'send',
+        channel: { $ref: '#/channels/stream' },
+        summary: 'The server streams the frames a subscriber receives over GET /events.',
+        messages: Object.keys(streamMessages).map((name) => ({ $ref: `#/channels/stream/messages/${name}` })),
+        bindings: { http: { method: 'GET', query: json(EventsQuery), bindingVersion: '0.3.0' } }
+      }
     },
     components: {
       messages,
@@ -101,7 +125,7 @@ const asyncapi: FastifyPluginAsync = async (fastify) => {
   fastify.get('/asyncapi.json', {
     // Open like the OpenAPI document: it describes the API, it does not use it.
     config: { public: true },
-    schema: { tags: ['websocket'], summary: 'AsyncAPI 3.0 document of the /ws channel', security: [] }
+    schema: { tags: ['websocket'], summary: 'AsyncAPI 3.0 document of /ws and /events', security: [] }
   }, async (_request, reply) => await reply.type('application/json; charset=utf-8').send(body))
 }
 

@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Alert, Chat, Draft } from '../schemas/events'
 import type { Publisher } from '../plugins/core/publisher'
+import { parseEventFilter, parseSince, type EventFilter, type EventFilterQuery, type Since } from '../plugins/core/event-filter'
+import { httpError } from '../schemas/errors'
 
 /** Route config for routes that must answer even when the server is overloaded (health, readiness, metrics). */
 export const neverShed = { pressureHandler: (): undefined => undefined }
@@ -24,4 +26,24 @@ export async function publishRequest<D extends Draft> (publisher: Publisher, dra
   const { event, replayed } = await publisher.publishOnce(draft, key)
   if (replayed) void reply.header('idempotent-replayed', 'true')
   return event
+}
+
+/** What a subscriber asked for: its filter (none: everything) and where its replay starts (none: live only). */
+export interface Subscription {
+  filter: EventFilter | undefined
+  since: Since | undefined
+}
+
+/**
+ * Reads the filter and `since` of /ws or /events (a Last-Event-ID header
+ * takes the place of ?since=); a mistake is a 400 naming the parameter,
+ * answered before any upgrade or stream starts.
+ */
+export function subscription (query: EventFilterQuery & { since?: string }, now: number, lastEventId?: string): Subscription {
+  const filter = parseEventFilter(query)
+  if (typeof filter === 'string') throw httpError('INVALID_QUERY', filter)
+  const given = lastEventId ?? query.since
+  const since = given === undefined ? undefined : parseSince(given, now, lastEventId === undefined ? 'querystring/since' : 'headers/last-event-id')
+  if (typeof since === 'string') throw httpError('INVALID_QUERY', since)
+  return { filter, since }
 }

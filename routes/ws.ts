@@ -7,15 +7,16 @@ import { readClientFrame } from '../plugins/core/client-frames'
 import { tokenBucket } from '../plugins/core/token-bucket'
 import { releaseUpgrade } from '../plugins/core/ws-internals'
 import { clientKey } from '../plugins/app/auth'
-import { actor } from './shared'
+import { replaySince } from '../plugins/core/event-filter'
+import { actor, subscription, type Subscription } from './shared'
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
   const { broadcaster, publisher, backend, compileCheck, timers, takePublish, allows } = fastify
   const { WS_CHAT_RATE, WS_CHAT_BURST, WS_MAX_INVALID_FRAMES, RATE_LIMIT_MAX, RATE_LIMIT_WINDOW } = fastify.config
   const checkChat = compileCheck(ChatInput, 'frame')
-  // The raw response of each upgrade, from its preHandler to its handler
-  // (which gets no reply), so the handler can let it go.
-  const upgrades = new WeakMap<IncomingMessage, ServerResponse>()
+  // The raw response of each upgrade and what it subscribes to, from its
+  // preHandler to its handler (which gets no reply), so the handler can let it go.
+  const upgrades = new WeakMap<IncomingMessage, { response: ServerResponse, subscription: Subscription }>()
   const rateText = `more than ${WS_CHAT_RATE} chat messages a second (burst ${WS_CHAT_BURST}) on this connection, or over this address's publishing limit (${RATE_LIMIT_MAX} per ${RATE_LIMIT_WINDOW}, shared with POST)`
 
   fastify.get('/ws', {
@@ -25,7 +26,8 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['websocket'],
       summary: 'Live events over WebSocket',
       description: 'Upgrade to a WebSocket. Every alert and chat message is sent as one JSON text frame. ' +
-        'Send {"sender": "...", "message": "..."} to chat. The frames are described in /asyncapi.json.',
+        'Send {"sender": "...", "message": "..."} to chat. The frames are described in /asyncapi.json. ' +
+        'Filters (types, severity, min_severity, location, key, tag) and since are checked before the upgrade: a mistake is 400.',
       querystring: WsQuery,
       response: upgradeErrors
     },
@@ -35,16 +37,17 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
         reply.header('upgrade', 'websocket')
         throw httpError('UPGRADE_REQUIRED', 'GET /ws is a WebSocket endpoint; connect with a WebSocket client')
       }
-      upgrades.set(request.raw, reply.raw)
+      upgrades.set(request.raw, { response: reply.raw, subscription: subscription(request.query, timers.now()) })
     }
   }, (socket, request) => {
     // Nothing below keeps `request` itself: a connection can live for days,
     // and the request (with its raw message and headers) is large.
-    const { since } = request.query
     const log = request.log
     const tcp = request.raw.socket
-    const response = upgrades.get(request.raw)
+    const upgrade = upgrades.get(request.raw)
     upgrades.delete(request.raw)
+    const { filter, since } = upgrade?.subscription ?? { filter: undefined, since: undefined }
+    const response = upgrade?.response
     releaseUpgrade(socket, response, tcp, (err) => {
       log.warn({ err }, 'websocket error')
       socket.terminate()
@@ -60,7 +63,7 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
     // Each refused frame costs the server a parse and an error frame: a
     // connection that keeps sending them is cut rather than answered forever.
     const allowRefusal = tokenBucket(1, WS_MAX_INVALID_FRAMES, timers.now)
-    log.info({ since, clients: broadcaster.size + 1 }, 'websocket connected')
+    log.info({ since: request.query.since, filter: filter?.key, clients: broadcaster.size + 1 }, 'websocket connected')
     socket.once('close', (code, reason) => {
       log.info({ code, reason: reason.toString() }, 'websocket disconnected')
     })
@@ -85,7 +88,8 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
     void broadcaster.add(socket, {
       tcp,
       identity: identity ?? undefined,
-      replay: since === undefined ? undefined : async () => await backend.store.since(since === 'all' ? undefined : since)
+      filter,
+      replay: since === undefined ? undefined : async () => await replaySince(async (id) => await backend.store.since(id), since)
     })
   })
 }

@@ -111,10 +111,19 @@ export const publishErrors = {
 // The WebSocket upgrade's refusals.
 export const upgradeErrors = {
   ...apiErrors,
-  400: response('Not a valid WebSocket handshake.', 'INVALID_WEBSOCKET_HANDSHAKE'),
+  400: response('Not a valid WebSocket handshake, or a filter or since the server cannot read.', 'INVALID_WEBSOCKET_HANDSHAKE', 'INVALID_QUERY'),
   403: response('The token lacks the subscribe scope, or CORS_ORIGINS_ALLOWED is a list and the page\'s Origin is not on it.', 'SCOPE_MISSING', 'ORIGIN_NOT_ALLOWED'),
   426: response('A plain GET, not a WebSocket upgrade.', 'UPGRADE_REQUIRED'),
   429: response('Over the rate limit, too many wrong tokens from this address, or WS_MAX_CONNECTIONS_PER_ADDRESS open connections from it; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED', 'ADDRESS_CONNECTION_LIMIT'),
+  503: response('Overloaded, at WS_MAX_CONNECTIONS, or (with Redis) Redis unreachable; see Retry-After.', 'OVERLOADED', 'CONNECTION_LIMIT', 'BACKEND_UNAVAILABLE')
+}
+
+// The refusals of GET /events, before the stream starts.
+export const streamErrors = {
+  ...apiErrors,
+  400: response('A filter or since the server cannot read, or a wrong-typed parameter.', 'INVALID_QUERY', 'VALIDATION_FAILED'),
+  403: response('CORS_ORIGINS_ALLOWED is a list and the page\'s Origin is not on it.', 'ORIGIN_NOT_ALLOWED'),
+  429: response('Over the rate limit, too many wrong tokens from this address, or WS_MAX_CONNECTIONS_PER_ADDRESS open connections and streams from it; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED', 'ADDRESS_CONNECTION_LIMIT'),
   503: response('Overloaded, at WS_MAX_CONNECTIONS, or (with Redis) Redis unreachable; see Retry-After.', 'OVERLOADED', 'CONNECTION_LIMIT', 'BACKEND_UNAVAILABLE')
 }
 

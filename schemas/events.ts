@@ -156,9 +156,17 @@ const commaList = (description: string) => Type.String({ maxLength: 2000, descri
 export const BoardQuery = Type.Object({
   state: Type.Optional(commaList('Comma list of states.')),
   severity: Type.Optional(commaList('Comma list of severities.')),
+  min_severity: Type.Optional(Type.String({ maxLength: 20, description: 'The least severity: info < warning < critical.', examples: ['warning'] })),
   location: Type.Optional(commaList('Comma list of locations.')),
   key: Type.Optional(commaList('Comma list of keys.')),
   tag: Type.Optional(commaList('Comma list of tags: an alert with any of them passes.')),
+  since: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 100,
+    description: 'Only alerts changed after this point: an event id (alerts raised or changed by later events; `gap: true` and no restriction when it is no longer retained), ' +
+      '"all", a duration back from now ("30s", "10m", "2h", "1d") or an ISO 8601 date-time with its zone (alerts whose updatedAt is later).',
+    examples: ['10m', '2026-01-01T12:00:00Z']
+  })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
   cursor: Type.Optional(Type.String({ maxLength: 100, description: 'From the previous page\'s `next`.' }))
 }, { additionalProperties: false })
@@ -167,7 +175,8 @@ export type BoardQuery = Static<typeof BoardQuery>
 export const Board = Type.Object({
   alerts: Type.Array(Alert, { description: 'Newest first.' }),
   count: Type.Integer({ minimum: 0 }),
-  next: Type.Optional(Type.String({ description: 'Cursor of the next page; absent on the last.' }))
+  next: Type.Optional(Type.String({ description: 'Cursor of the next page; absent on the last.' })),
+  gap: Type.Optional(Type.Literal(true, { description: 'The event id given as since is no longer retained: the page is not restricted by it.' }))
 })
 export type Board = Static<typeof Board>
 

@@ -15,16 +15,21 @@ t.test('GET /asyncapi.json is an AsyncAPI 3.0 document of /ws built from the sch
   const doc = res.json()
   t.equal(doc.asyncapi, '3.0.0')
   t.equal(doc.channels.events.address, '/ws')
-  t.same(Object.keys(doc.channels.events.bindings.ws.query.properties), ['since', 'token'])
+  t.same(Object.keys(doc.channels.events.bindings.ws.query.properties), ['since', 'types', 'severity', 'min_severity', 'location', 'key', 'tag', 'token'])
+  t.equal(doc.channels.stream.address, '/events')
+  t.same(Object.keys(doc.channels.stream.messages).sort(), ['alert', 'alert_update', 'chat', 'error', 'gap', 'keepalive'])
 
   const messages = doc.components.messages
-  t.same(Object.keys(messages).sort(), ['alert', 'alert_update', 'chat', 'error', 'gap', 'ping', 'pong', 'sendChat'])
+  t.same(Object.keys(messages).sort(), ['alert', 'alert_update', 'chat', 'error', 'gap', 'keepalive', 'ping', 'pong', 'sendChat'])
   // The payloads are exactly the schemas the server validates and sends with.
   for (const [name, schema] of Object.entries(wsMessages.server)) t.same(messages[name].payload, plain(schema), name)
   t.same(messages.sendChat.payload, plain(wsMessages.client.chat))
   t.same(messages.ping.payload, plain(wsMessages.client.ping))
 
-  const sends = Object.values(doc.operations as Record<string, { action: string, messages: Array<{ $ref: string }> }>)
+  const { streamEvents, ...wsOperations } = doc.operations as Record<string, { action: string, messages: Array<{ $ref: string }>, bindings?: { http: { query: { properties: object } } } }>
+  t.same(streamEvents?.messages.map((m) => m.$ref.split('/').pop()).sort(), ['alert', 'alert_update', 'chat', 'error', 'gap', 'keepalive'])
+  t.same(Object.keys(streamEvents?.bindings?.http.query.properties ?? {}), ['since', 'types', 'severity', 'min_severity', 'location', 'key', 'tag', 'token', 'format', 'poll'])
+  const sends = Object.values(wsOperations)
   t.same(sends.filter((o) => o.action === 'send').map((o) => o.messages[0]?.$ref.split('/').pop()).sort(), ['alert', 'alert_update', 'chat', 'error', 'gap', 'pong'])
   t.same(sends.filter((o) => o.action === 'receive').map((o) => o.messages[0]?.$ref.split('/').pop()).sort(), ['ping', 'sendChat'])
   t.match(doc.info.description, /1013/)

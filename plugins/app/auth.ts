@@ -29,6 +29,10 @@ declare module 'fastify' {
   }
 }
 
+/** The route's config; absent on a request built by hand. */
+export const routeConfig = (request: FastifyRequest): FastifyRequest['routeOptions']['config'] | undefined =>
+  (request.routeOptions as FastifyRequest['routeOptions'] | undefined)?.config
+
 /** The token a request carries: `Authorization: Bearer <token>`, or `?token=` on a WebSocket upgrade or a `queryToken` route (browsers cannot set headers there). */
 export function presentedToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
@@ -36,7 +40,7 @@ export function presentedToken (request: FastifyRequest): string | undefined {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
     return match?.[1] ?? ''
   }
-  if (request.ws || request.routeOptions?.config?.queryToken === true) {
+  if (request.ws || routeConfig(request)?.queryToken === true) {
     const token = (request.query as Record<string, unknown> | undefined)?.token
     if (typeof token === 'string') return token
   }

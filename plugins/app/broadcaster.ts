@@ -1,21 +1,30 @@
 import fp from 'fastify-plugin'
+import type { FastifyRequest } from 'fastify'
 import { createFanout, type Fanout } from '../core/fanout'
 import { checkWsInternals } from '../core/ws-internals'
 import { wsServerOptions } from '../external/websocket'
 import { httpError } from '../../schemas/errors'
+import { routeConfig } from './auth'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** This instance's WebSocket clients; every event of the backend's feed goes to each of them. */
+    /** This instance's subscribers (WebSockets and GET /events streams); every event of the backend's feed goes to each of them. */
     broadcaster: Fanout
+  }
+  interface FastifyContextConfig {
+    /** The route holds a stream of events open (GET /events): the connection caps and the origin check apply to it as to a WebSocket upgrade. */
+    stream?: boolean
   }
 }
 
+/** A WebSocket upgrade, or a request of a stream route: what the connection caps count. */
+export const subscribes = (request: FastifyRequest): boolean => request.ws || routeConfig(request)?.stream === true
+
 export default fp(async function broadcaster (fastify) {
-  const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS, WS_MAX_CONNECTIONS_PER_ADDRESS } = fastify.config
+  const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, SSE_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS, WS_MAX_CONNECTIONS_PER_ADDRESS } = fastify.config
   const problems = checkWsInternals(wsServerOptions(WS_MAX_PAYLOAD))
   for (const problem of problems) fastify.log.warn({ problem }, 'websocket frames go through ws (slower)')
-  const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log, timers: fastify.timers })
+  const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, streamHeartbeatMs: SSE_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log, timers: fastify.timers })
   fastify.backend.feed.subscribe((event) => fanout.broadcast(event))
   fastify.decorate('broadcaster', fanout)
   // A revoked or expired credential's connections are closed: at once after a
@@ -28,16 +37,17 @@ export default fp(async function broadcaster (fastify) {
     sweeper.unref()
     fastify.addHook('onClose', async () => { timers.clearInterval(sweeper) })
   }
-  // Going away: tell clients the server is shutting down.
+  // Going away: tell clients the server is shutting down (streams end).
   fastify.onWebsocketClose(() => fanout.close(1001, 'server shutting down'))
 
-  // Connections per client address, counted from the upgrade request until
-  // its TCP socket closes, so upgrades in flight count too.
+  // Connections per client address, WebSockets and streams together, counted
+  // from the request until its TCP socket closes (a stream: its response), so
+  // upgrades in flight count too.
   const perAddress = new Map<string, number>()
   // A callback hook, not an async one: every request passes here, and one
   // that is not an upgrade costs a property read, no promise.
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (!request.ws) {
+    if (!subscribes(request)) {
       done()
       return
     }
@@ -49,11 +59,13 @@ export default fp(async function broadcaster (fastify) {
     const address = request.ip ?? request.socket?.remoteAddress ?? 'unknown'
     const open = perAddress.get(address) ?? 0
     if (open >= WS_MAX_CONNECTIONS_PER_ADDRESS) {
-      done(httpError('ADDRESS_CONNECTION_LIMIT', `this address has ${open} open WebSocket connections, the most allowed; close one first`))
+      done(httpError('ADDRESS_CONNECTION_LIMIT', `this address has ${open} open WebSocket connections and event streams, the most allowed; close one first`))
       return
     }
     perAddress.set(address, open + 1)
-    request.raw.socket?.once('close', () => {
+    // A stream's connection may be kept alive for other requests after it ends.
+    const closes = request.ws ? request.raw.socket : reply.raw
+    closes?.once('close', () => {
       const left = (perAddress.get(address) ?? 1) - 1
       if (left <= 0) perAddress.delete(address)
       else perAddress.set(address, left)

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { SEVERITIES } from '../../schemas/events'
 import { HEARTBEAT_STATES, stateOf } from '../core/heartbeats'
+import { TRANSPORTS } from '../core/fanout'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,7 +23,16 @@ export default fp(async function metrics (fastify) {
     name: 'alert_server_websocket_connections',
     help: 'Open WebSocket connections',
     registers: [],
-    collect () { this.set(broadcaster.size) }
+    collect () { this.set(broadcaster.count('websocket')) }
+  }))
+  registry.registerMetric(new Gauge({
+    name: 'alert_server_subscribers',
+    help: 'Open subscribers, by transport (websocket, sse, ndjson)',
+    labelNames: ['transport'],
+    registers: [],
+    collect () {
+      for (const transport of TRANSPORTS) this.set({ transport }, broadcaster.count(transport))
+    }
   }))
   const published = new Counter({
     name: 'alert_server_events_published_total',
@@ -32,7 +42,7 @@ export default fp(async function metrics (fastify) {
   })
   const dropped = new Counter({
     name: 'alert_server_clients_dropped_total',
-    help: 'WebSocket clients cut by the server, by reason (slow, heartbeat, replay_failed, invalid_frames)',
+    help: 'Subscribers (WebSockets and GET /events streams) cut by the server, by reason (slow, heartbeat, replay_failed, invalid_frames)',
     labelNames: ['reason'],
     registers: [registry]
   })

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { isIPv4 } from 'node:net'
 import { commaList } from './config'
 import { httpError } from '../../schemas/errors'
+import { subscribes } from './broadcaster'
 
 /** The origin of a URL as a browser serializes it, or undefined when it has none. */
 function originOf (url: string): string | undefined {
@@ -55,6 +56,7 @@ export function originPolicy (listed: string[], domain: string): (origin: string
 // Browsers send WebSocket upgrades cross-site without any CORS check, so a
 // page on another site could read the stream with the user's cookies
 // (cross-site WebSocket hijacking). Non-browser clients send no Origin.
+// GET /events gets the same check: one rule for every live stream.
 export default fp(async function origin (fastify) {
   const origins = commaList(fastify.config.CORS_ORIGINS_ALLOWED)
   if (origins.includes('*')) return
@@ -63,7 +65,7 @@ export default fp(async function origin (fastify) {
   // that is not an upgrade costs a property read, no promise.
   fastify.addHook('onRequest', (request, _reply, done) => {
     const origin = request.headers.origin
-    if (request.ws && origin !== undefined && !allows(origin, request.socket?.localPort)) {
+    if (origin !== undefined && subscribes(request) && !allows(origin, request.socket?.localPort)) {
       done(httpError('ORIGIN_NOT_ALLOWED', `origin ${origin} is not allowed`))
       return
     }

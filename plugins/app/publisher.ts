@@ -8,5 +8,5 @@ declare module 'fastify' {
 }
 
 export default fp(async function publisher (fastify) {
-  fastify.decorate('publisher', createPublisher(fastify.backend.store, { idempotencyTtlMs: fastify.config.IDEMPOTENCY_TTL_MS }))
-}, { name: 'publisher', fastify: '5.x', dependencies: ['config', 'backend'] })
+  fastify.decorate('publisher', createPublisher(fastify.backend.store, { idempotencyTtlMs: fastify.config.IDEMPOTENCY_TTL_MS, now: fastify.timers.now }))
+}, { name: 'publisher', fastify: '5.x', dependencies: ['config', 'timers', 'backend'] })

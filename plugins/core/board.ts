@@ -12,11 +12,24 @@ export interface AlertFilter {
   location?: Set<string>
   key?: Set<string>
   tag?: Set<string>
+  /** The least severity that passes (info < warning < critical). */
+  minSeverity?: number
 }
 
-/** Reads the filter of a query; throws a message naming the parameter when a value is not one it knows. */
-export function parseAlertFilter (query: Pick<BoardQuery, 'state' | 'severity' | 'location' | 'key' | 'tag'>): AlertFilter | string {
+/** The filter parameters of alerts, shared by the board and the streams (plugins/core/event-filter.ts). */
+export type AlertFilterQuery = Partial<Pick<BoardQuery, 'state' | 'severity' | 'min_severity' | 'location' | 'key' | 'tag'>>
+
+const rank = (severity: string): number => (SEVERITIES as readonly string[]).indexOf(severity)
+
+/** Reads the filter of a query, or returns a message naming the parameter when a value is not one it knows. */
+export function parseAlertFilter (query: AlertFilterQuery): AlertFilter | string {
   const filter: AlertFilter = {}
+  if (query.min_severity !== undefined) {
+    const least = rank(query.min_severity.trim())
+    if (least < 0) return `querystring/min_severity must be one of ${SEVERITIES.join(', ')}; got ${JSON.stringify(query.min_severity.slice(0, 50))}`
+    // info lets everything through: no test at all.
+    if (least > 0) filter.minSeverity = least
+  }
   const known: Record<string, readonly string[]> = { state: ALERT_STATES, severity: SEVERITIES }
   for (const name of ['state', 'severity', 'location', 'key', 'tag'] as const) {
     const values = commaValues(query[name])
@@ -33,6 +46,7 @@ export function parseAlertFilter (query: Pick<BoardQuery, 'state' | 'severity' |
 export function matches (alert: Alert, filter: AlertFilter): boolean {
   return (filter.state === undefined || filter.state.has(alert.state)) &&
     (filter.severity === undefined || filter.severity.has(alert.severity)) &&
+    (filter.minSeverity === undefined || rank(alert.severity) >= filter.minSeverity) &&
     (filter.location === undefined || filter.location.has(alert.location)) &&
     (filter.key === undefined || (alert.key !== undefined && filter.key.has(alert.key))) &&
     (filter.tag === undefined || (alert.tags ?? []).some((tag) => filter.tag?.has(tag) === true))

@@ -1,9 +1,11 @@
+import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import type { Event } from '../../schemas/events'
 import type { GapFrame } from '../../schemas/frames'
 import type { Log, Replay } from './backend'
-import { textFrame } from './framing'
+import { filterReplay, passes, type EventFilter } from './event-filter'
+import { KEEPALIVE, streamRecord, textFrame, type StreamFormat } from './framing'
 import { realTimers, type Timers } from './timers'
 import { directSocket } from './ws-internals'
 import type { Identity, Lapse } from './credentials'
@@ -11,9 +13,25 @@ import type { Identity, Lapse } from './credentials'
 /** Why a client left the set, for logs and metrics. */
 export type DropReason = 'slow' | 'heartbeat' | 'replay_failed' | 'invalid_frames' | Lapse
 
+/** How a subscriber is reached: everything else (replay, filters, limits, shutdown) is the same for all. */
+export type Transport = 'websocket' | StreamFormat
+export const TRANSPORTS: readonly Transport[] = ['websocket', 'sse', 'ndjson']
+
+/** An HTTP response that carries events (GET /events): Server-Sent Events or NDJSON. */
+export interface HttpStream {
+  format: StreamFormat
+  /** Its head already written; ended when the subscriber is dropped or the server shuts down. */
+  response: ServerResponse
+}
+
+/** A WebSocket, or an HTTP stream. */
+export type Subscriber = WebSocket | HttpStream
+
 export interface AddOptions {
-  /** The TCP socket under the WebSocket (the upgrade request's socket). */
-  tcp: Socket
+  /** The TCP socket under the WebSocket (the upgrade request's socket); none for an HTTP stream. */
+  tcp?: Socket
+  /** Only the events it lets through, live and replayed. */
+  filter?: EventFilter
   /**
    * Events to send before live ones (a replay), none lost or doubled in
    * between. Live events are held while it is read.
@@ -29,22 +47,24 @@ export interface AddOptions {
  * place.
  */
 export interface Fanout {
-  /** Connected clients. */
+  /** Connected clients, every transport. */
   readonly size: number
-  /** Starts delivering events to a socket; it leaves the set when it closes. */
-  add: (socket: WebSocket, options: AddOptions) => Promise<void>
+  /** Connected clients of one transport. */
+  count: (transport: Transport) => number
+  /** Starts delivering events to a subscriber; it leaves the set when it closes. */
+  add: (subscriber: Subscriber, options: AddOptions) => Promise<void>
   /** Queues an event for every client; written at the end of this event-loop turn. */
   broadcast: (event: Event) => void
   /** Sends one frame to one client at once (replies, errors). */
-  send: (socket: WebSocket, frame: object) => void
-  /** Cuts one client with a close code (destroyed if it does not finish the close in time). */
-  drop: (socket: WebSocket, reason: DropReason, code: number, text: string) => void
+  send: (subscriber: Subscriber, frame: object) => void
+  /** Cuts one client with a close code (an HTTP stream's response ends); destroyed if it does not finish the close in time. */
+  drop: (subscriber: Subscriber, reason: DropReason, code: number, text: string) => void
   /**
-   * Closes (1008 "token revoked" / "token expired") every client whose
-   * credential `lapse` says no longer holds; returns how many.
+   * Closes (1008 "token revoked" / "token expired"; an HTTP stream ends) every
+   * client whose credential `lapse` says no longer holds; returns how many.
    */
   dropLapsed: (lapse: (identity: Identity) => Lapse | undefined) => number
-  /** Stops the heartbeat and closes every client with the given code; those that have not closed after a grace are destroyed. */
+  /** Stops the heartbeats and closes every client with the given code (HTTP streams end); those that have not closed after a grace are destroyed. */
   close: (code: number, reason: string) => void
   /** Called whenever the server cuts a client. */
   onDrop: (listener: (reason: DropReason) => void) => void
@@ -55,8 +75,10 @@ export interface Fanout {
 export interface FanoutOptions {
   /** Unsent bytes above which a client is closed with 1013. */
   maxBufferedBytes: number
-  /** Ping period; 0 turns the heartbeat off. */
+  /** Ping period of WebSockets; 0 turns the heartbeat off. */
   heartbeatMs: number
+  /** Period of the keep-alive line of HTTP streams (an SSE comment, an NDJSON keepalive frame); 0 sends none. */
+  streamHeartbeatMs?: number
   /** Whether frames may be written to the TCP socket directly (ws-internals.ts). */
   direct: boolean
   log: Log
@@ -64,11 +86,26 @@ export interface FanoutOptions {
   timers?: Pick<Timers, 'setTimeout' | 'setInterval' | 'clearInterval'>
 }
 
-/** An event ready for the wire: serialized and framed once, for every client. */
+/** An event ready for the wire of one transport: serialized and framed once, for every client of it. */
 interface Framed { id: string, json: string, frame: Buffer }
 
+/** The clients of one transport with one filter: they get the same bytes each turn. */
+interface Group {
+  key: string
+  transport: Transport
+  filter: EventFilter | undefined
+  clients: Set<Client>
+}
+
 interface Client {
-  socket: WebSocket
+  subscriber: Subscriber
+  transport: Transport
+  /** The WebSocket, for a WebSocket client. */
+  socket: WebSocket | undefined
+  /** The response, for an HTTP stream. */
+  response: ServerResponse | undefined
+  group: Group
+  /** Who it is, when credentials are configured: dropped when that lapses. */
   identity: Identity | undefined
   /** Set when framed events are written straight to the TCP socket; otherwise they go through ws. */
   tcp: Socket | undefined
@@ -86,16 +123,19 @@ interface Client {
   replayed?: Set<string>
 }
 
-const framed = (frame: object): Framed => {
-  const json = JSON.stringify(frame)
-  return { id: (frame as { id?: string }).id ?? '', json, frame: textFrame(json) }
+/** One frame for one transport; `json` is the frame serialized (done once per turn for every transport). */
+function encode (transport: Transport, frame: object, json = JSON.stringify(frame)): Framed {
+  const { id = '', type = 'message' } = frame as { id?: string, type?: string }
+  return { id, json, frame: transport === 'websocket' ? textFrame(json) : streamRecord(transport, json, id, type) }
 }
+
+const concat = (items: Framed[]): Buffer => items.length === 1 ? (items[0] as Framed).frame : Buffer.concat(items.map((item) => item.frame))
 
 // A client closed for being slow has stopped reading, and one closed at
 // shutdown may never answer: the socket is destroyed if it lingers.
 const CLOSE_GRACE_MS = 5000
 
-const GAP_MESSAGE = 'the event asked for is not in the retained history; the whole retained history follows. ' +
+export const GAP_MESSAGE = 'the event asked for is not in the retained history; the whole retained history follows. ' +
   'Anything older is gone: reload from GET /alerts/history and GET /message'
 
 /**
@@ -103,39 +143,86 @@ const GAP_MESSAGE = 'the event asked for is not in the retained history; the who
  * queued and written at its end (setImmediate) as one buffer per client: a
  * burst costs each client one write, not one per event.
  */
-export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, timers = realTimers }: FanoutOptions): Fanout {
-  const clients = new Map<WebSocket, Client>()
+export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs = 0, direct, log, timers = realTimers }: FanoutOptions): Fanout {
+  const clients = new Map<Subscriber, Client>()
+  // By transport and filter key; the unfiltered WebSockets are one group, as all clients were before filters.
+  const groups = new Map<string, Group>()
+  const counts: Record<Transport, number> = { websocket: 0, sse: 0, ndjson: 0 }
   const dropListeners: Array<(reason: DropReason) => void> = []
   const flushListeners: Array<(seconds: number) => void> = []
   let queue: Event[] = []
   let scheduled = false
 
-  /** Cuts a client: with a close code, or (none given) by destroying the socket at once. */
-  function drop (client: Client, reason: DropReason, code?: number, text?: string): void {
-    if (!clients.delete(client.socket)) return
-    log.info({ reason, code, backlog: backlog(client) }, 'websocket client dropped')
-    for (const listener of dropListeners) listener(reason)
-    if (code === undefined) {
-      client.socket.terminate()
-      return
-    }
-    client.socket.close(code, text)
-    timers.setTimeout(() => client.socket.terminate(), CLOSE_GRACE_MS).unref()
+  function join (client: Client): void {
+    clients.set(client.subscriber, client)
+    client.group.clients.add(client)
+    counts[client.transport]++
   }
 
-  const backlog = (client: Client): number => client.tcp?.writableLength ?? client.socket.bufferedAmount
+  /** Takes a client out of the set; false when it was not (or no longer) in it. */
+  function leave (client: Client | undefined): boolean {
+    if (client === undefined || clients.get(client.subscriber) !== client) return false
+    clients.delete(client.subscriber)
+    counts[client.transport]--
+    const { group } = client
+    group.clients.delete(client)
+    if (group.clients.size === 0) groups.delete(group.key)
+    return true
+  }
+
+  function groupOf (transport: Transport, filter: EventFilter | undefined): Group {
+    const key = `${transport}|${filter?.key ?? ''}`
+    let group = groups.get(key)
+    if (group === undefined) {
+      group = { key, transport, filter, clients: new Set() }
+      groups.set(key, group)
+    }
+    return group
+  }
+
+  const terminate = (client: Client): void => {
+    if (client.socket !== undefined) client.socket.terminate()
+    else client.response?.destroy()
+  }
+
+  /** Cuts a client: with a close code (an HTTP stream's response ends), or (none given) by destroying the socket at once. */
+  function drop (client: Client, reason: DropReason, code?: number, text?: string): void {
+    if (!leave(client)) return
+    log.info({ reason, code, transport: client.transport, backlog: backlog(client) }, `${client.transport === 'websocket' ? 'websocket' : 'stream'} client dropped`)
+    for (const listener of dropListeners) listener(reason)
+    if (code === undefined) {
+      terminate(client)
+      return
+    }
+    closeClient(client, code, text)
+  }
+
+  function closeClient (client: Client, code: number, text?: string): void {
+    if (client.socket !== undefined) client.socket.close(code, text)
+    else client.response?.end()
+    timers.setTimeout(() => terminate(client), CLOSE_GRACE_MS).unref()
+  }
+
+  // A response counts what Node holds for it and what its socket holds.
+  const backlog = (client: Client): number => client.response?.writableLength ?? client.tcp?.writableLength ?? client.socket?.bufferedAmount ?? 0
+
+  const isOpen = (client: Client): boolean => client.socket !== undefined
+    ? client.socket.readyState === WebSocket.OPEN
+    : client.response !== undefined && !client.response.writableEnded && !client.response.destroyed
 
   /** Writes unless the client's backlog is already over the limit, in which case it is cut. */
   function write (client: Client, items: Framed[], all?: Buffer): void {
-    if (items.length === 0 || client.socket.readyState !== WebSocket.OPEN) return
+    if (items.length === 0 || !isOpen(client)) return
     if (backlog(client) > maxBufferedBytes) {
       drop(client, 'slow', 1013, 'too slow: backlog over limit')
       return
     }
-    if (client.tcp !== undefined) {
-      client.tcp.write(all ?? (items.length === 1 ? (items[0] as Framed).frame : Buffer.concat(items.map((item) => item.frame))))
+    if (client.response !== undefined) {
+      client.response.write(all ?? concat(items))
+    } else if (client.tcp !== undefined) {
+      client.tcp.write(all ?? concat(items))
     } else {
-      for (const item of items) client.socket.send(item.json)
+      for (const item of items) client.socket?.send(item.json)
     }
   }
 
@@ -155,15 +242,36 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
     const events = queue
     queue = []
     scheduled = false
-    // Serialized and framed here, once per turn, and only when someone listens:
-    // a server without WebSocket clients spends nothing on it per publish.
+    // Serialized once per turn, framed once per transport and concatenated
+    // once per group (transport and filter), and only when someone listens:
+    // a server without clients spends nothing on it per publish.
     if (clients.size > 0) {
-      const batch = events.map(framed)
-      const all = batch.length === 1 ? (batch[0] as Framed).frame : Buffer.concat(batch.map((item) => item.frame))
-      for (const client of clients.values()) {
-        if (client.pending !== undefined) hold(client, batch, all.length)
-        else if (client.replayed !== undefined) writeAfterReplay(client, batch)
-        else write(client, batch, all)
+      const jsons = events.map((event) => JSON.stringify(event))
+      const framedBy = new Map<Transport, Framed[]>()
+      const passedBy = new Map<string, boolean[]>()
+      for (const group of groups.values()) {
+        let batch = framedBy.get(group.transport)
+        if (batch === undefined) {
+          batch = events.map((event, i) => encode(group.transport, event, jsons[i]))
+          framedBy.set(group.transport, batch)
+        }
+        const { filter } = group
+        if (filter !== undefined) {
+          let passed = passedBy.get(filter.key)
+          if (passed === undefined) {
+            passed = events.map((event) => passes(event, filter))
+            passedBy.set(filter.key, passed)
+          }
+          const mask = passed
+          batch = batch.filter((_, i) => mask[i] === true)
+          if (batch.length === 0) continue
+        }
+        const all = concat(batch)
+        for (const client of group.clients) {
+          if (client.pending !== undefined) hold(client, batch, all.length)
+          else if (client.replayed !== undefined) writeAfterReplay(client, batch)
+          else write(client, batch, all)
+        }
       }
     }
     const seconds = (performance.now() - start) / 1000
@@ -176,22 +284,46 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
   }
 
   function onClose (this: WebSocket): void {
-    clients.delete(this)
+    leave(clients.get(this))
   }
 
   const heartbeat = heartbeatMs > 0
     ? timers.setInterval(() => {
-      for (const client of clients.values()) {
-        if (!client.alive) {
-          drop(client, 'heartbeat')
-          continue
+      for (const group of groups.values()) {
+        if (group.transport !== 'websocket') continue
+        for (const client of group.clients) {
+          if (!client.alive) {
+            drop(client, 'heartbeat')
+            continue
+          }
+          client.alive = false
+          client.socket?.ping()
         }
-        client.alive = false
-        client.socket.ping()
       }
     }, heartbeatMs)
     : undefined
   heartbeat?.unref()
+
+  // HTTP streams have no ping: a line that readers skip keeps proxies from
+  // closing a quiet stream, and one that is not read builds a backlog and is cut.
+  const keepalive: Partial<Record<Transport, Framed[]>> = {
+    sse: [{ id: '', json: '', frame: Buffer.from(KEEPALIVE.sse) }],
+    ndjson: [{ id: '', json: '', frame: Buffer.from(KEEPALIVE.ndjson) }]
+  }
+  // Started with the first stream: a server with WebSockets only sets no timer for it.
+  let streamHeartbeat: ReturnType<Timers['setInterval']> | undefined
+  let closed = false
+  function startStreamHeartbeat (): void {
+    if (streamHeartbeat !== undefined || streamHeartbeatMs <= 0 || closed) return
+    streamHeartbeat = timers.setInterval(() => {
+      for (const group of groups.values()) {
+        const line = keepalive[group.transport]
+        if (line === undefined) continue
+        for (const client of group.clients) write(client, line)
+      }
+    }, streamHeartbeatMs)
+    streamHeartbeat.unref()
+  }
 
   /** Holds live events for a client whose replay is under way, within the backlog limit. */
   function hold (client: Client, batch: Framed[], bytes: number): void {
@@ -208,15 +340,18 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
   async function writeFlushed (client: Client, items: Framed[]): Promise<void> {
     await new Promise<void>((resolve) => {
       // A socket destroyed with writes pending may never call them back.
+      const emitter = client.socket ?? client.response
       const done = (): void => {
-        client.socket.off('close', done)
+        emitter?.off('close', done)
         resolve()
       }
-      client.socket.once('close', done)
-      if (client.tcp !== undefined) {
-        client.tcp.write(Buffer.concat(items.map((item) => item.frame)), done)
+      emitter?.once('close', done)
+      if (client.response !== undefined) {
+        client.response.write(concat(items), done)
+      } else if (client.tcp !== undefined) {
+        client.tcp.write(concat(items), done)
       } else {
-        items.forEach((item, i) => client.socket.send(item.json, i === items.length - 1 ? done : undefined))
+        items.forEach((item, i) => client.socket?.send(item.json, i === items.length - 1 ? done : undefined))
       }
     })
   }
@@ -231,24 +366,24 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
   async function replayTo (client: Client, replay: () => Promise<Replay>): Promise<void> {
     let result: Replay
     try {
-      result = await replay()
+      result = filterReplay(await replay(), client.group.filter)
     } catch (err) {
       client.pending = undefined
-      log.error({ err }, 'websocket replay failed')
-      write(client, [framed({ type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' })])
+      log.error({ err }, 'replay failed')
+      write(client, [encode(client.transport, { type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' })])
       drop(client, 'replay_failed', 1011, 'replay failed')
       return
     }
     const { found, events } = result
-    const open = (): boolean => clients.get(client.socket) === client && client.socket.readyState === WebSocket.OPEN
+    const open = (): boolean => clients.get(client.subscriber) === client && isOpen(client)
     const chunkBytes = Math.max(1, Math.floor(maxBufferedBytes / 4))
     const sent = new Set<string>()
-    let items: Framed[] = found ? [] : [framed({ type: 'gap', message: GAP_MESSAGE } satisfies GapFrame)]
+    let items: Framed[] = found ? [] : [encode(client.transport, { type: 'gap', message: GAP_MESSAGE } satisfies GapFrame)]
     let bytes = 0
     for (let i = 0; i <= events.length; i++) {
       const event = events[i]
       if (event !== undefined) {
-        const item = framed(event)
+        const item = encode(client.transport, event)
         items.push(item)
         sent.add(event.id)
         bytes += item.frame.length
@@ -270,16 +405,31 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
     writeAfterReplay(client, held)
   }
 
+  function clientOf (subscriber: Subscriber, { tcp, filter, replay, identity }: AddOptions): Client {
+    const pending = replay === undefined ? undefined : []
+    if (subscriber instanceof WebSocket) {
+      const client: Client = { subscriber, transport: 'websocket', socket: subscriber, response: undefined, group: groupOf('websocket', filter), identity, tcp: tcp === undefined ? undefined : directSocket(subscriber, tcp, direct), alive: true, pending }
+      // Shared listeners (`this` is the socket): nothing allocated per connection.
+      subscriber.on('pong', onPong)
+      subscriber.once('close', onClose)
+      return client
+    }
+    const { format, response } = subscriber
+    const client: Client = { subscriber, transport: format, socket: undefined, response, group: groupOf(format, filter), identity, tcp: undefined, alive: true, pending }
+    response.once('close', () => leave(client))
+    startStreamHeartbeat()
+    return client
+  }
+
   return {
     get size () { return clients.size },
 
-    async add (socket, { tcp, replay, identity }) {
-      const client: Client = { socket, identity, tcp: directSocket(socket, tcp, direct), alive: true, pending: replay === undefined ? undefined : [] }
-      clients.set(socket, client)
-      // Shared listeners (`this` is the socket): nothing allocated per connection.
-      socket.on('pong', onPong)
-      socket.once('close', onClose)
-      if (replay !== undefined) await replayTo(client, replay)
+    count (transport) { return counts[transport] },
+
+    async add (subscriber, options) {
+      const client = clientOf(subscriber, options)
+      join(client)
+      if (options.replay !== undefined) await replayTo(client, options.replay)
     },
 
     broadcast (event) {
@@ -290,13 +440,13 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
       }
     },
 
-    send (socket, frame) {
-      const client = clients.get(socket)
-      if (client !== undefined) write(client, [framed(frame)])
+    send (subscriber, frame) {
+      const client = clients.get(subscriber)
+      if (client !== undefined) write(client, [encode(client.transport, frame)])
     },
 
-    drop (socket, reason, code, text) {
-      const client = clients.get(socket)
+    drop (subscriber, reason, code, text) {
+      const client = clients.get(subscriber)
       if (client !== undefined) drop(client, reason, code, text)
     },
 
@@ -312,13 +462,14 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, direct, log, time
     },
 
     close (code, reason) {
+      closed = true
       timers.clearInterval(heartbeat)
+      timers.clearInterval(streamHeartbeat)
       // A peer that never answers the close (a half-open phone, a client that
-      // does not read) would hold shutdown for ws's 30 s close timeout.
-      for (const client of clients.values()) {
-        client.socket.close(code, reason)
-        timers.setTimeout(() => client.socket.terminate(), CLOSE_GRACE_MS).unref()
-      }
+      // does not read) would hold shutdown for ws's 30 s close timeout. An
+      // HTTP stream's response ends: its client reconnects (EventSource with
+      // Last-Event-ID) to another instance, or to this one once it is back.
+      for (const client of clients.values()) closeClient(client, code, reason)
     },
 
     onDrop (listener) {

@@ -20,3 +20,26 @@ export function textFrame (payload: string): Buffer {
   frame.write(payload, header)
   return frame
 }
+
+/** The two framings of GET /events. */
+export type StreamFormat = 'sse' | 'ndjson'
+
+/**
+ * One frame as an HTTP stream carries it: for SSE an event with its id (what
+ * EventSource sends back as Last-Event-ID) and its frame type as the event
+ * name; for NDJSON the JSON and a newline. JSON.stringify escapes every
+ * newline, so `json` is always one line.
+ */
+export function streamRecord (format: StreamFormat, json: string, id: string, type: string): Buffer {
+  if (format === 'ndjson') return Buffer.from(json + '\n')
+  return Buffer.from(`${id === '' ? '' : `id: ${id}\n`}event: ${type}\ndata: ${json}\n\n`)
+}
+
+/** What a quiet stream gets every SSE_HEARTBEAT_MS: a comment line for SSE, a keepalive frame for NDJSON. */
+export const KEEPALIVE: Record<StreamFormat, string> = {
+  sse: ': keepalive\n\n',
+  ndjson: '{"type":"keepalive"}\n'
+}
+
+/** The first bytes of an SSE stream: how long EventSource waits before it reconnects. */
+export const sseRetry = (ms: number): string => `retry: ${ms}\n\n`

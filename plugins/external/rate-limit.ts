@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit'
 import { httpError } from '../../schemas/errors'
 import { publishBudget, type WindowState } from '../core/publish-budget'
 import { clientKey } from '../app/auth'
+import { subscribes } from '../app/broadcaster'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,8 +19,9 @@ export function timeWindow (value: string): number | string {
   return /^\d+$/.test(value) ? Number(value) : value
 }
 
-// Publishing (every POST) and WebSocket upgrades are limited per named
-// identity, or per client address without one; reads are not, so a dashboard can always load its history.
+// Publishing (every POST), WebSocket upgrades and GET /events streams are
+// limited per named identity, or per client address without one; reads are
+// not, so a dashboard can always load its history.
 export default fp(async function limits (fastify) {
   const { RATE_LIMIT_MAX, RATE_LIMIT_WINDOW } = fastify.config
   const budget = publishBudget()
@@ -41,7 +43,7 @@ export default fp(async function limits (fastify) {
     global: true,
     max: RATE_LIMIT_MAX,
     timeWindow: timeWindow(RATE_LIMIT_WINDOW),
-    allowList: (request) => request.method !== 'POST' && !request.ws,
+    allowList: (request) => request.method !== 'POST' && !subscribes(request),
     // request.ip can be missing on an injected WebSocket upgrade.
     // After the auth hook (onRequest), so a named identity is known: its
     // budget follows it from address to address, and colleagues behind one

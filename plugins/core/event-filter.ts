@@ -1,0 +1,115 @@
+import type { Event, EventType } from '../../schemas/events'
+import type { Replay } from './backend'
+import { commaValues, matches, parseAlertFilter, type AlertFilter, type AlertFilterQuery } from './board'
+
+const TYPES: readonly EventType[] = ['alert', 'chat', 'alert_update']
+
+/**
+ * What a subscriber of /ws or /events receives: the alert filter of the board
+ * (plugins/core/board.ts, one parser for the three places) and the event
+ * types. Chat is judged by `types` alone; an alert_update by the alert it
+ * carries, so a filtered board still sees its alerts acknowledged and resolved.
+ */
+export interface EventFilter {
+  types?: Set<EventType>
+  alert: AlertFilter
+  /**
+   * The same for every filter that lets the same events through: subscribers
+   * with equal keys share one serialized batch per turn. '' is no filter.
+   */
+  key: string
+}
+
+/** The stream filter parameters: the board's (without `state`) and `types`. */
+export type EventFilterQuery = Omit<AlertFilterQuery, 'state'> & { types?: string }
+
+/** The filter of a query, undefined when it filters nothing, or a message naming the parameter at fault. */
+export function parseEventFilter (query: EventFilterQuery): EventFilter | undefined | string {
+  const { types: typesValue, severity, min_severity: minSeverity, location, key, tag } = query
+  const alert = parseAlertFilter({ severity, min_severity: minSeverity, location, key, tag })
+  if (typeof alert === 'string') return alert
+  let types: Set<EventType> | undefined
+  const listed = commaValues(typesValue)
+  if (listed !== undefined) {
+    if (listed.length === 0) return 'querystring/types must list at least one value'
+    const wrong = listed.find((v) => !(TYPES as readonly string[]).includes(v))
+    if (wrong !== undefined) return `querystring/types must be a comma list of ${TYPES.join(', ')}; got ${JSON.stringify(wrong.slice(0, 50))}`
+    types = new Set(listed as EventType[])
+    // Every type listed filters nothing.
+    if (types.size === TYPES.length) types = undefined
+  }
+  const filter: EventFilter = { alert, key: '' }
+  if (types !== undefined) filter.types = types
+  filter.key = filterKey(filter)
+  return filter.key === '' ? undefined : filter
+}
+
+const sorted = (set: Set<string> | undefined): string[] | null => set === undefined ? null : [...set].sort()
+
+/** Canonical: the order of values and of parameters does not matter. */
+function filterKey ({ types, alert }: EventFilter): string {
+  const parts = [
+    sorted(types),
+    sorted(alert.severity),
+    alert.minSeverity ?? null,
+    sorted(alert.location),
+    sorted(alert.key),
+    sorted(alert.tag)
+  ]
+  return parts.every((p) => p === null) ? '' : JSON.stringify(parts)
+}
+
+/** Whether a subscriber with this filter receives the event; no filter lets everything through. */
+export function passes (event: Event, filter: EventFilter | undefined): boolean {
+  if (filter === undefined) return true
+  if (filter.types !== undefined && !filter.types.has(event.type)) return false
+  if (event.type === 'chat') return true
+  return matches(event.type === 'alert' ? event : event.alert, filter.alert)
+}
+
+/** Where a replay starts: everything retained, after an event, or after a moment. */
+export type Since = { kind: 'all' } | { kind: 'id', id: string } | { kind: 'time', after: number }
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const DURATION = /^(\d{1,9})(ms|s|m|h|d)$/
+// A date and a time, as ISO 8601 writes them: what Date.parse reads is wider
+// (and differs between engines), so the shape is checked first.
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i
+
+/** Whether the date part names a day of the calendar: Date.parse takes 2026-02-31 for 3 March. */
+function realDate (value: string): boolean {
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number]
+  const date = new Date(Date.UTC(year, month - 1, day))
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+}
+
+/**
+ * Reads `since`: `all`, a duration back from `now` (`30s`, `10m`, `2h`, `1d`,
+ * `500ms`), an ISO 8601 date-time with its offset, or else an event id. Returns
+ * a message naming the parameter when it looks like a time but is none.
+ */
+export function parseSince (value: string, now: number, name = 'querystring/since'): Since | string {
+  if (value === 'all') return { kind: 'all' }
+  const duration = DURATION.exec(value)
+  if (duration !== null) return { kind: 'time', after: now - Number(duration[1]) * (UNITS[duration[2] as string] as number) }
+  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const at = ISO_DATE_TIME.test(value) && realDate(value) ? Date.parse(value) : NaN
+    if (Number.isNaN(at)) return `${name} looks like a date but is not an ISO 8601 date-time with a time zone (e.g. 2026-01-01T12:00:00Z); got ${JSON.stringify(value.slice(0, 50))}`
+    return { kind: 'time', after: at }
+  }
+  if (/^[-+]?[\d.]+[a-z]*$/i.test(value)) return `${name} must be an event id, "all", a duration such as 30s, 10m, 2h or 1d, or an ISO 8601 date-time; got ${JSON.stringify(value.slice(0, 50))}`
+  return { kind: 'id', id: value }
+}
+
+/** The store's replay for a `since`: by time, every retained event stamped after the moment (no gap: the log keeps no record of what it let go). */
+export async function replaySince (since: (id?: string) => Promise<Replay>, from: Since): Promise<Replay> {
+  if (from.kind === 'id') return await since(from.id)
+  const all = await since(undefined)
+  if (from.kind === 'all') return all
+  return { found: true, events: all.events.filter((event) => Date.parse(event.timestamp) > from.after) }
+}
+
+/** A replay cut to what a filter lets through; a gap stays a gap. */
+export function filterReplay (replay: Replay, filter: EventFilter | undefined): Replay {
+  return filter === undefined ? replay : { found: replay.found, events: replay.events.filter((event) => passes(event, filter)) }
+}

@@ -1,0 +1,221 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { filterReplay, parseEventFilter, parseSince, passes, replaySince, type EventFilterQuery } from '../plugins/core/event-filter'
+import type { Alert, AlertUpdate, Chat, Event } from '../schemas/events'
+import { listen } from './helpers/app'
+import { Client } from './helpers/ws-client'
+import { StreamClient } from './helpers/stream-client'
+import { waitFor } from './helpers/wait'
+
+const alert = (fields: Partial<Alert> = {}): Alert => ({
+  id: 'a1',
+  timestamp: '2026-01-01T12:00:00.000Z',
+  type: 'alert',
+  message: 'm',
+  location: 'North',
+  severity: 'warning',
+  state: 'open',
+  count: 1,
+  updatedAt: '2026-01-01T12:00:00.000Z',
+  source: 'api',
+  ...fields
+})
+const update = (fields: Partial<Alert> = {}): AlertUpdate => ({ id: 'u1', timestamp: '2026-01-01T12:01:00.000Z', type: 'alert_update', change: 'acknowledged', alert: alert({ state: 'acknowledged', ...fields }) })
+const chat: Chat = { id: 'c1', timestamp: '2026-01-01T12:02:00.000Z', type: 'chat', sender: 's', message: 'm' }
+
+t.test('filters as a table: values within a parameter OR, parameters AND', async (t) => {
+  const cases: Array<[EventFilterQuery, Event, boolean]> = [
+    [{}, chat, true],
+    [{ types: 'alert' }, alert(), true],
+    [{ types: 'alert' }, update(), false],
+    [{ types: 'alert' }, chat, false],
+    [{ types: 'chat, alert_update' }, chat, true],
+    [{ types: 'chat,alert_update' }, update(), true],
+    [{ severity: 'critical' }, alert(), false],
+    [{ severity: 'critical,warning' }, alert(), true],
+    [{ severity: 'critical' }, chat, true],
+    [{ severity: 'critical', types: 'alert' }, chat, false],
+    [{ min_severity: 'warning' }, alert({ severity: 'info' }), false],
+    [{ min_severity: 'warning' }, alert({ severity: 'warning' }), true],
+    [{ min_severity: 'warning' }, alert({ severity: 'critical' }), true],
+    [{ min_severity: 'critical' }, update({ severity: 'warning' }), false],
+    [{ min_severity: 'info' }, alert({ severity: 'info' }), true],
+    [{ min_severity: 'critical', severity: 'info,critical' }, alert({ severity: 'info' }), false],
+    [{ location: 'North,South' }, alert({ location: 'South' }), true],
+    [{ location: 'North' }, alert({ location: 'north' }), false],
+    [{ location: 'North' }, update({ location: 'North' }), true],
+    [{ key: 'disk' }, alert(), false],
+    [{ key: 'disk' }, alert({ key: 'disk' }), true],
+    [{ tag: 'db,net' }, alert({ tags: ['disk', 'db'] }), true],
+    [{ tag: 'db' }, alert({ tags: [] }), false],
+    [{ tag: 'db' }, alert(), false],
+    [{ tag: 'db', location: 'North' }, update({ tags: ['db'], location: 'South' }), false],
+    [{ tag: 'db', location: 'North', severity: 'warning', key: 'k' }, update({ tags: ['db'], key: 'k' }), true],
+    [{ types: 'alert,chat,alert_update' }, update(), true]
+  ]
+  for (const [query, event, expected] of cases) {
+    const filter = parseEventFilter(query)
+    if (typeof filter === 'string') throw new Error(filter)
+    t.equal(passes(event, filter), expected, `${JSON.stringify(query)} on ${event.type}${event.type === 'chat' ? '' : ` ${JSON.stringify(event.type === 'alert' ? event : event.alert).slice(90, 170)}`}`)
+  }
+})
+
+t.test('no filter, and filters that let everything through, are one: the unfiltered group', async (t) => {
+  t.equal(parseEventFilter({}), undefined)
+  t.equal(parseEventFilter({ types: 'alert_update,chat,alert' }), undefined)
+  t.equal(parseEventFilter({ min_severity: 'info' }), undefined)
+})
+
+t.test('the filter key is canonical: order and repeats of values do not matter, different filters differ', async (t) => {
+  const key = (query: EventFilterQuery): string => {
+    const filter = parseEventFilter(query)
+    if (filter === undefined || typeof filter === 'string') throw new Error(String(filter))
+    return filter.key
+  }
+  t.equal(key({ severity: 'critical,warning', location: 'b,a' }), key({ location: 'a, b,a', severity: 'warning,critical' }))
+  t.equal(key({ types: 'chat,alert' }), key({ types: 'alert,chat' }))
+  const distinct = [{ severity: 'critical' }, { location: 'critical' }, { key: 'critical' }, { tag: 'critical' }, { types: 'alert' }, { min_severity: 'critical' }, { location: 'a,b' }, { location: 'a' }, { location: 'a\u0000b' }]
+  t.equal(new Set(distinct.map(key)).size, distinct.length)
+})
+
+t.test('filter refusals name the parameter', async (t) => {
+  t.match(parseEventFilter({ types: 'alert,alerts' }), /^querystring\/types .* got "alerts"$/)
+  t.match(parseEventFilter({ types: ' , ' }), /^querystring\/types must list at least one value/)
+  t.match(parseEventFilter({ severity: 'bad' }), /^querystring\/severity/)
+  t.match(parseEventFilter({ min_severity: 'warning,critical' }), /^querystring\/min_severity must be one of/)
+  t.match(parseEventFilter({ tag: ',' }), /^querystring\/tag must list at least one value/)
+  t.match(parseEventFilter({ types: 'x'.repeat(500) }), /got "x{50}"$/, 'echoes at most 50 characters')
+})
+
+t.test('since: id, all, durations, ISO 8601; mistakes that look like times are refused', async (t) => {
+  const now = Date.parse('2026-01-01T12:00:00Z')
+  t.same(parseSince('all', now), { kind: 'all' })
+  t.same(parseSince('7bb4eacd-9d48-4fff-a9d0-a7caffbd52a8', now), { kind: 'id', id: '7bb4eacd-9d48-4fff-a9d0-a7caffbd52a8' })
+  t.same(parseSince('not-a-uuid', now), { kind: 'id', id: 'not-a-uuid' }, 'any other text is an id (an unknown one gets the gap)')
+  for (const [text, ms] of [['500ms', 500], ['30s', 30_000], ['10m', 600_000], ['2h', 7_200_000], ['1d', 86_400_000], ['0s', 0]] as const) {
+    t.same(parseSince(text, now), { kind: 'time', after: now - ms }, text)
+  }
+  for (const text of ['2026-01-01T11:00:00Z', '2026-01-01T11:00Z', '2026-01-01T13:00:00.123+02:00', '2026-01-01T11:00:00.5z', '2026-01-01T06:00:00-0500']) {
+    const since = parseSince(text, now)
+    t.same(since, { kind: 'time', after: Date.parse(text.replace(/z$/, 'Z').replace(/-0500$/, '-05:00')) }, text)
+  }
+  for (const text of ['10', '10y', '1.5h', '-10m', '2026-01-01', '2026-01-01T12:00:00', '2026-01-01 12:00:00Z', '2026-02-31T00:00:00Z', '2026-01-01T24:61:00Z', '9999999999s']) {
+    t.type(parseSince(text, now), 'string', text)
+  }
+  t.match(parseSince('2026-01-01', now, 'headers/last-event-id'), /^headers\/last-event-id looks like a date/)
+})
+
+t.test('a replay by time keeps the events stamped after the moment; a filter keeps the gap', async (t) => {
+  const events: Event[] = [alert(), update(), chat]
+  const since = async (id?: string): Promise<{ found: boolean, events: Event[] }> => ({ found: id === undefined, events })
+  t.same((await replaySince(since, { kind: 'time', after: Date.parse('2026-01-01T12:01:00.000Z') })).events, [chat])
+  t.same(await replaySince(since, { kind: 'all' }), { found: true, events })
+  t.same(await replaySince(since, { kind: 'id', id: 'x' }), { found: false, events })
+  const filter = parseEventFilter({ types: 'chat' })
+  if (typeof filter === 'string') throw new Error(filter)
+  t.same(filterReplay({ found: false, events }, filter), { found: false, events: [chat] })
+})
+
+// The property: a random sequence of events, subscribers with random filters
+// over each transport; each subscriber's stream is exactly the full stream
+// (the store's order) with the filter applied, computed here independently.
+const SEVERITIES = ['info', 'warning', 'critical'] as const
+const LOCATIONS = ['North', 'South', 'East']
+const TAGS = ['db', 'net', 'disk']
+const KEYS = ['k1', 'k2']
+const TYPES = ['alert', 'chat', 'alert_update'] as const
+
+interface Spec { types?: string[], severity?: string[], min?: number, location?: string[], key?: string[], tag?: string[] }
+
+function oracle (event: Event, spec: Spec): boolean {
+  if (spec.types !== undefined && !spec.types.includes(event.type)) return false
+  if (event.type === 'chat') return true
+  const a = event.type === 'alert' ? event : event.alert
+  if (spec.severity !== undefined && !spec.severity.includes(a.severity)) return false
+  if (spec.min !== undefined && SEVERITIES.indexOf(a.severity) < spec.min) return false
+  if (spec.location !== undefined && !spec.location.includes(a.location)) return false
+  if (spec.key !== undefined && (a.key === undefined || !spec.key.includes(a.key))) return false
+  if (spec.tag !== undefined && !(a.tags ?? []).some((tag) => spec.tag?.includes(tag) === true)) return false
+  return true
+}
+
+function queryOf (spec: Spec): string {
+  const params = new URLSearchParams()
+  if (spec.types !== undefined) params.set('types', spec.types.join(','))
+  if (spec.severity !== undefined) params.set('severity', spec.severity.join(','))
+  if (spec.min !== undefined) params.set('min_severity', SEVERITIES[spec.min] as string)
+  if (spec.location !== undefined) params.set('location', spec.location.join(','))
+  if (spec.key !== undefined) params.set('key', spec.key.join(','))
+  if (spec.tag !== undefined) params.set('tag', spec.tag.join(','))
+  return params.toString()
+}
+
+const subset = <T>(values: readonly T[]): fc.Arbitrary<T[] | undefined> =>
+  fc.option(fc.subarray([...values], { minLength: 1 }), { nil: undefined })
+
+const spec: fc.Arbitrary<Spec> = fc.record({
+  types: subset(TYPES),
+  severity: subset(SEVERITIES),
+  min: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }),
+  location: subset(LOCATIONS),
+  key: subset(KEYS),
+  tag: subset(TAGS)
+}, { requiredKeys: [] })
+
+type Step = { kind: 'alert', severity: typeof SEVERITIES[number], location: string, tags: string[], key?: string } | { kind: 'chat' } | { kind: 'act', which: number, action: 'acknowledge' | 'resolve' }
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant('alert' as const), severity: fc.constantFrom(...SEVERITIES), location: fc.constantFrom(...LOCATIONS), tags: fc.subarray(TAGS), key: fc.option(fc.constantFrom(...KEYS), { nil: undefined }) }, { requiredKeys: ['kind', 'severity', 'location', 'tags'] }),
+  fc.record({ kind: fc.constant('chat' as const) }),
+  fc.record({ kind: fc.constant('act' as const), which: fc.nat(), action: fc.constantFrom('acknowledge' as const, 'resolve' as const) })
+)
+// Steps in chunks: a chunk is published in one turn, so batches of several events are fanned out too.
+const chunks = fc.array(fc.array(step, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 })
+const transports = fc.constantFrom('sse' as const, 'ndjson' as const, 'websocket' as const)
+
+t.test('property: every subscriber\'s stream is the full stream with its filter applied, on every transport', async (t) => {
+  const { fastify, url, wsUrl } = await listen(t, { HISTORY_SIZE: 1000 })
+  const { publisher, backend: { store }, broadcaster } = fastify
+  let runs = 0
+  await fc.assert(fc.asyncProperty(fc.array(fc.tuple(spec, transports), { minLength: 1, maxLength: 5 }), chunks, async (subscribers, steps) => {
+    runs++
+    const marker = await publisher.publish({ type: 'chat', sender: 'test', message: `run ${runs}` })
+    const readers = await Promise.all(subscribers.map(async ([s, transport]) => {
+      const query = queryOf(s)
+      if (transport === 'websocket') {
+        const client = await Client.open(`${wsUrl}/ws?${query}`, t)
+        const frames: Array<Record<string, unknown>> = []
+        client.socket.on('message', () => {})
+        return { spec: s, done: async () => { await client.closed; while (client.pending > 0) frames.push(await client.next()); return frames } }
+      }
+      const stream = await StreamClient.open(`${url}/events?format=${transport}&${query}`, t)
+      return { spec: s, done: async () => { await stream.ended; return stream.records.map((r) => r.data) } }
+    }))
+    await waitFor(() => broadcaster.size === subscribers.length)
+    const raised: string[] = []
+    for (const chunk of steps) {
+      await Promise.all(chunk.map(async (s) => {
+        if (s.kind === 'chat') return await publisher.publish({ type: 'chat', sender: 's', message: 'm' })
+        if (s.kind === 'alert') {
+          const a = await publisher.publish({ type: 'alert', message: 'm', location: s.location, severity: s.severity, tags: s.tags, ...(s.key === undefined ? {} : { key: s.key }) })
+          raised.push(a.id)
+          return a
+        }
+        const id = raised[s.which % Math.max(1, raised.length)]
+        if (id !== undefined) await publisher.act({ id }, s.action, 'x').catch(() => undefined)
+      }))
+    }
+    const full = (await store.since(marker.id)).events
+    // Wait for the last event to be written, then end every subscriber: their streams are then complete.
+    await new Promise((resolve) => setImmediate(resolve))
+    broadcaster.close(1001, 'end of run')
+    for (const reader of readers) {
+      const got = await reader.done()
+      const expected = full.filter((event) => oracle(event, reader.spec))
+      if (JSON.stringify(got) !== JSON.stringify(expected)) {
+        throw new Error(`filter ${queryOf(reader.spec)}: got ${got.length} events, expected ${expected.length}`)
+      }
+    }
+    await waitFor(() => broadcaster.size === 0)
+  }), { numRuns: 25 })
+  t.equal(runs >= 25, true, `${runs} runs`)
+})
