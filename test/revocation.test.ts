@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build, buildLogged, listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
+import { StreamClient } from './helpers/stream-client'
 import { mockTimers } from './helpers/clock'
 import { bearer, JWT_SECRET, signJwt, tokensFile } from './helpers/credentials'
 import { redisEnv, redisTest, cluster } from './helpers/redis'
@@ -25,7 +26,11 @@ t.test('removing an entry from TOKENS_FILE closes its sockets (1008 "token revok
   const revoked = await Client.open(`${wsUrl}/ws?token=${old}`, t)
   const kept = await Client.open(`${wsUrl}/ws?token=${rolled}`, t)
   const unrelated = await Client.open(`${wsUrl}/ws`, t, { headers: bearer(other) })
-  t.equal(fastify.broadcaster.size, 3)
+  const url = wsUrl.replace('ws:', 'http:')
+  const revokedSse = await StreamClient.open(`${url}/events?token=${old}`, t)
+  const revokedNdjson = await StreamClient.open(`${url}/events?format=ndjson`, t, bearer(old))
+  const keptSse = await StreamClient.open(`${url}/events`, t, bearer(rolled))
+  t.equal(fastify.broadcaster.size, 6)
 
   // A new token is rolled out (already in the file) and the old one taken out.
   const added = token()
@@ -35,13 +40,17 @@ t.test('removing an entry from TOKENS_FILE closes its sockets (1008 "token revok
     { name: 'display-2', scopes: ['subscribe'], token: added }
   ])
   t.same(await revoked.closed, { code: 1008, reason: 'token revoked' }, 'closed when the file changed, without a signal')
+  await revokedSse.ended
+  await revokedNdjson.ended
+  t.pass('its SSE and NDJSON streams ended too')
   t.equal((await fastify.inject({ url: '/alerts', headers: bearer(old) })).statusCode, 401)
   t.equal((await fastify.inject({ url: '/alerts', headers: bearer(added) })).statusCode, 200, 'an added entry works without a restart')
   // The others stay connected and keep receiving.
   unrelated.send({ sender: 's', message: 'still here' })
   t.match(await kept.next(), { type: 'chat', sender: 'script', message: 'still here' })
   t.match(await unrelated.next(), { type: 'chat', message: 'still here' })
-  t.equal(fastify.broadcaster.size, 2)
+  t.match((await keptSse.next()).data, { type: 'chat', message: 'still here' }, 'the stream of the token kept goes on')
+  t.equal(fastify.broadcaster.size, 3)
 })
 
 t.test('SIGHUP re-reads TOKENS_FILE (a symlink whose target the watch cannot see)', async (t) => {
@@ -74,11 +83,13 @@ t.test('an entry that expires closes its sockets (1008 "token expired") and is r
   const { fastify, wsUrl } = await listen(t, { TOKENS_FILE: tokens.path, WS_HEARTBEAT_MS: 0 }, { timers })
   const expiring = await Client.open(`${wsUrl}/ws?token=${soon}`, t)
   const staying = await Client.open(`${wsUrl}/ws?token=${later}`, t)
+  const expiringStream = await StreamClient.open(`${wsUrl.replace('ws:', 'http:')}/events?token=${soon}`, t)
   clock.advance(4000)
-  t.equal(fastify.broadcaster.size, 2, 'not before its time')
+  t.equal(fastify.broadcaster.size, 3, 'not before its time')
   clock.advance(1000)
   t.same(await expiring.closed, { code: 1008, reason: 'token expired' })
-  t.equal(fastify.broadcaster.size, 1)
+  await expiringStream.ended
+  t.equal(fastify.broadcaster.size, 1, 'its stream ended too')
   t.equal(staying.socket.readyState, staying.socket.OPEN)
   t.equal((await fastify.inject({ url: '/alerts', headers: bearer(soon) })).statusCode, 401)
 })
