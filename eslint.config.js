@@ -1,7 +1,7 @@
 'use strict'
 
 const neostandard = require('neostandard')
-// The globals package comes with neostandard, which resolves its own `env` option with it.
+// The browser globals of the dashboard's script (public/app.js).
 const globals = require('globals')
 
 // neostandard (the style of the Fastify organisation), with TypeScript.
