@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify'
+import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
+import { once } from './wait'
 import { build as buildApp, loggerOptions, type AppOptions } from '../../app'
 import { loadConfig, type Env } from '../../plugins/app/config'
 
@@ -48,4 +50,15 @@ export async function listen (t: Teardown, env: Env = {}, extra: Extra = {}): Pr
   const address = fastify.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
   return { fastify, url: `http://127.0.0.1:${address.port}`, wsUrl: `ws://127.0.0.1:${address.port}` }
+}
+
+/** A loopback port free at the time of asking, for a process of the test's own (Redis, Alertmanager, Prometheus). */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  server.close()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
 }

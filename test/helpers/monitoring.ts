@@ -1,11 +1,11 @@
 import type { Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
+import { EventEmitter } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { underCI } from './browser'
-import { WAIT_MS, once } from './wait'
+import { once } from './wait'
 
 /** Debian's monitoring binaries that the real integration tests drive. */
 export const BINARIES = {
@@ -42,16 +42,6 @@ export function monitoringTests (t: Test, ...binaries: Binary[]): Declare {
   return (name, fn) => { void t.test(name, { skip: `${reason}: test skipped; to run it, ${FIX}` }, fn) }
 }
 
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
-
 /** A folder of this test's own, removed when it ends. */
 export function tempDir (t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'alert-server-'))
@@ -61,37 +51,34 @@ export function tempDir (t: Test): string {
 
 /**
  * Starts a binary with a configuration file written into a folder of the
- * test's own; stopped when the test ends. Its output is kept for failures.
+ * test's own; stopped when the test ends. Its output is kept for failures, and
+ * `line` waits for a line of it (the binary saying it listens).
  */
-export function start (t: Test, binary: Binary, config: { file: string, text: string }, args: (dir: string, configPath: string) => string[]): { dir: string, output: () => string } {
+export function start (t: Test, binary: Binary, config: { file: string, text: string }, args: (dir: string, configPath: string) => string[]): { dir: string, output: () => string, line: (pattern: RegExp) => Promise<void> } {
   const dir = tempDir(t)
   const configPath = join(dir, config.file)
   writeFileSync(configPath, config.text)
   const child = spawn(BINARIES[binary], args(dir, configPath), { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const output = new EventEmitter()
+  let text = ''
+  const read = (chunk: Buffer): void => {
+    text += chunk.toString()
+    output.emit('data')
+  }
+  child.stdout.on('data', read)
+  child.stderr.on('data', read)
   t.teardown(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = once(child, 'exit')
     child.kill('SIGTERM')
     await exited.catch(() => child.kill('SIGKILL'))
   })
-  return { dir, output: () => output }
-}
-
-/**
- * Resolves with the first truthy answer of `probe` (asked again every 100 ms:
- * these are other processes, with nothing to listen to), or rejects after `ms`.
- */
-export async function eventually<T> (probe: () => Promise<T | undefined>, what: string, ms = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const answer = await probe().catch(() => undefined)
-    if (answer !== undefined) return answer
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
+  const line = async (pattern: RegExp): Promise<void> => {
+    while (!pattern.test(text)) {
+      await once(output, 'data').catch(() => { throw new Error(`${binary} wrote no line ${String(pattern)}:\n${text}`) })
+    }
   }
+  return { dir, output: () => text, line }
 }
 
 /** Runs promtool with `input` on stdin; its exit status and output. */

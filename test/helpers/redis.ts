@@ -1,10 +1,9 @@
 import tap, { type Test } from 'tap'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
-import { listen, type Extra, type Teardown } from './app'
+import { freePort, listen, type Extra, type Teardown } from './app'
 import { once, waitFor } from './wait'
 import type { RedisBackend } from '../../plugins/core/redis-backend'
 
@@ -108,16 +107,6 @@ export async function instance (t: Teardown, env: Record<string, string | number
   const { fastify, url, wsUrl } = await listen(t, env, extra)
   if (fastify.backend.kind !== 'redis') throw new Error('REDIS_URL was not taken')
   return { fastify, url, wsUrl, redis: fastify.backend as RedisBackend }
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 /**
