@@ -3,13 +3,13 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Type } from '@sinclair/typebox'
 import { ConfigSchema } from '../schemas/config'
-import { END, README, START, configTable, updateReadme, withTable } from '../scripts/config-table'
+import { CONFIG_DOC, END, START, configTable, updateTable, withTable } from '../scripts/config-table'
 import { allowed } from '../plugins/app/config'
 
-t.test('the README configuration table is the one the schema gives (npm run docs:config rewrites it)', async (t) => {
-  const readme = readFileSync(README, 'utf8')
-  t.ok(readme.includes(START) && readme.includes(END), 'README.md has both markers')
-  t.equal(withTable(readme, configTable()), readme, 'README.md is up to date with schemas/config.ts; run `npm run docs:config`')
+t.test('the configuration table of docs/configuration.md is the one the schema gives (npm run docs:config rewrites it)', async (t) => {
+  const readme = readFileSync(CONFIG_DOC, 'utf8')
+  t.ok(readme.includes(START) && readme.includes(END), 'docs/configuration.md has both markers')
+  t.equal(withTable(readme, configTable()), readme, 'docs/configuration.md is up to date with schemas/config.ts; run `npm run docs:config`')
 })
 
 t.test('every setting of the schema has a row with its default, and nothing else does', async (t) => {
@@ -40,19 +40,19 @@ t.test('what a setting allows reads as the start-up error for it says', async (t
 
 t.test('the generator rewrites only the text between the markers, once', async (t) => {
   const dir = t.testdir()
-  const file = join(dir, 'README.md')
+  const file = join(dir, 'configuration.md')
   const before = `# Title\n\nintro\n\n${START}\n\n| stale | table |\n\n${END}\n\nafter\n`
   writeFileSync(file, before)
-  t.equal(updateReadme(file), true, 'a stale table is rewritten')
+  t.equal(updateTable(file), true, 'a stale table is rewritten')
   const after = readFileSync(file, 'utf8')
   t.ok(after.startsWith('# Title\n\nintro\n\n' + START + '\n\n| variable | default | allowed | meaning |'))
   t.ok(after.endsWith(`|\n\n${END}\n\nafter\n`))
   t.notMatch(after, /stale/)
-  t.equal(updateReadme(file), false, 'a second run changes nothing')
+  t.equal(updateTable(file), false, 'a second run changes nothing')
   t.equal(readFileSync(file, 'utf8'), after)
 })
 
-t.test('a README without the markers is refused, not rewritten', async (t) => {
+t.test('a page without the markers is refused, not rewritten', async (t) => {
   t.throws(() => withTable('# no markers\n', '| x |'), /markers .* are missing or out of order/)
   t.throws(() => withTable(`${END}\n${START}\n`, '| x |'), /out of order/)
 })

@@ -34,7 +34,7 @@ export function allowed (name: string): string {
   return allowedBy((ConfigSchema.properties as Record<string, Property>)[name] ?? {})
 }
 
-/** What a property schema allows, in words; the README's configuration table says the same (scripts/config-table.ts). */
+/** What a property schema allows, in words; the configuration table of docs/configuration.md says the same (scripts/config-table.ts). */
 export function allowedBy (p: Property): string {
   if (p.enum !== undefined) return `one of ${p.enum.join(', ')}`
   if (p.type === 'boolean') return 'true or false'
