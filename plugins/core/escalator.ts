@@ -1,7 +1,7 @@
 import type { EventStore, Log } from './backend'
 import type { Publisher } from './publisher'
 import { escalationDue } from './lifecycle'
-import { realTimers, type Timer, type Timers } from './timers'
+import { realTimers, repeating, type Timers } from './timers'
 
 export interface EscalatorOptions {
   /** How long a critical alert may stay open (not acknowledged) before it is announced again; 0 turns it off. */
@@ -28,8 +28,6 @@ export interface Escalator {
 export function createEscalator ({ afterMs, store, publisher, log, timers = realTimers }: EscalatorOptions): Escalator {
   // Checked often enough that an escalation is late by at most a tenth of the interval (or a second).
   const period = Math.max(10, Math.min(1000, Math.floor(afterMs / 10)))
-  let timer: Timer | undefined
-  let running = false
 
   async function check (): Promise<void> {
     const now = timers.now()
@@ -39,26 +37,13 @@ export function createEscalator ({ afterMs, store, publisher, log, timers = real
     }
   }
 
-  function schedule (): void {
-    timer = timers.setTimeout(() => {
-      check()
-        .catch((err: unknown) => log.warn({ err }, 'escalation check failed'))
-        .finally(() => { if (running) schedule() })
-    }, period)
-    timer.unref()
-  }
+  const loop = repeating(check, period, 'escalation check', log, timers)
 
   return {
     start () {
-      if (afterMs <= 0 || running) return
-      running = true
-      schedule()
+      if (afterMs > 0) loop.start()
     },
-    stop () {
-      running = false
-      timers.clearTimeout(timer)
-      timer = undefined
-    },
+    stop: loop.stop,
     check
   }
 }

@@ -3,7 +3,7 @@ import type { HeartbeatMonitor, HeartbeatSettings, HeartbeatStore, Log } from '.
 import type { Publisher } from './publisher'
 import { AlertNotFoundError } from './errors'
 import { formatDuration } from './duration'
-import { realTimers, type Timer, type Timers } from './timers'
+import { realTimers, repeating, type Timers } from './timers'
 
 export const HEARTBEAT_DEFAULTS = { everyMs: 5 * 60_000, graceMs: 60_000, severity: 'critical' as Severity }
 
@@ -54,9 +54,6 @@ export interface Heartbeats {
  * store lets exactly one claim each miss, so the cluster raises one alert per miss.
  */
 export function createHeartbeats ({ store, publisher, log, periodMs, timers = realTimers }: HeartbeatsOptions): Heartbeats {
-  let timer: Timer | undefined
-  let running = false
-
   /** Resolves the monitor's open alert, if there is one (a person may have resolved it already). */
   async function resolve (name: string, note: string): Promise<void> {
     try {
@@ -94,14 +91,7 @@ export function createHeartbeats ({ store, publisher, log, periodMs, timers = re
     }
   }
 
-  function schedule (): void {
-    timer = timers.setTimeout(() => {
-      check()
-        .catch((err: unknown) => log.warn({ err }, 'heartbeat check failed'))
-        .finally(() => { if (running) schedule() })
-    }, periodMs)
-    timer.unref()
-  }
+  const loop = repeating(check, periodMs, 'heartbeat check', log, timers)
 
   return {
     async ping (name, settings) {
@@ -123,15 +113,7 @@ export function createHeartbeats ({ store, publisher, log, periodMs, timers = re
       return monitor
     },
     check,
-    start () {
-      if (running) return
-      running = true
-      schedule()
-    },
-    stop () {
-      running = false
-      timers.clearTimeout(timer)
-      timer = undefined
-    }
+    start: loop.start,
+    stop: loop.stop
   }
 }

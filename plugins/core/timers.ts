@@ -20,3 +20,38 @@ export const realTimers: Timers = {
   setInterval: (fn, ms) => setInterval(fn, ms),
   clearInterval: (timer) => clearInterval(timer as NodeJS.Timeout | undefined)
 }
+
+/** A check run again `periodMs` after each run ends (so runs never overlap), until stopped. */
+export interface Repeating {
+  start: () => void
+  stop: () => void
+}
+
+/**
+ * Runs `check` every `periodMs`, each run scheduled once the previous one has
+ * settled; a failure is logged as `what failed` and the next run goes on.
+ */
+export function repeating (check: () => Promise<void>, periodMs: number, what: string, log: { warn: (obj: object, msg?: string) => void }, timers: Pick<Timers, 'setTimeout' | 'clearTimeout'>): Repeating {
+  let timer: Timer | undefined
+  let running = false
+  function schedule (): void {
+    timer = timers.setTimeout(() => {
+      check()
+        .catch((err: unknown) => log.warn({ err }, `${what} failed`))
+        .finally(() => { if (running) schedule() })
+    }, periodMs)
+    timer.unref()
+  }
+  return {
+    start () {
+      if (running) return
+      running = true
+      schedule()
+    },
+    stop () {
+      running = false
+      timers.clearTimeout(timer)
+      timer = undefined
+    }
+  }
+}
