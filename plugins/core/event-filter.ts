@@ -1,5 +1,6 @@
 import type { Event, EventType } from '../../schemas/events'
 import type { Replay } from './backend'
+import { parseDuration } from './duration'
 import { commaValues, matches, parseAlertFilter, type AlertFilter, type AlertFilterQuery } from './board'
 
 const TYPES: readonly EventType[] = ['alert', 'chat', 'alert_update']
@@ -70,8 +71,6 @@ export function passes (event: Event, filter: EventFilter | undefined): boolean 
 /** Where a replay starts: everything retained, after an event, or after a moment. */
 export type Since = { kind: 'all' } | { kind: 'id', id: string } | { kind: 'time', after: number }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-const DURATION = /^(\d{1,9})(ms|s|m|h|d)$/
 // A date and a time, as ISO 8601 writes them: what Date.parse reads is wider
 // (and differs between engines), so the shape is checked first.
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i
@@ -84,14 +83,14 @@ function realDate (value: string): boolean {
 }
 
 /**
- * Reads `since`: `all`, a duration back from `now` (`30s`, `10m`, `2h`, `1d`,
- * `500ms`), an ISO 8601 date-time with its offset, or else an event id. Returns
+ * Reads `since`: `all`, a duration back from `now` (duration.ts: `30s`, `10m`,
+ * `2h`, `1d`, `500ms`, `1w`), an ISO 8601 date-time with its offset, or else an event id. Returns
  * a message naming the parameter when it looks like a time but is none.
  */
 export function parseSince (value: string, now: number, name = 'querystring/since'): Since | string {
   if (value === 'all') return { kind: 'all' }
-  const duration = DURATION.exec(value)
-  if (duration !== null) return { kind: 'time', after: now - Number(duration[1]) * (UNITS[duration[2] as string] as number) }
+  const duration = parseDuration(value)
+  if (duration !== undefined) return { kind: 'time', after: now - duration }
   if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
     const at = ISO_DATE_TIME.test(value) && realDate(value) ? Date.parse(value) : NaN
     if (Number.isNaN(at)) return `${name} looks like a date but is not an ISO 8601 date-time with a time zone (e.g. 2026-01-01T12:00:00Z); got ${JSON.stringify(value.slice(0, 50))}`
