@@ -51,9 +51,11 @@ export function presentedToken (request: FastifyRequest): string | undefined {
 export function clientKey (request: FastifyRequest): string {
   const identity = request.identity
   if (identity?.named === true) return `identity:${identity.name}`
-  // request.ip can be missing on an injected WebSocket upgrade.
-  return request.ip ?? request.socket?.remoteAddress ?? 'unknown'
+  return clientAddress(request)
 }
+
+/** The client's address (behind trusted proxies, the one they name); request.ip can be missing on an injected WebSocket upgrade. */
+export const clientAddress = (request: FastifyRequest): string => request.ip ?? request.socket?.remoteAddress ?? 'unknown'
 
 const SCHEME_DESCRIPTION = 'A token from TOKENS_FILE, API_TOKEN (every scope), METRICS_TOKEN (/metrics only) or a JWT (JWT_SECRET or JWT_PUBLIC_KEY; ' +
   'claims sub, scope, exp). Scopes: subscribe (read, /ws), publish (raise alerts, chat), operate (acknowledge, resolve), admin (everything), ' +
@@ -104,7 +106,7 @@ export default fp(async function auth (fastify) {
 
   /** Why the request may not go on (401, 403 or 429), or undefined and `request.identity` set. */
   function check (request: FastifyRequest, reply: FastifyReply, scope: Scope | undefined): HttpError | undefined {
-    const address = request.ip ?? request.socket?.remoteAddress ?? 'unknown'
+    const address = clientAddress(request)
     // Checked before the token, so that past the budget even the right token
     // gets 429: an answer that differed would still tell a guess right from wrong.
     const wait = failures.retryIn(address)

@@ -4,7 +4,7 @@ import { createFanout, type Fanout } from '../core/fanout'
 import { checkWsInternals } from '../core/ws-internals'
 import { wsServerOptions } from '../external/websocket'
 import { httpError } from '../../schemas/errors'
-import { routeConfig } from './auth'
+import { clientAddress, routeConfig } from './auth'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -56,7 +56,7 @@ export default fp(async function broadcaster (fastify) {
       done(httpError('CONNECTION_LIMIT', `connection limit (${WS_MAX_CONNECTIONS}) reached; retry later`))
       return
     }
-    const address = request.ip ?? request.socket?.remoteAddress ?? 'unknown'
+    const address = clientAddress(request)
     const open = perAddress.get(address) ?? 0
     if (open >= WS_MAX_CONNECTIONS_PER_ADDRESS) {
       done(httpError('ADDRESS_CONNECTION_LIMIT', `this address has ${open} open WebSocket connections and event streams, the most allowed; close one first`))

@@ -44,7 +44,6 @@ export default fp(async function limits (fastify) {
     max: RATE_LIMIT_MAX,
     timeWindow: timeWindow(RATE_LIMIT_WINDOW),
     allowList: (request) => request.method !== 'POST' && !subscribes(request),
-    // request.ip can be missing on an injected WebSocket upgrade.
     // After the auth hook (onRequest), so a named identity is known: its
     // budget follows it from address to address, and colleagues behind one
     // NAT do not share one.
