@@ -213,14 +213,16 @@ t.test('the check keeps going after a failure, and stops with the server', async
   const { clock, timers } = mockTimers()
   const backend = createMemoryBackend({ historySize: 100 })
   const warnings: unknown[] = []
-  const log = { ...pino({ level: 'silent' }), warn: (obj: unknown) => warnings.push(obj) }
+  let warned: () => void = () => {}
+  const firstWarning = new Promise<void>((resolve) => { warned = resolve })
+  const log = { ...pino({ level: 'silent' }), warn: (obj: unknown) => { warnings.push(obj); warned() } }
   let fail = true
   const store = { ...backend.heartbeats, list: async () => { if (fail) throw new Error('down'); return [] } }
   const monitors = createHeartbeats({ store, publisher: createPublisher(backend.store), log: log as never, periodMs: 1000, timers })
   monitors.start()
   monitors.start()
   clock.advance(1000)
-  await t.resolves(async () => { while (warnings.length === 0) await new Promise((resolve) => setImmediate(resolve)) })
+  await firstWarning
   fail = false
   monitors.stop()
   t.equal(warnings.length, 1)
