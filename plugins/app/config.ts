@@ -14,7 +14,11 @@ export type Env = Record<string, string | number | boolean | undefined>
 
 // env-schema's own Ajv options, plus verbose: each error then carries the
 // value refused, wherever it came from (.env included).
-const envAjv = (): Ajv => new Ajv({ allErrors: true, removeAdditional: true, useDefaults: true, coerceTypes: true, allowUnionTypes: true, addUsedSchema: false, verbose: true })
+// One instance and one schema object for every load, so Ajv compiles the
+// schema once per process (it caches by the schema object).
+const envAjv = new Ajv({ allErrors: true, removeAdditional: true, useDefaults: true, coerceTypes: true, allowUnionTypes: true, addUsedSchema: false, verbose: true })
+// env-schema sets additionalProperties: false on the schema it is given; this copy has it already.
+const envSchemaObject = { ...ConfigSchema, additionalProperties: false }
 
 /** An invalid setting: its message is one line naming each variable and what it allows. */
 export class ConfigError extends Error {
@@ -102,8 +106,7 @@ export function trustedProxies (config: Pick<Config, 'TRUST_PROXY'>): string[] |
 export function loadConfig (env: Env = process.env, { dotenv = false }: { dotenv?: boolean } = {}): Config {
   let config: Config
   try {
-    // env-schema mutates the schema it is given.
-    config = envSchema<Config>({ schema: { ...ConfigSchema }, data: { ...env }, env: false, dotenv, ajv: envAjv() })
+    config = envSchema<Config>({ schema: envSchemaObject, data: { ...env }, env: false, dotenv, ajv: envAjv })
   } catch (err) {
     const errors = (err as { errors?: ErrorObject[] }).errors
     if (errors === undefined) throw err

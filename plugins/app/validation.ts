@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv'
+import fastJsonStringify from 'fast-json-stringify'
 import type { TSchema, Static } from '@sinclair/typebox'
 import { NOT_BLANK, WELL_FORMED } from '../../schemas/events'
 import { httpError } from '../../schemas/errors'
@@ -69,6 +70,24 @@ export function decodeJsonBody (contentType: string | undefined, body: Buffer): 
   }
 }
 
+// Compiled once per process, not once per instance: the route schemas are
+// module constants, and Ajv caches what it compiled by the schema object. A
+// process that builds the app many times (the tests, several instances in one
+// process) otherwise spends most of each build generating the same code again.
+let bodyAjv: Ajv | undefined
+let textAjv: Ajv | undefined
+const serializers = new WeakMap<object, (data: unknown) => string>()
+
+/** fast-json-stringify's serializer for a response schema, compiled once per schema object. */
+function serializerFor (schema: object): (data: unknown) => string {
+  let serialize = serializers.get(schema)
+  if (serialize === undefined) {
+    serialize = fastJsonStringify(schema)
+    serializers.set(schema, serialize)
+  }
+  return serialize
+}
+
 export default fp(async function validation (fastify) {
   // Bodies are JSON only; anything else is answered 415.
   fastify.removeContentTypeParser('text/plain')
@@ -85,10 +104,14 @@ export default fp(async function validation (fastify) {
     }
     parseJson(request, text, done)
   })
-  const ajv = createAjv()
+  bodyAjv ??= createAjv()
   // Query strings, path parameters and headers are text by nature: "100" is the number 100 there.
-  const textual = createAjv(true)
+  textAjv ??= createAjv(true)
+  const ajv = bodyAjv
+  const textual = textAjv
   fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv : textual).compile(schema))
+  // Fastify's own serializer compiler (fast-json-stringify, no shared schemas), cached the same way.
+  fastify.setSerializerCompiler(({ schema }) => serializerFor(schema))
   fastify.setSchemaErrorFormatter((errors, dataVar) => new Error(formatErrors(errors as ErrorObject[], dataVar)))
   fastify.decorate('compileCheck', <S extends TSchema>(schema: S, dataVar: string): Check<Static<S>> => {
     const validate: ValidateFunction = ajv.compile(schema)
