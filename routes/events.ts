@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { streamErrors } from '../schemas/errors'
-import { EventsHeaders, EventsQuery, type GapFrame } from '../schemas/frames'
-import { GAP_MESSAGE } from '../plugins/core/fanout'
+import { EventsHeaders, EventsQuery } from '../schemas/frames'
+import { GAP_FRAME } from '../plugins/core/fanout'
 import { filterReplay, replaySince } from '../plugins/core/event-filter'
-import { sseRetry, streamRecord, type StreamFormat } from '../plugins/core/framing'
+import { frameRecord, sseRetry, type StreamFormat } from '../plugins/core/framing'
 import { subscription } from './shared'
 
 /** How long EventSource waits before reconnecting: long enough for a restarting instance, short enough to miss little. */
@@ -56,12 +56,8 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
 
     if (poll === '1' || poll === 'true') {
       const { found, events } = filterReplay(await replaySince(read, since ?? { kind: 'all' }), filter)
-      const frames: object[] = found ? events : [{ type: 'gap', message: GAP_MESSAGE } satisfies GapFrame, ...events]
-      const records = frames.map((frame) => {
-        const { id = '', type } = frame as { id?: string, type: string }
-        return streamRecord(format, JSON.stringify(frame), id, type)
-      })
-      return await reply.headers(headers).send(Buffer.concat(records).toString())
+      const frames: object[] = found ? events : [GAP_FRAME, ...events]
+      return await reply.headers(headers).send(Buffer.concat(frames.map((frame) => frameRecord(format, frame))).toString())
     }
 
     // From here the fan-out writes the response; Fastify lets go of it.

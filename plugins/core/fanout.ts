@@ -5,7 +5,7 @@ import type { Event } from '../../schemas/events'
 import type { GapFrame } from '../../schemas/frames'
 import type { Log, Replay } from './backend'
 import { filterReplay, passes, type EventFilter } from './event-filter'
-import { KEEPALIVE, streamRecord, textFrame, type StreamFormat } from './framing'
+import { KEEPALIVE, frameRecord, textFrame, type StreamFormat } from './framing'
 import { realTimers, type Timers } from './timers'
 import { directSocket } from './ws-internals'
 import type { Identity, Lapse } from './credentials'
@@ -99,11 +99,11 @@ interface Group {
 
 interface Client {
   subscriber: Subscriber
-  transport: Transport
   /** The WebSocket, for a WebSocket client. */
   socket: WebSocket | undefined
   /** The response, for an HTTP stream. */
   response: ServerResponse | undefined
+  /** Its transport and filter (`group.transport`). */
   group: Group
   /** Who it is, when credentials are configured: dropped when that lapses. */
   identity: Identity | undefined
@@ -125,8 +125,8 @@ interface Client {
 
 /** One frame for one transport; `json` is the frame serialized (done once per turn for every transport). */
 function encode (transport: Transport, frame: object, json = JSON.stringify(frame)): Framed {
-  const { id = '', type = 'message' } = frame as { id?: string, type?: string }
-  return { id, json, frame: transport === 'websocket' ? textFrame(json) : streamRecord(transport, json, id, type) }
+  const { id = '' } = frame as { id?: string }
+  return { id, json, frame: transport === 'websocket' ? textFrame(json) : frameRecord(transport, frame, json) }
 }
 
 const concat = (items: Framed[]): Buffer => items.length === 1 ? (items[0] as Framed).frame : Buffer.concat(items.map((item) => item.frame))
@@ -135,8 +135,12 @@ const concat = (items: Framed[]): Buffer => items.length === 1 ? (items[0] as Fr
 // shutdown may never answer: the socket is destroyed if it lingers.
 const CLOSE_GRACE_MS = 5000
 
-export const GAP_MESSAGE = 'the event asked for is not in the retained history; the whole retained history follows. ' +
-  'Anything older is gone: reload from GET /alerts/history and GET /message'
+/** Sent first by a replay whose starting id is no longer retained (/ws, /events, and a poll of /events). */
+export const GAP_FRAME: GapFrame = {
+  type: 'gap',
+  message: 'the event asked for is not in the retained history; the whole retained history follows. ' +
+    'Anything older is gone: reload from GET /alerts/history and GET /message'
+}
 
 /**
  * The local fan-out. Events broadcast during one turn of the event loop are
@@ -156,14 +160,14 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
   function join (client: Client): void {
     clients.set(client.subscriber, client)
     client.group.clients.add(client)
-    counts[client.transport]++
+    counts[client.group.transport]++
   }
 
   /** Takes a client out of the set; false when it was not (or no longer) in it. */
   function leave (client: Client | undefined): boolean {
     if (client === undefined || clients.get(client.subscriber) !== client) return false
     clients.delete(client.subscriber)
-    counts[client.transport]--
+    counts[client.group.transport]--
     const { group } = client
     group.clients.delete(client)
     if (group.clients.size === 0) groups.delete(group.key)
@@ -188,7 +192,8 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
   /** Cuts a client: with a close code (an HTTP stream's response ends), or (none given) by destroying the socket at once. */
   function drop (client: Client, reason: DropReason, code?: number, text?: string): void {
     if (!leave(client)) return
-    log.info({ reason, code, transport: client.transport, backlog: backlog(client) }, `${client.transport === 'websocket' ? 'websocket' : 'stream'} client dropped`)
+    const { transport } = client.group
+    log.info({ reason, code, transport, backlog: backlog(client) }, `${transport === 'websocket' ? 'websocket' : 'stream'} client dropped`)
     for (const listener of dropListeners) listener(reason)
     if (code === undefined) {
       terminate(client)
@@ -217,13 +222,9 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
       drop(client, 'slow', 1013, 'too slow: backlog over limit')
       return
     }
-    if (client.response !== undefined) {
-      client.response.write(all ?? concat(items))
-    } else if (client.tcp !== undefined) {
-      client.tcp.write(all ?? concat(items))
-    } else {
-      for (const item of items) client.socket?.send(item.json)
-    }
+    const stream = client.response ?? client.tcp
+    if (stream !== undefined) stream.write(all ?? concat(items))
+    else for (const item of items) client.socket?.send(item.json)
   }
 
   /** Writes the events of `batch` this client has not had yet; ends its replay guard once one is new. */
@@ -346,13 +347,9 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
         resolve()
       }
       emitter?.once('close', done)
-      if (client.response !== undefined) {
-        client.response.write(concat(items), done)
-      } else if (client.tcp !== undefined) {
-        client.tcp.write(concat(items), done)
-      } else {
-        items.forEach((item, i) => client.socket?.send(item.json, i === items.length - 1 ? done : undefined))
-      }
+      const stream = client.response ?? client.tcp
+      if (stream !== undefined) stream.write(concat(items), done)
+      else items.forEach((item, i) => client.socket?.send(item.json, i === items.length - 1 ? done : undefined))
     })
   }
 
@@ -370,7 +367,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     } catch (err) {
       client.pending = undefined
       log.error({ err }, 'replay failed')
-      write(client, [encode(client.transport, { type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' })])
+      write(client, [encode(client.group.transport, { type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' })])
       drop(client, 'replay_failed', 1011, 'replay failed')
       return
     }
@@ -378,12 +375,12 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     const open = (): boolean => clients.get(client.subscriber) === client && isOpen(client)
     const chunkBytes = Math.max(1, Math.floor(maxBufferedBytes / 4))
     const sent = new Set<string>()
-    let items: Framed[] = found ? [] : [encode(client.transport, { type: 'gap', message: GAP_MESSAGE } satisfies GapFrame)]
+    let items: Framed[] = found ? [] : [encode(client.group.transport, GAP_FRAME)]
     let bytes = 0
     for (let i = 0; i <= events.length; i++) {
       const event = events[i]
       if (event !== undefined) {
-        const item = encode(client.transport, event)
+        const item = encode(client.group.transport, event)
         items.push(item)
         sent.add(event.id)
         bytes += item.frame.length
@@ -408,14 +405,14 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
   function clientOf (subscriber: Subscriber, { tcp, filter, replay, identity }: AddOptions): Client {
     const pending = replay === undefined ? undefined : []
     if (subscriber instanceof WebSocket) {
-      const client: Client = { subscriber, transport: 'websocket', socket: subscriber, response: undefined, group: groupOf('websocket', filter), identity, tcp: tcp === undefined ? undefined : directSocket(subscriber, tcp, direct), alive: true, pending }
+      const client: Client = { subscriber, socket: subscriber, response: undefined, group: groupOf('websocket', filter), identity, tcp: tcp === undefined ? undefined : directSocket(subscriber, tcp, direct), alive: true, pending }
       // Shared listeners (`this` is the socket): nothing allocated per connection.
       subscriber.on('pong', onPong)
       subscriber.once('close', onClose)
       return client
     }
     const { format, response } = subscriber
-    const client: Client = { subscriber, transport: format, socket: undefined, response, group: groupOf(format, filter), identity, tcp: undefined, alive: true, pending }
+    const client: Client = { subscriber, socket: undefined, response, group: groupOf(format, filter), identity, tcp: undefined, alive: true, pending }
     response.once('close', () => leave(client))
     startStreamHeartbeat()
     return client
@@ -442,7 +439,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
 
     send (subscriber, frame) {
       const client = clients.get(subscriber)
-      if (client !== undefined) write(client, [encode(client.transport, frame)])
+      if (client !== undefined) write(client, [encode(client.group.transport, frame)])
     },
 
     drop (subscriber, reason, code, text) {

@@ -35,6 +35,12 @@ export function streamRecord (format: StreamFormat, json: string, id: string, ty
   return Buffer.from(`${id === '' ? '' : `id: ${id}\n`}event: ${type}\ndata: ${json}\n\n`)
 }
 
+/** A frame object as a stream record: its `id` and `type` (when it has them) are the SSE fields; `json` is the frame serialized, if it already is. */
+export function frameRecord (format: StreamFormat, frame: object, json = JSON.stringify(frame)): Buffer {
+  const { id = '', type = 'message' } = frame as { id?: string, type?: string }
+  return streamRecord(format, json, id, type)
+}
+
 /** What a quiet stream gets every SSE_HEARTBEAT_MS: a comment line for SSE, a keepalive frame for NDJSON. */
 export const KEEPALIVE: Record<StreamFormat, string> = {
   sse: ': keepalive\n\n',
