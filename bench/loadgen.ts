@@ -453,6 +453,28 @@ function checkIntegrity (p: Phase, fast: Conn[]): Integrity {
   return result
 }
 
+/**
+ * Posts the phase's alerts, `inflight` at a time, then waits until every
+ * expected delivery arrived or deliveries stopped coming for `idleMs`. The
+ * drain runs from the first POST sent to the last delivery.
+ */
+async function postAndDrain (p: Phase, { port, alerts, inflight, pad, mixed, idleMs, limitMs }: { port: number, alerts: number, inflight: number, pad: boolean, mixed: boolean, idleMs: number, limitMs: number }): Promise<{ non200: number, postsDone: number, drainNs: number }> {
+  agent.maxSockets = inflight
+  let next = 0
+  let non200 = 0
+  async function poster (): Promise<void> {
+    while (next < alerts) {
+      const idx = next++
+      if (await post(port, p, idx, pad, mixed) !== 200) non200++
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(inflight, alerts) }, poster))
+  const postsDone = nowNs()
+  await until(p, () => p.delivered >= p.expected || nowNs() - Math.max(p.lastDeliveryNs, postsDone) > idleMs * 1e6, limitMs)
+  const firstSent = p.sent.reduce((a, b) => Math.min(a, b), Infinity)
+  return { non200, postsDone, drainNs: p.lastDeliveryNs - firstSent }
+}
+
 async function burst ({ port, alerts, inflight, slowEvery, pad, idleMs, limitMs }: BurstArgs): Promise<BurstResult> {
   const p = startPhase(alerts, true)
   for (let i = 0; i < conns.length; i++) {
@@ -468,25 +490,9 @@ async function burst ({ port, alerts, inflight, slowEvery, pad, idleMs, limitMs 
   const fastClients = openFast
   const expected = alerts * fastClients
   p.expected = expected
-  agent.maxSockets = inflight
-
   const cpu0 = process.cpuUsage()
   const t0 = nowNs()
-  let next = 0
-  let non200 = 0
-  async function poster (): Promise<void> {
-    while (next < alerts) {
-      const idx = next++
-      if (await post(port, p, idx, pad) !== 200) non200++
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(inflight, alerts) }, poster))
-  const postsDone = nowNs()
-  // Done when every reading client has every alert, or deliveries stopped coming.
-  await until(p, () => p.delivered >= expected || nowNs() - Math.max(p.lastDeliveryNs, postsDone) > idleMs * 1e6, limitMs)
-
-  const firstSent = p.sent.reduce((a, b) => Math.min(a, b), Infinity)
-  const drainNs = p.lastDeliveryNs - firstSent
+  const { non200, postsDone, drainNs } = await postAndDrain(p, { port, alerts, inflight, pad, mixed: false, idleMs, limitMs })
   return {
     alerts,
     fastClients,
@@ -529,20 +535,9 @@ async function filtered ({ port, alerts, inflight, idleMs, limitMs, filters }: F
   let expected = 0
   for (const conn of open) for (let i = 0; i < alerts; i++) if (want(conn, i)) expected++
   p.expected = expected
-  agent.maxSockets = inflight
   const cpu0 = process.cpuUsage()
   const t0 = nowNs()
-  let next = 0
-  let non200 = 0
-  async function poster (): Promise<void> {
-    while (next < alerts) {
-      const idx = next++
-      if (await post(port, p, idx, false, true) !== 200) non200++
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(inflight, alerts) }, poster))
-  const postsDone = nowNs()
-  await until(p, () => p.delivered >= expected || nowNs() - Math.max(p.lastDeliveryNs, postsDone) > idleMs * 1e6, limitMs)
+  const { non200, postsDone, drainNs } = await postAndDrain(p, { port, alerts, inflight, pad: false, mixed: true, idleMs, limitMs })
 
   const monitor = open.find((c) => c.tag < 0)
   const order = monitor === undefined ? [] : Array.from((monitor.seqs as Int32Array).subarray(0, Math.min(monitor.n, alerts)))
@@ -565,8 +560,6 @@ async function filtered ({ port, alerts, inflight, idleMs, limitMs, filters }: F
     missing += wanted - present
     extra += conn.n - present
   }
-  const firstSent = p.sent.reduce((a, b) => Math.min(a, b), Infinity)
-  const drainNs = p.lastDeliveryNs - firstSent
   return {
     alerts,
     ws: open.filter((c) => c.client !== undefined).length,
