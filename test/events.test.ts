@@ -6,6 +6,7 @@ import { once, waitFor } from './helpers/wait'
 import { Client, refusedUpgrade } from './helpers/ws-client'
 import { StreamClient, fetchText, ndjsonFrames } from './helpers/stream-client'
 import type { FastifyInstance } from 'fastify'
+import { publishWhile } from './helpers/http'
 
 type Body = Record<string, unknown>
 
@@ -279,12 +280,7 @@ t.test('a reader that stops reading is cut at WS_MAX_BUFFERED_BYTES; the others 
   const drops: string[] = []
   fastify.broadcaster.onDrop((reason) => drops.push(reason))
 
-  const message = 'x'.repeat(1000)
-  const sent: string[] = []
-  for (let batch = 0; fastify.broadcaster.size === 2 && batch < 2000; batch++) {
-    for (let i = 0; i < 20; i++) sent.push((await fastify.publisher.publish({ type: 'alert', message, location: `${sent.length}` })).id)
-    await new Promise((resolve) => setImmediate(resolve))
-  }
+  const sent = await publishWhile(fastify, () => fastify.broadcaster.size === 2)
   t.equal(fastify.broadcaster.size, 1, 'the slow reader left the set')
   t.same(drops, ['slow'])
   const got: unknown[] = []

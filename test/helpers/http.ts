@@ -41,3 +41,19 @@ export async function publishAlert (target: Target, message = 'm', location = 'l
 export async function publishChat (target: Target, message = 'm', sender = 's'): Promise<Event> {
   return await publish(target, '/message', { sender, message })
 }
+
+/**
+ * Publishes 1 KB alerts straight through the publisher, in batches of 20 with
+ * a turn of the event loop between them (a client that reads keeps up; one
+ * that does not can only fall behind), while `going` holds, at most 40,000.
+ * Returns the ids, in publish order.
+ */
+export async function publishWhile (fastify: FastifyInstance, going: () => boolean): Promise<string[]> {
+  const message = 'x'.repeat(1000)
+  const sent: string[] = []
+  for (let batch = 0; going() && batch < 2000; batch++) {
+    for (let i = 0; i < 20; i++) sent.push((await fastify.publisher.publish({ type: 'alert', message, location: `${sent.length}` })).id)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  return sent
+}
