@@ -1,7 +1,7 @@
 import t from 'tap'
 import { build, buildLogged } from './helpers/app'
 import { Client, refusedUpgrade } from './helpers/ws-client'
-import { presentedToken, sameToken } from '../plugins/app/auth'
+import { presentedToken } from '../plugins/app/auth'
 import { redactToken } from '../app'
 import { postAlert } from './helpers/http'
 
@@ -90,10 +90,6 @@ t.test('the OpenAPI document declares the bearer scheme, required when API_TOKEN
 })
 
 t.test('token helpers', async (t) => {
-  t.ok(sameToken('abc', 'abc'))
-  t.notOk(sameToken('abc', 'abd'))
-  t.notOk(sameToken('', 'abc'))
-  t.notOk(sameToken('abc'.repeat(100), 'abc'))
   t.equal(redactToken('/ws?since=all&token=abc&x=1'), '/ws?since=all&token=[redacted]&x=1')
   t.equal(redactToken('/ws?TOKEN=abc'), '/ws?TOKEN=[redacted]')
   const req = (headers: Record<string, string>, ws = false, query = {}) => ({ headers, ws, query }) as unknown as Parameters<typeof presentedToken>[0]

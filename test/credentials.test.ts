@@ -87,6 +87,8 @@ t.test('JWT claims: sub, scope and exp required; unknown scopes skipped', async 
   t.notOk(looksLikeJwt('a.b'))
   t.ok(sameToken('a', 'a'))
   t.notOk(sameToken('a', 'b'))
+  t.notOk(sameToken('', 'abc'))
+  t.notOk(sameToken('abc'.repeat(100), 'abc'), 'a longer token is not equal')
 })
 
 t.test('npm run token: a random token of 256 bits and the entry holding its hash', async (t) => {

@@ -4,8 +4,6 @@ import { httpError, type HttpError } from '../../schemas/errors'
 import { failureBudget } from '../core/failure-budget'
 import { looksLikeJwt, readClaims, scopeAllows, SCOPES, type Identity, type Scope } from '../core/credentials'
 
-export { sameToken } from '../core/credentials'
-
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The scope a route needs; a route without one must be deliberately `public` (a test walks them all). */
