@@ -1,6 +1,6 @@
 import { get, type IncomingMessage, type ClientRequest } from 'node:http'
 import type { Teardown } from './app'
-import { WAIT_MS, once } from './wait'
+import { Inbox, WAIT_MS, once } from './wait'
 
 /** One record of a stream: for SSE its id, event name and parsed data; for NDJSON the parsed line. */
 export interface StreamRecord {
@@ -18,9 +18,8 @@ export interface StreamRecord {
  * records without data, only when `keepComments` is set.
  */
 export class StreamClient {
-  readonly records: StreamRecord[] = []
+  private readonly inbox = new Inbox<StreamRecord>('record')
   private buffer = ''
-  private waiter: (() => void) | undefined
   ended: Promise<void>
 
   private constructor (readonly request: ClientRequest, readonly response: IncomingMessage, readonly keepComments: boolean) {
@@ -30,7 +29,6 @@ export class StreamClient {
       this.buffer += chunk
       if (format === 'ndjson') this.ndjson()
       else this.sse()
-      this.waiter?.()
     })
     this.ended = new Promise((resolve) => {
       response.once('close', resolve)
@@ -50,7 +48,7 @@ export class StreamClient {
     while ((end = this.buffer.indexOf('\n')) >= 0) {
       const line = this.buffer.slice(0, end)
       this.buffer = this.buffer.slice(end + 1)
-      this.records.push({ data: JSON.parse(line) })
+      this.inbox.push({ data: JSON.parse(line) })
     }
   }
 
@@ -71,24 +69,17 @@ export class StreamClient {
         else if (field === 'data') record.data = JSON.parse(value)
         else throw new Error(`unexpected SSE field ${field}`)
       }
-      if (record.data !== undefined || this.keepComments) this.records.push({ data: {}, ...record })
+      if (record.data !== undefined || this.keepComments) this.inbox.push({ data: {}, ...record })
     }
   }
 
   /** The next record, waiting for it up to `ms`. */
   async next (ms = WAIT_MS): Promise<StreamRecord> {
-    const deadline = Date.now() + ms
-    while (this.records.length === 0) {
-      const left = deadline - Date.now()
-      if (left <= 0) throw new Error('timed out waiting for a record')
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left)
-        this.waiter = () => { clearTimeout(timer); resolve() }
-      })
-      this.waiter = undefined
-    }
-    return this.records.shift() as StreamRecord
+    return await this.inbox.next(ms)
   }
+
+  /** Records received and not taken yet. */
+  get records (): StreamRecord[] { return this.inbox.items }
 
   /** The data of the next `n` records. */
   async take (n: number, ms = WAIT_MS): Promise<Array<Record<string, unknown>>> {

@@ -25,3 +25,36 @@ export async function waitFor (condition: () => boolean, ms = WAIT_MS): Promise<
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
+
+/**
+ * What a client received and a test has not taken yet, in arrival order:
+ * `next` waits for the next item without racing the socket that delivers it.
+ */
+export class Inbox<T> {
+  readonly items: T[] = []
+  private waiter: (() => void) | undefined
+
+  /** `what` names an item in the timeout's message ("frame", "record"). */
+  constructor (private readonly what: string) {}
+
+  /** Queues an item and wakes a waiting `next`. */
+  push (item: T): void {
+    this.items.push(item)
+    this.waiter?.()
+  }
+
+  /** The oldest item not taken yet, waiting for one up to `ms`. */
+  async next (ms = WAIT_MS): Promise<T> {
+    const deadline = Date.now() + ms
+    while (this.items.length === 0) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`timed out waiting for a ${this.what}`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.waiter = () => { clearTimeout(timer); resolve() }
+      })
+      this.waiter = undefined
+    }
+    return this.items.shift() as T
+  }
+}

@@ -1,6 +1,6 @@
 import { WebSocket } from 'ws'
 import type { Teardown } from './app'
-import { WAIT_MS, once } from './wait'
+import { Inbox, WAIT_MS, once } from './wait'
 
 /**
  * A real ws client that queues every JSON frame it receives, so a test can
@@ -8,15 +8,13 @@ import { WAIT_MS, once } from './wait'
  */
 export class Client {
   readonly socket: WebSocket
-  private readonly frames: unknown[] = []
-  private waiter: (() => void) | undefined
+  private readonly inbox = new Inbox<unknown>('frame')
   closed: Promise<{ code: number, reason: string }>
 
   constructor (url: string, options?: ConstructorParameters<typeof WebSocket>[2]) {
     this.socket = new WebSocket(url, options)
     this.socket.on('message', (data) => {
-      this.frames.push(JSON.parse(data.toString()))
-      this.waiter?.()
+      this.inbox.push(JSON.parse(data.toString()))
     })
     this.closed = new Promise((resolve) => {
       this.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))
@@ -36,21 +34,11 @@ export class Client {
 
   /** The next frame, waiting for it up to `ms`. */
   async next<T = Record<string, unknown>> (ms = WAIT_MS): Promise<T> {
-    const deadline = Date.now() + ms
-    while (this.frames.length === 0) {
-      const left = deadline - Date.now()
-      if (left <= 0) throw new Error('timed out waiting for a frame')
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left)
-        this.waiter = () => { clearTimeout(timer); resolve() }
-      })
-      this.waiter = undefined
-    }
-    return this.frames.shift() as T
+    return await this.inbox.next(ms) as T
   }
 
   /** Frames received and not yet taken. */
-  get pending (): number { return this.frames.length }
+  get pending (): number { return this.inbox.items.length }
 }
 
 /** Tries an upgrade that the server should refuse; resolves with the HTTP status and JSON body. */
