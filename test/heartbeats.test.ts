@@ -24,6 +24,15 @@ function published (app: FastifyInstance): Array<Record<string, unknown>> {
 const raisedFor = (events: Array<Record<string, unknown>>, key: string) => () => events.some((e) => e.type === 'alert' && e.key === key)
 const list = async (app: FastifyInstance): Promise<Json[]> => (await app.inject('/heartbeats')).json().heartbeats
 
+/** Creates monitor `job` (every minute, no grace, plus `settings`), lets a minute pass and waits for its miss's alert. */
+async function missedJob (app: FastifyInstance, clock: { advance: (ms: number) => void }, settings = ''): Promise<void> {
+  const events = published(app)
+  await ping(app, `job?every=1m&grace=0s${settings}`)
+  clock.advance(MINUTE)
+  await app.heartbeats.check()
+  await waitFor(raisedFor(events, 'heartbeat:job'))
+}
+
 t.test('durations: whole numbers with a unit, and back', async (t) => {
   t.equal(parseDuration('30s'), 30_000)
   t.equal(parseDuration('10m'), 10 * MINUTE)
@@ -111,11 +120,7 @@ t.test('a miss raises one alert, the next ping resolves it, and the monitor goes
 t.test('removing a monitor resolves its alert; an unknown one is 404', async (t) => {
   const { clock, timers } = mockTimers()
   const app = await build(t, {}, { timers })
-  const events = published(app)
-  await ping(app, 'job?every=1m&grace=0s&severity=info&location=Cron')
-  clock.advance(MINUTE)
-  await app.heartbeats.check()
-  await waitFor(raisedFor(events, 'heartbeat:job'))
+  await missedJob(app, clock, '&severity=info&location=Cron')
   const [open] = (await app.inject('/alerts?key=heartbeat:job')).json().alerts
   t.match(open, { state: 'open', severity: 'info', location: 'Cron' })
   const removed = await app.inject({ method: 'DELETE', url: '/heartbeats/job' })
@@ -133,11 +138,7 @@ t.test('removing a monitor resolves its alert; an unknown one is 404', async (t)
 t.test('a person who resolved the alert first: the ping finds nothing to resolve and is fine', async (t) => {
   const { clock, timers } = mockTimers()
   const app = await build(t, {}, { timers })
-  const events = published(app)
-  await ping(app, 'job?every=1m&grace=0s')
-  clock.advance(MINUTE)
-  await app.heartbeats.check()
-  await waitFor(raisedFor(events, 'heartbeat:job'))
+  await missedJob(app, clock)
   t.equal((await app.inject({ method: 'POST', url: '/alerts/resolve', payload: { key: 'heartbeat:job', by: 'Ana' } })).statusCode, 200)
   t.equal((await ping(app, 'job')).statusCode, 200)
   t.match((await app.inject('/alerts?key=heartbeat:job')).json().alerts[0], { resolvedBy: 'Ana' })
