@@ -210,6 +210,37 @@ t.test('core: a ping or removal between a claimed miss and its alert still ends 
   t.equal(await backend.heartbeats.claimMiss('nobody', 0), false, 'no monitor, no miss')
 })
 
+t.test('core: a miss claimed while the backend fails is raised by a later check, unless a ping or a removal came first', async (t) => {
+  const { clock, timers } = mockTimers()
+  const backend = createMemoryBackend({ historySize: 100 })
+  const real = createPublisher(backend.store)
+  let down = true
+  const publish: typeof real.publish = async (draft) => {
+    if (down) throw new BackendUnavailableError('down')
+    return await real.publish(draft)
+  }
+  const publisher = { ...real, publish }
+  const monitors = createHeartbeats({ store: backend.heartbeats, publisher, log: pino({ level: 'silent' }), periodMs: 1000, timers })
+  const alertOf = async (name: string) => (await backend.store.alerts()).find((s) => s.alert.key === `heartbeat:${name}`)?.alert
+  for (const name of ['raised', 'pinged', 'removed']) await monitors.ping(name, { everyMs: MINUTE, graceMs: 0 })
+  clock.advance(MINUTE)
+  await t.rejects(monitors.check(), BackendUnavailableError, 'the claims are won, the raises fail')
+  for (const name of ['raised', 'pinged', 'removed']) {
+    const monitor = await backend.heartbeats.get(name)
+    t.equal(monitor?.missed, monitor?.lastPing, `${name}: one failure does not stop the others; claimed, so no other instance raises it`)
+  }
+  await t.rejects(monitors.check(), BackendUnavailableError, 'still down: the owed raises fail again')
+  down = false
+  await monitors.ping('pinged', {})
+  await monitors.remove('removed')
+  await monitors.check()
+  t.match(await alertOf('raised'), { state: 'open', source: 'heartbeat', count: 1 }, 'raised once the backend is back')
+  t.equal(await alertOf('pinged'), undefined, 'pinged before the retry: nothing raised')
+  t.equal(await alertOf('removed'), undefined, 'removed before the retry: nothing raised')
+  await monitors.check()
+  t.equal((await alertOf('raised'))?.count, 1, 'owed once: a later check does not repeat it')
+})
+
 t.test('the check keeps going after a failure, and stops with the server', async (t) => {
   const { clock, timers } = mockTimers()
   const backend = createMemoryBackend({ historySize: 100 })

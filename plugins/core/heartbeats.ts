@@ -75,20 +75,47 @@ export function createHeartbeats ({ store, publisher, log, periodMs, timers = re
     })
   }
 
-  async function miss (monitor: HeartbeatMonitor): Promise<void> {
-    if (!await store.claimMiss(monitor.name, monitor.lastPing)) return
-    await raise(monitor)
+  // Misses this instance claimed and could not raise yet (the backend failed
+  // mid-way), by monitor name. The claim stops every other instance from
+  // raising them, so this one owes their alerts: each check tries again until
+  // the alert is raised or the monitor is pinged or removed.
+  const owed = new Map<string, HeartbeatMonitor>()
+
+  async function raiseClaimed (monitor: HeartbeatMonitor): Promise<void> {
+    try {
+      await raise(monitor)
+    } catch (err) {
+      owed.set(monitor.name, monitor)
+      throw err
+    }
+    owed.delete(monitor.name)
     // A ping (or a removal) between the claim and the raise found no alert
     // to resolve: this instance resolves it instead.
     const now = await store.get(monitor.name)
     if (now === undefined || now.lastPing !== monitor.lastPing) await resolve(monitor.name, 'pinged while its miss was being raised')
   }
 
+  async function miss (monitor: HeartbeatMonitor): Promise<void> {
+    if (await store.claimMiss(monitor.name, monitor.lastPing)) await raiseClaimed(monitor)
+  }
+
+  async function retry (monitor: HeartbeatMonitor): Promise<void> {
+    const current = await store.get(monitor.name)
+    // Pinged or removed since: the miss is over and there is nothing to raise.
+    if (current?.lastPing !== monitor.lastPing) owed.delete(monitor.name)
+    else await raiseClaimed(monitor)
+  }
+
+  /** Every monitor gets its turn even when one fails; the first failure is raised at the end (the timer logs it). */
   async function check (): Promise<void> {
+    let failure: { err: unknown } | undefined
+    const attempt = async (step: Promise<void>): Promise<void> => { await step.catch((err: unknown) => { failure ??= { err } }) }
+    for (const monitor of [...owed.values()]) await attempt(retry(monitor))
     const now = timers.now()
     for (const monitor of await store.list()) {
-      if (monitor.missed === undefined && now >= deadlineOf(monitor)) await miss(monitor)
+      if (monitor.missed === undefined && now >= deadlineOf(monitor)) await attempt(miss(monitor))
     }
+    if (failure !== undefined) throw failure.err
   }
 
   const loop = repeating(check, periodMs, 'heartbeat check', log, timers)
