@@ -1,10 +1,11 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build, buildLogged, listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
+import { WAIT_MS } from './helpers/wait'
 import { StreamClient } from './helpers/stream-client'
 import { mockTimers } from './helpers/clock'
 import { bearer, JWT_SECRET, signJwt, tokensFile } from './helpers/credentials'
@@ -70,6 +71,40 @@ t.test('SIGHUP re-reads TOKENS_FILE (a symlink whose target the watch cannot see
   await changed
   t.same(await client.closed, { code: 1008, reason: 'token revoked' })
   t.equal(fastify.credentials.size, 0)
+})
+
+t.test('a Kubernetes-style update (its ..data symlink swapped to a new directory) is seen without a signal; a re-read of the same text changes nothing', async (t) => {
+  // The layout of a mounted Secret or ConfigMap: tokens.json -> ..data/tokens.json, ..data -> a timestamped directory.
+  const dir = mkdtempSync(join(tmpdir(), 'tokens-mounted-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const version = (name: string, value: string): void => {
+    mkdirSync(join(dir, name))
+    writeFileSync(join(dir, name, 'tokens.json'), JSON.stringify([{ name: 'lobby', scopes: ['subscribe'], hash: hashToken(value) }]))
+  }
+  const first = token()
+  version('..2026_11_27_10_00_00.1', first)
+  symlinkSync('..2026_11_27_10_00_00.1', join(dir, '..data'))
+  symlinkSync(join('..data', 'tokens.json'), join(dir, 'tokens.json'))
+  const { fastify, wsUrl } = await listen(t, { TOKENS_FILE: join(dir, 'tokens.json') })
+  let changes = 0
+  fastify.credentials.onChange(() => { changes++ })
+  t.equal(await fastify.credentials.reload(), true)
+  t.equal(changes, 0, 'the same text: no change, no listener called')
+  const client = await Client.open(`${wsUrl}/ws?token=${first}`, t)
+
+  const second = token()
+  version('..2026_11_27_10_05_00.2', second)
+  const changed = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error('the swap of ..data was not seen')) }, WAIT_MS)
+    fastify.credentials.onChange(() => { clearTimeout(timer); resolve() })
+  })
+  // What the kubelet does: a new link beside the old one, renamed over it in one step.
+  symlinkSync('..2026_11_27_10_05_00.2', join(dir, '..data_tmp'))
+  renameSync(join(dir, '..data_tmp'), join(dir, '..data'))
+  await changed
+  t.same(await client.closed, { code: 1008, reason: 'token revoked' })
+  t.equal((await fastify.inject({ url: '/alerts', headers: bearer(first) })).statusCode, 401)
+  t.equal((await fastify.inject({ url: '/alerts', headers: bearer(second) })).statusCode, 200, 'the new token works without a restart')
 })
 
 t.test('an entry that expires closes its sockets (1008 "token expired") and is refused from then on', async (t) => {

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { basename, dirname, resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { createCredentials, parseTokensFile, type Credentials, type TokenEntry } from '../core/credentials'
 
 export interface CredentialStore extends Credentials {
@@ -18,14 +18,15 @@ declare module 'fastify' {
   }
 }
 
-async function readEntries (file: string): Promise<TokenEntry[] | string> {
+async function readEntries (file: string): Promise<{ text: string, entries: TokenEntry[] } | string> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
   } catch (err) {
     return `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`
   }
-  return parseTokensFile(text)
+  const entries = parseTokensFile(text)
+  return typeof entries === 'string' ? entries : { text, entries }
 }
 
 // TOKENS_FILE is read at start-up (a bad file stops the start), then again on
@@ -40,14 +41,19 @@ export default fp(async function credentials (fastify) {
   let reading: Promise<boolean> | undefined
   let again = false
 
+  // The text of the entries in force: a reload that reads the same text changes nothing.
+  let loaded = ''
+
   async function load (): Promise<boolean> {
-    const entries = await readEntries(file)
-    if (typeof entries === 'string') {
-      fastify.log.error({ file, problem: entries }, 'TOKENS_FILE not reloaded: the previous entries stay in force')
+    const read = await readEntries(file)
+    if (typeof read === 'string') {
+      fastify.log.error({ file, problem: read }, 'TOKENS_FILE not reloaded: the previous entries stay in force')
       return false
     }
-    store.replace(entries)
-    fastify.log.info({ file, entries: entries.length }, 'TOKENS_FILE loaded')
+    if (read.text === loaded) return true
+    loaded = read.text
+    store.replace(read.entries)
+    fastify.log.info({ file, entries: read.entries.length }, 'TOKENS_FILE loaded')
     for (const listener of listeners) listener()
     return true
   }
@@ -76,15 +82,17 @@ export default fp(async function credentials (fastify) {
   }
 
   if (file !== '') {
-    const entries = await readEntries(file)
-    if (typeof entries === 'string') throw new Error(`TOKENS_FILE ${file}: ${entries}`)
-    store.replace(entries)
+    const read = await readEntries(file)
+    if (typeof read === 'string') throw new Error(`TOKENS_FILE ${file}: ${read}`)
+    loaded = read.text
+    store.replace(read.entries)
     // The directory, not the file: editors and deploy tools replace a file by
     // renaming another over it, which a watch on the file itself would miss.
-    const name = basename(file)
-    const watcher: FSWatcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
-      if (changed === null || changed === name) void reload()
-    })
+    // Any change in it re-reads the file, not only one under the file's name:
+    // Kubernetes updates a mounted Secret or ConfigMap by swapping a `..data`
+    // symlink that the file's own symlink goes through, so the file's name
+    // never appears. A read that finds the same text does nothing.
+    const watcher: FSWatcher = watch(dirname(file), { persistent: false }, () => { void reload() })
     watcher.on('error', (err) => fastify.log.error({ err }, 'TOKENS_FILE watch failed; reload with SIGHUP'))
     const onHangup = (): void => { void reload() }
     process.on('SIGHUP', onHangup)
