@@ -28,6 +28,7 @@ t.test('TOKENS_FILE: entries are checked, and one bad entry refuses the file', a
   t.same(parseTokensFile(JSON.stringify([entry])), [entry])
   t.same(parseTokensFile('[]'), [])
   t.same(parseTokensFile(JSON.stringify([{ ...entry, expires: '2027-01-01T00:00:00Z' }])), [{ ...entry, expires: Date.parse('2027-01-01T00:00:00Z') }])
+  t.same(parseTokensFile(JSON.stringify([{ ...entry, expires: '2027-01-01T01:30:00.5+01:30' }])), [{ ...entry, expires: Date.parse('2027-01-01T00:00:00.5Z') }], 'any zone offset, fractions of a second')
   const cases: Array<[unknown, RegExp]> = [
     [{}, /JSON list/],
     [[null], /entry 0: must be an object/],
@@ -43,7 +44,10 @@ t.test('TOKENS_FILE: entries are checked, and one bad entry refuses the file', a
     [[{ ...entry, hash: HASH.toUpperCase() }], /"hash" must be/],
     [[{ ...entry, expires: 'tomorrow' }], /"expires" must be an ISO 8601/],
     [[{ ...entry, expires: 1700000000 }], /"expires" must be an ISO 8601/],
-    [[{ ...entry, expires: '2027-13-45T99:00:00Z' }], /"expires" must be an ISO 8601/]
+    [[{ ...entry, expires: '2027-13-45T99:00:00Z' }], /"expires" must be an ISO 8601/],
+    [[{ ...entry, expires: '2027-01-01T00:00:00' }], /"expires" must be an ISO 8601 date-time with a time zone/],
+    [[{ ...entry, expires: '2027-02-31T00:00:00Z' }], /"expires" must be an ISO 8601 date-time with a time zone, on a real day/],
+    [[{ ...entry, expires: '2027-01-01' }], /"expires" must be an ISO 8601/]
   ]
   for (const [value, message] of cases) t.match(parseTokensFile(JSON.stringify(value)), message, JSON.stringify(value))
   t.equal(parseTokensFile('{"half'), 'not valid JSON')

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { parseDateTime } from './duration'
 
 /**
  * What a credential may do. `admin` is everything; `metrics` reads /metrics
@@ -89,8 +90,8 @@ export function parseTokensFile (text: string): TokenEntry[] | string {
     if (typeof hash !== 'string' || !HASH.test(hash)) return `${where}: "hash" must be "sha256:" and 64 lowercase hex digits (npm run token prints it)`
     let ms: number | undefined
     if (expires !== undefined) {
-      ms = typeof expires === 'string' && /^\d{4}-\d\d-\d\dT/.test(expires) ? Date.parse(expires) : NaN
-      if (Number.isNaN(ms)) return `${where}: "expires" must be an ISO 8601 date-time such as "2027-01-01T00:00:00Z"`
+      ms = typeof expires === 'string' ? parseDateTime(expires) : undefined
+      if (ms === undefined) return `${where}: "expires" must be an ISO 8601 date-time with a time zone, on a real day, such as "2027-01-01T00:00:00Z"`
     }
     entries.push({ name, scopes: read, hash, ...(ms === undefined ? {} : { expires: ms }) })
   }

@@ -1,6 +1,6 @@
 import type { Event, EventType } from '../../schemas/events'
 import type { Replay } from './backend'
-import { parseDuration } from './duration'
+import { parseDateTime, parseDuration } from './duration'
 import { commaValues, matches, parseAlertFilter, type AlertFilter, type AlertFilterQuery } from './board'
 
 const TYPES: readonly EventType[] = ['alert', 'chat', 'alert_update']
@@ -71,17 +71,6 @@ export function passes (event: Event, filter: EventFilter | undefined): boolean 
 /** Where a replay starts: everything retained, after an event, or after a moment. */
 export type Since = { kind: 'all' } | { kind: 'id', id: string } | { kind: 'time', after: number }
 
-// A date and a time, as ISO 8601 writes them: what Date.parse reads is wider
-// (and differs between engines), so the shape is checked first.
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i
-
-/** Whether the date part names a day of the calendar: Date.parse takes 2026-02-31 for 3 March. */
-function realDate (value: string): boolean {
-  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number]
-  const date = new Date(Date.UTC(year, month - 1, day))
-  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day
-}
-
 /**
  * Reads `since`: `all`, a duration back from `now` (duration.ts: `30s`, `10m`,
  * `2h`, `1d`, `500ms`, `1w`), an ISO 8601 date-time with its offset, or else an event id. Returns
@@ -92,8 +81,8 @@ export function parseSince (value: string, now: number, name = 'querystring/sinc
   const duration = parseDuration(value)
   if (duration !== undefined) return { kind: 'time', after: now - duration }
   if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
-    const at = ISO_DATE_TIME.test(value) && realDate(value) ? Date.parse(value) : NaN
-    if (Number.isNaN(at)) return `${name} looks like a date but is not an ISO 8601 date-time with a time zone (e.g. 2026-01-01T12:00:00Z); got ${JSON.stringify(value.slice(0, 50))}`
+    const at = parseDateTime(value)
+    if (at === undefined) return `${name} looks like a date but is not an ISO 8601 date-time with a time zone (e.g. 2026-01-01T12:00:00Z); got ${JSON.stringify(value.slice(0, 50))}`
     return { kind: 'time', after: at }
   }
   if (/^[-+]?[\d.]+[a-z]*$/i.test(value)) return `${name} must be an event id, "all", a duration such as 30s, 10m, 2h or 1d, or an ISO 8601 date-time; got ${JSON.stringify(value.slice(0, 50))}`
