@@ -63,6 +63,14 @@ t.test('behind TRUST_PROXY the budget is per client address from X-Forwarded-For
   t.equal((await app.inject(via('2.2.2.2', `Bearer ${TOKEN}`))).statusCode, 200, 'another client behind the same proxy')
 })
 
+t.test('an IPv6 client cannot escape the budget by changing address within its /64', async (t) => {
+  const app = await build(t, LIMITS)
+  const from = (remoteAddress: string, authorization: string) => ({ url: '/alerts/history', remoteAddress, headers: { authorization } })
+  for (const host of ['1', '2', '3']) t.equal((await app.inject(from(`2001:db8:5:6::${host}`, 'Bearer wrong'))).statusCode, 401)
+  t.equal((await app.inject(from('2001:db8:5:6::4', `Bearer ${TOKEN}`))).statusCode, 429, 'a fourth address of the same /64')
+  t.equal((await app.inject(from('2001:db8:5:7::1', `Bearer ${TOKEN}`))).statusCode, 200, 'another /64')
+})
+
 t.test('the budget: fixed windows per key, the oldest key forgotten past the capacity', async (t) => {
   let now = 0
   const budget = failureBudget(2, 1000, 3, () => now)

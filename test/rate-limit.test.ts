@@ -2,6 +2,7 @@ import t from 'tap'
 import { build, buildLogged, listen } from './helpers/app'
 import { refusedUpgrade, Client } from './helpers/ws-client'
 import { timeWindow } from '../plugins/external/rate-limit'
+import { addressKey } from '../plugins/core/address'
 
 const post = { method: 'POST' as const, url: '/alerts', payload: { message: 'm', location: 'l' } }
 
@@ -25,6 +26,59 @@ t.test('each client address has its own budget', async (t) => {
   t.equal((await app.inject({ ...post, remoteAddress: '10.0.0.1' })).statusCode, 200)
   t.equal((await app.inject({ ...post, remoteAddress: '10.0.0.1' })).statusCode, 429)
   t.equal((await app.inject({ ...post, remoteAddress: '10.0.0.2' })).statusCode, 200)
+})
+
+t.test('the key of an address: IPv4 as it is, IPv6 by its network of IPV6_SUBNET bits, IPv4-mapped as IPv4', async (t) => {
+  const cases: Array<[string, number, string]> = [
+    ['192.0.2.7', 64, '192.0.2.7'],
+    ['unknown', 64, 'unknown'],
+    ['2001:db8:1:2:aaaa:bbbb:cccc:dddd', 64, '2001:db8:1:2:0:0:0:0/64'],
+    ['2001:db8:1:2::1', 64, '2001:db8:1:2:0:0:0:0/64'],
+    ['2001:0db8:0001:0002:0000:0000:0000:0009', 64, '2001:db8:1:2:0:0:0:0/64'],
+    ['2001:db8:1:2ff::1', 56, '2001:db8:1:200:0:0:0:0/56'],
+    ['2001:db8:1:2::1', 48, '2001:db8:1:0:0:0:0:0/48'],
+    ['2001:db8:1:2::1', 60, '2001:db8:1:0:0:0:0:0/60'],
+    ['2001:db8:1:2::1', 128, '2001:db8:1:2:0:0:0:1'],
+    ['2001:DB8:1:2::1', 128, '2001:db8:1:2:0:0:0:1'],
+    ['::1', 64, '0:0:0:0:0:0:0:0/64'],
+    ['::', 128, '0:0:0:0:0:0:0:0'],
+    ['fe80::1%eth0', 64, 'fe80:0:0:0:0:0:0:0/64'],
+    ['::ffff:192.0.2.7', 64, '192.0.2.7'],
+    ['::ffff:c000:207', 128, '192.0.2.7'],
+    ['64:ff9b::192.0.2.7', 128, '64:ff9b:0:0:0:0:c000:207'],
+    ['not:an:address', 64, 'not:an:address']
+  ]
+  for (const [address, prefix, key] of cases) t.equal(addressKey(address, prefix), key, `${address} /${prefix}`)
+})
+
+t.test('IPv6 clients share a budget with their /64 (IPV6_SUBNET), IPv4-mapped ones with their IPv4 address', async (t) => {
+  const from = (remoteAddress: string) => ({ ...post, remoteAddress })
+  const app = await build(t, { RATE_LIMIT_MAX: 1 })
+  t.equal((await app.inject(from('2001:db8:1:2::a'))).statusCode, 200)
+  const limited = await app.inject(from('2001:db8:1:2:ffff::b'))
+  t.equal(limited.statusCode, 429, 'another address of the same /64: the same budget')
+  t.match(limited.json(), { code: 'RATE_LIMITED' })
+  t.equal((await app.inject(from('2001:db8:1:3::a'))).statusCode, 200, 'the next /64 has its own')
+  t.equal((await app.inject(from('10.0.0.1'))).statusCode, 200)
+  t.equal((await app.inject(from('::ffff:10.0.0.1'))).statusCode, 429, 'an IPv4 client seen through a dual-stack socket is the same client')
+
+  const each = await build(t, { RATE_LIMIT_MAX: 1, IPV6_SUBNET: 128 })
+  t.equal((await each.inject(from('2001:db8:1:2::a'))).statusCode, 200)
+  t.equal((await each.inject(from('2001:db8:1:2::b'))).statusCode, 200, 'IPV6_SUBNET=128: each address on its own')
+  t.equal((await each.inject(from('2001:db8:1:2:0:0:0:a'))).statusCode, 429, 'the same address written another way')
+  t.equal(each.config.IPV6_SUBNET, 128)
+  t.equal(app.config.IPV6_SUBNET, 64, 'the default')
+})
+
+t.test('over real sockets behind a proxy: one /64 holds at most WS_MAX_CONNECTIONS_PER_ADDRESS connections', async (t) => {
+  const { wsUrl } = await listen(t, { TRUST_PROXY: '127.0.0.1', WS_MAX_CONNECTIONS_PER_ADDRESS: 1 })
+  const via = (client: string) => ({ headers: { 'x-forwarded-for': client } })
+  await Client.open(`${wsUrl}/ws`, t, via('2001:db8:1:2::a'))
+  const refused = await refusedUpgrade(`${wsUrl}/ws`, via('2001:db8:1:2::b'))
+  t.equal(refused.status, 429)
+  t.match(refused.body, { code: 'ADDRESS_CONNECTION_LIMIT' })
+  await Client.open(`${wsUrl}/ws`, t, via('2001:db8:1:3::a'))
+  t.pass('the next /64 connects')
 })
 
 t.test('X-Forwarded-For is believed only from a TRUST_PROXY address', async (t) => {

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { httpError, type HttpError } from '../../schemas/errors'
 import { failureBudget } from '../core/failure-budget'
+import { addressKey } from '../core/address'
 import { looksLikeJwt, readClaims, scopeAllows, SCOPES, type Identity, type Scope } from '../core/credentials'
 
 declare module 'fastify' {
@@ -52,8 +53,14 @@ export function clientKey (request: FastifyRequest): string {
   return clientAddress(request)
 }
 
-/** The client's address (behind trusted proxies, the one they name); request.ip can be missing on an injected WebSocket upgrade. */
-export const clientAddress = (request: FastifyRequest): string => request.ip ?? request.socket?.remoteAddress ?? 'unknown'
+/**
+ * The key of the client's address for the per-address limits: the address
+ * (behind trusted proxies, the one they name), an IPv6 one by its network of
+ * IPV6_SUBNET bits (core/address.ts). request.ip can be missing on an
+ * injected WebSocket upgrade.
+ */
+export const clientAddress = (request: FastifyRequest): string =>
+  addressKey(request.ip ?? request.socket?.remoteAddress ?? 'unknown', request.server.config.IPV6_SUBNET)
 
 const SCHEME_DESCRIPTION = 'A token from TOKENS_FILE, API_TOKEN (every scope), METRICS_TOKEN (/metrics only) or a JWT (JWT_SECRET or JWT_PUBLIC_KEY; ' +
   'claims sub, scope, exp). Scopes: subscribe (read, /ws), publish (raise alerts, chat), operate (acknowledge, resolve), admin (everything), ' +
