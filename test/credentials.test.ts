@@ -47,7 +47,8 @@ t.test('TOKENS_FILE: entries are checked, and one bad entry refuses the file', a
     [[{ ...entry, expires: '2027-13-45T99:00:00Z' }], /"expires" must be an ISO 8601/],
     [[{ ...entry, expires: '2027-01-01T00:00:00' }], /"expires" must be an ISO 8601 date-time with a time zone/],
     [[{ ...entry, expires: '2027-02-31T00:00:00Z' }], /"expires" must be an ISO 8601 date-time with a time zone, on a real day/],
-    [[{ ...entry, expires: '2027-01-01' }], /"expires" must be an ISO 8601/]
+    [[{ ...entry, expires: '2027-01-01' }], /"expires" must be an ISO 8601/],
+    [[{ ...entry, expires: '2027-01-01T25:00:00Z' }], /"expires" must be an ISO 8601/]
   ]
   for (const [value, message] of cases) t.match(parseTokensFile(JSON.stringify(value)), message, JSON.stringify(value))
   t.equal(parseTokensFile('{"half'), 'not valid JSON')
