@@ -55,8 +55,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: AlertHistory, ...apiErrors }
     }
   }, async () => {
-    const all = await store.alerts()
-    const list = all.slice(-HISTORY_SIZE).map((e) => e.alert)
+    const list = (await store.recent(HISTORY_SIZE)).map((e) => e.alert)
     return { alerts: list, count: list.length }
   })
 

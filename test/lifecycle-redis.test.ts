@@ -74,6 +74,11 @@ for (const [kind, make] of kinds) {
     t.equal(await backend.store.openByKey('k-info'), undefined, 'and its key is free again')
     t.same((await backend.store.alerts({ unresolved: true, severity: 'critical' })).map((s) => s.alert.message), ['crit', 'crit2'])
     t.same(evicted, [info.id], 'the eviction is reported with the alert\'s id')
+    const all = await backend.store.alerts()
+    t.same((await backend.store.recent(2)).map((s) => s.alert.message), ['crit', 'crit2'], 'recent: the last ones raised, oldest first')
+    t.same(await backend.store.recent(2), all.slice(-2), 'each as alerts() has it')
+    t.same(await backend.store.recent(100), all, 'more than there are: all of them')
+    t.same(await backend.store.recent(0), [])
   })
 
   test(`${kind} store: an alert whose severity changes on a repeat keeps its age for eviction`, async (t) => {

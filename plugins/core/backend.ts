@@ -83,6 +83,8 @@ export interface EventStore {
   openByKey: (key: string) => Promise<StoredAlert | undefined>
   /** Retained alerts, in the order they were raised. */
   alerts: (scope?: AlertScope) => Promise<StoredAlert[]>
+  /** The last `count` of `alerts()`, read without the rest (GET /alerts/history asks for a few of many). */
+  recent: (count: number) => Promise<StoredAlert[]>
 }
 
 /** Every event appended anywhere, once each, in publish order. */

@@ -190,6 +190,13 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
       const out: StoredAlert[] = []
       for (const stored of alerts.values()) if (inScope(stored, scope)) out.push({ ...stored })
       return out
+    },
+    async recent (count) {
+      // The map keeps the order alerts were first set in: the raising order.
+      let skip = alerts.size - count
+      const out: StoredAlert[] = []
+      for (const stored of alerts.values()) if (skip-- <= 0) out.push({ ...stored })
+      return out
     }
   }
 }

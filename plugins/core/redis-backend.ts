@@ -268,6 +268,9 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
         (scope.unresolved !== true || alert.state !== 'resolved') && (scope.severity === undefined || alert.severity === scope.severity))
       // The per-severity sets are scored by raising seq too, so the order is the same.
       return out
+    },
+    async recent (count) {
+      return count > 0 ? await readAlerts('set', String(count)) : []
     }
   }
 

@@ -122,7 +122,8 @@ return out
  * KEYS: 1 alerts, 2 revs, 3 raised, 4 open keys, 5 the zset to list (raised,
  *   or one severity's unresolved set).
  * ARGV: 1 mode: 'id' (ARGV[2] is an alert id), 'key' (ARGV[2] is a key whose
- *   alert is not resolved), 'set' (every member of KEYS[5]).
+ *   alert is not resolved), 'set' (every member of KEYS[5], or when ARGV[2]
+ *   is a number, only the last that many).
  * Returns {json1, rev1, seq1, json2, ...}.
  */
 export const READ_ALERTS_LUA = `
@@ -133,7 +134,12 @@ elseif ARGV[1] == 'key' then
   local id = redis.call('HGET', KEYS[4], ARGV[2])
   if id then ids = {id} end
 else
-  ids = redis.call('ZRANGE', KEYS[5], 0, -1)
+  local last = tonumber(ARGV[2])
+  if last then
+    ids = redis.call('ZRANGE', KEYS[5], -last, -1)
+  else
+    ids = redis.call('ZRANGE', KEYS[5], 0, -1)
+  end
 end
 local out = {}
 for _, id in ipairs(ids) do
