@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { ActionInput, Alert, AlertHistory, AlertId, AlertInput, Board, BoardQuery, PublishHeaders, ResolveByKeyInput } from '../schemas/events'
 import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } from '../schemas/errors'
-import { boardPage, decodeCursor, parseAlertFilter } from '../plugins/core/board'
+import { boardPage, decodeCursor, matches, parseAlertFilter } from '../plugins/core/board'
 import { parseSince } from '../plugins/core/event-filter'
 import type { StoredAlert } from '../plugins/core/backend'
 import { actor, publishRequest } from './shared'
@@ -55,7 +55,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: AlertHistory, ...apiErrors }
     }
   }, async () => {
-    const list = (await store.recent(HISTORY_SIZE)).map((e) => e.alert)
+    const list = (await store.newest(HISTORY_SIZE)).reverse().map((e) => e.alert)
     return { alerts: list, count: list.length }
   })
 
@@ -77,8 +77,8 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     const before = cursor === undefined ? undefined : decodeCursor(cursor)
     if (cursor !== undefined && before === undefined) throw httpError('INVALID_QUERY', 'querystring/cursor is not a cursor this server gave out')
     const { keep, gap } = await changedSince(since)
-    const stored = await store.alerts()
-    const page = boardPage(keep === undefined ? stored : stored.filter(keep), filter, limit, before)
+    const accept = (stored: StoredAlert): boolean => (keep === undefined || keep(stored)) && matches(stored.alert, filter)
+    const page = await boardPage(async (count, from) => await store.newest(count, from), accept, limit, before)
     return { ...page, count: page.alerts.length, ...(gap === true ? { gap } : {}) }
   })
 

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import pino from 'pino'
 import type { Event } from '../schemas/events'
-import type { Backend, EventStore } from '../plugins/core/backend'
+import type { Backend, EventStore, StoredAlert } from '../plugins/core/backend'
 import { createMemoryBackend } from '../plugins/core/memory-backend'
 import { createRedisBackend } from '../plugins/core/redis-backend'
 import { createPublisher } from '../plugins/core/publisher'
@@ -10,6 +10,7 @@ import { Client } from './helpers/ws-client'
 import { post } from './helpers/http'
 import { waitFor } from './helpers/wait'
 import { SHARED_REDIS_URL, cluster, redisEnv, redisPrefix, redisTest, type Instance } from './helpers/redis'
+import { build } from './helpers/app'
 
 const log = pino({ level: 'silent' })
 
@@ -75,10 +76,14 @@ for (const [kind, make] of kinds) {
     t.same((await backend.store.alerts({ unresolved: true, severity: 'critical' })).map((s) => s.alert.message), ['crit', 'crit2'])
     t.same(evicted, [info.id], 'the eviction is reported with the alert\'s id')
     const all = await backend.store.alerts()
-    t.same((await backend.store.recent(2)).map((s) => s.alert.message), ['crit', 'crit2'], 'recent: the last ones raised, oldest first')
-    t.same(await backend.store.recent(2), all.slice(-2), 'each as alerts() has it')
-    t.same(await backend.store.recent(100), all, 'more than there are: all of them')
-    t.same(await backend.store.recent(0), [])
+    const newestFirst = [...all].reverse()
+    t.same((await backend.store.newest(2)).map((s) => s.alert.message), ['crit2', 'crit'], 'newest: the last ones raised, newest first')
+    t.same(await backend.store.newest(2), newestFirst.slice(0, 2), 'each as alerts() has it')
+    t.same(await backend.store.newest(100), newestFirst, 'more than there are: all of them')
+    t.same(await backend.store.newest(0), [])
+    const below = (newestFirst[1] as StoredAlert).seq
+    t.same(await backend.store.newest(2, below), newestFirst.slice(2, 4), 'before a seq: the ones raised before it')
+    t.same(await backend.store.newest(100, (newestFirst[newestFirst.length - 1] as StoredAlert).seq), [], 'before the oldest: none')
   })
 
   test(`${kind} store: an alert whose severity changes on a repeat keeps its age for eviction`, async (t) => {
@@ -97,6 +102,37 @@ for (const [kind, make] of kinds) {
     const fifth = await raise('fifth', 'info')
     t.same(evicted, [first.id, second.id], 'then the next oldest info alert')
     t.ok(await backend.store.alert(fifth.id), 'the newest info alert stays')
+  })
+}
+
+for (const kind of ['memory', 'redis'] as const) {
+  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
+
+  test(`${kind}: GET /alerts reads a page a batch at a time; a rare filter reads on, every page and cursor as from the whole store`, async (t) => {
+    const app = await build(t, kind === 'redis' ? redisEnv(t) : {})
+    for (let i = 0; i < 260; i++) {
+      await app.publisher.publish({ type: 'alert', message: `a${i}`, location: 'l', severity: i % 40 === 0 ? 'critical' : 'info' })
+    }
+    // The reference: every stored alert, newest first, from one full read.
+    const everyOne = (await app.backend.store.alerts()).reverse().map((s) => s.alert.message)
+    const pages = async (query: string): Promise<string[][]> => {
+      const out: string[][] = []
+      let cursor: string | undefined
+      do {
+        const res = await app.inject(`/alerts?${query}${cursor === undefined ? '' : `&cursor=${cursor}`}`)
+        t.equal(res.statusCode, 200)
+        const body = res.json()
+        out.push(body.alerts.map((a: { message: string }) => a.message))
+        cursor = body.next
+      } while (cursor !== undefined && out.length < 20)
+      return out
+    }
+    const critical = everyOne.filter((m) => Number(m.slice(1)) % 40 === 0)
+    t.same(critical, ['a240', 'a200', 'a160', 'a120', 'a80', 'a40', 'a0'])
+    t.same(await pages('severity=critical&limit=2'), [critical.slice(0, 2), critical.slice(2, 4), critical.slice(4, 6), critical.slice(6)],
+      'pages of 2 of 7 spread over 260: each page reads batches until it is full')
+    t.same(await pages('limit=120'), [everyOne.slice(0, 120), everyOne.slice(120, 240), everyOne.slice(240)], 'pages of 120 of 260')
+    t.same(await pages('limit=260'), [everyOne], 'one page of exactly all: no cursor')
   })
 }
 

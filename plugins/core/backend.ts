@@ -83,8 +83,12 @@ export interface EventStore {
   openByKey: (key: string) => Promise<StoredAlert | undefined>
   /** Retained alerts, in the order they were raised. */
   alerts: (scope?: AlertScope) => Promise<StoredAlert[]>
-  /** The last `count` of `alerts()`, read without the rest (GET /alerts/history asks for a few of many). */
-  recent: (count: number) => Promise<StoredAlert[]>
+  /**
+   * Up to `count` retained alerts raised before `before` (a `seq`; the newest
+   * when undefined), newest first, read without the rest: the history and the
+   * board's pages ask for a few of what may be many.
+   */
+  newest: (count: number, before?: number) => Promise<StoredAlert[]>
 }
 
 /** Every event appended anywhere, once each, in publish order. */

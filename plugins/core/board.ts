@@ -60,20 +60,39 @@ export function decodeCursor (cursor: string): number | undefined {
   return match === null ? undefined : Number(match[1])
 }
 
-/** One page of the board: matching alerts, newest first, after the cursor. */
-export function boardPage (stored: StoredAlert[], filter: AlertFilter, limit: number, before?: number): { alerts: Alert[], next?: string } {
+// The most alerts one read of a page asks for (a page holds at most 1,000).
+const MAX_BATCH = 4000
+
+/**
+ * One page of the board: the alerts `accept` takes, newest first, after the
+ * cursor (`before`). Read from `newest` a batch at a time, so a page of a few
+ * alerts does not read every retained one; a filter that takes few reads on
+ * until the page is full or the alerts run out. An alert's seq never changes,
+ * so batches never overlap.
+ */
+export async function boardPage (
+  newest: (count: number, before?: number) => Promise<StoredAlert[]>,
+  accept: (stored: StoredAlert) => boolean,
+  limit: number,
+  before?: number
+): Promise<{ alerts: Alert[], next?: string }> {
   const page: StoredAlert[] = []
-  let more = false
-  for (let i = stored.length - 1; i >= 0; i--) {
-    const entry = stored[i] as StoredAlert
-    if (before !== undefined && entry.seq >= before) continue
-    if (!matches(entry.alert, filter)) continue
-    if (page.length === limit) {
-      more = true
-      break
+  // Doubled after each batch that left the page short, up to a bound: a
+  // filter that takes few alerts costs a few reads, none of them long.
+  let batch = Math.max(limit + 1, 100)
+  let from = before
+  for (;; batch = Math.min(batch * 2, MAX_BATCH)) {
+    const chunk = await newest(batch, from)
+    for (const entry of chunk) {
+      if (!accept(entry)) continue
+      if (page.length === limit) {
+        // One more matches: the page is full and another follows it.
+        return { alerts: page.map((e) => e.alert), next: encodeCursor((page[page.length - 1] as StoredAlert).seq) }
+      }
+      page.push(entry)
     }
-    page.push(entry)
+    const last = chunk[chunk.length - 1]
+    if (chunk.length < batch || last === undefined) return { alerts: page.map((e) => e.alert) }
+    from = last.seq
   }
-  const last = page[page.length - 1]
-  return more && last !== undefined ? { alerts: page.map((e) => e.alert), next: encodeCursor(last.seq) } : { alerts: page.map((e) => e.alert) }
 }

@@ -32,6 +32,11 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
   let nextSeq = 0
   /** Every retained alert, in the order raised (Map keeps insertion order). */
   const alerts = new Map<string, StoredAlert>()
+  // The alerts in raising order (seq ascending), built when a read asks for
+  // it and dropped when one is added or forgotten (a change to an alert is
+  // made on its stored object, which this shares): a board read pages through
+  // it batch after batch without copying the map each time.
+  let ordered: StoredAlert[] | undefined
   /** Key → id of the alert with that key that is not resolved. */
   const openKeys = new Map<string, string>()
   /** Ids of resolved alerts, and the order they were resolved in (oldest evicted first). */
@@ -85,6 +90,7 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
   function forget (stored: StoredAlert): void {
     const { alert } = stored
     alerts.delete(alert.id)
+    ordered = undefined
     if (resolved.delete(alert.id)) return
     unresolved--
     if (alert.key !== undefined && openKeys.get(alert.key) === alert.id) openKeys.delete(alert.key)
@@ -94,6 +100,7 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
     const before = alerts.get(alert.id)
     if (before === undefined) {
       alerts.set(alert.id, { alert, rev, seq })
+      ordered = undefined
       unresolved++
     } else {
       // Escalation changes the severity: the alert moves to its new set, keeping its age.
@@ -191,11 +198,20 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
       for (const stored of alerts.values()) if (inScope(stored, scope)) out.push({ ...stored })
       return out
     },
-    async recent (count) {
+    async newest (count, before = Infinity) {
       // The map keeps the order alerts were first set in: the raising order.
-      let skip = alerts.size - count
+      ordered ??= [...alerts.values()]
+      const all = ordered
+      // The first one raised at or after `before`, by bisection.
+      let low = 0
+      let high = all.length
+      while (low < high) {
+        const mid = (low + high) >>> 1
+        if ((all[mid] as StoredAlert).seq < before) low = mid + 1
+        else high = mid
+      }
       const out: StoredAlert[] = []
-      for (const stored of alerts.values()) if (skip-- <= 0) out.push({ ...stored })
+      for (let i = low - 1; i >= 0 && out.length < count; i--) out.push({ ...(all[i] as StoredAlert) })
       return out
     }
   }

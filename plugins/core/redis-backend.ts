@@ -67,7 +67,7 @@ export function redisKeys (prefix: string): RedisKeys {
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     appendEvent: (...args: Array<string | number>) => Result<Array<string | number>, Context>
-    readAlerts: (alerts: string, revs: string, raised: string, openKeys: string, set: string, mode: 'id' | 'key' | 'set', value: string) => Result<Array<string | null>, Context>
+    readAlerts: (alerts: string, revs: string, raised: string, openKeys: string, set: string, mode: 'id' | 'key' | 'set' | 'newest', value: string, below: string) => Result<Array<string | null>, Context>
     heartbeatPing: (settings: string, last: string, missed: string, name: string, json: string, at: string) => Result<number, Context>
     heartbeatMiss: (settings: string, last: string, missed: string, name: string, lastPing: string) => Result<number, Context>
     heartbeatRead: (settings: string, last: string, missed: string, mode: 'all' | 'one' | 'remove', name: string) => Result<string[], Context>
@@ -221,8 +221,8 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     return { found: Number(reply[0]) === 1, newest: Number(reply[1]), events: out }
   }
 
-  async function readAlerts (mode: 'id' | 'key' | 'set', value = '', set: string = keys.raised): Promise<StoredAlert[]> {
-    const reply = await guard(command.readAlerts(keys.alerts, keys.revs, keys.raised, keys.openKeys, set, mode, value))
+  async function readAlerts (mode: 'id' | 'key' | 'set' | 'newest', value = '', set: string = keys.raised, below = '+inf'): Promise<StoredAlert[]> {
+    const reply = await guard(command.readAlerts(keys.alerts, keys.revs, keys.raised, keys.openKeys, set, mode, value, below))
     const out: StoredAlert[] = []
     for (let i = 0; i + 2 < reply.length; i += 3) {
       out.push({ alert: JSON.parse(String(reply[i])) as Alert, rev: String(reply[i + 1]), seq: Number(reply[i + 2]) })
@@ -269,8 +269,9 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
       // The per-severity sets are scored by raising seq too, so the order is the same.
       return out
     },
-    async recent (count) {
-      return count > 0 ? await readAlerts('set', String(count)) : []
+    async newest (count, before) {
+      if (count <= 0) return []
+      return await readAlerts('newest', String(count), keys.raised, before === undefined ? '+inf' : String(before))
     }
   }
 

@@ -122,8 +122,9 @@ return out
  * KEYS: 1 alerts, 2 revs, 3 raised, 4 open keys, 5 the zset to list (raised,
  *   or one severity's unresolved set).
  * ARGV: 1 mode: 'id' (ARGV[2] is an alert id), 'key' (ARGV[2] is a key whose
- *   alert is not resolved), 'set' (every member of KEYS[5], or when ARGV[2]
- *   is a number, only the last that many).
+ *   alert is not resolved), 'set' (every member of KEYS[5]), 'newest' (up to
+ *   ARGV[2] members of KEYS[5] scored below ARGV[3] ('+inf' for no bound),
+ *   newest first).
  * Returns {json1, rev1, seq1, json2, ...}.
  */
 export const READ_ALERTS_LUA = `
@@ -133,13 +134,11 @@ if ARGV[1] == 'id' then
 elseif ARGV[1] == 'key' then
   local id = redis.call('HGET', KEYS[4], ARGV[2])
   if id then ids = {id} end
+elseif ARGV[1] == 'newest' then
+  local below = ARGV[3] == '+inf' and '+inf' or '(' .. ARGV[3]
+  ids = redis.call('ZREVRANGEBYSCORE', KEYS[5], below, '-inf', 'LIMIT', 0, tonumber(ARGV[2]))
 else
-  local last = tonumber(ARGV[2])
-  if last then
-    ids = redis.call('ZRANGE', KEYS[5], -last, -1)
-  else
-    ids = redis.call('ZRANGE', KEYS[5], 0, -1)
-  end
+  ids = redis.call('ZRANGE', KEYS[5], 0, -1)
 end
 local out = {}
 for _, id in ipairs(ids) do
