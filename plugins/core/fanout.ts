@@ -337,16 +337,10 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     client.pending?.push(...batch)
   }
 
-  /** Writes frames and resolves once the last of them has left for the network (or the socket is gone). */
+  /** Writes frames and resolves once the last of them has left for the network (never, if the socket is destroyed first). */
   async function writeFlushed (client: Client, items: Framed[]): Promise<void> {
     await new Promise<void>((resolve) => {
-      // A socket destroyed with writes pending may never call them back.
-      const emitter = client.socket ?? client.response
-      const done = (): void => {
-        emitter?.off('close', done)
-        resolve()
-      }
-      emitter?.once('close', done)
+      const done = (): void => { resolve() }
       const stream = client.response ?? client.tcp
       if (stream !== undefined) stream.write(concat(items), done)
       else items.forEach((item, i) => client.socket?.send(item.json, i === items.length - 1 ? done : undefined))
@@ -372,6 +366,21 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
       return
     }
     const { found, events } = result
+    // A socket destroyed with writes pending may never call them back: one
+    // listener for the whole replay ends the wait (not one per chunk, which
+    // a client that does not read would pile up on its socket).
+    const emitter = client.socket ?? client.response
+    let onClose = (): void => {}
+    const closed = new Promise<void>((resolve) => { onClose = resolve })
+    emitter?.once('close', onClose)
+    try {
+      await sendReplay(client, found, events, closed)
+    } finally {
+      emitter?.off('close', onClose)
+    }
+  }
+
+  async function sendReplay (client: Client, found: boolean, events: Event[], closed: Promise<void>): Promise<void> {
     const open = (): boolean => clients.get(client.subscriber) === client && isOpen(client)
     const chunkBytes = Math.max(1, Math.floor(maxBufferedBytes / 4))
     const sent = new Set<string>()
@@ -388,7 +397,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
       }
       if (items.length === 0) break
       if (!open()) return
-      const flushed = writeFlushed(client, items)
+      const flushed = Promise.race([writeFlushed(client, items), closed])
       items = []
       bytes = 0
       if (backlog(client) > maxBufferedBytes / 2) await flushed
