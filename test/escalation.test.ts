@@ -1,7 +1,7 @@
 import t from 'tap'
 import pino from 'pino'
 import type { Event } from '../schemas/events'
-import { createMemoryBackend } from '../plugins/core/memory-backend'
+import { createMemoryBackend, createMemoryClaims } from '../plugins/core/memory-backend'
 import { createPublisher } from '../plugins/core/publisher'
 import { createEscalator } from '../plugins/core/escalator'
 import type { Clock } from '@tapjs/clock'
@@ -74,6 +74,24 @@ t.test('concurrent escalation passes (several instances) escalate once', async (
   clock.advance(MINUTE)
   await Promise.all(instances.map(async (e) => await e.check()))
   t.equal(events.filter((e) => e.type === 'alert_update').length, 1)
+})
+
+t.test('with the cluster\'s claims, one instance per period reads the open critical alerts', async (t) => {
+  const { clock, timers, events, publisher, backend } = setup(MINUTE)
+  await publisher.publish({ type: 'alert', message: 'x', location: 'y', severity: 'critical' })
+  let reads = 0
+  const store = { alerts: async (scope?: Parameters<typeof backend.store.alerts>[0]) => { reads++; return await backend.store.alerts(scope) } }
+  const claims = createMemoryClaims(timers.now)
+  const instances = Array.from({ length: 3 }, () => createEscalator({ afterMs: MINUTE, store, publisher: createPublisher(backend.store, { now: timers.now }), log: pino({ level: 'silent' }), timers, claims }))
+  clock.advance(MINUTE)
+  await Promise.all(instances.map(async (e) => await e.check()))
+  t.equal(reads, 1, 'one read for the three')
+  t.equal(events.filter((e) => e.type === 'alert_update').length, 1, 'and the escalation made')
+  await Promise.all(instances.map(async (e) => await e.check()))
+  t.equal(reads, 1, 'the same period: no second read')
+  clock.advance(1000)
+  await Promise.all(instances.map(async (e) => await e.check()))
+  t.equal(reads, 2, 'the next period: one more')
 })
 
 t.test('ESCALATE_AFTER_MS is read from the configuration, 0 by default', async (t) => {

@@ -19,7 +19,7 @@ export default fp(async function ticker (fastify) {
     // the slot so that an instance whose timer runs late cannot take it again.
     claim: async (slot) => await claims.claim(`ticker:${slot}`, 2 * ALERT_INTERVAL_MS)
   })
-  const escalator = createEscalator({ afterMs: ESCALATE_AFTER_MS, store, publisher: fastify.publisher, log: fastify.log, timers: fastify.timers })
+  const escalator = createEscalator({ afterMs: ESCALATE_AFTER_MS, store, publisher: fastify.publisher, log: fastify.log, timers: fastify.timers, claims })
   fastify.addHook('onReady', async () => {
     ticker.start()
     escalator.start()
