@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { once, type EventEmitter } from 'node:events'
 import { WebSocket } from 'ws'
 import type { Event } from '../../schemas/events'
 import type { GapFrame } from '../../schemas/frames'
@@ -369,14 +370,14 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     // A socket destroyed with writes pending may never call them back: one
     // listener for the whole replay ends the wait (not one per chunk, which
     // a client that does not read would pile up on its socket).
-    const emitter = client.socket ?? client.response
-    let onClose = (): void => {}
-    const closed = new Promise<void>((resolve) => { onClose = resolve })
-    emitter?.once('close', onClose)
+    const listening = new AbortController()
+    // A client is a WebSocket or an HTTP stream's response: one of the two is there.
+    const emitter = (client.socket ?? client.response) as EventEmitter
+    const closed = once(emitter, 'close', { signal: listening.signal }).then(() => {}, () => {})
     try {
       await sendReplay(client, found, events, closed)
     } finally {
-      emitter?.off('close', onClose)
+      listening.abort()
     }
   }
 
