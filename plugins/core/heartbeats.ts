@@ -81,6 +81,11 @@ export function createHeartbeats ({ store, publisher, log, periodMs, timers = re
   // the alert is raised or the monitor is pinged or removed.
   const owed = new Map<string, HeartbeatMonitor>()
 
+  /** Whether a ping or a removal has ended the miss of `monitor` (its last ping is no longer the one missed). */
+  async function missEnded (monitor: HeartbeatMonitor): Promise<boolean> {
+    return (await store.get(monitor.name))?.lastPing !== monitor.lastPing
+  }
+
   async function raiseClaimed (monitor: HeartbeatMonitor): Promise<void> {
     try {
       await raise(monitor)
@@ -91,31 +96,29 @@ export function createHeartbeats ({ store, publisher, log, periodMs, timers = re
     owed.delete(monitor.name)
     // A ping (or a removal) between the claim and the raise found no alert
     // to resolve: this instance resolves it instead.
-    const now = await store.get(monitor.name)
-    if (now === undefined || now.lastPing !== monitor.lastPing) await resolve(monitor.name, 'pinged while its miss was being raised')
+    if (await missEnded(monitor)) await resolve(monitor.name, 'pinged while its miss was being raised')
   }
 
   async function miss (monitor: HeartbeatMonitor): Promise<void> {
     if (await store.claimMiss(monitor.name, monitor.lastPing)) await raiseClaimed(monitor)
   }
 
+  /** An owed alert: raised, unless the miss has ended since (then nothing is owed). */
   async function retry (monitor: HeartbeatMonitor): Promise<void> {
-    const current = await store.get(monitor.name)
-    // Pinged or removed since: the miss is over and there is nothing to raise.
-    if (current?.lastPing !== monitor.lastPing) owed.delete(monitor.name)
+    if (await missEnded(monitor)) owed.delete(monitor.name)
     else await raiseClaimed(monitor)
   }
 
   /** Every monitor gets its turn even when one fails; the first failure is raised at the end (the timer logs it). */
   async function check (): Promise<void> {
-    let failure: { err: unknown } | undefined
-    const attempt = async (step: Promise<void>): Promise<void> => { await step.catch((err: unknown) => { failure ??= { err } }) }
+    const failures: unknown[] = []
+    const attempt = async (step: Promise<void>): Promise<void> => { await step.catch((err: unknown) => { failures.push(err) }) }
     for (const monitor of [...owed.values()]) await attempt(retry(monitor))
     const now = timers.now()
     for (const monitor of await store.list()) {
       if (monitor.missed === undefined && now >= deadlineOf(monitor)) await attempt(miss(monitor))
     }
-    if (failure !== undefined) throw failure.err
+    if (failures.length > 0) throw failures[0]
   }
 
   const loop = repeating(check, periodMs, 'heartbeat check', log, timers)
