@@ -74,8 +74,9 @@ export function decodeJsonBody (contentType: string | undefined, body: Buffer): 
 // module constants, and Ajv caches what it compiled by the schema object. A
 // process that builds the app many times (the tests, several instances in one
 // process) otherwise spends most of each build generating the same code again.
-let bodyAjv: Ajv | undefined
-let textAjv: Ajv | undefined
+const ajv = createAjv()
+// Query strings, path parameters and headers are text by nature: "100" is the number 100 there.
+const textual = createAjv(true)
 const serializers = new WeakMap<object, (data: unknown) => string>()
 
 /** fast-json-stringify's serializer for a response schema, compiled once per schema object. */
@@ -104,11 +105,6 @@ export default fp(async function validation (fastify) {
     }
     parseJson(request, text, done)
   })
-  bodyAjv ??= createAjv()
-  // Query strings, path parameters and headers are text by nature: "100" is the number 100 there.
-  textAjv ??= createAjv(true)
-  const ajv = bodyAjv
-  const textual = textAjv
   fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv : textual).compile(schema))
   // Fastify's own serializer compiler (fast-json-stringify, no shared schemas), cached the same way.
   fastify.setSerializerCompiler(({ schema }) => serializerFor(schema))
