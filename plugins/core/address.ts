@@ -21,12 +21,11 @@ export function addressKey (address: string, ipv6Prefix: number): string {
     const [high, low] = [groups[6] as number, groups[7] as number]
     return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`
   }
-  if (ipv6Prefix >= 128) return groups.map((g) => g.toString(16)).join(':')
-  const masked = groups.map((g, i) => {
+  const network = groups.map((g, i) => {
     const kept = Math.min(16, Math.max(0, ipv6Prefix - i * 16))
-    return kept === 0 ? 0 : g & (0xffff << (16 - kept)) & 0xffff
-  })
-  return `${masked.map((g) => g.toString(16)).join(':')}/${ipv6Prefix}`
+    return (g & (0xffff << (16 - kept))).toString(16)
+  }).join(':')
+  return ipv6Prefix >= 128 ? network : `${network}/${ipv6Prefix}`
 }
 
 /** The eight 16-bit groups of a valid IPv6 address (`::` filled in, a dotted IPv4 tail read as two groups). */
