@@ -3,10 +3,11 @@ import pino from 'pino'
 import type { Event } from '../schemas/events'
 import { createMemoryBackend, createMemoryClaims } from '../plugins/core/memory-backend'
 import { createPublisher } from '../plugins/core/publisher'
-import { createEscalator } from '../plugins/core/escalator'
+import { createEscalator, escalationPeriod } from '../plugins/core/escalator'
 import type { Clock } from '@tapjs/clock'
 import { build } from './helpers/app'
 import { mockTimers } from './helpers/clock'
+import { waitFor } from './helpers/wait'
 
 /** Timers set on the mock clock and not yet fired. */
 const pending = (clock: Clock): number => [...clock.timers.values()].reduce((n, due) => n + due.length, 0)
@@ -76,13 +77,14 @@ t.test('concurrent escalation passes (several instances) escalate once', async (
   t.equal(events.filter((e) => e.type === 'alert_update').length, 1)
 })
 
-t.test('with the cluster\'s claims, one instance per period reads the open critical alerts', async (t) => {
+t.test('with a claim per period, one instance per period reads the open critical alerts', async (t) => {
   const { clock, timers, events, publisher, backend } = setup(MINUTE)
   await publisher.publish({ type: 'alert', message: 'x', location: 'y', severity: 'critical' })
   let reads = 0
   const store = { alerts: async (scope?: Parameters<typeof backend.store.alerts>[0]) => { reads++; return await backend.store.alerts(scope) } }
   const claims = createMemoryClaims(timers.now)
-  const instances = Array.from({ length: 3 }, () => createEscalator({ afterMs: MINUTE, store, publisher: createPublisher(backend.store, { now: timers.now }), log: pino({ level: 'silent' }), timers, claims }))
+  const claim = async (slot: number): Promise<boolean> => await claims.claim(`check:${slot}`, 2 * escalationPeriod(MINUTE))
+  const instances = Array.from({ length: 3 }, () => createEscalator({ afterMs: MINUTE, store, publisher: createPublisher(backend.store, { now: timers.now }), log: pino({ level: 'silent' }), timers, claim }))
   clock.advance(MINUTE)
   await Promise.all(instances.map(async (e) => await e.check()))
   t.equal(reads, 1, 'one read for the three')
@@ -92,6 +94,17 @@ t.test('with the cluster\'s claims, one instance per period reads the open criti
   clock.advance(1000)
   await Promise.all(instances.map(async (e) => await e.check()))
   t.equal(reads, 2, 'the next period: one more')
+})
+
+t.test('in the app, the escalator runs on its timer and takes each period\'s check through the cluster\'s claims', async (t) => {
+  const { clock, timers } = mockTimers()
+  const app = await build(t, { ESCALATE_AFTER_MS: MINUTE }, { timers })
+  const updates: Event[] = []
+  app.publisher.onPublish((event) => { if (event.type === 'alert_update') updates.push(event) })
+  const alert = await app.publisher.publish({ type: 'alert', message: 'x', location: 'y', severity: 'critical' })
+  clock.advance(MINUTE)
+  await waitFor(() => updates.length > 0)
+  t.match(updates, [{ change: 'escalated', alert: { id: alert.id, escalations: 1 } }])
 })
 
 t.test('ESCALATE_AFTER_MS is read from the configuration, 0 by default', async (t) => {

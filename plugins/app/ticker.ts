@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { createTicker } from '../core/ticker'
-import { createEscalator } from '../core/escalator'
+import { createEscalator, escalationPeriod } from '../core/escalator'
 
 // The server's own publishers: the automatic alert, and escalation of critical alerts nobody acknowledged.
 export default fp(async function ticker (fastify) {
@@ -19,7 +19,16 @@ export default fp(async function ticker (fastify) {
     // the slot so that an instance whose timer runs late cannot take it again.
     claim: async (slot) => await claims.claim(`ticker:${slot}`, 2 * ALERT_INTERVAL_MS)
   })
-  const escalator = createEscalator({ afterMs: ESCALATE_AFTER_MS, store, publisher: fastify.publisher, log: fastify.log, timers: fastify.timers, claims })
+  const escalator = createEscalator({
+    afterMs: ESCALATE_AFTER_MS,
+    store,
+    publisher: fastify.publisher,
+    log: fastify.log,
+    timers: fastify.timers,
+    // One instance of a cluster reads the open critical alerts each period (in
+    // an alert storm, thousands); the claim outlives the period, as the ticker's.
+    claim: async (slot) => await claims.claim(`escalation-check:${slot}`, 2 * escalationPeriod(ESCALATE_AFTER_MS))
+  })
   fastify.addHook('onReady', async () => {
     ticker.start()
     escalator.start()

@@ -1,4 +1,4 @@
-import type { ClusterClaim, EventStore, Log } from './backend'
+import type { EventStore, Log } from './backend'
 import type { Publisher } from './publisher'
 import { escalationDue } from './lifecycle'
 import { realTimers, repeating, type Timers } from './timers'
@@ -10,9 +10,17 @@ export interface EscalatorOptions {
   publisher: Pick<Publisher, 'escalate'>
   log: Log
   timers?: Pick<Timers, 'now' | 'setTimeout' | 'clearTimeout'>
-  /** With the cluster's claims, one instance reads the open critical alerts per period, not every one. */
-  claims?: ClusterClaim
+  /**
+   * Whether this process makes the check of a period (slot = floor(time /
+   * escalationPeriod(afterMs))), as the ticker claims its slots: each check
+   * reads every open critical alert, and one instance of a cluster is enough.
+   * Without it, every check is made.
+   */
+  claim?: (slot: number) => Promise<boolean>
 }
+
+/** How often the alerts are checked: an escalation is late by at most a tenth of the interval (or a second). */
+export const escalationPeriod = (afterMs: number): number => Math.max(10, Math.min(1000, Math.floor(afterMs / 10)))
 
 export interface Escalator {
   start: () => void
@@ -27,16 +35,12 @@ export interface Escalator {
  * the store takes only the first escalation of each revision, so the cluster
  * escalates each alert once per interval.
  */
-export function createEscalator ({ afterMs, store, publisher, log, timers = realTimers, claims }: EscalatorOptions): Escalator {
-  // Checked often enough that an escalation is late by at most a tenth of the interval (or a second).
-  const period = Math.max(10, Math.min(1000, Math.floor(afterMs / 10)))
+export function createEscalator ({ afterMs, store, publisher, log, timers = realTimers, claim }: EscalatorOptions): Escalator {
+  const period = escalationPeriod(afterMs)
 
   async function check (): Promise<void> {
     const now = timers.now()
-    // The read is of every open critical alert: in an alert storm, thousands.
-    // One instance per period is enough; the claim outlives the period so an
-    // instance whose timer runs late cannot take it again.
-    if (claims !== undefined && !await claims.claim(`escalation-check:${Math.floor(now / period)}`, 2 * period)) return
+    if (claim !== undefined && !await claim(Math.floor(now / period))) return
     const open = await store.alerts({ unresolved: true, severity: 'critical' })
     for (const { alert } of open) {
       if (escalationDue(alert, afterMs, now)) await publisher.escalate(alert.id, afterMs)
