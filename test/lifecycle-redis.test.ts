@@ -103,10 +103,6 @@ for (const [kind, make] of kinds) {
     t.same(evicted, [first.id, second.id], 'then the next oldest info alert')
     t.ok(await backend.store.alert(fifth.id), 'the newest info alert stays')
   })
-}
-
-for (const kind of ['memory', 'redis'] as const) {
-  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
 
   test(`${kind}: GET /alerts reads a page a batch at a time; a rare filter reads on, every page and cursor as from the whole store`, async (t) => {
     const app = await build(t, kind === 'redis' ? redisEnv(t) : {})
