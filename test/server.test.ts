@@ -4,31 +4,53 @@ import { cpSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { request } from 'node:http'
-import { pathToFileURL } from 'node:url'
 import { connect } from 'node:net'
 import { type Teardown } from './helpers/app'
 import { once } from './helpers/wait'
 import { Client } from './helpers/ws-client'
 
 const ROOT = resolve(__dirname, '..')
-// How long a server process may take to print a line, or (npm start builds first) to listen.
+// How long a server process may take to print a line, or a build to finish.
 const LINE_WAIT_MS = 60_000
 const BUILD_WAIT_MS = 180_000
-const SERVER = join(ROOT, 'server.ts')
-// Loaded by path: the server runs in a scratch directory with no node_modules.
-const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
-// tap follows spawned processes to collect their coverage; these run other
-// loaders (tsx, the compiled dist/) whose coverage would blur the report.
+// tap follows spawned processes to collect their coverage; these run the
+// compiled dist/, whose coverage would blur the report.
 const NO_COVERAGE = { _TAPJS_PROCESSINFO_COV_EXCLUDE_: '/./' }
 
 // Every test runs its own processes, each in its own directory on a port of
 // its own: they run side by side, so the file takes about as long as its
-// slowest test (mostly waiting on processes), not the sum. Two at a time:
-// each start compiles the sources (tsx), which a busy machine feels.
+// slowest test (mostly waiting on processes), not the sum.
 t.jobs = 2
 // A dozen process starts and a build: minutes on a loaded machine, far more
 // than the tap config's per-file default.
 t.setTimeout(600_000)
+
+/**
+ * A copy of what `npm start` builds, in a scratch directory: its build writes
+ * that copy's dist/, never the dist/ of the tree other tests run from.
+ */
+function buildableCopy (): string {
+  const dir = mkdtempSync(join(tmpdir(), 'alert-server-start-'))
+  for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'app.ts', 'server.ts', 'schemas', 'plugins', 'routes', 'public']) {
+    cpSync(join(ROOT, entry), join(dir, entry), { recursive: true })
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
+  return dir
+}
+
+// The processes run what production runs, dist/server.js, built once here by
+// `npm run build` in a copy; the last test runs `npm start` in that same copy,
+// where the (incremental) build finds everything up to date.
+const COPY = buildableCopy()
+const SERVER = join(COPY, 'dist', 'server.js')
+t.before(async () => {
+  const build = spawn('npm', ['run', 'build'], { cwd: COPY, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...NO_COVERAGE }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  build.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  build.stderr.on('data', (c: Buffer) => { out += c.toString() })
+  const code = await once<number | null>(build, 'exit', BUILD_WAIT_MS)
+  if (code !== 0) throw new Error(`npm run build failed (${String(code)}):\n${out}`)
+})
 
 interface Proc { child: ChildProcess, lines: string[], exited: Promise<number | null>, waitLine: (re: RegExp) => Promise<string> }
 
@@ -36,7 +58,7 @@ interface Proc { child: ChildProcess, lines: string[], exited: Promise<number | 
 function start (t: Teardown, dotenv: string, env: Record<string, string> = {}): Proc {
   const cwd = mkdtempSync(join(tmpdir(), 'alert-server-'))
   writeFileSync(join(cwd, '.env'), dotenv)
-  const child = spawn(process.execPath, ['--import', TSX, SERVER], {
+  const child = spawn(process.execPath, [SERVER], {
     cwd,
     env: { PATH: process.env.PATH, NODE_OPTIONS: '', ...NO_COVERAGE, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -162,7 +184,7 @@ t.test('an unknown host stops start-up with one line and exit code 1', async (t)
 
 t.test('SIGTERM: a WebSocket peer that never answers the close is cut after the grace, and the exit is 0', async (t) => {
   // No shedding on event-loop delay: on a busy machine the start-up itself
-  // (tsx compiling the sources) can pass it, and the upgrade would get a 503.
+  // can pass it, and the upgrade would get a 503.
   const p = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\nMAX_EVENT_LOOP_DELAY_MS=0\n')
   const base = await listening(p)
   // A raw client: completes the handshake, then never reads or answers.
@@ -190,22 +212,9 @@ t.test('SIGTERM: a WebSocket peer that never answers the close is cut after the 
   t.equal(frames.readUInt16BE(close + 2), 1001)
 })
 
-/**
- * A copy of what `npm start` builds, in a scratch directory: its build writes
- * that copy's dist/, never the dist/ of the tree other tests run from.
- */
-function buildableCopy (): string {
-  const dir = mkdtempSync(join(tmpdir(), 'alert-server-start-'))
-  for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'app.ts', 'server.ts', 'schemas', 'plugins', 'routes', 'public']) {
-    cpSync(join(ROOT, entry), join(dir, entry), { recursive: true })
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
-  return dir
-}
-
 t.test('Ctrl+C on `npm start` (SIGINT to the whole process group) shuts the server down gracefully', async (t) => {
   const child = spawn('npm', ['start'], {
-    cwd: buildableCopy(),
+    cwd: COPY,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ALERT_INTERVAL_MS: '0', LOG_LEVEL: 'info', ...NO_COVERAGE },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, as a terminal's foreground job has.
