@@ -20,7 +20,7 @@ const NO_COVERAGE = { _TAPJS_PROCESSINFO_COV_EXCLUDE_: '/./' }
 // Every test runs its own processes, each in its own directory on a port of
 // its own: they run side by side, so the file takes about as long as its
 // slowest test (mostly waiting on processes), not the sum.
-t.jobs = 2
+t.jobs = 4
 // A dozen process starts and a build: minutes on a loaded machine, far more
 // than the tap config's per-file default.
 t.setTimeout(600_000)
