@@ -3,6 +3,10 @@
  * nowhere) and the entry to add to the file, which holds only its hash.
  *
  *   npm run token -- --name lobby --scopes subscribe [--expires 2027-01-01T00:00:00Z]
+ *
+ * The build compiles it too, for a production install without tsx:
+ *
+ *   node dist/scripts/token.js --name lobby --scopes subscribe
  */
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
@@ -27,7 +31,7 @@ export function makeToken (args: string[], token: string = newToken()): { token:
   return { token, entry: { ...entry, scopes: (read[0] as TokenEntry).scopes } }
 }
 
-/* c8 ignore start - the command line around makeToken, run by test/token.test.ts in a child process */
+/* c8 ignore start - the command line around makeToken, run in child processes: by test/credentials.test.ts (tsx) and, compiled, by test/server.test.ts */
 if (require.main === module) {
   const made = makeToken(process.argv.slice(2))
   if (typeof made === 'string') {

@@ -8,6 +8,7 @@ import { connect } from 'node:net'
 import { type Teardown } from './helpers/app'
 import { once } from './helpers/wait'
 import { Client } from './helpers/ws-client'
+import { hashToken } from '../plugins/core/credentials'
 
 const ROOT = resolve(__dirname, '..')
 // How long a server process may take to print a line, or a build to finish.
@@ -31,7 +32,7 @@ t.setTimeout(600_000)
  */
 function buildableCopy (): string {
   const dir = mkdtempSync(join(tmpdir(), 'alert-server-start-'))
-  for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'app.ts', 'server.ts', 'schemas', 'plugins', 'routes', 'public']) {
+  for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'app.ts', 'server.ts', 'schemas', 'plugins', 'routes', 'scripts', 'public']) {
     cpSync(join(ROOT, entry), join(dir, entry), { recursive: true })
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
@@ -239,4 +240,17 @@ t.test('Ctrl+C on `npm start` (SIGINT to the whole process group) shuts the serv
   t.same(await client.closed, { code: 1001, reason: 'server shutting down' })
   await exited
   t.match(out, /"signal":"SIGINT".*"msg":"shutting down"/)
+})
+
+t.test('the build carries the token command: node dist/scripts/token.js works where devDependencies (tsx) are pruned', async (t) => {
+  const child = spawn(process.execPath, [join(COPY, 'dist', 'scripts', 'token.js'), '--name', 'lobby', '--scopes', 'subscribe'], {
+    env: { PATH: process.env.PATH, NODE_OPTIONS: '', ...NO_COVERAGE },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  t.equal(await once<number | null>(child, 'exit', LINE_WAIT_MS), 0)
+  const [, token, entry] = /shown once[^\n]*\n(\S+)\n[\s\S]*TOKENS_FILE[^\n]*\n(\{.*\})\n$/.exec(out) ?? []
+  t.ok(token !== undefined && entry !== undefined, 'the token and its entry were printed')
+  t.same(JSON.parse(entry ?? '{}'), { name: 'lobby', scopes: ['subscribe'], hash: hashToken(token ?? '') })
 })
