@@ -5,7 +5,7 @@ import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } fro
 import { boardPage, decodeCursor, matches, parseAlertFilter } from '../plugins/core/board'
 import { parseSince } from '../plugins/core/event-filter'
 import type { StoredAlert } from '../plugins/core/backend'
-import { actor, publishRequest } from './shared'
+import { actor, publishRequest, repeatedParameters } from './shared'
 
 /** The body may be left out altogether (`curl -X POST .../ack`): it then counts as {}. */
 async function optionalBody (request: FastifyRequest): Promise<void> {
@@ -64,12 +64,13 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['alerts'],
       summary: 'The board: retained alerts, newest first, filtered',
-      description: 'Each filter takes a comma list; values within one filter OR, filters AND (the same filters as /ws and /events, and min_severity). ' +
+      description: 'Each filter takes a comma list (or the parameter repeated); values within one filter OR, filters AND (the same filters as /ws and /events, and min_severity). ' +
         'since keeps the alerts changed after a point (an event id, a duration, an ISO 8601 date-time). ' +
         'Alerts that are not resolved are kept until they are (up to OPEN_ALERTS_MAX); resolved ones up to HISTORY_SIZE.',
       querystring: BoardQuery,
       response: { 200: Board, ...apiErrors, ...queryErrors }
-    }
+    },
+    preValidation: repeatedParameters
   }, async (request) => {
     const { limit = 100, cursor, since, ...rest } = request.query
     const filter = parseAlertFilter(rest)

@@ -87,6 +87,36 @@ t.test('filter refusals name the parameter', async (t) => {
   t.match(parseEventFilter({ types: 'x'.repeat(500) }), /got "x{50}"$/, 'echoes at most 50 characters')
 })
 
+t.test('a list parameter given more than once is one comma list on /ws, /events and GET /alerts; any other, given twice, is refused saying so', async (t) => {
+  const { fastify, url, wsUrl } = await listen(t)
+  const raise = async (severity: 'info' | 'warning' | 'critical'): Promise<string> =>
+    (await fastify.publisher.publish({ type: 'alert', message: severity, location: 'North', severity })).id
+  const [info, , critical] = [await raise('info'), await raise('warning'), await raise('critical')]
+  // As URL builders send a list: URLSearchParams.append, requests' params={'severity': [...]}.
+  const repeated = 'severity=info&severity=critical'
+
+  const board = await fastify.inject({ url: `/alerts?${repeated}` })
+  t.equal(board.statusCode, 200)
+  t.same((board.json() as { alerts: Alert[] }).alerts.map((a) => a.id), [critical, info], 'the board, newest first')
+
+  const stream = await StreamClient.open(`${url}/events?poll=1&format=ndjson&since=all&${repeated}`, t)
+  await stream.ended
+  t.same(stream.records.map((r) => r.data.id), [info, critical], 'an /events replay')
+
+  const client = await Client.open(`${wsUrl}/ws?since=all&${repeated}`, t)
+  t.same([(await client.next()).id, (await client.next()).id], [info, critical], 'a /ws replay')
+  await raise('warning')
+  const live = await raise('info')
+  t.equal((await client.next()).id, live, 'and live: the warning did not pass')
+
+  for (const path of ['/alerts', '/events', '/ws']) {
+    const res = await fastify.inject({ url: `${path}?since=all&since=10m` })
+    t.same([res.statusCode, res.json().message], [400, 'querystring/since is given 2 times; give it once'], path)
+  }
+  t.equal((await fastify.inject({ url: '/alerts?limit=5&limit=6' })).json().message, 'querystring/limit is given 2 times; give it once')
+  t.equal((await fastify.inject({ url: '/alerts?cache=1&cache=2' })).statusCode, 200, 'a parameter the route does not take is dropped, given once or twice')
+})
+
 t.test('since: id, all, durations, ISO 8601; mistakes that look like times are refused', async (t) => {
   const now = Date.parse('2026-01-01T12:00:00Z')
   t.same(parseSince('all', now), { kind: 'all' })
