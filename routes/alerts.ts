@@ -5,7 +5,7 @@ import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } fro
 import { boardPage, decodeCursor, matches, parseAlertFilter } from '../plugins/core/board'
 import { parseSince } from '../plugins/core/event-filter'
 import type { StoredAlert } from '../plugins/core/backend'
-import { actor, publishRequest, repeatedParameters } from './shared'
+import { actor, FILTER_LISTS, publishRequest, repeatedParameters } from './shared'
 
 /** The body may be left out altogether (`curl -X POST .../ack`): it then counts as {}. */
 async function optionalBody (request: FastifyRequest): Promise<void> {
@@ -70,7 +70,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
       querystring: BoardQuery,
       response: { 200: Board, ...apiErrors, ...queryErrors }
     },
-    preValidation: repeatedParameters
+    preValidation: repeatedParameters(FILTER_LISTS)
   }, async (request) => {
     const { limit = 100, cursor, since, ...rest } = request.query
     const filter = parseAlertFilter(rest)

@@ -5,7 +5,7 @@ import { EventsHeaders, EventsQuery } from '../schemas/frames'
 import { GAP_FRAME } from '../plugins/core/fanout'
 import { filterReplay, replaySince } from '../plugins/core/event-filter'
 import { frameRecord, sseRetry, type StreamFormat } from '../plugins/core/framing'
-import { repeatedParameters, subscription } from './shared'
+import { FILTER_LISTS, repeatedParameters, subscription } from './shared'
 
 /** How long EventSource waits before reconnecting: long enough for a restarting instance, short enough to miss little. */
 export const RETRY_MS = 3000
@@ -48,7 +48,7 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: streamBody('The stream (or, with ?poll=1, the replay and its end).'), ...streamErrors }
     },
     config: { scope: 'subscribe', stream: true, queryToken: true },
-    preValidation: repeatedParameters
+    preValidation: repeatedParameters(FILTER_LISTS)
   }, async (request, reply) => {
     const { format: asked, poll, ...query } = request.query
     const format = formatOf(asked, request.headers.accept)

@@ -4,6 +4,7 @@ import { apiErrors, errorBody, ErrorResponse, httpError, publishErrors, queryErr
 import type { HeartbeatMonitor, HeartbeatSettings } from '../plugins/core/backend'
 import { deadlineOf, stateOf } from '../plugins/core/heartbeats'
 import { formatDuration, parseDuration } from '../plugins/core/duration'
+import { repeatedParameters } from './shared'
 
 const YEAR_MS = 365 * 86_400_000
 
@@ -45,7 +46,8 @@ const heartbeats: FastifyPluginAsyncTypebox = async (fastify) => {
       params: HeartbeatName,
       querystring: HeartbeatQuery,
       response: { 200: HeartbeatView, ...publishErrors, 400: { ...publishErrors[400], ...queryErrors[400], description: 'A name, duration, severity or location that is not valid.' } }
-    }
+    },
+    preValidation: repeatedParameters()
   }, async (request) => {
     const { every, grace, severity, location } = request.query
     const settings: Partial<HeartbeatSettings> = {}

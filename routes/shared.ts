@@ -49,22 +49,25 @@ export function subscription (query: EventFilterQuery & { since?: string }, now:
 }
 
 /** The filter parameters that take a comma list (types on /ws and /events, state on GET /alerts). */
-const LIST_PARAMETERS = new Set(['types', 'state', 'severity', 'location', 'key', 'tag'])
+export const FILTER_LISTS = ['types', 'state', 'severity', 'location', 'key', 'tag']
 
 /**
- * preValidation of the routes that take filters. A list parameter given more
- * than once (?severity=warning&severity=critical, as URL builders send a list)
- * is one comma list of all its values. Any other parameter the route takes,
- * given more than once, is refused saying so, rather than with "must be
- * string"; parameters the route does not take are left to validation, which
- * drops them.
+ * A preValidation hook for a route's repeated query parameters. One of `lists`
+ * given more than once (?severity=warning&severity=critical, as URL builders
+ * send a list) is one comma list of all its values. Any other parameter the
+ * route takes, given more than once, is refused saying so, rather than with
+ * "must be string"; parameters the route does not take are left to
+ * validation, which drops them.
  */
-export async function repeatedParameters (request: FastifyRequest): Promise<void> {
-  const query = request.query as Record<string, unknown>
-  const declared = (request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {}
-  for (const [name, value] of Object.entries(query)) {
-    if (!Array.isArray(value) || !Object.hasOwn(declared, name)) continue
-    if (LIST_PARAMETERS.has(name)) query[name] = value.join(',')
-    else throw httpError('INVALID_QUERY', `querystring/${name} is given ${value.length} times; give it once`)
+export function repeatedParameters (lists: readonly string[] = []): (request: FastifyRequest) => Promise<void> {
+  const joined = new Set(lists)
+  return async (request) => {
+    const query = request.query as Record<string, unknown>
+    const declared = (request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {}
+    for (const [name, value] of Object.entries(query)) {
+      if (!Array.isArray(value) || !Object.hasOwn(declared, name)) continue
+      if (joined.has(name)) query[name] = value.join(',')
+      else throw httpError('INVALID_QUERY', `querystring/${name} is given ${value.length} times; give it once`)
+    }
   }
 }

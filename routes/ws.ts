@@ -8,7 +8,7 @@ import { tokenBucket } from '../plugins/core/token-bucket'
 import { releaseUpgrade } from '../plugins/core/ws-internals'
 import { clientKey } from '../plugins/app/auth'
 import { replaySince } from '../plugins/core/event-filter'
-import { actor, repeatedParameters, subscription, type Subscription } from './shared'
+import { actor, FILTER_LISTS, repeatedParameters, subscription, type Subscription } from './shared'
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
   const { broadcaster, publisher, backend, compileCheck, timers, takePublish, allows } = fastify
@@ -31,7 +31,7 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       querystring: WsQuery,
       response: upgradeErrors
     },
-    preValidation: repeatedParameters,
+    preValidation: repeatedParameters(FILTER_LISTS),
     // A plain GET (no upgrade) gets a JSON answer rather than an empty 404.
     preHandler: async (request, reply) => {
       if (!request.ws) {

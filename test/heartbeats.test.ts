@@ -163,7 +163,9 @@ t.test('bad names and settings: 400 naming the field, nothing created', async (t
     ['ok?location=', /querystring\/location/],
     ['ok?location=%20%20', /querystring\/location/],
     [`ok?location=${'l'.repeat(201)}`, /querystring\/location/],
-    ['ok?every=5m&every=10m', /querystring\/every/]
+    ['ok?every=5m&every=10m', /^querystring\/every is given 2 times; give it once$/],
+    ['ok?severity=info&severity=critical', /^querystring\/severity is given 2 times; give it once$/],
+    ['ok?location=a&location=b&location=c', /^querystring\/location is given 3 times; give it once$/]
   ]
   for (const [path, field] of bad) {
     const res = await ping(app, path)
