@@ -1,4 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import accepts from 'accepts'
 import { Type } from '@sinclair/typebox'
 import { streamErrors } from '../schemas/errors'
 import { EventsHeaders, EventsQuery } from '../schemas/frames'
@@ -16,8 +18,12 @@ const CONTENT_TYPES: Record<StreamFormat, string> = {
 }
 
 /** The format asked for: ?format=, else the Accept header, else SSE. */
-function formatOf (asked: StreamFormat | undefined, accept: string | undefined): StreamFormat {
-  return asked ?? (accept !== undefined && /application\/x-ndjson/i.test(accept) ? 'ndjson' : 'sse')
+/**
+ * ?format= when given, else what the Accept header prefers (q-values honoured:
+ * `application/x-ndjson;q=0` refuses it); SSE when it names neither.
+ */
+function formatOf (asked: StreamFormat | undefined, request: FastifyRequest): StreamFormat {
+  return asked ?? (accepts(request.raw).type(['text/event-stream', 'application/x-ndjson']) === 'application/x-ndjson' ? 'ndjson' : 'sse')
 }
 
 const streamBody = (description: string) => ({
@@ -51,7 +57,7 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
     preValidation: repeatedParameters(FILTER_LISTS)
   }, async (request, reply) => {
     const { format: asked, poll, ...query } = request.query
-    const format = formatOf(asked, request.headers.accept)
+    const format = formatOf(asked, request)
     const { filter, since } = subscription(query, timers.now(), request.headers['last-event-id'])
     const headers: Record<string, string> = { 'content-type': CONTENT_TYPES[format], 'cache-control': 'no-store', 'x-accel-buffering': 'no' }
 

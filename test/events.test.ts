@@ -57,6 +57,27 @@ t.test('NDJSON with ?format=ndjson or Accept: application/x-ndjson: one frame pe
   t.match(sse.response.headers['content-type'], /^text\/event-stream/)
 })
 
+t.test('the Accept header picks the format by its q-values; SSE when it names neither', async (t) => {
+  const app = await build(t)
+  const cases: Array<[string | undefined, 'ndjson' | 'sse']> = [
+    [undefined, 'sse'],
+    ['application/x-ndjson', 'ndjson'],
+    ['APPLICATION/X-NDJSON', 'ndjson'],
+    ['application/x-ndjson;q=0, text/event-stream', 'sse'],
+    ['text/event-stream, application/x-ndjson;q=0.5', 'sse'],
+    ['text/event-stream;q=0.5, application/x-ndjson', 'ndjson'],
+    ['text/*;q=0.1, application/*', 'ndjson'],
+    ['*/*', 'sse'],
+    ['application/json', 'sse'],
+    ['not a media type', 'sse']
+  ]
+  for (const [accept, format] of cases) {
+    const res = await app.inject({ url: '/events?poll=1', headers: accept === undefined ? {} : { accept } })
+    t.equal(res.statusCode, 200, String(accept))
+    t.match(res.headers['content-type'], format === 'ndjson' ? /^application\/x-ndjson/ : /^text\/event-stream/, `${String(accept)}: ${format}`)
+  }
+})
+
 t.test('a quiet stream gets a keep-alive every SSE_HEARTBEAT_MS: a comment for SSE, a keepalive frame for NDJSON', async (t) => {
   const { clock, timers } = mockTimers()
   const { fastify, url } = await listen(t, { SSE_HEARTBEAT_MS: 25000 }, { timers })
