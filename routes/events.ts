@@ -61,6 +61,9 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
     const { filter, since } = subscription(query, timers.now(), request.headers['last-event-id'])
     const headers: Record<string, string> = { 'content-type': CONTENT_TYPES[format], 'cache-control': 'no-store', 'x-accel-buffering': 'no' }
 
+    // HEAD (a probe, or a client checking the route): the head alone, no stream.
+    if (request.method === 'HEAD') return await reply.headers(headers).send('')
+
     if (poll === '1' || poll === 'true') {
       const { found, events } = filterReplay(await replaySince(read, since ?? { kind: 'all' }), filter)
       const frames: object[] = found ? events : [GAP_FRAME, ...events]

@@ -2,7 +2,7 @@ import t from 'tap'
 import { connect } from 'node:net'
 import { build, listen } from './helpers/app'
 import { mockTimers } from './helpers/clock'
-import { once, waitFor } from './helpers/wait'
+import { once, waitFor, WAIT_MS } from './helpers/wait'
 import { Client, refusedUpgrade } from './helpers/ws-client'
 import { StreamClient, fetchText, ndjsonFrames } from './helpers/stream-client'
 import type { FastifyInstance } from 'fastify'
@@ -55,6 +55,23 @@ t.test('NDJSON with ?format=ndjson or Accept: application/x-ndjson: one frame pe
   // ?format= wins over Accept.
   const sse = await StreamClient.open(`${url}/events?format=sse`, t, { accept: 'application/x-ndjson' })
   t.match(sse.response.headers['content-type'], /^text\/event-stream/)
+})
+
+t.test('HEAD /events answers the head at once and opens no stream: probes do not use up the connection cap', async (t) => {
+  const { fastify, url, wsUrl } = await listen(t, { WS_MAX_CONNECTIONS_PER_ADDRESS: 2 })
+  for (const [query, type] of [['', /^text\/event-stream/], ['?format=ndjson', /^application\/x-ndjson/], ['?poll=1', /^text\/event-stream/]] as const) {
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${url}/events${query}`, { method: 'HEAD', signal: AbortSignal.timeout(WAIT_MS) })
+      t.equal(res.status, 200, `HEAD /events${query}`)
+      t.match(res.headers.get('content-type'), type)
+    }
+  }
+  t.equal(fastify.broadcaster.size, 0, 'no subscriber was added')
+  const refused = await fetch(`${url}/events?types=nonsense`, { method: 'HEAD', signal: AbortSignal.timeout(WAIT_MS) })
+  t.equal(refused.status, 400, 'a filter mistake is still refused')
+  // The address's two connections are still free.
+  await Client.open(`${wsUrl}/ws`, t)
+  await Client.open(`${wsUrl}/ws`, t)
 })
 
 t.test('the Accept header picks the format by its q-values; SSE when it names neither', async (t) => {
