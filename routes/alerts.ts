@@ -98,7 +98,8 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
       preValidation: optionalBody
     }, async (request) => {
       const { by, note } = request.body
-      return (await publisher.act({ id: request.params.id }, name, actor(request, by), note)).alert
+      // Ids are lower case; a UUID is read case-insensitively (RFC 9562).
+      return (await publisher.act({ id: request.params.id.toLowerCase() }, name, actor(request, by), note)).alert
     })
   }
   action('acknowledge', 'Acknowledge an alert: somebody is on it')

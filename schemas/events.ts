@@ -48,10 +48,10 @@ export const CHANGES = ['repeated', 'acknowledged', 'resolved', 'escalated'] as 
 export const Change = enumOf(CHANGES, 'What happened to the alert.')
 export type Change = Static<typeof Change>
 
-const key = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'The identity of the incident: raising an alert with the key of one that is not resolved updates that one instead of adding a second.', examples: ['disk-full:db1'] })
+const key = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', [WELL_FORMED]: true, description: 'The identity of the incident: raising an alert with the key of one that is not resolved updates that one instead of adding a second.', examples: ['disk-full:db1'] })
 const link = Type.String({ maxLength: 2000, pattern: '^[hH][tT][tT][pP][sS]?://[^\\s]+$', description: 'An http or https URL: a runbook, a graph.', examples: ['https://runbooks.example.com/disk-full'] })
-const tags = Type.Array(Type.String({ minLength: 1, maxLength: 50, pattern: '\\S' }), { maxItems: 10, description: 'Up to 10 labels of up to 50 characters.', examples: [['db', 'disk']] })
-const who = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Who did it.', examples: ['Jose'] })
+const tags = Type.Array(Type.String({ minLength: 1, maxLength: 50, pattern: '\\S', [WELL_FORMED]: true }), { maxItems: 10, description: 'Up to 10 labels of up to 50 characters.', examples: [['db', 'disk']] })
+const who = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', [WELL_FORMED]: true, description: 'Who did it.', examples: ['Jose'] })
 
 export const AlertInput = Type.Object({
   message,
@@ -139,14 +139,14 @@ export type Draft = { type: 'alert', source?: Source } & AlertInput | { type: 'c
 /** Body of acknowledge and resolve. */
 export const ActionInput = Type.Object({
   by: Type.Optional({ ...who, description: 'Who does it; "anonymous" when absent. With credentials, the identity is used instead.' }),
-  note: Type.Optional(Type.String({ maxLength: 1000, description: 'Why, or what was done.' }))
+  note: Type.Optional(Type.String({ maxLength: 1000, [WELL_FORMED]: true, description: 'Why, or what was done.' }))
 }, { additionalProperties: false })
 export type ActionInput = Static<typeof ActionInput>
 
 export const ResolveByKeyInput = Type.Object({
   key,
   by: Type.Optional(who),
-  note: Type.Optional(Type.String({ maxLength: 1000 }))
+  note: Type.Optional(Type.String({ maxLength: 1000, [WELL_FORMED]: true }))
 }, { additionalProperties: false })
 export type ResolveByKeyInput = Static<typeof ResolveByKeyInput>
 

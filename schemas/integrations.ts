@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Severity, WELL_FORMED } from './events'
+import { NOT_BLANK, Severity, WELL_FORMED } from './events'
 import { DURATION_PATTERN } from '../plugins/core/duration'
 
 // Alertmanager's text: any string (label values may be empty), well-formed Unicode.
@@ -68,7 +68,7 @@ export const HeartbeatQuery = Type.Object({
   every: Type.Optional(duration('How often a ping is expected: a whole number and a unit (ms, s, m, h, d, w), 1s to 365d; 5m for a new monitor, unchanged otherwise.')),
   grace: Type.Optional(duration('How late a ping may be before the miss is raised, 0s to 365d; 1m for a new monitor, unchanged otherwise.')),
   severity: Type.Optional(Severity),
-  location: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', [WELL_FORMED]: true, description: 'The location of its alert; the monitor\'s name by default.' }))
+  location: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: NOT_BLANK, [WELL_FORMED]: true, description: 'The location of its alert; the monitor\'s name by default: 1 to 200 characters, not blank, well-formed Unicode.' }))
 }, { additionalProperties: false })
 export type HeartbeatQuery = Static<typeof HeartbeatQuery>
 

@@ -162,6 +162,8 @@ t.test('bad names and settings: 400 naming the field, nothing created', async (t
     ['ok?severity=urgent', /querystring\/severity/],
     ['ok?location=', /querystring\/location/],
     ['ok?location=%20%20', /querystring\/location/],
+    ['ok?location=%E2%80%8B', /querystring\/location must not be blank/],
+    ['ok?location=%00%01', /querystring\/location must not be blank/],
     [`ok?location=${'l'.repeat(201)}`, /querystring\/location/],
     ['ok?every=5m&every=10m', /^querystring\/every is given 2 times; give it once$/],
     ['ok?severity=info&severity=critical', /^querystring\/severity is given 2 times; give it once$/],

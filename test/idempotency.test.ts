@@ -49,9 +49,19 @@ for (const [kind, env] of modes) {
 
   test(`${kind}: the same key with another body is 422 and stores nothing`, async (t) => {
     const app = await build(t, env(t))
-    const first = await postWith(app, '/alerts', { message: 'm', location: 'l' }, 'k')
+    const first = await postWith(app, '/alerts', { message: 'm', location: 'l', tags: ['db'], link: 'https://example.com/a' }, 'k')
     t.equal(first.status, 200)
-    for (const [url, payload] of [['/alerts', { message: 'other', location: 'l' }], ['/alerts', { message: 'm', location: 'x' }], ['/message', { sender: 'm', message: 'l' }]] as const) {
+    const same = await postWith(app, '/alerts', { message: 'm', location: 'l', tags: ['db'], link: 'https://example.com/a' }, 'k')
+    t.equal(same.replayed, 'true', 'the same body, tags and link included, is a replay')
+    for (const [url, payload] of [
+      ['/alerts', { message: 'other', location: 'l', tags: ['db'], link: 'https://example.com/a' }],
+      ['/alerts', { message: 'm', location: 'x', tags: ['db'], link: 'https://example.com/a' }],
+      ['/alerts', { message: 'm', location: 'l', tags: ['disk'], link: 'https://example.com/a' }],
+      ['/alerts', { message: 'm', location: 'l', link: 'https://example.com/a' }],
+      ['/alerts', { message: 'm', location: 'l', tags: ['db'], link: 'https://example.com/b' }],
+      ['/alerts', { message: 'm', location: 'l', tags: ['db'] }],
+      ['/message', { sender: 'm', message: 'l' }]
+    ] as const) {
       const res = await postWith(app, url, payload, 'k')
       t.equal(res.status, 422, `${url} ${JSON.stringify(payload)}`)
       t.same(res.body, { statusCode: 422, code: 'IDEMPOTENCY_CONFLICT', error: 'Unprocessable Entity', message: 'this Idempotency-Key was already used for a different request' })

@@ -39,7 +39,10 @@ t.test('new fields are checked: wrong values are 400 naming the field, nothing s
     [{ tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }, /tags/],
     [{ tags: ['x'.repeat(51)] }, /tags/],
     [{ tags: [''] }, /tags/],
-    [{ tags: [1] }, /tags/]
+    [{ tags: [1] }, /tags/],
+    // A lone surrogate: Redis would store U+FFFD, so "\ud800" and "\udc00" would be one key there.
+    [{ key: 'disk\ud800' }, /body\/key must be well-formed Unicode/],
+    [{ tags: ['ok', '\udc00'] }, /body\/tags\/1 must be well-formed Unicode/]
   ]
   for (const [body, field] of bad) {
     const res = await postAlert(app, { message: 'm', location: 'l', ...body })
@@ -113,10 +116,24 @@ t.test('acknowledge and resolve: transitions, repeats, conflicts, unknown ids an
   t.equal((await act(app, '/alerts/not-a-uuid/ack')).statusCode, 400)
   t.equal((await act(app, `/alerts/${alert.id as string}/ack`, { by: 5 })).statusCode, 400)
   t.equal((await act(app, `/alerts/${alert.id as string}/ack`, { note: 'n'.repeat(1001) })).statusCode, 400)
+  t.match((await act(app, `/alerts/${alert.id as string}/ack`, { by: 'Ana\ud800' })).json().message, /body\/by must be well-formed Unicode/)
+  t.match((await act(app, `/alerts/${alert.id as string}/ack`, { note: '\udfff' })).json().message, /body\/note must be well-formed Unicode/)
+  t.match((await act(app, '/alerts/resolve', { key: 'door', by: 'x', note: 'x\ud800' })).json().message, /body\/note must be well-formed Unicode/)
   t.equal((await act(app, '/alerts/resolve', { key: 'door' })).statusCode, 404, 'no open alert with that key any more')
   t.equal((await act(app, '/alerts/resolve', {})).statusCode, 400)
   await t.resolves(async () => undefined)
   t.equal(client.pending, 0, 'no frame for no-ops and refusals')
+})
+
+t.test('an alert or event id in upper case is the same id (UUIDs are case-insensitive)', async (t) => {
+  const app = await build(t)
+  const alert = await raise(app, {})
+  const upper = (alert.id as string).toUpperCase()
+  const ack = await act(app, `/alerts/${upper}/ack`, { by: 'Ana' })
+  t.equal(ack.statusCode, 200)
+  t.match(ack.json(), { id: alert.id, state: 'acknowledged' })
+  const replay = await app.inject({ url: `/events?poll=1&format=ndjson&since=${upper}` })
+  t.same(replay.body.split('\n').filter(Boolean).map((line) => JSON.parse(line).type), ['alert_update'], 'replayed from that event: no gap, only what came after')
 })
 
 t.test('open -> resolved directly, and resolve by key', async (t) => {

@@ -76,6 +76,8 @@ export type Since = { kind: 'all' } | { kind: 'id', id: string } | { kind: 'time
  * `2h`, `1d`, `500ms`, `1w`), an ISO 8601 date-time with its offset, or else an event id. Returns
  * a message naming the parameter when it looks like a time but is none.
  */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
 export function parseSince (value: string, now: number, name = 'querystring/since'): Since | string {
   if (value === 'all') return { kind: 'all' }
   const duration = parseDuration(value)
@@ -86,7 +88,8 @@ export function parseSince (value: string, now: number, name = 'querystring/sinc
     return { kind: 'time', after: at }
   }
   if (/^[-+]?[\d.]+[a-z]*$/i.test(value)) return `${name} must be an event id, "all", a duration such as 30s, 10m, 2h or 1d, or an ISO 8601 date-time; got ${JSON.stringify(value.slice(0, 50))}`
-  return { kind: 'id', id: value }
+  // Event ids are lower-case UUIDs; one typed in upper case is the same id (RFC 9562).
+  return { kind: 'id', id: UUID.test(value) ? value.toLowerCase() : value }
 }
 
 /** The store's replay for a `since`: by time, every retained event stamped after the moment (no gap: the log keeps no record of what it let go). */

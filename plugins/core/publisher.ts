@@ -54,7 +54,8 @@ function answerOf (event: Event): Alert | Chat {
 export function sameDraft (answer: Alert | Chat, draft: Draft): boolean {
   if (answer.type === 'chat') return draft.type === 'chat' && answer.sender === draft.sender && answer.message === draft.message
   return draft.type === 'alert' && answer.message === draft.message && answer.location === draft.location &&
-    answer.severity === (draft.severity ?? 'warning') && answer.key === draft.key
+    answer.severity === (draft.severity ?? 'warning') && answer.key === draft.key && answer.link === draft.link &&
+    JSON.stringify(answer.tags) === JSON.stringify(draft.tags)
 }
 
 // Each retry re-reads the alert; only a storm of changes to one alert needs many.
