@@ -70,6 +70,26 @@ for (const [kind, make] of stores) {
     t.same(names(await store.since(events[1]?.id)), ['a1', 'c1', 'a2', 'a3'], 'a retained chat id still works')
   })
 
+  test(`${kind} store: a replay from a retained id has a gap when the other stream let go of a later event`, async (t) => {
+    const store = await make(t, 3)
+    const c0 = chat('c0')
+    await store.append(c0)
+    for (const e of [0, 1, 2].map((i) => alert(`a${i}`))) await store.append(e)
+    t.same(await store.since(c0.id), { found: true, events: (await store.since()).events.slice(1) }, 'all three alerts after c0 are still there')
+    // The alert stream lets go of a0, which came after c0: c0 is still retained, a0 is lost to its replay.
+    await store.append(alert('a3'))
+    const replay = await store.since(c0.id)
+    t.equal(replay.found, false, 'a gap')
+    t.same(names(replay), ['c0', 'a1', 'a2', 'a3'], 'and the whole retained history, as for an id no longer retained')
+    // The other way round: an alert id, and chat after it let go.
+    const a3 = (await store.since()).events.at(-1)
+    for (const e of [1, 2, 3].map((i) => chat(`c${i}`))) await store.append(e)
+    t.same(names(await store.since(a3?.id)), ['c1', 'c2', 'c3'], 'c0 was let go, but it came before a3: no gap')
+    t.equal((await store.since(a3?.id)).found, true)
+    await store.append(chat('c4'))
+    t.equal((await store.since(a3?.id)).found, false, 'c1 came after a3 and is gone: a gap')
+  })
+
   test(`${kind} store: an empty history`, async (t) => {
     const store = await make(t, 3)
     t.same(await store.alerts(), [])
@@ -90,7 +110,7 @@ redisTest('every key and the channel are under the prefix, and prefixes do not s
   for (const e of [alert('a0'), alert('a1'), alert('a2'), chat('c0')]) await a.append(e)
 
   const keys = (await client.keys(`${prefix}*`)).sort()
-  t.same(keys, [one.keys.history.alert, one.keys.history.chat, one.keys.ids, one.keys.seqs, one.keys.seq,
+  t.same(keys, [one.keys.history.alert, one.keys.history.chat, one.keys.ids, one.keys.seqs, one.keys.evicted, one.keys.seq,
     one.keys.alerts, one.keys.revs, one.keys.raised, one.keys.unresolved.warning].sort())
   t.equal(await client.hlen(one.keys.ids), 3, 'evicted ids leave the id index')
   t.equal(await client.hlen(one.keys.seqs), 3, 'and the sequence index')

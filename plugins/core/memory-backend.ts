@@ -29,6 +29,8 @@ export function alertOf (event: Event): Alert | undefined {
 export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict = () => {}, now = Date.now }: StoreOptions, feed: Listener = () => {}): EventStore {
   const streams = { alert: new Ring<Entry>(historySize), chat: new Ring<Entry>(historySize) }
   const seqById = new Map<string, number>()
+  /** The seq of the newest event either stream has let go of: a replay from before it has a gap. */
+  let evictedSeq = -1
   let nextSeq = 0
   /** Every retained alert, in the order raised (Map keeps insertion order). */
   const alerts = new Map<string, StoredAlert>()
@@ -163,7 +165,10 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
       if (!holds(expect)) return { stored: false }
       const seq = nextSeq++
       const evicted = streams[event.type === 'chat' ? 'chat' : 'alert'].push({ seq, event })
-      if (evicted !== undefined) seqById.delete(evicted.event.id)
+      if (evicted !== undefined) {
+        seqById.delete(evicted.event.id)
+        evictedSeq = evicted.seq
+      }
       seqById.set(event.id, seq)
       const alert = alertOf(event)
       if (alert !== undefined) fold(alert, event.id, seq)
@@ -180,8 +185,10 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
     },
     async since (id) {
       const all = merged()
-      const after = id === undefined ? -1 : seqById.get(id)
-      if (after === undefined) return { found: false, events: all.map((e) => e.event) }
+      if (id === undefined) return { found: true, events: all.map((e) => e.event) }
+      const after = seqById.get(id)
+      // Not retained, or retained while the other stream (capped apart) let go of a later event.
+      if (after === undefined || evictedSeq > after) return { found: false, events: all.map((e) => e.event) }
       return { found: true, events: all.filter((e) => e.seq > after).map((e) => e.event) }
     },
     async alert (id) {

@@ -20,6 +20,8 @@ export interface RedisKeys {
   ids: string
   /** Hash: sequence number → event id, so eviction never needs to read the stored JSON. */
   seqs: string
+  /** Hash: history key → sequence number of the newest event that stream has let go (a replay after an older one has a gap). */
+  evicted: string
   /** Hash: alert id → the alert as it stands (JSON). */
   alerts: string
   /** Hash: alert id → id of the event that last changed it. */
@@ -50,6 +52,7 @@ export function redisKeys (prefix: string): RedisKeys {
     history: { alert: `${prefix}history:alert`, chat: `${prefix}history:chat` },
     ids: `${prefix}ids`,
     seqs: `${prefix}seqs`,
+    evicted: `${prefix}evicted`,
     alerts: `${prefix}alerts`,
     revs: `${prefix}alerts:revs`,
     raised: `${prefix}alerts:raised`,
@@ -71,7 +74,7 @@ declare module 'ioredis' {
     heartbeatPing: (settings: string, last: string, missed: string, name: string, json: string, at: string) => Result<number, Context>
     heartbeatMiss: (settings: string, last: string, missed: string, name: string, lastPing: string) => Result<number, Context>
     heartbeatRead: (settings: string, last: string, missed: string, mode: 'all' | 'one' | 'remove', name: string) => Result<string[], Context>
-    eventRange: (seqKey: string, alertKey: string, chatKey: string, idsKey: string, mode: 'all' | 'id' | 'seq', after: string) => Result<Array<string | number>, Context>
+    eventRange: (seqKey: string, alertKey: string, chatKey: string, idsKey: string, evictedKey: string, mode: 'all' | 'id' | 'seq', after: string) => Result<Array<string | number>, Context>
   }
 }
 
@@ -182,9 +185,9 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     commandTimeout: commandTimeoutMs,
     connectionName: `alerts-command-${instance}`,
     scripts: {
-      appendEvent: { numberOfKeys: 14, lua: APPEND_LUA },
+      appendEvent: { numberOfKeys: 15, lua: APPEND_LUA },
       readAlerts: { numberOfKeys: 5, lua: READ_ALERTS_LUA },
-      eventRange: { numberOfKeys: 4, lua: RANGE_LUA },
+      eventRange: { numberOfKeys: 5, lua: RANGE_LUA },
       heartbeatPing: { numberOfKeys: 3, lua: HEARTBEAT_PING_LUA },
       heartbeatMiss: { numberOfKeys: 3, lua: HEARTBEAT_MISS_LUA },
       heartbeatRead: { numberOfKeys: 3, lua: HEARTBEAT_READ_LUA }
@@ -213,7 +216,7 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
   const isReady = (): boolean => subscribed && command.status === 'ready'
 
   async function readRange (mode: 'all' | 'id' | 'seq', after = ''): Promise<Range> {
-    const reply = await guard(command.eventRange(keys.seq, keys.history.alert, keys.history.chat, keys.ids, mode, after))
+    const reply = await guard(command.eventRange(keys.seq, keys.history.alert, keys.history.chat, keys.ids, keys.evicted, mode, after))
     const out: Sequenced[] = []
     for (let i = 2; i < reply.length; i += 2) {
       out.push({ seq: Number(reply[i]), event: JSON.parse(String(reply[i + 1])) as Event })
@@ -236,7 +239,7 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
       const stream = event.type === 'chat' ? keys.history.chat : keys.history.alert
       const reply = await guard(command.appendEvent(
         keys.seq, stream, keys.ids, keys.seqs, keys.alerts, keys.revs, keys.raised, keys.openKeys, keys.keys,
-        keys.unresolved.info, keys.unresolved.warning, keys.unresolved.critical, keys.resolved, keys.idempotency(once?.key ?? ''),
+        keys.unresolved.info, keys.unresolved.warning, keys.unresolved.critical, keys.resolved, keys.idempotency(once?.key ?? ''), keys.evicted,
         event.id, JSON.stringify(event), historySize, keys.channel,
         expect.kind, expect.kind === 'key-free' ? expect.key : expect.kind === 'rev' ? expect.alertId : '', expect.kind === 'rev' ? expect.rev : '',
         alert?.id ?? '', alert === undefined ? '' : JSON.stringify(alert), alert?.state ?? '', alert?.severity ?? '', alert?.key ?? '', openAlertsMax, once === undefined ? '' : once.ttlMs

@@ -13,7 +13,8 @@
  *   7 raised (zset: alert id by the seq that raised it), 8 open keys (key → id),
  *   9 keys (id → key), 10-12 unresolved alerts by severity (info, warning, critical;
  *   zsets scored by raising seq), 13 resolved (zset: id by resolving seq),
- *   14 the idempotency key (any name when there is none).
+ *   14 the idempotency key (any name when there is none), 15 evicted (hash:
+ *   history key → seq of the newest event that stream has let go).
  * ARGV: 1 event id, 2 event JSON, 3 history size, 4 channel, 5 expectation
  *   ('none' | 'key-free' | 'rev'), 6-7 its arguments (key; or alert id, rev),
  *   8 alert id ('' when the event carries none), 9 alert JSON, 10 its state,
@@ -58,6 +59,7 @@ if excess > 0 then
     redis.call('HDEL', KEYS[4], olds[i])
   end
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
+  redis.call('HSET', KEYS[15], KEYS[2], olds[#olds])
 end
 local out = {seq}
 local function forget (id)
@@ -156,11 +158,13 @@ return out
  * Reads, in one consistent snapshot, the retained events of both streams after
  * a point, merged in sequence order.
  *
- * KEYS: seq, history:alert, history:chat, ids.
+ * KEYS: seq, history:alert, history:chat, ids, evicted.
  * ARGV[1]: 'all' (every retained event), 'id' (after the event whose id is
  * ARGV[2]) or 'seq' (after sequence number ARGV[2]).
  * Returns {found, newest, seq1, json1, seq2, json2, ...}: found is 0 when the
- * id is not retained (everything is returned then); newest is the counter.
+ * id is not retained, or when either stream has let go of an event after it
+ * (the streams are capped apart: a chat id can outlive the alerts after it);
+ * everything is returned then. newest is the counter.
  * Sequence numbers travel as strings, exactly as Redis stored them.
  */
 export const RANGE_LUA = `
@@ -170,6 +174,13 @@ local found = 1
 if ARGV[1] == 'id' then
   local seq = redis.call('HGET', KEYS[4], ARGV[2])
   if seq then after = '(' .. seq else found = 0 end
+  for _, stream in ipairs({KEYS[2], KEYS[3]}) do
+    local evicted = redis.call('HGET', KEYS[5], stream)
+    if seq and evicted and tonumber(evicted) > tonumber(seq) then
+      after = '-inf'
+      found = 0
+    end
+  end
 elseif ARGV[1] == 'seq' then
   after = '(' .. ARGV[2]
 end
