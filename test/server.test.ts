@@ -160,10 +160,18 @@ t.test('on start, one line says where the dashboard and docs are, the mode, and 
   t.equal(await open.exited, 0)
 
   const guarded = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\nAPI_TOKEN=secret\n')
-  t.match(await guarded.waitLine(/Alert server ready/), /events in memory; API token required/)
+  t.match(await guarded.waitLine(/Alert server ready/), /events in memory; token required \(API_TOKEN\)"/)
   t.notMatch(guarded.lines.join('\n'), /secret/)
   guarded.child.kill('SIGTERM')
   t.equal(await guarded.exited, 0)
+
+  // A tokens file alone guards every route too, and the line says so.
+  const file = join(mkdtempSync(join(tmpdir(), 'alert-server-tokens-')), 'tokens.json')
+  writeFileSync(file, JSON.stringify([{ name: 'lobby', scopes: ['subscribe'], hash: hashToken('lobby-token') }]))
+  const byFile = start(t, `PORT=0\nALERT_INTERVAL_MS=0\nTOKENS_FILE=${file}\n`)
+  t.match(await byFile.waitLine(/Alert server ready/), /events in memory; token required \(TOKENS_FILE\)"/)
+  byFile.child.kill('SIGTERM')
+  t.equal(await byFile.exited, 0)
 })
 
 t.test('a port already in use stops start-up with one line and exit code 1', async (t) => {
