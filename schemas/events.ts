@@ -118,6 +118,13 @@ export const Chat = Type.Object({ id, timestamp, type: Type.Literal('chat'), sen
 })
 export type Chat = Static<typeof Chat>
 
+export const AlertBefore = Type.Object({
+  severity: Severity,
+  location,
+  tags: Type.Optional(tags)
+}, { description: 'On a repeat that changed them: the severity, location and tags the alert had before (tags absent: it had none). A client filtered on them receives the update that takes an alert out of its filter, and can drop it.' })
+export type AlertBefore = Static<typeof AlertBefore>
+
 export const AlertUpdate = Type.Object({
   id: { ...id, description: 'The id of this event (not of the alert: that is alert.id).' },
   timestamp,
@@ -125,7 +132,8 @@ export const AlertUpdate = Type.Object({
   change: Change,
   alert: Alert,
   by: Type.Optional(who),
-  note: Type.Optional(Type.String({ maxLength: 1000, description: 'What the person who acknowledged or resolved it said.' }))
+  note: Type.Optional(Type.String({ maxLength: 1000, description: 'What the person who acknowledged or resolved it said.' })),
+  previous: Type.Optional(AlertBefore)
 }, { description: 'A change to an alert, carrying the whole alert as it now stands.' })
 export type AlertUpdate = Static<typeof AlertUpdate>
 

@@ -87,6 +87,37 @@ t.test('filter refusals name the parameter', async (t) => {
   t.match(parseEventFilter({ types: 'x'.repeat(500) }), /got "x{50}"$/, 'echoes at most 50 characters')
 })
 
+t.test('a repeat that takes an alert out of a filter reaches that filter once, with what it was; later updates do not', async (t) => {
+  const { fastify, url, wsUrl } = await listen(t)
+  const critical = await Client.open(`${wsUrl}/ws?severity=critical`, t)
+  const gateA = await Client.open(`${wsUrl}/ws?location=Gate%20A`, t)
+  const stream = await StreamClient.open(`${url}/events?format=ndjson&min_severity=critical&types=alert,alert_update`, t)
+  await waitFor(() => fastify.broadcaster.size === 3)
+  const { publisher } = fastify
+  const first = await publisher.publish({ type: 'alert', message: 'door', location: 'Gate A', severity: 'critical', key: 'K', tags: ['door'] })
+  const moved = await publisher.publish({ type: 'alert', message: 'door', location: 'Gate B', severity: 'warning', key: 'K' })
+  await publisher.act({ key: 'K' }, 'resolve', 'Ana')
+  const marker = await publisher.publish({ type: 'alert', message: 'marker', location: 'Gate A', severity: 'critical' })
+  for (const [name, next] of [['severity=critical', async () => await critical.next()], ['location=Gate A', async () => await gateA.next()], ['NDJSON min_severity=critical', async () => (await stream.next()).data]] as const) {
+    t.same(await next(), first, `${name}: the alert`)
+    t.match(await next(), {
+      type: 'alert_update',
+      change: 'repeated',
+      alert: { id: first.id, severity: 'warning', location: 'Gate B', count: 2 },
+      previous: { severity: 'critical', location: 'Gate A', tags: ['door'] }
+    }, `${name}: the repeat that took it out, with what it was`)
+    t.same(await next(), marker, `${name}: not the resolve of an alert outside the filter`)
+  }
+  t.equal(moved.id, first.id)
+  // A repeat that changes none of severity, location and tags carries no previous.
+  await publisher.publish({ type: 'alert', message: 'again', location: 'Gate A', severity: 'critical', key: 'M' })
+  await publisher.publish({ type: 'alert', message: 'again, new text', location: 'Gate A', severity: 'critical', key: 'M' })
+  await critical.next()
+  const same = await critical.next()
+  t.match(same, { type: 'alert_update', change: 'repeated' })
+  t.notOk('previous' in same, 'no previous when nothing filters read changed')
+})
+
 t.test('a list parameter given more than once is one comma list on /ws, /events and GET /alerts; any other, given twice, is refused saying so', async (t) => {
   const { fastify, url, wsUrl } = await listen(t)
   const raise = async (severity: 'info' | 'warning' | 'critical'): Promise<string> =>
@@ -160,7 +191,14 @@ interface Spec { types?: string[], severity?: string[], min?: number, location?:
 function oracle (event: Event, spec: Spec): boolean {
   if (spec.types !== undefined && !spec.types.includes(event.type)) return false
   if (event.type === 'chat') return true
-  const a = event.type === 'alert' ? event : event.alert
+  if (event.type === 'alert') return alertOracle(event, spec)
+  // An update passes for the alert as it stands, or as it was before a repeat changed it.
+  const { previous } = event
+  return alertOracle(event.alert, spec) || (previous !== undefined &&
+    alertOracle({ ...event.alert, severity: previous.severity, location: previous.location, tags: previous.tags }, spec))
+}
+
+function alertOracle (a: Alert, spec: Spec): boolean {
   if (spec.severity !== undefined && !spec.severity.includes(a.severity)) return false
   if (spec.min !== undefined && SEVERITIES.indexOf(a.severity) < spec.min) return false
   if (spec.location !== undefined && !spec.location.includes(a.location)) return false

@@ -1,4 +1,4 @@
-import type { Event, EventType } from '../../schemas/events'
+import type { Alert, AlertBefore, Event, EventType } from '../../schemas/events'
 import type { Replay } from './backend'
 import { parseDateTime, parseDuration } from './duration'
 import { commaValues, matches, parseAlertFilter, type AlertFilter, type AlertFilterQuery } from './board'
@@ -60,24 +60,38 @@ function filterKey ({ types, alert }: EventFilter): string {
   return parts.every((p) => p === null) ? '' : JSON.stringify(parts)
 }
 
-/** Whether a subscriber with this filter receives the event; no filter lets everything through. */
+/**
+ * Whether a subscriber with this filter receives the event; no filter lets
+ * everything through. An alert_update passes when its alert passes, as it now
+ * stands or (a repeat that changed severity, location or tags) as it was: a
+ * filtered board sees an alert leave its filter instead of keeping it open.
+ */
 export function passes (event: Event, filter: EventFilter | undefined): boolean {
   if (filter === undefined) return true
   if (filter.types !== undefined && !filter.types.has(event.type)) return false
   if (event.type === 'chat') return true
-  return matches(event.type === 'alert' ? event : event.alert, filter.alert)
+  if (event.type === 'alert') return matches(event, filter.alert)
+  return matches(event.alert, filter.alert) || (event.previous !== undefined && matches(before(event.alert, event.previous), filter.alert))
+}
+
+/** The alert as it was before a repeat, from what the update says changed. */
+function before (alert: Alert, previous: AlertBefore): Alert {
+  const was: Alert = { ...alert, severity: previous.severity, location: previous.location }
+  if (previous.tags === undefined) delete was.tags
+  else was.tags = previous.tags
+  return was
 }
 
 /** Where a replay starts: everything retained, after an event, or after a moment. */
 export type Since = { kind: 'all' } | { kind: 'id', id: string } | { kind: 'time', after: number }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * Reads `since`: `all`, a duration back from `now` (duration.ts: `30s`, `10m`,
  * `2h`, `1d`, `500ms`, `1w`), an ISO 8601 date-time with its offset, or else an event id. Returns
  * a message naming the parameter when it looks like a time but is none.
  */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 export function parseSince (value: string, now: number, name = 'querystring/since'): Since | string {
   if (value === 'all') return { kind: 'all' }
   const duration = parseDuration(value)

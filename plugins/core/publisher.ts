@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Alert, AlertInput, AlertUpdate, Change, Chat, ChatInput, Draft, Event, Source } from '../../schemas/events'
+import type { Alert, AlertBefore, AlertInput, AlertUpdate, Change, Chat, ChatInput, Draft, Event, Source } from '../../schemas/events'
 import type { EventStore, Once, StoredAlert } from './backend'
 import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, IdempotencyConflictError } from './errors'
 import { act, escalated, escalationDue, newAlert, repeated, type Action } from './lifecycle'
@@ -67,6 +67,14 @@ export interface PublisherOptions {
   idempotencyTtlMs?: number
 }
 
+/** What a repeat changed of the fields filters read (severity, location, tags): the alert's values before it, or undefined. */
+export function changedFilterFields (before: Alert, after: Alert): AlertBefore | undefined {
+  if (before.severity === after.severity && before.location === after.location && JSON.stringify(before.tags) === JSON.stringify(after.tags)) return undefined
+  const previous: AlertBefore = { severity: before.severity, location: before.location }
+  if (before.tags !== undefined) previous.tags = before.tags
+  return previous
+}
+
 /** Thrown inside an attempt when the idempotency key was already used: carries what was stored under it. */
 class Replayed { constructor (readonly prior: Event) {} }
 
@@ -118,6 +126,8 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
         return await stored(alert, { kind: 'key-free', key }, once) ? alert : undefined
       }
       const event = update('repeated', repeated(open.alert, input, now()))
+      const previous = changedFilterFields(open.alert, event.alert)
+      if (previous !== undefined) event.previous = previous
       return await stored(event, { kind: 'rev', alertId: open.alert.id, rev: open.rev }, once) ? event.alert : undefined
     })
   }
