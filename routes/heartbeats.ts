@@ -32,6 +32,10 @@ export function viewOf (monitor: HeartbeatMonitor, now: number): HeartbeatView {
 const notFound = { ...ErrorResponse, description: 'No monitor has this name.', examples: [errorBody('HEARTBEAT_NOT_FOUND')] }
 
 const heartbeats: FastifyPluginAsyncTypebox = async (fastify) => {
+  // No body is needed and one is ignored, whatever its type (a cron line's
+  // `curl -d …` sends a form): read (up to the body limit) and dropped.
+  fastify.removeAllContentTypeParsers()
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => { done(null, undefined) })
   const { heartbeats: monitors, timers } = fastify
 
   fastify.post('/heartbeats/:name', {

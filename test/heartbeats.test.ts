@@ -178,6 +178,14 @@ t.test('bad names and settings: 400 naming the field, nothing created', async (t
   t.equal((await app.inject({ method: 'DELETE', url: '/heartbeats/bad%20name' })).statusCode, 400)
   const withBody = await app.inject({ method: 'POST', url: '/heartbeats/ok', payload: { every: '1s', anything: [1, 2] } })
   t.match(withBody.json(), { every: '5m' }, 'a body is ignored: settings come from the query string')
+  // Whatever its type: a cron line's `curl -d ''` sends a form, a careless one broken JSON.
+  for (const [type, body] of [['application/x-www-form-urlencoded', ''], ['application/x-www-form-urlencoded', 'a=b'], ['application/json', '{broken'], ['text/plain', 'hello'], ['application/json; charset=utf-16', 'x']]) {
+    const res = await app.inject({ method: 'POST', url: '/heartbeats/any-body?every=2m', headers: { 'content-type': type as string }, body })
+    t.equal(res.statusCode, 200, `${type as string}: ${body as string}`)
+    t.match(res.json(), { name: 'any-body', every: '2m' })
+  }
+  t.equal((await app.inject({ method: 'DELETE', url: '/heartbeats/any-body', headers: { 'content-type': 'text/plain' }, body: 'x' })).statusCode, 200, 'a removal ignores its body too')
+  t.equal((await app.inject({ method: 'POST', url: '/heartbeats/big', headers: { 'content-type': 'text/plain' }, body: 'x'.repeat(2_000_000) })).statusCode, 413, 'within the body limit')
   t.equal((await ping(app, 'x'.repeat(100))).statusCode, 200, '100 characters is fine')
 })
 
