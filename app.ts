@@ -1,11 +1,12 @@
-import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Server } from 'node:http'
 import fp from 'fastify-plugin'
 import type { Config } from './schemas/config'
 import config, { trustedProxies } from './plugins/app/config'
 import validation from './plugins/app/validation'
 import errors, { clientErrorHandler } from './plugins/app/errors'
-import securityHeaders from './plugins/app/security-headers'
+import securityHeaders, { SECURITY_HEADERS } from './plugins/app/security-headers'
+import { errorBody } from './schemas/errors'
 import timers, { type TimersOptions } from './plugins/app/timers'
 import websocket from './plugins/external/websocket'
 import pressure from './plugins/external/pressure'
@@ -35,13 +36,26 @@ import whoami from './routes/whoami'
 import alertmanager from './routes/alertmanager'
 import heartbeats from './routes/heartbeats'
 
+/** The longest path segment a route's parameter takes (a heartbeat's name is refused past 100 with a 400 naming it). */
+const MAX_PARAM_LENGTH = 500
+
 /** Fastify options for a configuration, shared by server.ts and the tests, so both run the same server. */
 export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   const { REQUEST_TIMEOUT_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } = config
   return {
     bodyLimit: 64 * 1024,
     // Past maxParamLength a path is a 404; a heartbeat's name (up to 100) may be longer, and is then refused with a 400 naming it.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // What the router refuses before any route or hook runs (a path whose
+    // percent-encoding is broken, a path parameter past maxParamLength) gets
+    // the error shape and the security headers of every other answer.
+    frameworkErrors (error, _request, reply) {
+      const body = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? errorBody('NOT_FOUND', `no route has a path segment longer than ${MAX_PARAM_LENGTH} characters`)
+        : errorBody('BAD_REQUEST', 'the URL is not valid: a percent sign must start an escape of two hex digits, and escapes must make UTF-8')
+      // Typed for the route it never reached: its generic reply shape is only a cast away.
+      void (reply as unknown as FastifyReply).code(body.statusCode).headers(SECURITY_HEADERS).send(body)
+    },
     forceCloseConnections: 'idle',
     trustProxy: trustedProxies(config),
     // Without these a client could hold a connection for ever by sending its

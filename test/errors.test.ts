@@ -52,3 +52,20 @@ t.test('an error on an open WebSocket is logged and that connection is cut', asy
   t.equal((await client.closed).code, 1006)
   t.match(lines.find((l) => l.msg === 'websocket error'), { level: 40, reqId: /^req-/, err: { message: 'socket blew up' } })
 })
+
+t.test('what the router refuses before any route (broken percent-encoding, an over-long path segment) has the error shape and the security headers', async (t) => {
+  const { fastify } = await buildLogged(t)
+  const cases: Array<[string, string, number, string]> = [
+    ['POST', '/alerts/%E0%A4%A/ack', 400, 'BAD_REQUEST'],
+    ['GET', '/%ZZ', 400, 'BAD_REQUEST'],
+    ['DELETE', `/heartbeats/${'a'.repeat(600)}`, 404, 'NOT_FOUND']
+  ]
+  for (const [method, url, status, code] of cases) {
+    const res = await fastify.inject({ method: method as 'GET', url })
+    t.equal(res.statusCode, status, `${method} ${url.slice(0, 30)}`)
+    t.match(res.json(), { statusCode: status, code, error: status === 400 ? 'Bad Request' : 'Not Found', message: /\S/ })
+    t.equal(res.headers['x-content-type-options'], 'nosniff')
+    t.equal(res.headers['x-frame-options'], 'DENY')
+    t.match(res.headers['content-security-policy'], /default-src 'self'/)
+  }
+})

@@ -13,22 +13,25 @@ export function helmetHeaders (options: HelmetOptions): Record<string, string> {
   return headers
 }
 
+/**
+ * The same headers go on every response, so helmet runs once, at start-up,
+ * and each response gets the result (running it per request, as the
+ * @fastify/helmet wrapper does, re-parses the CSP every time).
+ */
+export const SECURITY_HEADERS = helmetHeaders({
+  frameguard: { action: 'deny' },
+  hsts: { maxAge: 31536000, includeSubDomains: true },
+  contentSecurityPolicy: {
+    // The server is often reached over plain http on a LAN address; upgrading
+    // its own requests to https would break the docs page there.
+    directives: { upgradeInsecureRequests: null }
+  }
+})
+
 export default fp(async function securityHeaders (fastify) {
-  // The same headers go on every response, so helmet runs once, at start-up,
-  // and each response gets the result (running it per request, as the
-  // @fastify/helmet wrapper does, re-parses the CSP every time).
-  const headers = helmetHeaders({
-    frameguard: { action: 'deny' },
-    hsts: { maxAge: 31536000, includeSubDomains: true },
-    contentSecurityPolicy: {
-      // The server is often reached over plain http on a LAN address; upgrading
-      // its own requests to https would break the docs page there.
-      directives: { upgradeInsecureRequests: null }
-    }
-  })
   // A callback hook, not an async one: no promise and no extra tick per request.
   fastify.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(headers)
+    reply.headers(SECURITY_HEADERS)
     done()
   })
 }, { name: 'security-headers', fastify: '5.x' })
