@@ -59,6 +59,10 @@ t.test('the WebSocket needs the token as a header or ?token=, refused with 401 b
   t.match(missing.body, { statusCode: 401, error: 'Unauthorized', message: /\?token=/ })
   t.equal((await refusedUpgrade(`${url}?token=nope`)).status, 401)
   t.equal((await refusedUpgrade(url, { headers: { authorization: 'Bearer nope' } })).status, 401)
+  const twice = await refusedUpgrade(`${url}?token=${TOKEN}&token=${TOKEN}`)
+  t.same([twice.status, twice.body.message], [400, 'querystring/token is given 2 times; give it once'], 'a token given twice is said so, not "a token is required"')
+  const stream = await app.inject({ url: `/events?poll=1&token=${TOKEN}&token=x` })
+  t.same([stream.statusCode, stream.json().message], [400, 'querystring/token is given 2 times; give it once'], 'on /events too')
 
   const byHeader = await Client.open(url, t, { headers: bearer })
   const byQuery = await Client.open(`${url}?token=${TOKEN}&since=all`, t)

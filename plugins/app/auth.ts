@@ -122,6 +122,10 @@ export default fp(async function auth (fastify) {
     }
     const given = presentedToken(request)
     reply.header('www-authenticate', 'Bearer')
+    const query = request.query as Record<string, unknown> | undefined
+    if (given === undefined && Array.isArray(query?.token) && (request.ws || request.routeOptions.config.queryToken === true)) {
+      return httpError('INVALID_QUERY', `querystring/token is given ${query.token.length} times; give it once`)
+    }
     if (given === undefined) {
       return httpError('TOKEN_REQUIRED', 'a token is required: send Authorization: Bearer <token>' + (request.ws || request.routeOptions.config.queryToken === true ? ' or ?token=<token>' : ''))
     }
