@@ -69,3 +69,23 @@ t.test('what the router refuses before any route (broken percent-encoding, an ov
     t.match(res.headers['content-security-policy'], /default-src 'self'/)
   }
 })
+
+t.test('a refused JSON body says why: where the syntax breaks, or the key that could poison prototypes; never a quote of the body', async (t) => {
+  const { fastify } = await buildLogged(t)
+  const cases: Array<[string, RegExp]> = [
+    ['{"message":"m",', /^Body is not valid JSON: .*position 15/],
+    ['{"message":"m"}x', /^Body is not valid JSON: .*position 15/],
+    [`x${'secret'.repeat(20)}`, /^Body is not valid JSON: Unexpected token 'x'$/],
+    ['secret', /^Body is not valid JSON: Unexpected token 's'$/],
+    ['{"message":"m","location":"l","__proto__":{"severity":"critical"}}', /^Body has a "__proto__" or "constructor": \{"prototype": …\} key, which is refused$/],
+    ['{"constructor":{"prototype":{"x":1}}}', /"__proto__" or "constructor"/],
+    ['', /^Body cannot be empty/]
+  ]
+  for (const [body, message] of cases) {
+    const res = await fastify.inject({ method: 'POST', url: '/alerts', headers: { 'content-type': 'application/json' }, body })
+    t.equal(res.statusCode, 400, body.slice(0, 30))
+    t.match(res.json(), { code: 'INVALID_JSON', message }, body.slice(0, 30))
+    t.notMatch(res.json().message, /secret/, 'the body is not echoed')
+  }
+  t.equal((await fastify.inject('/alerts/history')).json().count, 0, 'nothing stored')
+})

@@ -89,6 +89,21 @@ function serializerFor (schema: object): (data: unknown) => string {
   return serialize
 }
 
+/**
+ * Why a body the JSON parser refused was refused: valid JSON with a key that
+ * could poison prototypes, or a syntax error (V8's words, without the quote of
+ * the input some of them carry). Undefined when there is nothing to add.
+ */
+export function jsonProblem (text: string): string | undefined {
+  try {
+    JSON.parse(text)
+    return 'Body has a "__proto__" or "constructor": {"prototype": …} key, which is refused'
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) return undefined
+    return `Body is not valid JSON: ${err.message.replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '')}`
+  }
+}
+
 export default fp(async function validation (fastify) {
   // Bodies are JSON only; anything else is answered 415.
   fastify.removeContentTypeParser('text/plain')
@@ -103,7 +118,12 @@ export default fp(async function validation (fastify) {
       done(err as Error, undefined)
       return
     }
-    parseJson(request, text, done)
+    parseJson(request, text, (err, body) => {
+      if (err === null) { done(null, body); return }
+      // Only on the way out: say what is wrong, which Fastify's message does not.
+      const problem = (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? jsonProblem(text) : undefined
+      done(problem === undefined ? err : Object.assign(err, { message: problem }), undefined)
+    })
   })
   fastify.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv : textual).compile(schema))
   // Fastify's own serializer compiler (fast-json-stringify, no shared schemas), cached the same way.
