@@ -133,3 +133,45 @@ redisTest('an instance whose subscription dropped delivers what it missed, once 
   t.same(await onA.next(), after)
   await nothingElse(t, b, [onA])
 })
+
+/** Cuts an instance's subscriber connection: its feed then lags until it has resubscribed and read back what it missed. */
+async function cutSubscriber (t: Test, node: Instance): Promise<void> {
+  const admin = redisClient(t)
+  const list = await admin.client('LIST') as string
+  const line = list.split('\n').find((l) => l.includes(`name=alerts-subscriber-${node.redis.instance}`))
+  const id = /id=(\d+)/.exec(line ?? '')?.[1]
+  t.ok(id, 'found the subscriber connection')
+  await admin.client('KILL', 'ID', id as string)
+}
+
+redisTest('caughtUp resolves once the feed has handed over every event published before the call, even one that lags', async (t) => {
+  const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
+  const heard: string[] = []
+  a.fastify.backend.feed.subscribe((event) => heard.push(event.id))
+  // A has heard the channel once (its starting point is set) before it is cut.
+  const before = await publishAlert(b.url, 'before')
+  await waitFor(() => heard.length === 1)
+  await cutSubscriber(t, a)
+  const published = [await publishAlert(b.url, 'p1'), await publishChat(b.url, 'p2'), await publishAlert(b.url, 'p3')].map((e) => e.id)
+  await a.fastify.backend.feed.caughtUp?.()
+  t.same(heard, [before.id, ...published], 'all three, in order, by the time it resolved')
+})
+
+redisTest('a client that reconnects to a lagging instance gets neither the events it had nor the replay twice', async (t) => {
+  const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
+  const onB = await Client.open(`${b.wsUrl}/ws`, t)
+  const onA = await Client.open(`${a.wsUrl}/ws`, t)
+  // A has heard the channel once (its starting point is set) before it is cut.
+  const before = await publishAlert(b.url, 'before')
+  t.same(await onA.next(), before)
+  t.same(await onB.next(), before)
+  await cutSubscriber(t, a)
+  // Seen through B while A does not hear the channel.
+  const seen = [await publishAlert(b.url, 's1'), await publishChat(b.url, 's2'), await publishAlert(b.url, 's3')]
+  t.same(await take(onB, 3), seen)
+  // The client moves to A, which has not heard any of them yet.
+  const moved = await Client.open(`${a.wsUrl}/ws?since=${seen[1]?.id as string}`, t)
+  t.same(await moved.next(), seen[2], 'the replay: only what came after s2')
+  await waitFor(() => a.redis.problem() === undefined)
+  await nothingElse(t, b, [moved])
+})

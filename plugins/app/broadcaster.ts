@@ -24,7 +24,7 @@ export default fp(async function broadcaster (fastify) {
   const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, SSE_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS, WS_MAX_CONNECTIONS_PER_ADDRESS } = fastify.config
   const problems = checkWsInternals(wsServerOptions(WS_MAX_PAYLOAD))
   for (const problem of problems) fastify.log.warn({ problem }, 'websocket frames go through ws (slower)')
-  const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, streamHeartbeatMs: SSE_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log, timers: fastify.timers })
+  const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, streamHeartbeatMs: SSE_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log, timers: fastify.timers, caughtUp: fastify.backend.feed.caughtUp })
   fastify.backend.feed.subscribe((event) => fanout.broadcast(event))
   fastify.decorate('broadcaster', fanout)
   // A revoked or expired credential's connections are closed: at once after a

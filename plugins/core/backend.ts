@@ -94,6 +94,12 @@ export interface EventStore {
 /** Every event appended anywhere, once each, in publish order. */
 export interface EventFeed {
   subscribe: (listener: (event: Event) => void) => void
+  /**
+   * For a feed that can lag behind the store (Redis): resolves once every
+   * event published before the call has been handed to the listeners, or
+   * after a bounded wait when the feed cannot catch up (Redis away).
+   */
+  caughtUp?: () => Promise<void>
 }
 
 /** A name that exactly one caller gets, until `ttlMs` has passed. */

@@ -85,6 +85,12 @@ export interface FanoutOptions {
   log: Log
   /** The heartbeat's and the close grace's timers (tests move time by hand). */
   timers?: Pick<Timers, 'setTimeout' | 'setInterval' | 'clearInterval'>
+  /**
+   * For a feed that can lag behind the store (Redis: each instance hears the
+   * channel in its own time): resolves once every event published before the
+   * call has been handed to `broadcast`. See replayTo.
+   */
+  caughtUp?: () => Promise<void>
 }
 
 /** An event ready for the wire of one transport: serialized and framed once, for every client of it. */
@@ -148,7 +154,7 @@ export const GAP_FRAME: GapFrame = {
  * queued and written at its end (setImmediate) as one buffer per client: a
  * burst costs each client one write, not one per event.
  */
-export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs = 0, direct, log, timers = realTimers }: FanoutOptions): Fanout {
+export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs = 0, direct, log, timers = realTimers, caughtUp }: FanoutOptions): Fanout {
   const clients = new Map<Subscriber, Client>()
   // By transport and filter key; the unfiltered WebSockets are one group, as all clients were before filters.
   const groups = new Map<string, Group>()
@@ -358,6 +364,20 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
   async function replayTo (client: Client, replay: () => Promise<Replay>): Promise<void> {
     let result: Replay
     try {
+      if (caughtUp !== undefined) {
+        // A lagging feed may still hand over events from before the replay's
+        // starting point, which this client already had (from another
+        // instance): held, they would be sent again after the replay. So wait
+        // until the feed has handed over everything published so far, let it
+        // be flushed, and forget what was held: the replay, read after, holds
+        // every one of those events past its starting point.
+        await caughtUp()
+        await new Promise((resolve) => setImmediate(resolve))
+        if (client.pending !== undefined) {
+          client.pending = []
+          client.pendingBytes = undefined
+        }
+      }
       result = filterReplay(await replay(), client.group.filter)
     } catch (err) {
       client.pending = undefined

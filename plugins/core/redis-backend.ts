@@ -153,6 +153,8 @@ export interface RedisBackendOptions {
 // events may have been published: they are read back from the history.
 const CATCH_UP_RETRY_MS = 200
 const CATCH_UP_ATTEMPTS = 25
+// How long a replay waits for this instance to have heard every event published before it (see EventFeed.caughtUp).
+const CAUGHT_UP_WAIT_MS = 1000
 
 export interface RedisBackend extends Backend {
   readonly kind: 'redis'
@@ -320,6 +322,8 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
   let held: Sequenced[] | undefined
   /** Only the latest catch-up flushes `held`: a newer subscription supersedes an older one. */
   let generation = 0
+  /** Callers of caughtUp, each waiting for the feed to hand over the event with this seq. */
+  const waiters = new Set<{ seq: number, done: () => void }>()
 
   /**
    * Hands an event on unless it already went: an event read back from the
@@ -330,6 +334,32 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     if (last !== undefined && seq <= last) return
     last = seq
     for (const listener of listeners) listener(event)
+    settleWaiters()
+  }
+
+  /** Lets go the callers of caughtUp whose event has been handed over (or lies before the first subscription). */
+  function settleWaiters (): void {
+    const delivered = last ?? floor
+    if (delivered !== undefined) for (const waiter of waiters) if (waiter.seq <= delivered) waiter.done()
+  }
+
+  /** Resolves once the feed has handed over every event published before the call (at most CAUGHT_UP_WAIT_MS later). */
+  async function caughtUp (): Promise<void> {
+    let target: number
+    try {
+      target = Number(await guard(command.get(keys.seq)) ?? 0)
+    } catch {
+      return
+    }
+    // Before the first subscription is set up (delivered undefined) the feed
+    // may be holding events back too: wait for it as well.
+    const delivered = last ?? floor
+    if ((delivered !== undefined && delivered >= target) || closed) return
+    await new Promise<void>((resolve) => {
+      const waiter = { seq: target, done: () => { waiters.delete(waiter); clearTimeout(timer); resolve() } }
+      const timer = setTimeout(waiter.done, CAUGHT_UP_WAIT_MS).unref()
+      waiters.add(waiter)
+    })
   }
 
   async function catchUp (): Promise<void> {
@@ -369,6 +399,8 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     const pending = held
     held = undefined
     for (const message of pending) deliver(message)
+    // Once what was held has gone too (a first subscription may deliver nothing).
+    settleWaiters()
   }
 
   subscriber.on('ready', () => {
@@ -413,7 +445,7 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     instance,
     store,
     heartbeats,
-    feed: { subscribe (listener) { listeners.push(listener) } },
+    feed: { subscribe (listener) { listeners.push(listener) }, caughtUp },
     claims: {
       // The key outlives its use (the caller's ttl) so that an instance whose
       // clock or timer runs late cannot claim a name that was already used.
