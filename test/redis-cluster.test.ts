@@ -114,18 +114,13 @@ redisTest('?since= replays from any instance: reconnect to another one and miss 
 })
 
 redisTest('an instance whose subscription dropped delivers what it missed, once and in order', async (t) => {
-  const admin = redisClient(t)
   const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
   const onA = await Client.open(`${a.wsUrl}/ws`, t)
   const before = await publishAlert(b.url, 'before')
   t.same(await onA.next(), before)
 
-  // Cut A's subscriber connection; B publishes before A has resubscribed.
-  const list = await admin.client('LIST') as string
-  const line = list.split('\n').find((l) => l.includes(`name=alerts-subscriber-${a.redis.instance}`))
-  const id = /id=(\d+)/.exec(line ?? '')?.[1]
-  t.ok(id, 'found the subscriber connection')
-  await admin.client('KILL', 'ID', id as string)
+  // B publishes before A has resubscribed.
+  await cutSubscriber(t, a)
   const missed = [await publishAlert(b.url, 'm1'), await publishChat(b.url, 'm2'), await publishAlert(b.url, 'm3')]
   t.same(await take(onA, 3), missed)
   await waitFor(() => a.redis.problem() === undefined)
