@@ -31,6 +31,9 @@ export function viewOf (monitor: HeartbeatMonitor, now: number): HeartbeatView {
 
 const notFound = { ...ErrorResponse, description: 'No monitor has this name.', examples: [errorBody('HEARTBEAT_NOT_FOUND')] }
 
+// A ping's body is ignored, whatever its type: no 415.
+const { 415: _anyBody, ...pingErrors } = publishErrors
+
 const heartbeats: FastifyPluginAsyncTypebox = async (fastify) => {
   // No body is needed and one is ignored, whatever its type (a cron line's
   // `curl -d …` sends a form): read (up to the body limit) and dropped.
@@ -49,7 +52,7 @@ const heartbeats: FastifyPluginAsyncTypebox = async (fastify) => {
         'severity critical, location the name). No body is needed.',
       params: HeartbeatName,
       querystring: HeartbeatQuery,
-      response: { 200: HeartbeatView, ...publishErrors, 400: { ...publishErrors[400], ...queryErrors[400], description: 'A name, duration, severity or location that is not valid.' } }
+      response: { 200: HeartbeatView, ...pingErrors, 400: { ...publishErrors[400], ...queryErrors[400], description: 'A name, duration, severity or location that is not valid.' } }
     },
     preValidation: repeatedParameters()
   }, async (request) => {
