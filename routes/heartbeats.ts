@@ -31,8 +31,8 @@ export function viewOf (monitor: HeartbeatMonitor, now: number): HeartbeatView {
 
 const notFound = { ...ErrorResponse, description: 'No monitor has this name.', examples: [errorBody('HEARTBEAT_NOT_FOUND')] }
 
-// A ping's body is ignored, whatever its type: no 415.
-const { 415: _anyBody, ...pingErrors } = publishErrors
+// A ping's body is ignored, whatever its type (no 415), and it takes no Idempotency-Key (no 422).
+const { 415: _anyBody, 422: _noKey, ...pingErrors } = publishErrors
 
 const heartbeats: FastifyPluginAsyncTypebox = async (fastify) => {
   // No body is needed and one is ignored, whatever its type (a cron line's
