@@ -24,6 +24,9 @@ const location = text(200, 'Where it happened; 1 to 200 characters, not blank, w
 const sender = text(200, 'Who is talking; 1 to 200 characters, not blank, well-formed Unicode.', 'Jose')
 const chatText = text(1000, 'The chat text; 1 to 1000 characters, not blank (whitespace, control and zero-width characters alone are blank), well-formed Unicode.', 'Please check the back door')
 
+/** A UUID, in either case (RFC 9562 reads them case-insensitively): the `uuid` format (plugins/app/validation.ts) and event ids in `since`. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
 const id = Type.String({ format: 'uuid', description: 'UUID v4, set by the server.', examples: ['7bb4eacd-9d48-4fff-a9d0-a7caffbd52a8'] })
 const timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 in UTC, set by the server.', examples: ['2026-01-01T12:00:00.000Z'] })
 

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv'
 import fastJsonStringify from 'fast-json-stringify'
 import type { TSchema, Static } from '@sinclair/typebox'
-import { NOT_BLANK, WELL_FORMED } from '../../schemas/events'
+import { NOT_BLANK, UUID, WELL_FORMED } from '../../schemas/events'
 import { httpError } from '../../schemas/errors'
 import type { Check } from '../core/client-frames'
 
@@ -20,7 +20,7 @@ const LONE_SURROGATE = /\p{Cs}/u
 // with the same words. No type coercion: 123 is not a string.
 export function createAjv (coerceTypes = false): Ajv {
   return new Ajv({ coerceTypes, removeAdditional: true, useDefaults: true, allErrors: false, strict: false })
-    .addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
+    .addFormat('uuid', UUID)
     .addFormat('date-time', true)
     .addKeyword({
       keyword: WELL_FORMED,

@@ -1,4 +1,4 @@
-import type { Alert, AlertBefore, Event, EventType } from '../../schemas/events'
+import { UUID, type Alert, type AlertBefore, type Event, type EventType } from '../../schemas/events'
 import type { Replay } from './backend'
 import { parseDateTime, parseDuration } from './duration'
 import { commaValues, matches, parseAlertFilter, type AlertFilter, type AlertFilterQuery } from './board'
@@ -84,8 +84,6 @@ function before (alert: Alert, previous: AlertBefore): Alert {
 
 /** Where a replay starts: everything retained, after an event, or after a moment. */
 export type Since = { kind: 'all' } | { kind: 'id', id: string } | { kind: 'time', after: number }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * Reads `since`: `all`, a duration back from `now` (duration.ts: `30s`, `10m`,
