@@ -31,9 +31,8 @@ function startLine (fastify: FastifyInstance): string {
   const host = ['0.0.0.0', '::', ''].includes(fastify.config.HOST) ? 'localhost' : fastify.config.HOST
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   const mode = fastify.backend.kind === 'memory' ? 'in memory' : `on Redis at ${fastify.backend.description}`
-  const { API_TOKEN, TOKENS_FILE, JWT_SECRET, JWT_PUBLIC_KEY, METRICS_TOKEN } = fastify.config
-  const accepted = [API_TOKEN !== '' && 'API_TOKEN', TOKENS_FILE !== '' && 'TOKENS_FILE', (JWT_SECRET !== '' || JWT_PUBLIC_KEY !== '') && 'JWT'].filter(Boolean)
-  const tokens = fastify.authEnforced ? `token required (${accepted.join(', ')})` : METRICS_TOKEN !== '' ? 'no token required except for /metrics' : 'no token required'
+  const requiredBy = fastify.tokensRequiredBy
+  const tokens = requiredBy.length > 0 ? `token required (${requiredBy.join(', ')})` : fastify.config.METRICS_TOKEN !== '' ? 'no token required except for /metrics' : 'no token required'
   return `Alert server ready: dashboard ${base}/, docs ${base}/docs; events ${mode}; ${tokens}`
 }
 

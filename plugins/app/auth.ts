@@ -23,6 +23,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Whether any credential is configured: without, every route is open, as before. */
     authEnforced: boolean
+    /** What makes the API require a token: API_TOKEN, TOKENS_FILE, JWT (a JWT key); none when it is open. */
+    tokensRequiredBy: readonly string[]
     /** Whether the request may do what `scope` allows (always, when nothing is configured). */
     allows: (request: FastifyRequest, scope: Scope) => boolean
   }
@@ -32,6 +34,9 @@ declare module 'fastify' {
 export const routeConfig = (request: FastifyRequest): FastifyRequest['routeOptions']['config'] | undefined =>
   (request.routeOptions as FastifyRequest['routeOptions'] | undefined)?.config
 
+/** Whether the request may carry its token as ?token=: a WebSocket upgrade, or a `queryToken` route (browsers cannot set headers there). */
+const takesQueryToken = (request: FastifyRequest): boolean => request.ws || routeConfig(request)?.queryToken === true
+
 /** The token a request carries: `Authorization: Bearer <token>`, or `?token=` on a WebSocket upgrade or a `queryToken` route (browsers cannot set headers there). */
 export function presentedToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
@@ -39,7 +44,7 @@ export function presentedToken (request: FastifyRequest): string | undefined {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
     return match?.[1] ?? ''
   }
-  if (request.ws || routeConfig(request)?.queryToken === true) {
+  if (takesQueryToken(request)) {
     const token = (request.query as Record<string, unknown> | undefined)?.token
     if (typeof token === 'string') return token
   }
@@ -77,7 +82,8 @@ export default fp(async function auth (fastify) {
   // API_TOKEN alone guards the API as before; METRICS_TOKEN alone guards
   // /metrics as before. A file or a JWT key guards both.
   const shared = TOKENS_FILE !== '' || jwt !== undefined
-  const enforced = shared || API_TOKEN !== ''
+  const requiredBy = [API_TOKEN !== '' && 'API_TOKEN', TOKENS_FILE !== '' && 'TOKENS_FILE', jwt !== undefined && 'JWT'].filter((name) => name !== false)
+  const enforced = requiredBy.length > 0
   const metricsEnforced = shared || METRICS_TOKEN !== ''
   const guarded = (scope: Scope): boolean => scope === 'metrics' ? metricsEnforced : enforced
   // One budget for every route: guessing is guessing.
@@ -122,12 +128,11 @@ export default fp(async function auth (fastify) {
     }
     const given = presentedToken(request)
     reply.header('www-authenticate', 'Bearer')
-    const query = request.query as Record<string, unknown> | undefined
-    if (given === undefined && Array.isArray(query?.token) && (request.ws || request.routeOptions.config.queryToken === true)) {
-      return httpError('INVALID_QUERY', `querystring/token is given ${query.token.length} times; give it once`)
-    }
     if (given === undefined) {
-      return httpError('TOKEN_REQUIRED', 'a token is required: send Authorization: Bearer <token>' + (request.ws || request.routeOptions.config.queryToken === true ? ' or ?token=<token>' : ''))
+      const byQuery = takesQueryToken(request)
+      const repeated = byQuery ? (request.query as Record<string, unknown> | undefined)?.token : undefined
+      if (Array.isArray(repeated)) return httpError('INVALID_QUERY', `querystring/token is given ${repeated.length} times; give it once`)
+      return httpError('TOKEN_REQUIRED', 'a token is required: send Authorization: Bearer <token>' + (byQuery ? ' or ?token=<token>' : ''))
     }
     const identity = given === '' ? undefined : identify(given)
     if (identity === 'expired') return httpError('TOKEN_EXPIRED', 'the token has expired; get a fresh one')
@@ -148,6 +153,7 @@ export default fp(async function auth (fastify) {
 
   fastify.decorateRequest('identity', null)
   fastify.decorate('authEnforced', enforced)
+  fastify.decorate('tokensRequiredBy', requiredBy)
   fastify.decorate('allows', (request: FastifyRequest, scope: Scope) =>
     !guarded(scope) || (request.identity !== null && scopeAllows(request.identity.scopes, scope)))
 
