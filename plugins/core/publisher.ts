@@ -50,12 +50,16 @@ function answerOf (event: Event): Alert | Chat {
   return event.type === 'alert_update' ? event.alert : event
 }
 
+/** The same tags in the same order (none and none alike). */
+const sameTags = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((tag, i) => tag === b[i]))
+
 /** Whether a stored answer is what `draft` would publish (the fields a client sets). */
 export function sameDraft (answer: Alert | Chat, draft: Draft): boolean {
   if (answer.type === 'chat') return draft.type === 'chat' && answer.sender === draft.sender && answer.message === draft.message
   return draft.type === 'alert' && answer.message === draft.message && answer.location === draft.location &&
     answer.severity === (draft.severity ?? 'warning') && answer.key === draft.key && answer.link === draft.link &&
-    JSON.stringify(answer.tags) === JSON.stringify(draft.tags)
+    sameTags(answer.tags, draft.tags)
 }
 
 // Each retry re-reads the alert; only a storm of changes to one alert needs many.
@@ -69,7 +73,7 @@ export interface PublisherOptions {
 
 /** What a repeat changed of the fields filters read (severity, location, tags): the alert's values before it, or undefined. */
 export function changedFilterFields (before: Alert, after: Alert): AlertBefore | undefined {
-  if (before.severity === after.severity && before.location === after.location && JSON.stringify(before.tags) === JSON.stringify(after.tags)) return undefined
+  if (before.severity === after.severity && before.location === after.location && sameTags(before.tags, after.tags)) return undefined
   const previous: AlertBefore = { severity: before.severity, location: before.location }
   if (before.tags !== undefined) previous.tags = before.tags
   return previous
