@@ -306,3 +306,11 @@ t.test('/metrics: the gauges count alerts by severity and state and monitors by 
   t.match(res.body, /alert_server_open_alerts\{severity="warning",state="open"\} 1/, 'the last values stay')
   t.match(res.body, /alert_server_heartbeat_monitors\{state="missed"\} 1/)
 })
+
+t.test('the OpenAPI document lists only answers a ping can give: no 415 (its body is ignored), no 422 (no Idempotency-Key)', async (t) => {
+  const app = await build(t)
+  const responses = Object.keys((await app.inject('/docs/json')).json().paths['/heartbeats/{name}'].post.responses)
+  t.notOk(responses.includes('415'), '415')
+  t.notOk(responses.includes('422'), '422')
+  t.ok(responses.includes('413'), 'a body past the limit is still 413')
+})
