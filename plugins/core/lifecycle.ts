@@ -3,7 +3,12 @@
  * by key), acknowledging, resolving, escalating. Both backends store what
  * these return; neither decides anything itself.
  */
-import type { Alert, AlertInput, Source } from '../../schemas/events'
+import type { Alert, AlertInput, Event, Source } from '../../schemas/events'
+
+/** The alert an event carries, if any. */
+export function alertOf (event: Event): Alert | undefined {
+  return event.type === 'alert' ? event : event.type === 'alert_update' ? event.alert : undefined
+}
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 

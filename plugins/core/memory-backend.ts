@@ -2,6 +2,7 @@ import type { Alert, Chat, Event, Severity } from '../../schemas/events'
 import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatStore, StoredAlert } from './backend'
 import { Ring } from './ring'
 import { createAgeQueue, type AgeQueue } from './age-queue'
+import { alertOf } from './lifecycle'
 
 interface Entry { seq: number, event: Event }
 
@@ -19,11 +20,6 @@ export interface StoreOptions {
 }
 
 const SEVERITY_ORDER = ['info', 'warning', 'critical'] as const
-
-/** The alert an event carries, if any. */
-export function alertOf (event: Event): Alert | undefined {
-  return event.type === 'alert' ? event : event.type === 'alert_update' ? event.alert : undefined
-}
 
 /** The history of one process: each stream capped at `historySize`, one publish order across both. */
 export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict = () => {}, now = Date.now }: StoreOptions, feed: Listener = () => {}): EventStore {

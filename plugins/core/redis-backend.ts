@@ -5,7 +5,7 @@ import type { Alert, Chat, Event, Severity } from '../../schemas/events'
 import type { AlertScope, Backend, EventStore, Expect, HeartbeatMonitor, HeartbeatSettings, HeartbeatStore, Log, StoredAlert } from './backend'
 import { BackendUnavailableError, OutcomeUnknownError } from './errors'
 import { APPEND_LUA, HEARTBEAT_MISS_LUA, HEARTBEAT_PING_LUA, HEARTBEAT_READ_LUA, RANGE_LUA, READ_ALERTS_LUA } from './redis-scripts'
-import { alertOf } from './memory-backend'
+import { alertOf } from './lifecycle'
 
 /**
  * Every key and channel the cluster shares, all under REDIS_KEY_PREFIX so that
