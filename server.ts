@@ -30,7 +30,8 @@ function startLine (fastify: FastifyInstance): string {
   const port = address !== null && typeof address === 'object' ? address.port : fastify.config.PORT
   const host = ['0.0.0.0', '::', ''].includes(fastify.config.HOST) ? 'localhost' : fastify.config.HOST
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
-  const mode = fastify.backend.kind === 'memory' ? 'in memory' : `on Redis at ${fastify.backend.description}`
+  const { kind, description } = fastify.backend
+  const mode = kind === 'memory' ? 'in memory (nothing kept across restarts)' : kind === 'sqlite' ? `in ${description}` : `on Redis at ${description}`
   const requiredBy = fastify.tokensRequiredBy
   const tokens = requiredBy.length > 0 ? `token required (${requiredBy.join(', ')})` : fastify.config.METRICS_TOKEN !== '' ? 'no token required except for /metrics' : 'no token required'
   return `Alert server ready: dashboard ${base}/, docs ${base}/docs; events ${mode}; ${tokens}`

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { DURATION_PATTERN } from '../plugins/core/duration'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -17,7 +18,12 @@ export const ConfigSchema = Type.Object({
   ALERT_LOCATION: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', default: 'North Gate', description: 'Location of the automatic alert.' }),
   ALERT_SEVERITY: Type.Unsafe<'info' | 'warning' | 'critical'>({ type: 'string', enum: ['info', 'warning', 'critical'], default: 'info', description: 'Severity of the automatic alert.' }),
   ALERT_KEY: Type.String({ maxLength: 200, default: '', description: 'When set, the automatic alert repeats as one alert with this key (a growing count) instead of a new alert per tick.' }),
-  HISTORY_SIZE: Type.Integer({ minimum: 1, maximum: 100000, default: 10, description: 'Events kept per stream (alerts with their updates, chat) for replay; resolved alerts kept; alerts GET /alerts/history shows.' }),
+  HISTORY_SIZE: Type.Integer({ minimum: 1, maximum: 100000, default: 10, description: 'How many alerts GET /alerts/history and chat messages GET /message return (the newest).' }),
+  STORE: Type.Unsafe<'' | 'sqlite' | 'memory' | 'redis'>({ type: 'string', enum: ['', 'sqlite', 'memory', 'redis'], default: '', description: 'Where events are kept: sqlite (a file in DATA_DIR, kept across restarts; the default), memory (nothing kept: tests and throw-away runs) or redis (REDIS_URL, for several instances). Unset: redis when REDIS_URL is set, else sqlite.' }),
+  DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'Directory of the SQLite file (alerts.db), created if missing. One server process per directory.' }),
+  SQLITE_SYNCHRONOUS: Type.Unsafe<'normal' | 'full'>({ type: 'string', enum: ['normal', 'full'], default: 'normal', description: 'normal: a commit survives a crash of the process, and a power loss can lose the last commits (never half of one); full: every commit is flushed to the disk before it is answered (slower; see docs/operations.md).' }),
+  RETENTION: Type.String({ pattern: DURATION_PATTERN, default: '30d', description: 'With STORE=sqlite: resolved alerts with their updates, and chat, older than this are deleted (alerts that are not resolved never are). A duration such as 7d, 12h, 30d.' }),
+  REPLAY_WINDOW: Type.Integer({ minimum: 1, maximum: 1000000, default: 1000, description: 'How far back a replay (since=) reaches: the newest events of each stream (alerts with their updates, chat). In memory and Redis it is also what they keep of each stream, and how many resolved alerts they keep.' }),
   OPEN_ALERTS_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: 10000, description: 'Alerts that are not resolved kept at most; past it the oldest info alert goes first (then warning, then critical), with a warning in the log.' }),
   ESCALATE_AFTER_MS: Type.Integer({ minimum: 0, default: 0, description: 'A critical alert still open (not acknowledged) this long after it was raised or last escalated is announced again; 0 turns it off.' }),
   AM_LOCATION_LABEL: Type.String({ minLength: 1, maxLength: 200, default: 'instance', description: 'The Alertmanager label whose value becomes an alert\'s location (the job label when it is absent; "alertmanager" when both are).' }),
@@ -54,7 +60,7 @@ export const ConfigSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30000, description: 'Time to receive a whole request, headers and body; a slower one gets 408 and its connection is closed.' }),
   HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10000, description: 'Time to receive the request headers, counted from the connection or the previous request; at most REQUEST_TIMEOUT_MS.' }),
   KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 72000, description: 'How long an idle keep-alive connection stays open; keep it above the idle timeout of a load balancer in front.' }),
-  REDIS_URL: Type.String({ default: '', description: 'redis://[user:password@]host:port[/db] (rediss:// for TLS). When set, history and fan-out go through this Redis, shared by every instance; unset, everything stays in memory.' }),
+  REDIS_URL: Type.String({ default: '', description: 'redis://[user:password@]host:port[/db] (rediss:// for TLS). When set (and STORE is unset or redis), history and fan-out go through this Redis, shared by every instance.' }),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 50, default: 5000, description: 'How long a Redis command may take. A publish that times out is answered 504 with its outcome unknown (it may have been stored and sent): retry it with the same Idempotency-Key.' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'alerts:', description: 'Prefix of every Redis key and channel, so deployments can share one Redis.' })
 })

@@ -1,10 +1,13 @@
 import fp from 'fastify-plugin'
 import type { Backend } from '../core/backend'
 import { createMemoryBackend } from '../core/memory-backend'
+import { parseDuration } from '../core/duration'
+import { repeating } from '../core/timers'
+import { storeOf } from './config'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Where events are kept and shared: this process's memory, or Redis for a cluster. */
+    /** Where events are kept and shared: this process's memory, an SQLite file, or Redis for a cluster. */
     backend: Backend
     /** Alerts dropped while not resolved because OPEN_ALERTS_MAX was reached (by this instance's appends). */
     evictedAlerts: { count: number }
@@ -13,31 +16,56 @@ declare module 'fastify' {
 
 // At most one warning a minute about alerts dropped for room, with how many.
 const EVICTION_LOG_MS = 60_000
+// How often the SQLite file is swept of what RETENTION lets go, and how often
+// a failed write is tried again (readiness comes back once it succeeds).
+const SWEEP_MS = 60_000
+const PROBE_MS = 5_000
 
 /**
- * The one place that chooses the backend. Redis is loaded only when
- * REDIS_URL is set, so a server in memory never loads ioredis.
+ * The one place that chooses the backend (STORE, or REDIS_URL alone). SQLite
+ * and Redis are loaded only when chosen, so a server in memory loads neither.
  */
 export default fp(async function backend (fastify) {
-  const { REDIS_URL, REDIS_KEY_PREFIX, REDIS_COMMAND_TIMEOUT_MS, HISTORY_SIZE, OPEN_ALERTS_MAX } = fastify.config
+  const { REDIS_URL, REDIS_KEY_PREFIX, REDIS_COMMAND_TIMEOUT_MS, REPLAY_WINDOW, OPEN_ALERTS_MAX, DATA_DIR, SQLITE_SYNCHRONOUS, RETENTION } = fastify.config
+  const { timers } = fastify
   const evictedAlerts = { count: 0 }
   let unlogged = 0
   let lastLog = -Infinity
   const onEvict = (ids: string[]): void => {
     evictedAlerts.count += ids.length
     unlogged += ids.length
-    if (Date.now() - lastLog < EVICTION_LOG_MS) return
-    lastLog = Date.now()
+    if (timers.now() - lastLog < EVICTION_LOG_MS) return
+    lastLog = timers.now()
     fastify.log.warn({ dropped: unlogged, limit: OPEN_ALERTS_MAX }, 'OPEN_ALERTS_MAX reached: the oldest least severe alerts that are not resolved were dropped')
     unlogged = 0
   }
   fastify.decorate('evictedAlerts', evictedAlerts)
-  const options = { historySize: HISTORY_SIZE, openAlertsMax: OPEN_ALERTS_MAX, onEvict }
-  if (REDIS_URL === '') {
+  const options = { historySize: REPLAY_WINDOW, openAlertsMax: OPEN_ALERTS_MAX, onEvict, now: () => timers.now() }
+  const store = storeOf(fastify.config)
+  if (store === 'memory') {
     fastify.decorate('backend', createMemoryBackend(options))
     return
   }
-  // require, not import(): loaded on demand, and the same in the sources and in dist/.
+  if (store === 'sqlite') {
+    // require, not import(): loaded on demand, and the same in the sources and in dist/.
+    const { createSqliteBackend } = require('../core/sqlite-backend') as typeof import('../core/sqlite-backend')
+    const sqlite = createSqliteBackend({ dir: DATA_DIR, replayWindow: REPLAY_WINDOW, openAlertsMax: OPEN_ALERTS_MAX, onEvict, synchronous: SQLITE_SYNCHRONOUS, now: () => timers.now(), log: fastify.log })
+    fastify.decorate('backend', sqlite)
+    const retentionMs = parseDuration(RETENTION) ?? 0
+    // Runs never overlap: each is scheduled once the previous has settled.
+    const sweeper = repeating(async () => { await sqlite.sweep(timers.now() - retentionMs) }, SWEEP_MS, 'the retention sweep', fastify.log, timers)
+    const prober = repeating(async () => await sqlite.probe(), PROBE_MS, 'the storage probe', fastify.log, timers)
+    fastify.addHook('onReady', async () => {
+      sweeper.start()
+      prober.start()
+    })
+    fastify.addHook('onClose', async () => {
+      sweeper.stop()
+      prober.stop()
+      await sqlite.close()
+    })
+    return
+  }
   const { createRedisBackend } = require('../core/redis-backend') as typeof import('../core/redis-backend')
   const redis = createRedisBackend({ ...options, url: REDIS_URL, prefix: REDIS_KEY_PREFIX, log: fastify.log, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS })
   fastify.decorate('backend', redis)
@@ -46,4 +74,4 @@ export default fp(async function backend (fastify) {
   // answers 503 and readiness is false) and catch up once it arrives.
   await redis.settled()
   if (redis.problem() !== undefined) fastify.log.warn('starting without Redis: publishing answers 503 until it is reachable')
-}, { name: 'backend', fastify: '5.x', dependencies: ['config'] })
+}, { name: 'backend', fastify: '5.x', dependencies: ['config', 'timers'] })

@@ -30,7 +30,8 @@ type Property = { type?: string, enum?: string[], minimum?: number, maximum?: nu
 // What a pattern allows, in words.
 const PATTERNS: Record<string, string> = {
   '\\S': 'text that is not blank',
-  [ConfigSchema.properties.RATE_LIMIT_WINDOW.pattern as string]: 'milliseconds, or a positive duration such as "1 minute", "30 s", "2 hours"'
+  [ConfigSchema.properties.RATE_LIMIT_WINDOW.pattern as string]: 'milliseconds, or a positive duration such as "1 minute", "30 s", "2 hours"',
+  [ConfigSchema.properties.RETENTION.pattern as string]: 'a duration: a whole number and a unit (ms, s, m, h, d, w), such as 30d, 12h'
 }
 
 /** What a variable of the schema allows, in words: "a whole number from 0 to 65535". */
@@ -91,6 +92,18 @@ function checkJwt ({ JWT_SECRET, JWT_PUBLIC_KEY }: Pick<Config, 'JWT_SECRET' | '
   ]
 }
 
+function checkStore ({ STORE, REDIS_URL }: Pick<Config, 'STORE' | 'REDIS_URL'>): string | undefined {
+  if (STORE === 'redis' && REDIS_URL === '') return 'STORE=redis needs REDIS_URL (redis://host:port)'
+  if ((STORE === 'sqlite' || STORE === 'memory') && REDIS_URL !== '') return `REDIS_URL is set but STORE=${STORE}: unset one of them`
+  return undefined
+}
+
+/** Where events are kept: STORE, or redis when only REDIS_URL is set (as before STORE existed), else the SQLite file. */
+export function storeOf ({ STORE, REDIS_URL }: Pick<Config, 'STORE' | 'REDIS_URL'>): 'sqlite' | 'memory' | 'redis' {
+  if (STORE !== '') return STORE
+  return REDIS_URL === '' ? 'sqlite' : 'redis'
+}
+
 /** The proxies to trust, as Fastify's `trustProxy` takes them; false when there are none. */
 export function trustedProxies (config: Pick<Config, 'TRUST_PROXY'>): string[] | false {
   const list = commaList(config.TRUST_PROXY)
@@ -118,7 +131,8 @@ export function loadConfig (env: Env = process.env, { dotenv = false }: { dotenv
     config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS
       ? `HEADERS_TIMEOUT_MS must be at most REQUEST_TIMEOUT_MS (${config.REQUEST_TIMEOUT_MS}) (got ${JSON.stringify(String(config.HEADERS_TIMEOUT_MS))})`
       : undefined,
-    ...checkJwt(config)
+    ...checkJwt(config),
+    checkStore(config)
   ].filter((p) => p !== undefined)
   if (problems.length > 0) throw new ConfigError(problems.join('; '))
   return config

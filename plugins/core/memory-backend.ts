@@ -176,8 +176,11 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
       feed(event)
       return { stored: true }
     },
-    async chats () {
-      return streams.chat.toArray().map((e) => e.event as Chat)
+    async chats (count = historySize) {
+      return streams.chat.toArray().slice(-count).map((e) => e.event as Chat)
+    },
+    async timeline (alertId) {
+      return merged().map((e) => e.event).filter((event) => alertOf(event)?.id === alertId)
     },
     async since (id) {
       const all = merged()
@@ -277,7 +280,7 @@ export function createMemoryBackend (options: StoreOptions): Backend {
     description: 'memory',
     store,
     feed,
-    claims: createMemoryClaims(),
+    claims: createMemoryClaims(options.now),
     heartbeats: createMemoryHeartbeats(),
     problem: () => undefined,
     close: async () => {}

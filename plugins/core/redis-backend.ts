@@ -252,9 +252,13 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
       if (reply.length > 1) onEvict(reply.slice(1).map(String))
       return { stored: true }
     },
-    async chats () {
-      const members = await guard(command.zrange(keys.history.chat, 0, '-1'))
+    async chats (count) {
+      const members = await guard(command.zrange(keys.history.chat, count === undefined ? 0 : -Math.max(1, count), '-1'))
       return members.map((json) => JSON.parse(json) as Chat)
+    },
+    async timeline (alertId) {
+      const { events } = await readRange('all')
+      return events.map((e) => e.event).filter((event) => alertOf(event)?.id === alertId)
     },
     async since (id) {
       const { found, events: range } = await readRange(id === undefined ? 'all' : 'id', id)

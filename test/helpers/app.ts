@@ -14,9 +14,19 @@ export type Extra = Pick<AppOptions, 'timers'>
 // busy machine the delay passes the default second without the app being at fault.
 const testEnv: Env = { ALERT_INTERVAL_MS: 0, RATE_LIMIT_MAX: 1_000_000, AUTH_FAILURE_MAX: 1_000_000, MAX_EVENT_LOOP_DELAY_MS: 0 }
 
+/**
+ * The test configuration over `env`. Events stay in memory unless the test
+ * chooses a store (STORE, or REDIS_URL alone as in production): the SQLite
+ * store has tests of its own, each in a directory of its own.
+ */
+export function testConfig (env: Env): Env {
+  const store = env.STORE === undefined && env.REDIS_URL === undefined ? { STORE: 'memory' } : {}
+  return { ...testEnv, ...store, ...env }
+}
+
 /** Builds the app exactly as server.ts does, with test config; closed when the test ends. */
 export async function build (t: Teardown, env: Env = {}, extra: Extra = {}): Promise<FastifyInstance> {
-  const fastify = buildApp(loadConfig({ ...testEnv, ...env }), false, extra)
+  const fastify = buildApp(loadConfig(testConfig(env)), false, extra)
   t.teardown(async () => await fastify.close())
   await fastify.ready()
   return fastify
@@ -35,7 +45,7 @@ export async function buildLogged (t: Teardown, env: Env = {}, extend?: (fastify
       done()
     }
   })
-  const config = loadConfig({ ...testEnv, ...env })
+  const config = loadConfig(testConfig(env))
   const fastify = buildApp(config, { ...(loggerOptions(config.LOG_LEVEL) as object), stream })
   extend?.(fastify)
   t.teardown(async () => await fastify.close())
