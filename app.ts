@@ -35,6 +35,7 @@ import metricsRoute from './routes/metrics'
 import whoami from './routes/whoami'
 import alertmanager from './routes/alertmanager'
 import heartbeats from './routes/heartbeats'
+import exportRoute from './routes/export'
 
 /** The longest path segment a route's parameter takes (a heartbeat's name is refused past 100 with a 400 naming it). */
 const MAX_PARAM_LENGTH = 500
@@ -161,6 +162,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(ws)
   await fastify.register(alertmanager)
   await fastify.register(heartbeats)
+  await fastify.register(exportRoute)
   await fastify.register(events)
 }
 

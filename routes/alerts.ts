@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { ActionInput, Alert, AlertHistory, AlertId, AlertInput, Board, BoardQuery, PublishHeaders, ResolveByKeyInput } from '../schemas/events'
+import { ActionInput, Alert, AlertHistory, AlertId, AlertInput, Board, BoardQuery, PublishHeaders, ResolveByKeyInput, Timeline } from '../schemas/events'
 import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } from '../schemas/errors'
 import { boardPage, decodeCursor, matches, parseAlertFilter } from '../plugins/core/board'
 import { parseSince } from '../plugins/core/event-filter'
 import type { StoredAlert } from '../plugins/core/backend'
+import { timelineOf } from '../plugins/core/history'
 import { actor, FILTER_LISTS, publishRequest, repeatedParameters } from './shared'
 
 /** The body may be left out altogether (`curl -X POST .../ack`): it then counts as {}. */
@@ -66,7 +67,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'The board: retained alerts, newest first, filtered',
       description: 'Each filter takes a comma list (or the parameter repeated); values within one filter OR, filters AND (the same filters as /ws and /events, and min_severity). ' +
         'since keeps the alerts changed after a point (an event id, a duration, an ISO 8601 date-time). ' +
-        'Alerts that are not resolved are kept until they are (up to OPEN_ALERTS_MAX); resolved ones up to HISTORY_SIZE.',
+        'Alerts that are not resolved are kept until they are (up to OPEN_ALERTS_MAX); resolved ones for RETENTION (STORE=sqlite) or the newest REPLAY_WINDOW (memory, Redis).',
       querystring: BoardQuery,
       response: { 200: Board, ...apiErrors, ...queryErrors }
     },
@@ -81,6 +82,24 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     const accept = (stored: StoredAlert): boolean => (keep === undefined || keep(stored)) && matches(stored.alert, filter)
     const page = await boardPage(async (count, from) => await store.newest(count, from), accept, limit, before)
     return { ...page, count: page.alerts.length, ...(gap === true ? { gap } : {}) }
+  })
+
+  fastify.get('/alerts/:id/timeline', {
+    config: { scope: 'subscribe' },
+    schema: {
+      tags: ['alerts'],
+      summary: 'Every change of one alert, oldest first',
+      description: 'Raised, each repeat (its count, and what changed in `previous`), acknowledged and resolved (by, note), escalated. ' +
+        'With STORE=sqlite it reaches back RETENTION; in memory and on Redis, REPLAY_WINDOW events of the alert stream (`complete: false` when its first events are gone).',
+      params: AlertId,
+      response: { 200: Timeline, ...apiErrors, ...lifecycleErrors }
+    }
+  }, async (request) => {
+    const id = request.params.id.toLowerCase()
+    const stored = await store.alert(id)
+    if (stored === undefined) throw httpError('ALERT_NOT_FOUND', `no alert with id ${id}`)
+    const timeline = timelineOf(await store.timeline(id))
+    return { alert: stored.alert, timeline, count: timeline.length, complete: timeline[0]?.kind === 'raised' }
   })
 
   const action = (name: 'acknowledge' | 'resolve', summary: string): void => {

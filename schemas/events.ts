@@ -91,6 +91,15 @@ export const PublishHeaders = Type.Object({
 export const EventType = Type.Unsafe<'alert' | 'chat' | 'alert_update'>({ type: 'string', enum: ['alert', 'chat', 'alert_update'] })
 export type EventType = Static<typeof EventType>
 
+export const NOTES_MAX = 20
+export const Note = Type.Object({
+  at: timestamp,
+  by: who,
+  action: Type.Unsafe<'acknowledged' | 'resolved'>({ type: 'string', enum: ['acknowledged', 'resolved'], description: 'What was done when the note was given.' }),
+  text: Type.String({ maxLength: 1000, description: 'What the person said.' })
+}, { description: 'A note given with an acknowledge or a resolve.' })
+export type Note = Static<typeof Note>
+
 export const Alert = Type.Object({
   id,
   timestamp,
@@ -110,7 +119,8 @@ export const Alert = Type.Object({
   resolvedBy: Type.Optional(who),
   resolvedAt: Type.Optional(timestamp),
   escalations: Type.Optional(Type.Integer({ minimum: 1, description: 'How many times it was announced again while nobody acknowledged it.' })),
-  escalatedAt: Type.Optional(timestamp)
+  escalatedAt: Type.Optional(timestamp),
+  notes: Type.Optional(Type.Array(Note, { maxItems: NOTES_MAX, description: `The notes given with acknowledge and resolve, oldest first (the newest ${NOTES_MAX}).` }))
 }, {
   description: 'An alert as stored and broadcast: the fields of the original contract first, then its lifecycle.'
 })
@@ -202,3 +212,41 @@ export const ChatHistory = Type.Object({
   count: Type.Integer({ minimum: 0 })
 })
 export type ChatHistory = Static<typeof ChatHistory>
+
+export const TIMELINE_KINDS = ['raised', 'repeated', 'acknowledged', 'resolved', 'escalated'] as const
+export const TimelineEntry = Type.Object({
+  eventId: { ...id, description: 'The event that made the change (a since= point).' },
+  at: timestamp,
+  kind: enumOf(TIMELINE_KINDS, 'What happened.'),
+  by: Type.Optional(who),
+  note: Type.Optional(Type.String({ maxLength: 1000 })),
+  count: Type.Integer({ minimum: 1, description: 'The alert\'s count after it.' }),
+  state: AlertState,
+  severity: Severity,
+  message,
+  location,
+  previous: Type.Optional(AlertBefore)
+}, { description: 'One change of an alert, with the fields it left.' })
+export type TimelineEntry = Static<typeof TimelineEntry>
+
+export const Timeline = Type.Object({
+  alert: Alert,
+  timeline: Type.Array(TimelineEntry, { description: 'Oldest first.' }),
+  count: Type.Integer({ minimum: 0 }),
+  complete: Type.Boolean({ description: 'false when the store no longer holds the alert\'s first events (memory and Redis keep REPLAY_WINDOW events of each stream): the timeline then starts later.' })
+})
+export type Timeline = Static<typeof Timeline>
+
+export const EXPORT_FORMATS = ['ndjson', 'csv'] as const
+export const ExportQuery = Type.Object({
+  format: Type.Optional(enumOf(EXPORT_FORMATS, 'ndjson (one alert per line, as the API shows it; the default) or csv (a header row, RFC 4180 quoting).')),
+  state: Type.Optional(commaList('Comma list of states.')),
+  severity: Type.Optional(commaList('Comma list of severities.')),
+  min_severity: Type.Optional(Type.String({ maxLength: 20, description: 'The least severity: info < warning < critical.' })),
+  location: Type.Optional(commaList('Comma list of locations.')),
+  key: Type.Optional(commaList('Comma list of keys.')),
+  tag: Type.Optional(commaList('Comma list of tags: an alert with any of them passes.')),
+  since: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only alerts raised after this: a duration back from now ("7d") or an ISO 8601 date-time with its zone.', examples: ['7d'] })),
+  until: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only alerts raised before this: a duration back from now or an ISO 8601 date-time with its zone.', examples: ['2026-01-01T00:00:00Z'] }))
+}, { additionalProperties: false })
+export type ExportQuery = Static<typeof ExportQuery>

@@ -41,7 +41,7 @@ t.test('client-set id, timestamp, type and unknown fields are dropped', async (t
 })
 
 t.test('history is capped at HISTORY_SIZE, oldest dropped first, oldest first', async (t) => {
-  const app = await build(t, { HISTORY_SIZE: 3 })
+  const app = await build(t, { HISTORY_SIZE: 3, REPLAY_WINDOW: 3 })
   for (let i = 0; i < 5; i++) {
     await publishAlert(app, `m${i}`)
   }

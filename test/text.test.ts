@@ -66,7 +66,7 @@ for (const { url, history, key, fields } of routes) {
     })
 
     t.test(`POST ${url}: ${field} with invisible characters around visible ones is kept exactly`, async (t) => {
-      const app = await build(t, { HISTORY_SIZE: 100 })
+      const app = await build(t, { REPLAY_WINDOW: 100 })
       for (const value of KEPT) {
         const res = await app.inject({ method: 'POST', url, payload: { ...fields, [field]: value } })
         t.equal(res.statusCode, 200, JSON.stringify(value))
@@ -188,7 +188,7 @@ for (const [kind, make] of stores) {
 for (const kind of ['memory', 'redis']) {
   const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
   test(`${kind}: arbitrary Unicode through POST is either 200 and kept exactly, or 400 and not stored`, async (t) => {
-    const env = { HISTORY_SIZE: 1000, ...(kind === 'redis' ? redisEnv(t) : {}) }
+    const env = { REPLAY_WINDOW: 1000, ...(kind === 'redis' ? redisEnv(t) : {}) }
     const { fastify, wsUrl } = await listen(t, env)
     const accepted: Array<Record<string, string>> = []
     await fc.assert(fc.asyncProperty(fc.boolean(), anyText, anyText, async (isAlert, a, b) => {

@@ -3,7 +3,7 @@
  * by key), acknowledging, resolving, escalating. Both backends store what
  * these return; neither decides anything itself.
  */
-import type { Alert, AlertInput, Event, Source } from '../../schemas/events'
+import { NOTES_MAX, type Alert, type AlertInput, type Event, type Note, type Source } from '../../schemas/events'
 
 /** The alert an event carries, if any. */
 export function alertOf (event: Event): Alert | undefined {
@@ -59,15 +59,22 @@ export type Action = 'acknowledge' | 'resolve'
 /** What an action does to an alert: a changed alert, nothing (already so), or a refusal. */
 export type Outcome = { kind: 'changed', alert: Alert } | { kind: 'unchanged' } | { kind: 'conflict', message: string }
 
-export function act (alert: Alert, action: Action, by: string, now: number): Outcome {
+/** The alert's notes with one more (a note that is blank adds none), the newest NOTES_MAX kept. */
+function noted (alert: Alert, note: Note | undefined): Pick<Alert, 'notes'> {
+  if (note === undefined) return alert.notes === undefined ? {} : { notes: alert.notes }
+  return { notes: [...(alert.notes ?? []), note].slice(-NOTES_MAX) }
+}
+
+export function act (alert: Alert, action: Action, by: string, now: number, text?: string): Outcome {
   const at = iso(now)
+  const note = text === undefined || text.trim() === '' ? undefined : { at, by, action: action === 'acknowledge' ? 'acknowledged' as const : 'resolved' as const, text }
   if (action === 'acknowledge') {
     if (alert.state === 'acknowledged') return { kind: 'unchanged' }
     if (alert.state === 'resolved') return { kind: 'conflict', message: 'the alert is resolved; raise it again to reopen it' }
-    return { kind: 'changed', alert: { ...alert, state: 'acknowledged', updatedAt: at, acknowledgedBy: by, acknowledgedAt: at } }
+    return { kind: 'changed', alert: { ...alert, state: 'acknowledged', updatedAt: at, acknowledgedBy: by, acknowledgedAt: at, ...noted(alert, note) } }
   }
   if (alert.state === 'resolved') return { kind: 'unchanged' }
-  return { kind: 'changed', alert: { ...alert, state: 'resolved', updatedAt: at, resolvedBy: by, resolvedAt: at } }
+  return { kind: 'changed', alert: { ...alert, state: 'resolved', updatedAt: at, resolvedBy: by, resolvedAt: at, ...noted(alert, note) } }
 }
 
 /** Whether a critical alert nobody acknowledged is due to be announced again. */

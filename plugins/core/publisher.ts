@@ -168,7 +168,7 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
         if (current === undefined) {
           throw new AlertNotFoundError('id' in target ? `no alert with id ${target.id}` : `no open alert with key ${JSON.stringify(target.key)}`)
         }
-        const outcome = act(current.alert, action, by, now())
+        const outcome = act(current.alert, action, by, now(), note)
         if (outcome.kind === 'conflict') throw new AlertConflictError(outcome.message)
         if (outcome.kind === 'unchanged') return { changed: false, alert: current.alert }
         const event = update(action === 'acknowledge' ? 'acknowledged' : 'resolved', outcome.alert, by, note)
