@@ -56,8 +56,7 @@ t.before(async () => {
 interface Proc { child: ChildProcess, lines: string[], exited: Promise<number | null>, waitLine: (re: RegExp) => Promise<string> }
 
 /** Runs server.ts as its own process, in a directory holding the given .env. */
-function start (t: Teardown, dotenv: string, env: Record<string, string> = {}): Proc {
-  const cwd = mkdtempSync(join(tmpdir(), 'alert-server-'))
+function start (t: Teardown, dotenv: string, env: Record<string, string> = {}, cwd = mkdtempSync(join(tmpdir(), 'alert-server-'))): Proc {
   writeFileSync(join(cwd, '.env'), dotenv)
   const child = spawn(process.execPath, [SERVER], {
     cwd,
@@ -155,12 +154,12 @@ t.test('on start, one line says where the dashboard and docs are, the mode, and 
   const open = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\n')
   const base = await listening(open)
   const line = JSON.parse(await open.waitLine(/Alert server ready/)) as { msg: string }
-  t.equal(line.msg, `Alert server ready: dashboard ${base}/, docs ${base}/docs; events in memory; no token required`)
+  t.match(line.msg, new RegExp(`^Alert server ready: dashboard ${base}/, docs ${base}/docs; events in /\\S+/data/alerts\\.db; no token required$`))
   open.child.kill('SIGTERM')
   t.equal(await open.exited, 0)
 
-  const guarded = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\nAPI_TOKEN=secret\n')
-  t.match(await guarded.waitLine(/Alert server ready/), /events in memory; token required \(API_TOKEN\)"/)
+  const guarded = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\nAPI_TOKEN=secret\nSTORE=memory\n')
+  t.match(await guarded.waitLine(/Alert server ready/), /events in memory \(nothing kept across restarts\); token required \(API_TOKEN\)"/)
   t.notMatch(guarded.lines.join('\n'), /secret/)
   guarded.child.kill('SIGTERM')
   t.equal(await guarded.exited, 0)
@@ -169,7 +168,7 @@ t.test('on start, one line says where the dashboard and docs are, the mode, and 
   const file = join(mkdtempSync(join(tmpdir(), 'alert-server-tokens-')), 'tokens.json')
   writeFileSync(file, JSON.stringify([{ name: 'lobby', scopes: ['subscribe'], hash: hashToken('lobby-token') }]))
   const byFile = start(t, `PORT=0\nALERT_INTERVAL_MS=0\nTOKENS_FILE=${file}\n`)
-  t.match(await byFile.waitLine(/Alert server ready/), /events in memory; token required \(TOKENS_FILE\)"/)
+  t.match(await byFile.waitLine(/Alert server ready/), /events in \S+alerts\.db; token required \(TOKENS_FILE\)"/)
   byFile.child.kill('SIGTERM')
   t.equal(await byFile.exited, 0)
 })
@@ -262,3 +261,58 @@ t.test('the build carries the token command: node dist/scripts/token.js works wh
   t.ok(token !== undefined && entry !== undefined, 'the token and its entry were printed')
   t.same(JSON.parse(entry ?? '{}'), { name: 'lobby', scopes: ['subscribe'], hash: hashToken(token ?? '') })
 })
+
+/** Posts `count` alerts, `concurrency` at a time, until `stop` says so; the ids answered 2xx. */
+async function burst (base: string, count: number, concurrency: number, stop: (answered: number) => boolean): Promise<string[]> {
+  const ids: string[] = []
+  let next = 0
+  async function worker (): Promise<void> {
+    while (next < count && !stop(ids.length)) {
+      const i = next++
+      try {
+        const res = await fetch(`${base}/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: `burst ${i}`, location: 'load', key: i % 5 === 0 ? `k${i}` : undefined }) })
+        if (res.ok) ids.push(((await res.json()) as { id: string }).id)
+      } catch {
+        // The process went away mid-request: that answer never came.
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return ids
+}
+
+/** Every alert the server holds now, from its export. */
+async function exported (base: string): Promise<Array<{ id: string }>> {
+  const text = await (await fetch(`${base}/alerts/export`)).text()
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: string })
+}
+
+for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+  t.test(`${signal} during a burst of publishes: after a restart, every alert answered 2xx is there, each with its event`, async (t) => {
+    const cwd = mkdtempSync(join(tmpdir(), 'alert-server-'))
+    const dotenv = 'PORT=0\nALERT_INTERVAL_MS=0\nMAX_EVENT_LOOP_DELAY_MS=0\n'
+    const first = start(t, dotenv, {}, cwd)
+    const base = await listening(first)
+    let killed = false
+    const ids = await burst(base, 2000, 16, (answered) => {
+      if (answered >= 150 && !killed) {
+        killed = true
+        first.child.kill(signal)
+      }
+      return killed
+    })
+    await first.exited
+    t.ok(ids.length >= 150, `${ids.length} answered 2xx before the ${signal}`)
+    const second = start(t, dotenv, {}, cwd)
+    const again = await listening(second)
+    const kept = new Set((await exported(again)).map((a) => a.id))
+    const lost = ids.filter((id) => !kept.has(id))
+    t.same(lost, [], 'no alert answered 2xx is lost')
+    for (const id of ids.slice(0, 20)) {
+      const timeline = await (await fetch(`${again}/alerts/${id}/timeline`)).json() as { timeline: Array<{ kind: string }> }
+      t.equal(timeline.timeline[0]?.kind, 'raised', `${id} has its raising event`)
+    }
+    second.child.kill('SIGTERM')
+    t.equal(await second.exited, 0)
+  })
+}

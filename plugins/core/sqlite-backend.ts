@@ -1,6 +1,6 @@
 import Database, { type Database as Db } from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Alert, Chat, Event, Severity } from '../../schemas/events'
 import type { AlertScope, Appended, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatStore, Log, Once, StoredAlert } from './backend'
 import { StorageUnavailableError } from './errors'
@@ -89,7 +89,9 @@ function lockDirectory (dir: string): Db {
 }
 
 /** Opens (creating, migrating) the database file in `dir`; throws one line a person can act on. */
-export function openDatabase (dir: string, synchronous: 'normal' | 'full' = 'normal'): { db: Db, lock: Db, file: string } {
+export function openDatabase (given: string, synchronous: 'normal' | 'full' = 'normal'): { db: Db, lock: Db, file: string } {
+  // Absolute, so that the start-up line and every message name the file wherever the server was started from.
+  const dir = resolve(given)
   const file = join(dir, DATABASE_FILE)
   try {
     mkdirSync(dir, { recursive: true })
