@@ -71,7 +71,7 @@ function openFailure (file: string, err: unknown): Error {
  * locking mode), which the operating system releases when the process ends,
  * however it ends; the events' file itself stays readable by a backup.
  */
-function lockDirectory (dir: string): Db {
+export function lockDirectory (dir: string): Db {
   const file = join(dir, `${DATABASE_FILE}.lock`)
   let lock: Db | undefined
   try {
