@@ -26,11 +26,11 @@ t.test('a backup taken while alerts are published is consistent; stop, wipe, res
   const app = await build(t, { STORE: 'sqlite', DATA_DIR: data })
   for (let i = 0; i < 50; i++) await postAlert(app, { message: `before ${i}`, location: 'x', key: i % 3 === 0 ? `k${i % 9}` : undefined })
   // Publishing goes on while the backup runs in its own process.
-  let publishing = true
-  const during = (async () => { let i = 0; while (publishing) await postAlert(app, { message: `during ${i++}`, location: 'y' }) })()
+  const state = { publishing: true }
+  const during = (async () => { let i = 0; while (state.publishing) await postAlert(app, { message: `during ${i++}`, location: 'y' }) })()
   const target = join(dir, 'backup.db')
   const made = await new Promise<ReturnType<typeof command>>((resolve) => setImmediate(() => resolve(command('backup', target, data))))
-  publishing = false
+  state.publishing = false
   await during
   t.equal(made.status, 0, made.stderr)
   t.match(made.stdout, /^backed up \d+ alerts and \d+ events to .*backup\.db \(\d+ KiB\)\n$/)
