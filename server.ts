@@ -34,7 +34,8 @@ function startLine (fastify: FastifyInstance): string {
   const mode = kind === 'memory' ? 'in memory (nothing kept across restarts)' : kind === 'sqlite' ? `in ${description}` : `on Redis at ${description}`
   const requiredBy = fastify.tokensRequiredBy
   const tokens = requiredBy.length > 0 ? `token required (${requiredBy.join(', ')})` : fastify.config.METRICS_TOKEN !== '' ? 'no token required except for /metrics' : 'no token required'
-  return `Alert server ready: dashboard ${base}/, docs ${base}/docs; events ${mode}; ${tokens}`
+  const warning = fastify.storeWarning.text
+  return `Alert server ready: dashboard ${base}/, docs ${base}/docs; events ${mode}; ${tokens}${kind === 'redis' && warning !== undefined ? `; ${warning}` : ''}`
 }
 
 /** Reads the configuration, builds and listens; or prints one line saying why not and exits 1. */

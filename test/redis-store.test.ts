@@ -9,6 +9,7 @@ import { build } from './helpers/app'
 import { waitFor } from './helpers/wait'
 import { PrivateRedis, SHARED_REDIS_URL, redisClient, redisPrefix, redisTest } from './helpers/redis'
 import { publishAlert } from './helpers/http'
+import { redisPersistence } from '../plugins/app/backend'
 
 const log = pino({ level: 'silent' })
 
@@ -101,3 +102,19 @@ t.test('a server in memory never loads ioredis nor better-sqlite3', async (t) =>
   const result = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: join(__dirname, '..'), env, encoding: 'utf8', timeout: 30000 })
   t.equal(result.stdout.trim(), '0', result.stderr)
 })
+
+redisTest('the start-up line warns when the Redis keeps nothing on disk, and when it cannot tell', async (t) => {
+  const server = await PrivateRedis.create(t)
+  await server.start()
+  const redis = await backend(t, 'persistence:', server.url)
+  t.match(await redisPersistence(redis.command), /^the Redis keeps nothing on disk \(no save points, appendonly no\)/, 'started with --save "" --appendonly no')
+  await redis.command.config('SET', 'appendonly', 'yes')
+  t.equal(await redisPersistence(redis.command), undefined, 'an AOF: nothing to warn about')
+  await redis.command.config('SET', 'appendonly', 'no')
+  await redis.command.config('SET', 'save', '3600 1')
+  t.equal(await redisPersistence(redis.command), undefined, 'RDB save points: nothing to warn about')
+  // Managed Redis services often refuse CONFIG.
+  t.match(await redisPersistence({ config: async () => { throw new Error('ERR unknown command CONFIG') } }), /^cannot tell whether the Redis keeps anything on disk/)
+  const app = await build(t, { REDIS_URL: server.url, REDIS_KEY_PREFIX: 'line:' })
+  t.equal(app.storeWarning.text, undefined, 'the app reads it at start')
+}, { server: true })

@@ -11,6 +11,8 @@ declare module 'fastify' {
     backend: Backend
     /** Alerts dropped while not resolved because OPEN_ALERTS_MAX was reached (by this instance's appends). */
     evictedAlerts: { count: number }
+    /** A warning for the start-up line when the Redis keeps nothing on disk (or cannot tell), or undefined. */
+    storeWarning: { text: string | undefined }
   }
 }
 
@@ -20,6 +22,22 @@ const EVICTION_LOG_MS = 60_000
 // a failed write is tried again (readiness comes back once it succeeds).
 const SWEEP_MS = 60_000
 const PROBE_MS = 5_000
+
+/**
+ * Whether the Redis keeps anything on disk, read from its settings: a warning
+ * when it keeps nothing (a Redis restart then forgets every alert), or when it
+ * cannot tell (CONFIG is often renamed or refused by managed Redis services).
+ */
+export async function redisPersistence (command: { config: (op: 'GET', name: string) => Promise<unknown> }): Promise<string | undefined> {
+  try {
+    const [, save] = await command.config('GET', 'save') as [string, string]
+    const [, aof] = await command.config('GET', 'appendonly') as [string, string]
+    if (aof === 'yes' || save.trim() !== '') return undefined
+    return 'the Redis keeps nothing on disk (no save points, appendonly no): a Redis restart forgets every alert; see docs/operations.md'
+  } catch {
+    return 'cannot tell whether the Redis keeps anything on disk (CONFIG GET refused); see docs/operations.md'
+  }
+}
 
 /**
  * The one place that chooses the backend (STORE, or REDIS_URL alone). SQLite
@@ -40,6 +58,8 @@ export default fp(async function backend (fastify) {
     unlogged = 0
   }
   fastify.decorate('evictedAlerts', evictedAlerts)
+  const storeWarning: { text: string | undefined } = { text: undefined }
+  fastify.decorate('storeWarning', storeWarning)
   const options = { historySize: REPLAY_WINDOW, openAlertsMax: OPEN_ALERTS_MAX, onEvict, now: () => timers.now() }
   const store = storeOf(fastify.config)
   if (store === 'memory') {
@@ -74,4 +94,5 @@ export default fp(async function backend (fastify) {
   // answers 503 and readiness is false) and catch up once it arrives.
   await redis.settled()
   if (redis.problem() !== undefined) fastify.log.warn('starting without Redis: publishing answers 503 until it is reachable')
+  else storeWarning.text = await redisPersistence(redis.command)
 }, { name: 'backend', fastify: '5.x', dependencies: ['config', 'timers'] })
