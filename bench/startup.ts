@@ -70,7 +70,10 @@ function fill (dir: string, events: number, open: number): void {
       }
     }
   })
-  for (let i = 0; written < events; i += 50_000) batch(i, i + 50_000)
+  for (let i = 0; i < events * 2; i += 50_000) {
+    batch(i, i + 50_000)
+    if (written >= events) break
+  }
   db.pragma('wal_checkpoint(TRUNCATE)')
   db.close()
   lock.close()
