@@ -24,6 +24,7 @@ import {
  *   npm run bench -- --cpu-prof           write V8 CPU profiles of every project server and of the load
  *                                         generator to bench/results/profiles/
  *   npm run bench -- --connections 10     autocannon connections for ingest (default 50)
+ *   npm run bench -- --synchronous full   the project on SQLite with SQLITE_SYNCHRONOUS=full
  *   npm run bench -- --stores memory      the project's stores to run latency, burst and ingest on
  *                                         (default memory,sqlite: the project in memory, and on SQLite
  *                                         as `project-sqlite`, in the same run)
@@ -116,10 +117,10 @@ const SCRIPTS: Record<Target, { script: string, args: string[] }> = {
 const STORES = ['memory', 'sqlite'] as const
 type Store = typeof STORES[number]
 
-interface Options { quick: boolean, rounds: number | undefined, only: ScenarioName[] | undefined, pin: boolean, cpuProf: boolean, out: string | undefined, connections: number | undefined, stores: Store[] }
+interface Options { quick: boolean, rounds: number | undefined, only: ScenarioName[] | undefined, pin: boolean, cpuProf: boolean, out: string | undefined, connections: number | undefined, stores: Store[], synchronous: string | undefined }
 
 function parseArgs (argv: string[]): Options {
-  const opts: Options = { quick: false, rounds: undefined, only: undefined, pin: true, cpuProf: false, out: undefined, connections: undefined, stores: [...STORES] }
+  const opts: Options = { quick: false, rounds: undefined, only: undefined, pin: true, cpuProf: false, out: undefined, connections: undefined, stores: [...STORES], synchronous: undefined }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = (): string => {
@@ -133,6 +134,7 @@ function parseArgs (argv: string[]): Options {
     else if (arg === '--rounds') opts.rounds = Math.max(1, Number.parseInt(value(), 10) || 1)
     else if (arg === '--out') opts.out = value()
     else if (arg === '--connections') opts.connections = Math.max(1, Number.parseInt(value(), 10) || 1)
+    else if (arg === '--synchronous') opts.synchronous = value()
     else if (arg === '--stores') {
       opts.stores = value().split(',').map((s) => s.trim()) as Store[]
       const unknown = opts.stores.filter((s) => !STORES.includes(s))
@@ -577,7 +579,7 @@ async function main (): Promise<void> {
     quick: opts.quick,
     rounds,
     scenarios,
-    serverEnv: SERVER_ENV
+    serverEnv: opts.synchronous === undefined ? SERVER_ENV : { ...SERVER_ENV, SQLITE_SYNCHRONOUS: opts.synchronous }
   }
   const name = opts.out ?? (opts.quick ? 'quick' : opts.only === undefined ? 'latest' : 'partial')
 
