@@ -187,21 +187,27 @@ for (const kind of BACKEND_KINDS) {
     }
   })
 
-  backendTest(kind, 'heartbeat monitors: ping, list, a miss claimed once, removal', async (t) => {
+  backendTest(kind, 'heartbeat monitors: ping, get, list, one claim per miss, removal', async (t) => {
     const { heartbeats } = await makeBackend(t, kind)
-    const settings = { everyMs: 60_000, graceMs: 5000, severity: 'critical' as const, location: 'cron' }
+    const settings = { everyMs: 60_000, graceMs: 0, severity: 'critical' as const, location: 'l' }
+    t.same(await heartbeats.list(), [])
+    t.equal(await heartbeats.get('a'), undefined)
     t.same(await heartbeats.ping('b', settings, 1000), { monitor: { name: 'b', ...settings, lastPing: 1000 }, wasMissed: false })
-    await heartbeats.ping('a', { ...settings, severity: 'info' }, 2000)
-    t.same((await heartbeats.list()).map((m) => m.name), ['a', 'b'], 'by name')
-    const claims = await Promise.all([heartbeats.claimMiss('b', 1000), heartbeats.claimMiss('b', 1000)])
-    t.same(claims.sort(), [false, true], 'a miss is claimed once')
-    t.equal(await heartbeats.claimMiss('b', 999), false, 'only the miss of the last ping')
-    t.equal((await heartbeats.get('b'))?.missed, 1000)
-    t.equal((await heartbeats.ping('b', settings, 3000)).wasMissed, true, 'the next ping ends the miss')
+    await heartbeats.ping('a', { ...settings, severity: 'info', location: 'Lisbon ✓' }, 2000)
+    t.same((await heartbeats.list()).map((m) => [m.name, m.lastPing, m.severity, m.location]), [['a', 2000, 'info', 'Lisbon ✓'], ['b', 1000, 'critical', 'l']])
+    t.equal(await heartbeats.claimMiss('b', 999), false, 'not the last ping')
+    const claims = await Promise.all(Array.from({ length: 20 }, async () => await heartbeats.claimMiss('b', 1000)))
+    t.equal(claims.filter(Boolean).length, 1, 'exactly one claim of the miss')
+    t.same(await heartbeats.get('b'), { name: 'b', ...settings, lastPing: 1000, missed: 1000 })
+    const next = await heartbeats.ping('b', settings, 5000)
+    t.equal(next.wasMissed, true, 'the ping ends the miss')
     t.equal((await heartbeats.get('b'))?.missed, undefined)
-    t.match(await heartbeats.remove('a'), { name: 'a', severity: 'info' })
-    t.equal(await heartbeats.remove('a'), undefined)
-    t.equal(await heartbeats.claimMiss('a', 2000), false, 'a removed monitor has no miss')
+    t.equal((await heartbeats.ping('b', settings, 6000)).wasMissed, false)
+    t.equal(await heartbeats.claimMiss('b', 6000), true, 'a new ping can be missed again')
+    t.same(await heartbeats.remove('b'), { name: 'b', ...settings, lastPing: 6000, missed: 6000 })
+    t.equal(await heartbeats.remove('b'), undefined)
+    t.equal(await heartbeats.claimMiss('b', 6000), false, 'no monitor, no miss')
+    t.same((await heartbeats.list()).map((m) => m.name), ['a'])
   })
 
   backendTest(kind, 'every appended event reaches the feed once, in publish order', async (t) => {

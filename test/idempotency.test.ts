@@ -5,6 +5,7 @@ import { stamp } from '../plugins/core/publisher'
 import { build, listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
 import { instance, PrivateRedis, redisClient, redisEnv, redisTest } from './helpers/redis'
+import { BACKEND_KINDS, backendEnv, backendTest } from './helpers/backends'
 
 // Idempotency-Key on POST /alerts and POST /message: a retry with the same key
 // gets the first answer and publishes nothing, in memory and on Redis, also
@@ -17,13 +18,9 @@ async function postWith (app: FastifyInstance, url: string, payload: object, key
   return { status: res.statusCode, body: res.json(), replayed: res.headers['idempotent-replayed'] }
 }
 
-const modes: Array<[string, (t: Test) => Record<string, string | number>]> = [
-  ['memory', () => ({})],
-  ['redis', (t) => redisEnv(t)]
-]
-
-for (const [kind, env] of modes) {
-  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
+for (const kind of BACKEND_KINDS) {
+  const env = (t: Test): Record<string, string | number> => backendEnv(t, kind)
+  const test = (name: string, fn: (t: Test) => Promise<void>): void => backendTest(kind, name.replace(`${kind}: `, ''), fn)
 
   test(`${kind}: a retry with the same key gets the first event and publishes nothing`, async (t) => {
     const { fastify, wsUrl } = await listen(t, env(t))

@@ -1,56 +1,12 @@
-import t, { type Test } from 'tap'
-import pino from 'pino'
-import type { Backend } from '../plugins/core/backend'
-import { createMemoryBackend } from '../plugins/core/memory-backend'
-import { createRedisBackend } from '../plugins/core/redis-backend'
 import { mockTimers } from './helpers/clock'
 import { Client } from './helpers/ws-client'
 import { post } from './helpers/http'
 import { waitFor } from './helpers/wait'
-import { SHARED_REDIS_URL, cluster, instance, redisEnv, redisPrefix, redisTest, type Instance } from './helpers/redis'
+import { cluster, instance, redisEnv, redisTest, type Instance } from './helpers/redis'
 
 type Json = Record<string, any>
 
-const log = pino({ level: 'silent' })
 const MINUTE = 60_000
-const settings = { everyMs: MINUTE, graceMs: 0, severity: 'critical' as const, location: 'l' }
-
-// The heartbeat store contract, the same in both modes.
-const kinds: Array<[string, (t: Test) => Promise<Backend>]> = [
-  ['memory', async () => createMemoryBackend({ historySize: 10 })],
-  ['redis', async (t) => {
-    const backend = createRedisBackend({ url: SHARED_REDIS_URL, prefix: redisPrefix(t), historySize: 10, log })
-    t.teardown(async () => await backend.close())
-    await backend.settled()
-    return backend
-  }]
-]
-
-for (const [kind, make] of kinds) {
-  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
-
-  test(`${kind} heartbeat store: ping, get, list, claim one miss per ping, remove`, async (t) => {
-    const { heartbeats } = await make(t)
-    t.same(await heartbeats.list(), [])
-    t.equal(await heartbeats.get('a'), undefined)
-    t.same(await heartbeats.ping('b', settings, 1000), { monitor: { name: 'b', ...settings, lastPing: 1000 }, wasMissed: false })
-    await heartbeats.ping('a', { ...settings, severity: 'info', location: 'Lisbon ✓' }, 2000)
-    t.same((await heartbeats.list()).map((m) => [m.name, m.lastPing, m.severity, m.location]), [['a', 2000, 'info', 'Lisbon ✓'], ['b', 1000, 'critical', 'l']])
-    t.equal(await heartbeats.claimMiss('b', 999), false, 'not the last ping')
-    const claims = await Promise.all(Array.from({ length: 20 }, async () => await heartbeats.claimMiss('b', 1000)))
-    t.equal(claims.filter(Boolean).length, 1, 'exactly one claim of the miss')
-    t.same(await heartbeats.get('b'), { name: 'b', ...settings, lastPing: 1000, missed: 1000 })
-    const next = await heartbeats.ping('b', settings, 5000)
-    t.equal(next.wasMissed, true, 'the ping ends the miss')
-    t.equal((await heartbeats.get('b'))?.missed, undefined)
-    t.equal((await heartbeats.ping('b', settings, 6000)).wasMissed, false)
-    t.equal(await heartbeats.claimMiss('b', 6000), true, 'a new ping can be missed again')
-    t.same(await heartbeats.remove('b'), { name: 'b', ...settings, lastPing: 6000, missed: 6000 })
-    t.equal(await heartbeats.remove('b'), undefined)
-    t.equal(await heartbeats.claimMiss('b', 6000), false, 'no monitor, no miss')
-    t.same((await heartbeats.list()).map((m) => m.name), ['a'])
-  })
-}
 
 redisTest('heartbeats on two instances: a ping to either counts, one alert per miss for the cluster, the other resolves it', async (t) => {
   const { clock, timers } = mockTimers()

@@ -4,7 +4,7 @@ import type { Backend } from '../../plugins/core/backend'
 import { createMemoryBackend } from '../../plugins/core/memory-backend'
 import { createSqliteBackend } from '../../plugins/core/sqlite-backend'
 import { createRedisBackend } from '../../plugins/core/redis-backend'
-import { SHARED_REDIS_URL, redisPrefix, redisTest } from './redis'
+import { SHARED_REDIS_URL, redisEnv, redisPrefix, redisTest } from './redis'
 
 /** The three backends behind the one seam; the contract suite runs every behaviour on each. */
 export const BACKEND_KINDS = ['memory', 'sqlite', 'redis'] as const
@@ -42,4 +42,11 @@ export async function makeBackend (t: Test, kind: BackendKind, { replayWindow = 
 export function backendTest (kind: BackendKind, name: string, fn: (t: Test) => Promise<void>): void {
   if (kind === 'redis') redisTest(`redis: ${name}`, fn)
   else void tap.test(`${kind}: ${name}`, fn)
+}
+
+/** The environment of an app on this kind of backend (SQLite: in a directory of the test's own; Redis: under a fresh prefix). */
+export function backendEnv (t: Test, kind: BackendKind, env: Record<string, string | number> = {}): Record<string, string | number> {
+  if (kind === 'memory') return { STORE: 'memory', ...env }
+  if (kind === 'sqlite') return { STORE: 'sqlite', DATA_DIR: t.testdir(), ...env }
+  return redisEnv(t, env)
 }
