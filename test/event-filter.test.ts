@@ -241,7 +241,7 @@ const chunks = fc.array(fc.array(step, { minLength: 1, maxLength: 4 }), { minLen
 const transports = fc.constantFrom('sse' as const, 'ndjson' as const, 'websocket' as const)
 
 t.test('property: every subscriber\'s stream is the full stream with its filter applied, on every transport', async (t) => {
-  const { fastify, url, wsUrl } = await listen(t, { REPLAY_WINDOW: 1000 })
+  const { fastify, url, wsUrl } = await listen(t, { HISTORY_SIZE: 1000, REPLAY_WINDOW: 1000 })
   const { publisher, backend: { store }, broadcaster } = fastify
   let runs = 0
   await fc.assert(fc.asyncProperty(fc.array(fc.tuple(spec, transports), { minLength: 1, maxLength: 5 }), chunks, async (subscribers, steps) => {

@@ -74,7 +74,7 @@ t.test('dedupe by key: the open alert is updated, the response and a frame say s
 })
 
 t.test('concurrent raises with one key make one alert with the exact count', async (t) => {
-  const app = await build(t, { REPLAY_WINDOW: 500 })
+  const app = await build(t, { HISTORY_SIZE: 500, REPLAY_WINDOW: 500 })
   const results = await Promise.all(Array.from({ length: 60 }, async (_, i) => await raise(app, { key: 'same', message: `m${i}` })))
   const ids = new Set(results.map((r) => r.id))
   t.equal(ids.size, 1, 'one alert')
@@ -146,7 +146,7 @@ t.test('open -> resolved directly, and resolve by key', async (t) => {
 })
 
 t.test('GET /alerts: filters (comma lists OR, parameters AND), newest first, limit and cursor', async (t) => {
-  const app = await build(t, { REPLAY_WINDOW: 100 })
+  const app = await build(t, { HISTORY_SIZE: 100, REPLAY_WINDOW: 100 })
   const a = await raise(app, { severity: 'critical', location: 'North', tags: ['db'] })
   const b = await raise(app, { severity: 'warning', location: 'South', tags: ['web', 'db'], key: 'kb' })
   const c = await raise(app, { severity: 'info', location: 'North' })
@@ -203,7 +203,7 @@ t.test('history keeps the original contract; resolved alerts are capped, open on
 })
 
 t.test('the automatic alert: source ticker, ALERT_SEVERITY, and ALERT_KEY repeats one alert', async (t) => {
-  const { fastify: app, wsUrl } = await listen(t, { ALERT_INTERVAL_MS: 20, ALERT_KEY: 'heartbeat-demo', ALERT_SEVERITY: 'warning', REPLAY_WINDOW: 1000 })
+  const { fastify: app, wsUrl } = await listen(t, { ALERT_INTERVAL_MS: 20, ALERT_KEY: 'heartbeat-demo', ALERT_SEVERITY: 'warning', HISTORY_SIZE: 1000, REPLAY_WINDOW: 1000 })
   // From the start of the history: the first tick may come before the socket opens.
   const client = await Client.open(`${wsUrl}/ws?since=all`, t)
   const first = await client.next()

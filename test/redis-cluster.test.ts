@@ -43,7 +43,7 @@ redisTest('an alert or chat published on one instance reaches every client of ev
 })
 
 redisTest('a burst of concurrent publishes on three instances arrives in one order everywhere, the order of the history', async (t) => {
-  const nodes = await cluster(t, 3, redisEnv(t, { REPLAY_WINDOW: 100 }))
+  const nodes = await cluster(t, 3, redisEnv(t, { HISTORY_SIZE: 100, REPLAY_WINDOW: 100 }))
   const clients = await Promise.all(nodes.map(async (node) => await Client.open(`${node.wsUrl}/ws`, t)))
   const n = 60
   const posted = await Promise.all(Array.from({ length: n }, async (_, i) => {

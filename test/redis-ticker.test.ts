@@ -35,7 +35,7 @@ async function tick (t: Test, clock: Clock, clients: Client[]): Promise<Record<s
 
 redisTest('three instances publish one automatic alert per interval between them', async (t) => {
   const { clock, timers } = mockTimers()
-  const env = redisEnv(t, { ALERT_INTERVAL_MS: INTERVAL, REPLAY_WINDOW: 100 })
+  const env = redisEnv(t, { ALERT_INTERVAL_MS: INTERVAL, HISTORY_SIZE: 100, REPLAY_WINDOW: 100 })
   const nodes = await cluster(t, 3, env, { timers })
   const clients = await Promise.all(nodes.map(async (node) => await Client.open(`${node.wsUrl}/ws`, t)))
 

@@ -75,7 +75,7 @@ t.test('a bad since is refused before the upgrade', async (t) => {
 })
 
 t.test('reconnecting with ?since= while events are being published loses and doubles nothing', async (t) => {
-  const { fastify, wsUrl } = await listen(t, { REPLAY_WINDOW: 1000 })
+  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 1000, REPLAY_WINDOW: 1000 })
   const TOTAL = 400
   const published: string[] = []
   // Publishing runs on its own while the client drops and reconnects.
