@@ -106,7 +106,7 @@ t.test('the OpenAPI document gives each error status of a route its own example'
   t.same(codes('504'), ['OUTCOME_UNKNOWN'])
   t.same(codes('401', '/alerts/history', 'get'), ['TOKEN_REQUIRED', 'TOKEN_INVALID', 'TOKEN_EXPIRED'])
   t.same(codes('403', '/alerts/history', 'get'), ['SCOPE_MISSING'])
-  t.same(codes('503', '/alerts/history', 'get'), ['OVERLOADED', 'BACKEND_UNAVAILABLE'])
+  t.same(codes('503', '/alerts/history', 'get'), ['OVERLOADED', 'BACKEND_UNAVAILABLE', 'STORAGE_UNAVAILABLE'])
   t.ok(errorSchema('400').schema.properties.code, 'the schema has the code')
   t.ok(errorSchema('400').schema.required.includes('code'))
 })
