@@ -34,6 +34,7 @@ import healthRoutes from './routes/health'
 import metricsRoute from './routes/metrics'
 import whoami from './routes/whoami'
 import alertmanager from './routes/alertmanager'
+import pagerduty from './routes/pagerduty'
 import heartbeats from './routes/heartbeats'
 
 /** The longest path segment a route's parameter takes (a heartbeat's name is refused past 100 with a 400 naming it). */
@@ -160,6 +161,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(messages)
   await fastify.register(ws)
   await fastify.register(alertmanager)
+  await fastify.register(pagerduty)
   await fastify.register(heartbeats)
   await fastify.register(events)
 }

@@ -43,7 +43,7 @@ export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const
 export const AlertState = enumOf(ALERT_STATES, 'open -> acknowledged -> resolved, or open -> resolved.')
 export type AlertState = Static<typeof AlertState>
 
-export const SOURCES = ['api', 'ticker', 'alertmanager', 'heartbeat'] as const
+export const SOURCES = ['api', 'ticker', 'alertmanager', 'heartbeat', 'pagerduty', 'grafana'] as const
 export const Source = enumOf(SOURCES, 'What raised the alert.')
 export type Source = Static<typeof Source>
 
@@ -54,6 +54,12 @@ export type Change = Static<typeof Change>
 const key = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', [WELL_FORMED]: true, description: 'The identity of the incident: raising an alert with the key of one that is not resolved updates that one instead of adding a second.', examples: ['disk-full:db1'] })
 const link = Type.String({ maxLength: 2000, pattern: '^[hH][tT][tT][pP][sS]?://[^\\s]+$', description: 'An http or https URL: a runbook, a graph.', examples: ['https://runbooks.example.com/disk-full'] })
 const tags = Type.Array(Type.String({ minLength: 1, maxLength: 50, pattern: '\\S', [WELL_FORMED]: true }), { maxItems: 10, description: 'Up to 10 labels of up to 50 characters.', examples: [['db', 'disk']] })
+/** The most JSON an alert's details may take; larger details are replaced by a note saying so (plugins/core/details.ts). */
+export const DETAILS_MAX_BYTES = 8 * 1024
+const details = Type.Record(Type.String(), Type.Unknown(), {
+  description: `What the sender added for people to read, kept as it sent it (PagerDuty's custom_details; Grafana's values and links): a JSON object of at most ${DETAILS_MAX_BYTES} bytes. Absent on alerts raised through the API.`,
+  examples: [{ firing: 'disk 95% on db1', num_firing: '1' }]
+})
 const who = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', [WELL_FORMED]: true, description: 'Who did it.', examples: ['Jose'] })
 
 export const AlertInput = Type.Object({
@@ -105,6 +111,7 @@ export const Alert = Type.Object({
   key: Type.Optional(key),
   link: Type.Optional(link),
   tags: Type.Optional(tags),
+  details: Type.Optional(details),
   acknowledgedBy: Type.Optional(who),
   acknowledgedAt: Type.Optional(timestamp),
   resolvedBy: Type.Optional(who),
@@ -144,8 +151,13 @@ export const Event = Type.Union([Alert, Chat, AlertUpdate])
 export type Event = Static<typeof Event>
 export type EventOf<T extends EventType> = Extract<Event, { type: T }>
 
+/** An alert's details (see DETAILS_MAX_BYTES). */
+export type AlertDetails = Record<string, unknown>
+/** What raises or repeats an alert: the client's input, and the details an integration keeps on it. */
+export type AlertFields = AlertInput & { details?: AlertDetails }
+
 // What a publisher hands over: the input, and for alerts what raised it.
-export type Draft = { type: 'alert', source?: Source } & AlertInput | { type: 'chat' } & ChatInput
+export type Draft = { type: 'alert', source?: Source } & AlertFields | { type: 'chat' } & ChatInput
 
 /** Body of acknowledge and resolve. */
 export const ActionInput = Type.Object({

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { NOT_BLANK, Severity, WELL_FORMED } from './events'
 import { DURATION_PATTERN } from '../plugins/core/duration'
+import { ERROR_CODES, type ErrorCode } from './errors'
 
 // Alertmanager's text: any string (label values may be empty), well-formed Unicode.
 const amText = (description: string) => Type.String({ maxLength: 10000, [WELL_FORMED]: true, description })
@@ -88,3 +89,62 @@ export const HeartbeatList = Type.Object({
   heartbeats: Type.Array(HeartbeatView, { description: 'By name.' }),
   count: Type.Integer({ minimum: 0 })
 })
+
+// PagerDuty's text: any string, well-formed Unicode; cut to the alert's limits when mapped.
+const pdText = (description: string) => Type.String({ maxLength: 10000, [WELL_FORMED]: true, description })
+const pdEnum = <T extends string>(values: readonly T[], description: string) => Type.Unsafe<T>({ type: 'string', enum: [...values], description })
+
+export const PAGERDUTY_ACTIONS = ['trigger', 'acknowledge', 'resolve'] as const
+export const PAGERDUTY_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const
+export type PagerDutySeverity = (typeof PAGERDUTY_SEVERITIES)[number]
+
+export const PagerDutyPayload = Type.Object({
+  summary: Type.Optional(pdText('Becomes the message (cut to 1000 characters). Required for trigger.')),
+  source: Type.Optional(pdText('Becomes the location (cut to 200); component when it is blank. Required for trigger.')),
+  severity: Type.Optional(pdEnum(PAGERDUTY_SEVERITIES, 'critical and error are critical here, warning is warning, info is info. Required for trigger.')),
+  timestamp: Type.Optional(Type.String({ maxLength: 100, description: 'When the sender saw it; the server stamps its own time.' })),
+  component: Type.Optional(pdText('A tag; the location when source is blank.')),
+  group: Type.Optional(pdText('A tag.')),
+  class: Type.Optional(pdText('A tag.')),
+  custom_details: Type.Optional(Type.Unknown({ description: 'Kept on the alert as its details (a JSON object; another value is kept under "value"), up to 8 KiB of JSON.' }))
+})
+
+export const PagerDutyEvent = Type.Object({
+  routing_key: Type.Optional(Type.String({ maxLength: 1000, description: 'A token of this server: publish scope to trigger, operate too to acknowledge or resolve. Senders of PagerDuty events cannot set an Authorization header, so the token goes here; one in an Authorization: Bearer header is used instead when present.' })),
+  event_action: pdEnum(PAGERDUTY_ACTIONS, 'trigger raises (or repeats) the alert of the dedup_key; acknowledge and resolve act on the open alert with it.'),
+  dedup_key: Type.Optional(Type.String({ maxLength: 255, [WELL_FORMED]: true, description: 'The incident\'s identity at the sender: the alert\'s key is pagerduty:<dedup_key>. A trigger without one gets one, returned in the answer.' })),
+  payload: Type.Optional(PagerDutyPayload),
+  links: Type.Optional(Type.Array(Type.Object({ href: Type.String({ maxLength: 10000 }), text: Type.Optional(Type.String({ maxLength: 10000 })) }), { maxItems: 100, description: 'The first http(s) href of at most 2000 characters becomes the link.' })),
+  images: Type.Optional(Type.Array(Type.Object({ src: Type.String({ maxLength: 10000 }), href: Type.Optional(Type.String({ maxLength: 10000 })), alt: Type.Optional(Type.String({ maxLength: 10000 })) }), { maxItems: 100, description: 'Checked and not used.' })),
+  client: Type.Optional(pdText('The sender\'s name; not used.')),
+  client_url: Type.Optional(Type.String({ maxLength: 10000, description: 'The link when no link of `links` is usable.' }))
+}, {
+  // PagerDuty needs a payload with these three to trigger; acknowledge and resolve need only the dedup_key.
+  if: { properties: { event_action: { const: 'trigger' } } },
+  then: { required: ['payload'], properties: { payload: { required: ['summary', 'source', 'severity'] } } },
+  else: { required: ['dedup_key'], properties: { dedup_key: { minLength: 1 } } },
+  description: 'A PagerDuty Events API v2 event.',
+  examples: [{
+    routing_key: '<a token with the publish scope>',
+    event_action: 'trigger',
+    dedup_key: 'disk-full-db1',
+    payload: { summary: 'Disk almost full on db1', source: 'db1', severity: 'critical', component: 'postgres', group: 'storage', custom_details: { free: '3%' } },
+    links: [{ href: 'https://grafana.example.com/d/disk', text: 'Disk dashboard' }]
+  }]
+})
+export type PagerDutyEvent = Static<typeof PagerDutyEvent>
+
+export const PagerDutyAccepted = Type.Object({
+  status: Type.Literal('success'),
+  message: Type.Literal('Event processed'),
+  dedup_key: Type.String({ description: 'The dedup_key as sent, or the one generated for a trigger without one.' })
+}, { description: 'As PagerDuty answers: the event was taken. An acknowledge or resolve of a key with no open alert is taken too, and changes nothing.' })
+export type PagerDutyAccepted = Static<typeof PagerDutyAccepted>
+
+export const PagerDutyInvalid = Type.Object({
+  status: Type.Literal('invalid event'),
+  message: Type.Literal('Event object is invalid'),
+  errors: Type.Array(Type.String(), { description: 'What is wrong: the first invalid field, or "Invalid routing key".' }),
+  code: Type.Unsafe<ErrorCode>({ type: 'string', enum: ERROR_CODES, description: 'This server\'s code for it (VALIDATION_FAILED, INVALID_JSON, TOKEN_INVALID, SCOPE_MISSING, ...), as in its other error answers.' })
+}, { description: 'As PagerDuty answers an event it cannot take (not retried by senders): a malformed event, or a routing key that is not a token of this server with the scope the action needs.' })
+export type PagerDutyInvalid = Static<typeof PagerDutyInvalid>
