@@ -35,6 +35,7 @@ import metricsRoute from './routes/metrics'
 import whoami from './routes/whoami'
 import alertmanager from './routes/alertmanager'
 import pagerduty from './routes/pagerduty'
+import grafana from './routes/grafana'
 import heartbeats from './routes/heartbeats'
 
 /** The longest path segment a route's parameter takes (a heartbeat's name is refused past 100 with a 400 naming it). */
@@ -162,6 +163,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(ws)
   await fastify.register(alertmanager)
   await fastify.register(pagerduty)
+  await fastify.register(grafana)
   await fastify.register(heartbeats)
   await fastify.register(events)
 }

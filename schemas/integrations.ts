@@ -59,6 +59,80 @@ export const AlertmanagerResult = Type.Object({
 }, { description: 'What the payload did.' })
 export type AlertmanagerResult = Static<typeof AlertmanagerResult>
 
+// Grafana's Go maps are null when empty; its text any string, well-formed Unicode.
+const gMap = (description: string) => Type.Unsafe<Record<string, string> | null>({
+  type: ['object', 'null'],
+  additionalProperties: { type: 'string', maxLength: 10000, [WELL_FORMED]: true },
+  propertyNames: { maxLength: 200 },
+  maxProperties: 100,
+  description
+})
+const gUrl = (description: string) => Type.Optional(Type.String({ maxLength: 10000, description }))
+const gText = (maxLength: number, description: string) => Type.Optional(Type.String({ maxLength, [WELL_FORMED]: true, description }))
+
+export const GrafanaAlert = Type.Object({
+  status: Type.Unsafe<'firing' | 'resolved'>({ type: 'string', enum: ['firing', 'resolved'], description: 'firing raises (or repeats) the alert; resolved resolves it.' }),
+  labels: gMap('alertname, severity (critical, warning or info; anything else is warning), the location label, the tag labels.'),
+  annotations: Type.Optional(gMap('summary (else description) becomes the message; runbook_url the link.')),
+  startsAt: Type.Optional(Type.String({ maxLength: 100 })),
+  endsAt: Type.Optional(Type.String({ maxLength: 100 })),
+  generatorURL: gUrl('The alert rule in Grafana: the link when there is no runbook_url, panelURL or dashboardURL.'),
+  fingerprint: Type.Optional(Type.String({ maxLength: 100, pattern: '^[\\x21-\\x7e]*$', description: 'The alert\'s identity: the key is grafana:<fingerprint>. Absent or empty, it is computed from the labels as Grafana computes it.' })),
+  silenceURL: gUrl('Kept in the details.'),
+  dashboardURL: gUrl('Deprecated by Grafana, still sent: the link when there is no runbook_url or panelURL.'),
+  panelURL: gUrl('Deprecated by Grafana, still sent: the link when there is no runbook_url.'),
+  imageURL: gUrl('Kept in the details.'),
+  values: Type.Optional(Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], maxProperties: 100, description: 'The values of the rule\'s expressions: kept in the details.' })),
+  valueString: gText(10000, 'The values as text (older Grafana): kept in the details.')
+})
+export type GrafanaAlert = Static<typeof GrafanaAlert>
+
+export const GrafanaPayload = Type.Object({
+  version: Type.Literal('1', { description: 'The webhook payload version; Grafana sends "1".' }),
+  status: Type.Unsafe<'firing' | 'resolved'>({ type: 'string', enum: ['firing', 'resolved'] }),
+  receiver: gText(10000, 'The contact point\'s name.'),
+  orgId: Type.Optional(Type.Integer()),
+  groupKey: gText(10000, 'The group\'s key.'),
+  truncatedAlerts: Type.Optional(Type.Integer({ minimum: 0 })),
+  groupLabels: Type.Optional(gMap('Labels the group is formed by.')),
+  commonLabels: Type.Optional(gMap('Labels all alerts share.')),
+  commonAnnotations: Type.Optional(gMap('Annotations all alerts share.')),
+  externalURL: gText(10000, 'Grafana\'s own URL.'),
+  // The legacy fields, deprecated by Grafana and still sent: about the whole group, so unused.
+  title: gText(100000, 'Deprecated by Grafana: the group\'s title. Not used.'),
+  state: gText(100, 'Deprecated by Grafana: alerting or ok. Not used.'),
+  message: gText(1000000, 'Deprecated by Grafana: the group as text. Not used.'),
+  alerts: Type.Array(GrafanaAlert, { maxItems: 1000, description: 'Stored all together or not at all: a payload with one malformed alert stores none.' })
+}, {
+  description: 'Grafana\'s webhook contact point payload (version 1).',
+  examples: [{
+    receiver: 'alert-server',
+    status: 'firing',
+    orgId: 1,
+    alerts: [{
+      status: 'firing',
+      labels: { alertname: 'High memory usage', team: 'blue', zone: 'us-1' },
+      annotations: { description: 'The system has high memory usage', runbook_url: 'https://myrunbook.com/runbook/1234', summary: 'This alert was triggered for zone us-1' },
+      startsAt: '2021-10-12T09:51:03.157076+02:00',
+      endsAt: '0001-01-01T00:00:00Z',
+      generatorURL: 'https://play.grafana.org/alerting/1afz29v7z/edit',
+      fingerprint: 'c6eadffa33fcdf37',
+      silenceURL: 'https://play.grafana.org/alerting/silence/new?alertmanager=grafana&matchers=alertname%3DT2%2Cteam%3Dblue%2Czone%3Dus-1',
+      dashboardURL: '',
+      panelURL: '',
+      values: { B: 44.23943737541908, C: 1 }
+    }],
+    groupLabels: {},
+    commonLabels: { team: 'blue' },
+    commonAnnotations: {},
+    externalURL: 'https://play.grafana.org/',
+    version: '1',
+    groupKey: '{}:{}',
+    truncatedAlerts: 0
+  }]
+})
+export type GrafanaPayload = Static<typeof GrafanaPayload>
+
 const duration = (description: string) => Type.String({ pattern: DURATION_PATTERN, description, examples: ['5m'] })
 
 export const HeartbeatName = Type.Object({
