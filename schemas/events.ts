@@ -76,6 +76,16 @@ export const AlertInput = Type.Object({
 })
 export type AlertInput = Static<typeof AlertInput>
 
+/** A plain-text alert's body: the message, under the message's rules. */
+export const AlertText = Type.String({
+  minLength: 1,
+  maxLength: 1000,
+  pattern: NOT_BLANK,
+  [WELL_FORMED]: true,
+  description: 'The message, as plain text (UTF-8), with the same rules as `message`; a final line break is dropped. The other fields come from the headers below or the query string.',
+  examples: ['Backup failed on db1']
+})
+
 export const ChatInput = Type.Object({ sender, message: chatText }, {
   additionalProperties: false,
   description: 'A chat message. id, timestamp and type are set by the server.',
@@ -92,6 +102,17 @@ export const PublishHeaders = Type.Object({
     description: 'Optional; any 1 to 200 visible ASCII characters, e.g. a UUID. A retry with the same key (within IDEMPOTENCY_TTL_MS, 24 h) gets the first result (with Idempotent-Replayed: true) and publishes nothing; the same key with a different body is 422. Keys are shared by every client and instance: make them unique.',
     examples: ['9b2f6f7e-3c1a-4d7e-8a51-2f1f1f5d0c11']
   }))
+})
+
+// A plain-text alert's fields (POST /alerts with a text body); unused with JSON, which carries them itself.
+const textField = (description: string) => Type.Optional(Type.String({ description }))
+export const AlertHeaders = Type.Object({
+  ...PublishHeaders.properties,
+  'x-location': textField('With a text body: the location (required here or as ?location=). UTF-8 as sent.'),
+  'x-severity': textField('With a text body: info, warning (the default) or critical; also ?severity=.'),
+  'x-key': textField('With a text body: the key; also ?key=.'),
+  'x-tags': textField('With a text body: tags as a comma list (db,disk); also ?tags=.'),
+  'x-link': textField('With a text body: the link; also ?link=.')
 })
 
 export const EventType = Type.Unsafe<'alert' | 'chat' | 'alert_update'>({ type: 'string', enum: ['alert', 'chat', 'alert_update'] })
