@@ -45,7 +45,7 @@ const pagerduty: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Point any tool that sends to PagerDuty (Alertmanager\'s pagerduty_configs, Grafana\'s PagerDuty contact point, Zabbix, Uptime Kuma, ...) ' +
         'at this server\'s base URL; it posts here. The routing key is a token of this server: publish scope to trigger, operate too to acknowledge ' +
         'or resolve. trigger raises the alert with key pagerduty:<dedup_key> and source "pagerduty" (or repeats the open one): summary is the message, ' +
-        'source (else component) the location, severity critical or error is critical, warning is warning, info is info; the first http(s) link ' +
+        'source (else component, else client) the location, severity critical or error is critical, warning is warning, info is info; the first http(s) link ' +
         '(else client_url) the link; component, group and class the tags; custom_details the details. acknowledge and resolve act on the open alert ' +
         'with that key, by the token\'s name; with none open they are taken and change nothing, as PagerDuty does. Answered as PagerDuty answers: ' +
         '202 with the dedup_key, 400 for an invalid event or routing key, 429 over the rate limit.',

@@ -174,7 +174,7 @@ export type PagerDutySeverity = (typeof PAGERDUTY_SEVERITIES)[number]
 
 export const PagerDutyPayload = Type.Object({
   summary: Type.Optional(pdText('Becomes the message (cut to 1000 characters). Required for trigger.')),
-  source: Type.Optional(pdText('Becomes the location (cut to 200); component when it is blank. Required for trigger.')),
+  source: Type.Optional(pdText('Becomes the location (cut to 200); else component, else client, else "pagerduty".')),
   severity: Type.Optional(pdEnum(PAGERDUTY_SEVERITIES, 'critical and error are critical here, warning is warning, info is info. Required for trigger.')),
   timestamp: Type.Optional(Type.String({ maxLength: 100, description: 'When the sender saw it; the server stamps its own time.' })),
   component: Type.Optional(pdText('A tag; the location when source is blank.')),
@@ -193,9 +193,10 @@ export const PagerDutyEvent = Type.Object({
   client: Type.Optional(pdText('The sender\'s name; not used.')),
   client_url: Type.Optional(Type.String({ maxLength: 10000, description: 'The link when no link of `links` is usable.' }))
 }, {
-  // PagerDuty needs a payload with these three to trigger; acknowledge and resolve need only the dedup_key.
+  // A trigger needs a payload with a summary and a severity; acknowledge and resolve need only the dedup_key.
+  // PagerDuty requires source too; some senders leave it out (Uptime Kuma's push monitors), so it falls back.
   if: { properties: { event_action: { const: 'trigger' } } },
-  then: { required: ['payload'], properties: { payload: { required: ['summary', 'source', 'severity'] } } },
+  then: { required: ['payload'], properties: { payload: { required: ['summary', 'severity'] } } },
   else: { required: ['dedup_key'], properties: { dedup_key: { minLength: 1 } } },
   description: 'A PagerDuty Events API v2 event.',
   examples: [{

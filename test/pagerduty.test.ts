@@ -55,6 +55,7 @@ t.test('mapping: each field, its fallbacks and its limits', async (t) => {
   const bare = alertOf({ event_action: 'trigger', payload: { summary: ' ', source: '\u200b', component: 'api', severity: 'info' }, links: [{ href: 'javascript:alert(1)' }], client_url: 'ftp://x' }, 'k')
   t.same(bare, { key: 'pagerduty:k', message: 'PagerDuty event k', location: 'api', severity: 'info', tags: ['api'] }, 'blank summary and source fall back; unusable links are no link')
   t.equal(alertOf({ event_action: 'trigger', payload: { summary: 's', source: 's', severity: 'info' } }, 'k').location, 's')
+  t.equal(alertOf({ event_action: 'trigger', payload: {}, client: 'Uptime Kuma' }, 'k').location, 'Uptime Kuma', 'the client when no source nor component (Uptime Kuma\'s push monitors send none)')
   t.equal(alertOf({ event_action: 'trigger', payload: {} }, 'k').location, 'pagerduty')
   t.equal(alertOf({ event_action: 'trigger', client_url: 'https://am.example/' }, 'k').link, 'https://am.example/', 'client_url when no link')
   t.equal(alertOf({ event_action: 'trigger', links: [{ href: 'nope' }, { href: 'https://second.example/' }] }, 'k').link, 'https://second.example/', 'the first usable link')
@@ -190,7 +191,6 @@ t.test('invalid events: 400 in PagerDuty\'s shape naming the field, nothing stor
     [event({ event_action: undefined }), /event_action is required/],
     [event({ payload: undefined }), /body\/payload is required/],
     [event({}, { summary: undefined }), /body\/payload\/summary is required/],
-    [event({}, { source: undefined }), /body\/payload\/source is required/],
     [event({}, { severity: undefined }), /body\/payload\/severity is required/],
     [event({}, { severity: 'high' }), /body\/payload\/severity/],
     [event({}, { summary: 42 }), /body\/payload\/summary must be string/],
@@ -241,6 +241,39 @@ t.test('each event counts against its credential\'s publish budget; 429 past it,
   t.match(over.json(), { statusCode: 429, code: 'RATE_LIMITED' })
   t.ok(over.headers['retry-after'], 'with Retry-After')
   t.equal((await send(app, event({ routing_key: 'two', dedup_key: 'd' }))).statusCode, 202, 'another credential, from the same address, has its own budget')
+})
+
+t.test('the events Zabbix and Uptime Kuma send, as their sources build them', async (t) => {
+  const { path } = tokensFile(t, [{ name: 'monitoring', scopes: ['publish', 'operate', 'subscribe'], token: 'pd-token' }])
+  const app = await build(t, { TOKENS_FILE: path })
+  // zabbix/zabbix templates/media/pagerduty/media_pagerduty.yaml: a problem, then its recovery, by event id.
+  const problem = {
+    routing_key: 'pd-token',
+    dedup_key: '4311',
+    event_action: 'trigger',
+    payload: {
+      summary: 'Problem: High CPU utilization',
+      source: 'db1 : 10.0.0.5',
+      severity: 'error',
+      custom_details: { 'Event date': '2026.01.01', 'Event time': '12:00:00', 'Trigger description': '', 'Trigger opdata': 'Current utilization: 97 %', 'Event tags': 'scope:performance', 'Event host': 'db1', 'Event host ip': '10.0.0.5' }
+    },
+    links: [{ href: 'https://zabbix.example.com/tr_events.php?triggerid=2301&eventid=4311', text: 'Event link' }],
+    client: 'Zabbix',
+    client_url: 'https://zabbix.example.com'
+  }
+  const zabbix = await send(app, problem)
+  t.equal(zabbix.statusCode, 202)
+  t.same(zabbix.json(), accepted('4311'), 'a JSON answer with status success: what the script checks')
+  t.same((await send(app, { routing_key: 'pd-token', dedup_key: '4311', event_action: 'acknowledge' })).json(), accepted('4311'))
+  t.same((await send(app, { routing_key: 'pd-token', dedup_key: '4311', event_action: 'resolve' })).json(), accepted('4311'))
+  t.match((await app.inject({ url: '/alerts?key=pagerduty:4311', headers: bearer('pd-token') })).json().alerts, [{
+    message: 'Problem: High CPU utilization', location: 'db1 : 10.0.0.5', severity: 'critical', state: 'resolved', acknowledgedBy: 'monitoring', link: 'https://zabbix.example.com/tr_events.php?triggerid=2301&eventid=4311', details: { 'Event host': 'db1' }
+  }])
+  // louislam/uptime-kuma server/notification-providers/pagerduty.js: a push monitor has no hostname nor URL, so no source.
+  const down = { payload: { summary: '[Uptime Kuma Monitor 🔴 Down] [nightly push] No heartbeat in the time window', severity: 'warning' }, routing_key: 'pd-token', event_action: 'trigger', dedup_key: 'Uptime Kuma/7' }
+  t.same((await send(app, down)).json(), accepted('Uptime Kuma/7'))
+  t.same((await send(app, { ...down, event_action: 'resolve', payload: { ...down.payload, summary: '[Uptime Kuma Monitor ✅ Up] [nightly push] OK' } })).json(), accepted('Uptime Kuma/7'))
+  t.match((await app.inject({ url: '/alerts?key=pagerduty:Uptime%20Kuma/7', headers: bearer('pd-token') })).json().alerts, [{ location: 'pagerduty', severity: 'warning', state: 'resolved' }])
 })
 
 t.test('core: a backend failure while resolving is not taken for "nothing to resolve"', async (t) => {

@@ -48,7 +48,7 @@ export function alertOf (event: PagerDutyEvent, dedupKey: string): AlertFields &
   const fields: AlertFields & { key: string } = {
     key: keyOf(dedupKey),
     message: fit(payload.summary, 1000) ?? fit(`PagerDuty event ${dedupKey}`, 1000) as string,
-    location: fit(payload.source, 200) ?? fit(payload.component, 200) ?? 'pagerduty',
+    location: fit(payload.source, 200) ?? fit(payload.component, 200) ?? fit(event.client, 200) ?? 'pagerduty',
     severity: severityOf(payload.severity)
   }
   const link = event.links?.map((l) => l.href).find(usableLink) ?? (usableLink(event.client_url) ? event.client_url : undefined)
