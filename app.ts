@@ -34,6 +34,8 @@ import healthRoutes from './routes/health'
 import metricsRoute from './routes/metrics'
 import whoami from './routes/whoami'
 import alertmanager from './routes/alertmanager'
+import pagerduty from './routes/pagerduty'
+import grafana from './routes/grafana'
 import heartbeats from './routes/heartbeats'
 import exportRoute from './routes/export'
 
@@ -161,6 +163,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(messages)
   await fastify.register(ws)
   await fastify.register(alertmanager)
+  await fastify.register(pagerduty)
+  await fastify.register(grafana)
   await fastify.register(heartbeats)
   await fastify.register(exportRoute)
   await fastify.register(events)

@@ -572,7 +572,7 @@
   const SEVERITY_RANK = { critical: 3, warning: 2, info: 1 }
   const SEVERITY_LABEL = { critical: 'Critical', warning: 'Warning', info: 'Info' }
   const STATE_RANK = { open: 0, acknowledged: 1, resolved: 2 }
-  const SOURCE_LABEL = { api: 'API', ticker: 'Automatic', alertmanager: 'Alertmanager', heartbeat: 'Heartbeat' }
+  const SOURCE_LABEL = { api: 'API', ticker: 'Automatic', alertmanager: 'Alertmanager', heartbeat: 'Heartbeat', pagerduty: 'PagerDuty', grafana: 'Grafana' }
   // Resolved alerts stay on the page up to this many; open ones all stay (the server caps them).
   const MAX_RESOLVED_KEPT = 500
   // Several critical alerts at once (a replay after a reconnect) sound once.

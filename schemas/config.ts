@@ -28,6 +28,8 @@ export const ConfigSchema = Type.Object({
   ESCALATE_AFTER_MS: Type.Integer({ minimum: 0, default: 0, description: 'A critical alert still open (not acknowledged) this long after it was raised or last escalated is announced again; 0 turns it off.' }),
   AM_LOCATION_LABEL: Type.String({ minLength: 1, maxLength: 200, default: 'instance', description: 'The Alertmanager label whose value becomes an alert\'s location (the job label when it is absent; "alertmanager" when both are).' }),
   AM_TAG_LABELS: list('Comma list of Alertmanager labels whose values become tags, after the alertname (10 tags at most).', ''),
+  GRAFANA_LOCATION_LABEL: Type.String({ minLength: 1, maxLength: 200, default: 'instance', description: 'The Grafana alert label whose value becomes an alert\'s location (grafana_folder when it is absent; "grafana" when both are).' }),
+  GRAFANA_TAG_LABELS: list('Comma list of Grafana alert labels whose values become tags, after the alertname (10 tags at most).', ''),
   HEARTBEAT_CHECK_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000, description: 'How often every instance looks for heartbeat monitors that missed their ping; a miss is raised at most this late.' }),
   CORS_ORIGINS_ALLOWED: list('Comma list of origins granted CORS, or * for any. A list also limits which browser pages may open the WebSocket (besides the server\'s own, see DOMAIN).', '*'),
   CORS_CREDENTIAL: Type.Boolean({ default: false, description: 'Allow credentials in CORS requests; with * the caller\'s origin is echoed.' }),

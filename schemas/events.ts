@@ -43,7 +43,7 @@ export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const
 export const AlertState = enumOf(ALERT_STATES, 'open -> acknowledged -> resolved, or open -> resolved.')
 export type AlertState = Static<typeof AlertState>
 
-export const SOURCES = ['api', 'ticker', 'alertmanager', 'heartbeat'] as const
+export const SOURCES = ['api', 'ticker', 'alertmanager', 'heartbeat', 'pagerduty', 'grafana'] as const
 export const Source = enumOf(SOURCES, 'What raised the alert.')
 export type Source = Static<typeof Source>
 
@@ -54,6 +54,12 @@ export type Change = Static<typeof Change>
 const key = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', [WELL_FORMED]: true, description: 'The identity of the incident: raising an alert with the key of one that is not resolved updates that one instead of adding a second.', examples: ['disk-full:db1'] })
 const link = Type.String({ maxLength: 2000, pattern: '^[hH][tT][tT][pP][sS]?://[^\\s]+$', description: 'An http or https URL: a runbook, a graph.', examples: ['https://runbooks.example.com/disk-full'] })
 const tags = Type.Array(Type.String({ minLength: 1, maxLength: 50, pattern: '\\S', [WELL_FORMED]: true }), { maxItems: 10, description: 'Up to 10 labels of up to 50 characters.', examples: [['db', 'disk']] })
+/** The most JSON an alert's details may take; larger details are replaced by a note saying so (plugins/core/details.ts). */
+export const DETAILS_MAX_BYTES = 8 * 1024
+const details = Type.Record(Type.String(), Type.Unknown(), {
+  description: `What the sender added for people to read, kept as it sent it (PagerDuty's custom_details; Grafana's values and links): a JSON object of at most ${DETAILS_MAX_BYTES} bytes. Absent on alerts raised through the API.`,
+  examples: [{ firing: 'disk 95% on db1', num_firing: '1' }]
+})
 const who = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', [WELL_FORMED]: true, description: 'Who did it.', examples: ['Jose'] })
 
 export const AlertInput = Type.Object({
@@ -69,6 +75,16 @@ export const AlertInput = Type.Object({
   examples: [{ message: 'Unauthorized door access', location: 'South Gate' }]
 })
 export type AlertInput = Static<typeof AlertInput>
+
+/** A plain-text alert's body: the message, under the message's rules. */
+export const AlertText = Type.String({
+  minLength: 1,
+  maxLength: 1000,
+  pattern: NOT_BLANK,
+  [WELL_FORMED]: true,
+  description: 'The message, as plain text (UTF-8), with the same rules as `message`; a final line break is dropped. The other fields come from the headers below or the query string.',
+  examples: ['Backup failed on db1']
+})
 
 export const ChatInput = Type.Object({ sender, message: chatText }, {
   additionalProperties: false,
@@ -86,6 +102,17 @@ export const PublishHeaders = Type.Object({
     description: 'Optional; any 1 to 200 visible ASCII characters, e.g. a UUID. A retry with the same key (within IDEMPOTENCY_TTL_MS, 24 h) gets the first result (with Idempotent-Replayed: true) and publishes nothing; the same key with a different body is 422. Keys are shared by every client and instance: make them unique.',
     examples: ['9b2f6f7e-3c1a-4d7e-8a51-2f1f1f5d0c11']
   }))
+})
+
+// A plain-text alert's fields (POST /alerts with a text body); unused with JSON, which carries them itself.
+const textField = (description: string) => Type.Optional(Type.String({ description }))
+export const AlertHeaders = Type.Object({
+  ...PublishHeaders.properties,
+  'x-location': textField('With a text body: the location (required here or as ?location=). UTF-8 as sent.'),
+  'x-severity': textField('With a text body: info, warning (the default) or critical; also ?severity=.'),
+  'x-key': textField('With a text body: the key; also ?key=.'),
+  'x-tags': textField('With a text body: tags as a comma list (db,disk); also ?tags=.'),
+  'x-link': textField('With a text body: the link; also ?link=.')
 })
 
 export const EventType = Type.Unsafe<'alert' | 'chat' | 'alert_update'>({ type: 'string', enum: ['alert', 'chat', 'alert_update'] })
@@ -114,6 +141,7 @@ export const Alert = Type.Object({
   key: Type.Optional(key),
   link: Type.Optional(link),
   tags: Type.Optional(tags),
+  details: Type.Optional(details),
   acknowledgedBy: Type.Optional(who),
   acknowledgedAt: Type.Optional(timestamp),
   resolvedBy: Type.Optional(who),
@@ -154,8 +182,13 @@ export const Event = Type.Union([Alert, Chat, AlertUpdate])
 export type Event = Static<typeof Event>
 export type EventOf<T extends EventType> = Extract<Event, { type: T }>
 
+/** An alert's details (see DETAILS_MAX_BYTES). */
+export type AlertDetails = Record<string, unknown>
+/** What raises or repeats an alert: the client's input, and the details an integration keeps on it. */
+export type AlertFields = AlertInput & { details?: AlertDetails }
+
 // What a publisher hands over: the input, and for alerts what raised it.
-export type Draft = { type: 'alert', source?: Source } & AlertInput | { type: 'chat' } & ChatInput
+export type Draft = { type: 'alert', source?: Source } & AlertFields | { type: 'chat' } & ChatInput
 
 /** Body of acknowledge and resolve. */
 export const ActionInput = Type.Object({

@@ -21,7 +21,7 @@ t.test('every error carries a code from the one list, beside statusCode, error a
     ['wrong token', { url: '/alerts/history', headers: { authorization: 'Bearer nope' } }, 401, 'TOKEN_INVALID'],
     ['invalid body', { method: 'POST', url: '/alerts', headers: auth, payload: { message: 'm' } }, 400, 'VALIDATION_FAILED'],
     ['broken JSON', { method: 'POST', url: '/alerts', headers: { ...auth, 'content-type': 'application/json' }, payload: '{' }, 400, 'INVALID_JSON'],
-    ['text body', { method: 'POST', url: '/alerts', headers: { ...auth, 'content-type': 'text/plain' }, payload: 'x' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['XML body', { method: 'POST', url: '/alerts', headers: { ...auth, 'content-type': 'application/xml' }, payload: '<x/>' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['large body', { method: 'POST', url: '/alerts', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify({ pad: 'x'.repeat(70_000) }) }, 413, 'BODY_TOO_LARGE'],
     ['plain GET /ws', { url: '/ws', headers: auth }, 426, 'UPGRADE_REQUIRED'],
     ['preflight without its headers', { method: 'OPTIONS', url: '/alerts' }, 400, 'INVALID_PREFLIGHT']

@@ -66,6 +66,25 @@ redisTest('Alertmanager on two instances: a repeat through the other is the same
   t.match(frames[4], { alert: { count: 4, state: 'resolved', resolvedBy: 'alertmanager', source: 'alertmanager' } })
 })
 
+redisTest('PagerDuty and Grafana on two instances: one alert by key, its details kept as sent through Redis, resolved by the other', async (t) => {
+  const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
+  const onA = await Client.open(`${a.wsUrl}/ws`, t)
+  const details = { free: '3%', nested: { list: [1, 'two', null], empty: {}, none: [] }, unicode: 'São Paulo ✓' }
+  const trigger = { routing_key: 'x', event_action: 'trigger', dedup_key: 'disk/db1', payload: { summary: 'Disk full', source: 'db1', severity: 'error', custom_details: details } }
+  t.same((await post(`${a.url}/v2/enqueue`, trigger)).body, { status: 'success', message: 'Event processed', dedup_key: 'disk/db1' })
+  t.equal((await post(`${b.url}/v2/enqueue`, trigger)).status, 202)
+  t.equal((await post(`${b.url}/v2/enqueue`, { routing_key: 'x', event_action: 'resolve', dedup_key: 'disk/db1' })).status, 202)
+  const frames = [await onA.next<Json>(), await onA.next<Json>(), await onA.next<Json>()]
+  t.same(frames.map((f) => f.change ?? f.type), ['alert', 'repeated', 'resolved'])
+  t.same(frames[0]?.details, details, 'the details as sent, empty objects and arrays included')
+  t.match(frames[2], { alert: { key: 'pagerduty:disk/db1', count: 2, state: 'resolved', resolvedBy: 'pagerduty', severity: 'critical', details } })
+  const grafana = { version: '1', status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'alert1', lbl1: 'val1' }, annotations: {}, values: { B: 44.2 } }] }
+  t.same((await post(`${a.url}/integrations/grafana`, grafana)).body, { raised: 1, repeated: 0, resolved: 0 })
+  t.same((await post(`${b.url}/integrations/grafana`, { ...grafana, status: 'resolved', alerts: [{ ...grafana.alerts[0], status: 'resolved' }] })).body, { raised: 0, repeated: 0, resolved: 1 })
+  t.match((await onA.next<Json>()), { type: 'alert', key: 'grafana:fac0861a85de433a', details: { values: { B: 44.2 } } })
+  t.match((await onA.next<Json>()), { change: 'resolved', alert: { key: 'grafana:fac0861a85de433a', resolvedBy: 'grafana' } })
+})
+
 redisTest('the /metrics gauges read the cluster: alerts raised on one instance are counted on the other', async (t) => {
   const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
   await post(`${a.url}/alerts`, { message: 'm', location: 'l', severity: 'critical' })

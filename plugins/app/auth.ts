@@ -15,6 +15,13 @@ declare module 'fastify' {
     identify?: boolean
     /** Also accepts the token as ?token= (routes a browser opens without headers: EventSource). */
     queryToken?: boolean
+    /**
+     * Also accepts the token in this field of the body (PagerDuty's routing_key:
+     * its senders cannot set a header). The check then waits for the parsed
+     * body (preValidation, before the body is checked) instead of running on
+     * the request's arrival.
+     */
+    bodyToken?: string
   }
   interface FastifyRequest {
     /** Who sent the request, when credentials are configured and it carried a valid one. */
@@ -116,7 +123,7 @@ export default fp(async function auth (fastify) {
   }
 
   /** Why the request may not go on (401, 403 or 429), or undefined and `request.identity` set. */
-  function check (request: FastifyRequest, reply: FastifyReply, scope: Scope | undefined): HttpError | undefined {
+  function check (request: FastifyRequest, reply: FastifyReply, scope: Scope | undefined, inBody?: string): HttpError | undefined {
     const address = clientAddress(request)
     // Checked before the token, so that past the budget even the right token
     // gets 429: an answer that differed would still tell a guess right from wrong.
@@ -126,7 +133,7 @@ export default fp(async function auth (fastify) {
       reply.header('retry-after', String(seconds))
       return httpError('AUTH_RATE_LIMITED', `too many failed authentications from this address; retry in ${seconds} s`)
     }
-    const given = presentedToken(request)
+    const given = presentedToken(request) ?? inBody
     reply.header('www-authenticate', 'Bearer')
     if (given === undefined) {
       const byQuery = takesQueryToken(request)
@@ -160,12 +167,24 @@ export default fp(async function auth (fastify) {
   // A callback hook, not an async one: every request passes here, and an open
   // route costs a property read and no promise.
   fastify.addHook('onRequest', (request, reply, done) => {
-    const { scope, identify: any } = request.routeOptions.config
-    if (scope === undefined ? !(any === true && enforced) : !guarded(scope)) {
+    const { scope, identify: any, bodyToken } = request.routeOptions.config
+    if (bodyToken !== undefined || (scope === undefined ? !(any === true && enforced) : !guarded(scope))) {
       done()
       return
     }
     done(check(request, reply, scope))
+  })
+
+  // Routes that take the token in their body, once it is parsed: still before
+  // it is validated, so that a client without a credential learns nothing more.
+  fastify.addHook('preValidation', (request, reply, done) => {
+    const { scope, bodyToken } = request.routeOptions.config
+    if (bodyToken === undefined || scope === undefined || !guarded(scope)) {
+      done()
+      return
+    }
+    const field = (request.body as Record<string, unknown> | undefined)?.[bodyToken]
+    done(check(request, reply, scope, typeof field === 'string' ? field : undefined))
   })
 
   // The OpenAPI document shows each route's scope: `security` with the scope

@@ -54,14 +54,14 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
- * Reads a JSON body as UTF-8 and nothing else: a body declared in another
+ * Reads a JSON (or plain-text) body as UTF-8 and nothing else: a body declared in another
  * charset gets 415, bytes that are not UTF-8 get 400 (Node would otherwise
  * replace them with U+FFFD and store text the client never sent).
  */
-export function decodeJsonBody (contentType: string | undefined, body: Buffer): string {
+export function decodeJsonBody (contentType: string | undefined, body: Buffer, wanted = 'JSON in UTF-8 (application/json; charset=utf-8)'): string {
   const charset = CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase()
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw httpError('UNSUPPORTED_CHARSET', `charset ${JSON.stringify(charset)} is not supported; send JSON in UTF-8 (application/json; charset=utf-8)`)
+    throw httpError('UNSUPPORTED_CHARSET', `charset ${JSON.stringify(charset)} is not supported; send ${wanted}`)
   }
   try {
     return strictUtf8.decode(body)

@@ -32,10 +32,10 @@ export function timelineOf (events: Event[]): TimelineEntry[] {
   return out
 }
 
-/** The columns of a CSV export, in order; lists are joined with "; " (tags) or given as JSON (notes). */
+/** The columns of a CSV export, in order; lists are joined with "; " (tags) or given as JSON (notes, details). */
 export const CSV_COLUMNS = [
   'id', 'timestamp', 'updatedAt', 'state', 'severity', 'message', 'location', 'source', 'key', 'count', 'tags', 'link',
-  'acknowledgedBy', 'acknowledgedAt', 'resolvedBy', 'resolvedAt', 'escalations', 'notes'
+  'acknowledgedBy', 'acknowledgedAt', 'resolvedBy', 'resolvedAt', 'escalations', 'notes', 'details'
 ] as const
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break, with quotes doubled. */
@@ -45,7 +45,7 @@ export function csvField (value: string): string {
 
 function cell (alert: Alert, column: typeof CSV_COLUMNS[number]): string {
   if (column === 'tags') return (alert.tags ?? []).join('; ')
-  if (column === 'notes') return alert.notes === undefined ? '' : JSON.stringify(alert.notes)
+  if (column === 'notes' || column === 'details') return alert[column] === undefined ? '' : JSON.stringify(alert[column])
   const value = alert[column]
   return value === undefined ? '' : String(value)
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Alert, AlertBefore, AlertInput, AlertUpdate, Change, Chat, ChatInput, Draft, Event, Source } from '../../schemas/events'
+import type { Alert, AlertBefore, AlertFields, AlertUpdate, Change, Chat, ChatInput, Draft, Event, Source } from '../../schemas/events'
 import type { EventStore, Once, StoredAlert } from './backend'
 import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, IdempotencyConflictError } from './errors'
 import { act, escalated, escalationDue, newAlert, repeated, type Action } from './lifecycle'
@@ -116,7 +116,7 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
     return false
   }
 
-  async function raise (input: AlertInput, source: Source, once?: Once): Promise<Alert> {
+  async function raise (input: AlertFields, source: Source, once?: Once): Promise<Alert> {
     if (input.key === undefined) {
       const alert = newAlert(randomUUID(), now(), input, source)
       await stored(alert, undefined, once)
