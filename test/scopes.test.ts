@@ -189,7 +189,7 @@ t.test('the identity names chat senders and acknowledgers; a client-supplied nam
   const chat = await app.inject({ method: 'POST', url: '/message', headers: bearer(lobby), payload: { sender: 'Jose', message: 'hi' } })
   t.equal(chat.json().sender, 'lobby')
   const jwt = signJwt({ sub: 'ana@example.com', scope: 'publish', exp: inAnHour() }, JWT_SECRET)
-  t.equal((await app.inject({ method: 'POST', url: '/message', headers: bearer(jwt), payload: { sender: 'Jose', message: 'hi' } })).json().sender, 'ana@example.com')
+  t.equal((await app.inject({ method: 'POST', url: '/message', headers: bearer(jwt), payload: { sender: 'Jose', message: 'hi' } })).json().sender, 'jwt:ana@example.com')
   // The shared API_TOKEN names nobody: the client's sender stays, as before credentials.
   t.equal((await app.inject({ method: 'POST', url: '/message', headers: bearer(api), payload: { sender: 'Jose', message: 'hi' } })).json().sender, 'Jose')
 
@@ -200,6 +200,12 @@ t.test('the identity names chat senders and acknowledgers; a client-supplied nam
   t.equal(resolved.json().resolvedBy, 'maria')
   const other = (await app.inject({ method: 'POST', url: '/alerts', headers: bearer(api), payload: { message: 'm', location: 'l' } })).json()
   t.equal((await app.inject({ method: 'POST', url: `/alerts/${other.id as string}/ack`, headers: bearer(api), payload: { by: 'Jose' } })).json().acknowledgedBy, 'Jose')
+
+  // A JWT whose sub is a token's name is someone else: jwt:<sub>, in what it does and in its rate-limit key.
+  const root = signJwt({ sub: 'maria', scope: 'operate publish', exp: inAnHour() }, JWT_SECRET)
+  const third = (await app.inject({ method: 'POST', url: '/alerts', headers: bearer(ops), payload: { message: 'm', location: 'l' } })).json()
+  t.equal((await app.inject({ method: 'POST', url: `/alerts/${third.id as string}/ack`, headers: bearer(root) })).json().acknowledgedBy, 'jwt:maria')
+  t.equal((await app.inject({ url: '/whoami', headers: bearer(root) })).json().name, 'jwt:maria')
 
   // Over the WebSocket too.
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -216,7 +222,13 @@ t.test('GET /whoami answers the identity and scopes', async (t) => {
   t.same((await app.inject({ url: '/whoami', headers: bearer(lobby) })).json(), { name: 'lobby', scopes: ['subscribe'], expires: '2999-01-01T00:00:00.000Z', named: true, open: false })
   const exp = inAnHour()
   t.same((await app.inject({ url: '/whoami', headers: bearer(signJwt({ sub: 'ana', scope: 'operate publish', exp }, JWT_SECRET)) })).json(),
-    { name: 'ana', scopes: ['operate', 'publish'], expires: new Date(exp * 1000).toISOString(), named: true, open: false })
+    { name: 'jwt:ana', scopes: ['operate', 'publish'], expires: new Date(exp * 1000).toISOString(), named: true, open: false })
+  // A date out of a Date's range is no date: the token is refused, never a 500.
+  for (const claims of [{ exp: 1e300 }, { exp: inAnHour(), nbf: -1e300 }]) {
+    const res = await app.inject({ url: '/whoami', headers: bearer(signJwt({ sub: 'ana', scope: 'admin', ...claims }, JWT_SECRET)) })
+    t.equal(res.statusCode, 401, JSON.stringify(claims))
+    t.equal(res.json().code, 'TOKEN_INVALID')
+  }
   const missing = await app.inject('/whoami')
   t.equal(missing.statusCode, 401)
   t.equal(missing.json().code, 'TOKEN_REQUIRED')
