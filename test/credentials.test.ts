@@ -74,6 +74,17 @@ t.test('credentials: API_TOKEN, METRICS_TOKEN, entries by hash; expiry and revoc
   store.replace([])
   t.equal(store.lapse(identity), 'revoked')
   t.equal(store.lapse(store.identify('api-token') as NonNullable<typeof identity>), undefined, 'API_TOKEN is never revoked')
+  t.equal(store.current(identity), undefined, 'a removed entry has no rights left')
+
+  // The entry as it now stands, not as it was when the identity was handed out.
+  store.replace([{ name: 'lobby', scopes: ['metrics'], hash: HASH }])
+  t.equal(store.lapse(identity), 'unsubscribed', 'no longer holds subscribe')
+  t.match(store.current(identity), { name: 'lobby', scopes: ['metrics'], expires: undefined })
+  store.replace([{ name: 'lobby', scopes: ['admin'], hash: HASH }])
+  t.equal(store.lapse(identity), undefined, 'admin holds subscribe; an expires removed on a reload no longer applies')
+  store.replace([{ name: 'lobby', scopes: ['subscribe'], hash: HASH, expires: 1000 }])
+  t.equal(store.lapse(identity), 'expired', 'an expires moved into the past on a reload')
+  t.equal(store.current(identity), undefined)
 
   const none = createCredentials({ apiToken: '', metricsToken: '', now: () => now })
   t.equal(none.identify(''), undefined, 'an empty API_TOKEN matches nothing')

@@ -42,7 +42,7 @@ export default fp(async function metrics (fastify) {
   })
   const dropped = new Counter({
     name: 'alert_server_clients_dropped_total',
-    help: 'Subscribers (WebSockets and GET /events streams) cut by the server, by reason (slow, heartbeat, replay_failed, invalid_frames)',
+    help: 'Subscribers (WebSockets and GET /events streams) cut by the server, by reason (slow, heartbeat, replay_failed, invalid_frames, revoked, expired, unsubscribed)',
     labelNames: ['reason'],
     registers: [registry]
   })

@@ -36,8 +36,18 @@ export interface TokenEntry {
   expires?: number
 }
 
-/** Why a subscriber's credential no longer holds. */
-export type Lapse = 'revoked' | 'expired'
+/**
+ * Why a subscriber's credential no longer holds: its entry removed, past its
+ * `expires`, or no longer holding the subscribe scope (admin included).
+ */
+export type Lapse = 'revoked' | 'expired' | 'unsubscribed'
+
+/** The close reason (1008) a lapsed subscriber is given, and the message of a stream's last frame. */
+export const LAPSE_REASONS: Record<Lapse, string> = {
+  revoked: 'token revoked',
+  expired: 'token expired',
+  unsubscribed: 'token no longer has the subscribe scope'
+}
 
 export const scopeAllows = (scopes: readonly Scope[], needed: Scope): boolean =>
   scopes.includes(needed) || scopes.includes('admin')
@@ -115,8 +125,18 @@ export interface Credentials {
   identify: (token: string) => Identity | undefined
   /** Replaces the TOKENS_FILE entries (after a reload). */
   replace: (entries: TokenEntry[]) => void
-  /** Whether an identity handed out earlier still holds: undefined, or why not. */
+  /**
+   * Whether an identity handed out earlier may still subscribe, judged by its
+   * TOKENS_FILE entry as it now stands: undefined, or why not.
+   */
   lapse: (identity: Identity) => Lapse | undefined
+  /**
+   * An identity handed out earlier as it now stands: a TOKENS_FILE entry's
+   * current scopes and expiry (a reload may have narrowed them), or undefined
+   * once it is removed or expired. What a long-lived connection may do is
+   * asked here each time, not kept from when it opened.
+   */
+  current: (identity: Identity) => Identity | undefined
   /** Entries now loaded. */
   readonly size: number
 }
@@ -141,9 +161,17 @@ export function createCredentials ({ apiToken, metricsToken, now }: CredentialsO
       byHash = new Map(entries.map((entry) => [entry.hash, entry]))
     },
     lapse (identity) {
-      if (identity.expires !== undefined && identity.expires <= now()) return 'expired'
-      if (identity.credential.startsWith('sha256:') && !byHash.has(identity.credential)) return 'revoked'
-      return undefined
+      if (!identity.credential.startsWith('sha256:')) return identity.expires !== undefined && identity.expires <= now() ? 'expired' : undefined
+      const entry = byHash.get(identity.credential)
+      if (entry === undefined) return 'revoked'
+      if (entry.expires !== undefined && entry.expires <= now()) return 'expired'
+      return scopeAllows(entry.scopes, 'subscribe') ? undefined : 'unsubscribed'
+    },
+    current (identity) {
+      if (!identity.credential.startsWith('sha256:')) return identity.expires !== undefined && identity.expires <= now() ? undefined : identity
+      const entry = byHash.get(identity.credential)
+      if (entry === undefined || (entry.expires !== undefined && entry.expires <= now())) return undefined
+      return { name: entry.name, scopes: entry.scopes, expires: entry.expires, credential: identity.credential, named: true }
     },
     get size () { return byHash.size }
   }
