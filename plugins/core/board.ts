@@ -1,9 +1,19 @@
 import { ALERT_STATES, SEVERITIES, type Alert, type BoardQuery } from '../../schemas/events'
 import type { StoredAlert } from './backend'
 
-/** Splits "a, b,,c" into ["a", "b", "c"]. */
+/**
+ * Joins the values of a parameter given more than once (?location=a&location=b),
+ * each taken whole, commas included. A lone surrogate: no value that can match
+ * holds one (stored text is well-formed Unicode), so it never splits a real value.
+ */
+export const WHOLE_VALUES = '\ud800'
+
+/**
+ * Splits "a, b,,c" into ["a", "b", "c"]; values joined with WHOLE_VALUES
+ * (the repeated-parameter form) are split there only, so a value may hold a comma.
+ */
 export const commaValues = (value: string | undefined): string[] | undefined =>
-  value === undefined ? undefined : value.split(',').map((v) => v.trim()).filter((v) => v.length > 0)
+  value === undefined ? undefined : value.split(value.includes(WHOLE_VALUES) ? WHOLE_VALUES : ',').map((v) => v.trim()).filter((v) => v.length > 0)
 
 /** A filter on alerts; values within one field OR, fields AND. Undefined fields let everything through. */
 export interface AlertFilter {
