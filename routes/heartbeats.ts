@@ -80,8 +80,10 @@ const heartbeats: FastifyPluginAsyncTypebox = async (fastify) => {
     return { heartbeats: list, count: list.length }
   })
 
+  // Removing a monitor resolves its alert and ends its watch: an operator's
+  // act, not a publisher's (a ping is).
   fastify.delete('/heartbeats/:name', {
-    config: { scope: 'publish' },
+    config: { scope: 'operate' },
     schema: {
       tags: ['integrations'],
       summary: 'Remove a heartbeat monitor (resolving its alert)',

@@ -23,8 +23,10 @@ export function actor (request: Pick<FastifyRequest, 'identity'>, said: string |
  * and a retry's answer says it is the first one's (Idempotent-Replayed: true).
  */
 export async function publishRequest<D extends Draft> (publisher: Publisher, draft: D, key: string | undefined, reply: FastifyReply): Promise<D['type'] extends 'alert' ? Alert : Chat> {
-  if (key === undefined) return await publisher.publish(draft)
-  const { event, replayed } = await publisher.publishOnce(draft, key)
+  // Without operate, a repeat cannot lower the severity of an alert another source raised (core/publisher.ts).
+  const rights = { operate: reply.server.allows(reply.request, 'operate') }
+  if (key === undefined) return await publisher.publish(draft, rights)
+  const { event, replayed } = await publisher.publishOnce(draft, key, rights)
   if (replayed) void reply.header('idempotent-replayed', 'true')
   return event
 }

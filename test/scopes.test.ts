@@ -314,3 +314,56 @@ t.test('a static token shaped like a JWT still works when JWTs are accepted; ?to
   t.equal((await app.inject({ url: '/alerts', headers: bearer('aaaa.bbbb.cccd') })).statusCode, 401)
   t.equal((await app.inject(`/alerts?token=${jwtShaped}`)).statusCode, 401, 'not on a plain GET')
 })
+
+t.test('publish alone cannot resolve or quiet what another source raised, nor remove a monitor; operate can', async (t) => {
+  const script = token()
+  const operator = token()
+  const tokens = tokensFile(t, [{ name: 'script', scopes: ['publish', 'subscribe'], token: script }, { name: 'oncall', scopes: ['publish', 'operate', 'subscribe'], token: operator }])
+  const app = await build(t, { TOKENS_FILE: tokens.path })
+  const post = async (url: string, who: string, payload: object): Promise<Record<string, any>> => {
+    const res = await app.inject({ method: 'POST', url, headers: bearer(who), payload })
+    t.equal(res.statusCode, 200, `${url}: ${res.body}`)
+    return res.json()
+  }
+  const am = (fingerprint: string, status: 'firing' | 'resolved', severity = 'critical'): object => ({
+    version: '4',
+    status,
+    receiver: 'alert-server',
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://am:9093',
+    alerts: [{ status, labels: { alertname: 'DiskFull', severity, job: 'node' }, annotations: {}, startsAt: '2026-01-01T12:00:00Z', fingerprint }]
+  })
+  const alertWith = async (key: string): Promise<Record<string, any> | undefined> =>
+    (await app.inject({ url: `/alerts?key=${encodeURIComponent(key)}&state=open,acknowledged,resolved`, headers: bearer(operator) })).json().alerts[0]
+
+  // A repeat never lowers the severity of another source's alert without operate...
+  await post('/integrations/alertmanager', script, am('fp1', 'firing'))
+  const quieted = await post('/alerts', script, { message: 'fine', location: 'db1', severity: 'info', key: 'alertmanager:fp1' })
+  t.match(quieted, { severity: 'critical', count: 2, message: 'fine' }, 'the repeat counts, the severity stays')
+  // ...and an Idempotency-Key retry of it is still the same request, not a conflict.
+  const once = { method: 'POST' as const, url: '/alerts', headers: { ...bearer(script), 'idempotency-key': 'k-1' }, payload: { message: 'again', location: 'db1', severity: 'info', key: 'alertmanager:fp1' } }
+  t.equal((await app.inject(once)).json().severity, 'critical')
+  const retry = await app.inject(once)
+  t.same([retry.statusCode, retry.headers['idempotent-replayed'], retry.json().count], [200, 'true', 3])
+  // Raising it is fine, and so is lowering one of its own source (the API's), or with operate.
+  t.equal((await post('/alerts', script, { message: 'worse', location: 'db1', severity: 'critical', key: 'alertmanager:fp1' })).severity, 'critical')
+  await post('/alerts', script, { message: 'm', location: 'l', severity: 'critical', key: 'api-key' })
+  t.equal((await post('/alerts', script, { message: 'm', location: 'l', severity: 'info', key: 'api-key' })).severity, 'info', 'the same source may lower its own')
+  t.equal((await post('/alerts', operator, { message: 'fine', location: 'db1', severity: 'info', key: 'alertmanager:fp1' })).severity, 'info', 'operate may lower it')
+
+  // An Alertmanager resolve without operate reaches only what Alertmanager raised.
+  await post('/alerts', script, { message: 'raised by hand', location: 'db2', severity: 'critical', key: 'alertmanager:fp2' })
+  t.same(await post('/integrations/alertmanager', script, am('fp2', 'resolved')), { raised: 0, repeated: 0, resolved: 0 })
+  t.equal((await alertWith('alertmanager:fp2'))?.state, 'open', 'an alert the API raised stays open')
+  t.same(await post('/integrations/alertmanager', script, am('fp1', 'resolved')), { raised: 0, repeated: 0, resolved: 1 }, 'its own are resolved')
+  t.same(await post('/integrations/alertmanager', operator, am('fp2', 'resolved')), { raised: 0, repeated: 0, resolved: 1 }, 'operate resolves any')
+  t.equal((await alertWith('alertmanager:fp2'))?.state, 'resolved')
+
+  // Removing a monitor (which resolves its alert) needs operate.
+  t.equal((await app.inject({ method: 'POST', url: '/heartbeats/backup', headers: bearer(script) })).statusCode, 200, 'a ping is publishing')
+  const refused = await app.inject({ method: 'DELETE', url: '/heartbeats/backup', headers: bearer(script) })
+  t.same([refused.statusCode, refused.json().code], [403, 'SCOPE_MISSING'])
+  t.equal((await app.inject({ method: 'DELETE', url: '/heartbeats/backup', headers: bearer(operator) })).statusCode, 200)
+})
