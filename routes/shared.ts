@@ -4,6 +4,7 @@ import type { Publisher } from '../plugins/core/publisher'
 import { parseEventFilter, parseSince, type EventFilter, type EventFilterQuery, type Since } from '../plugins/core/event-filter'
 import { httpError } from '../schemas/errors'
 import { WHOLE_VALUES } from '../plugins/core/board'
+import { clientKey } from '../plugins/app/auth'
 
 /** Route config for routes that must answer even when the server is overloaded (health, readiness, metrics). */
 export const neverShed = { pressureHandler: (): undefined => undefined }
@@ -26,7 +27,7 @@ export async function publishRequest<D extends Draft> (publisher: Publisher, dra
   // Without operate, a repeat cannot lower the severity of an alert another source raised (core/publisher.ts).
   const rights = { operate: reply.server.allows(reply.request, 'operate') }
   if (key === undefined) return await publisher.publish(draft, rights)
-  const { event, replayed } = await publisher.publishOnce(draft, key, rights)
+  const { event, replayed } = await publisher.publishOnce(draft, key, rights, clientKey(reply.request))
   if (replayed) void reply.header('idempotent-replayed', 'true')
   return event
 }

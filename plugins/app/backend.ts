@@ -8,6 +8,8 @@ declare module 'fastify' {
     backend: Backend
     /** Alerts dropped while not resolved because OPEN_ALERTS_MAX was reached (by this instance's appends). */
     evictedAlerts: { count: number }
+    /** In memory mode: idempotency keys held, and those forgotten before their TTL for IDEMPOTENCY_KEYS_MAX or IDEMPOTENCY_KEYS_PER_CLIENT. */
+    idempotencyKeys: { held: number, dropped: number }
   }
 }
 
@@ -19,7 +21,7 @@ const EVICTION_LOG_MS = 60_000
  * REDIS_URL is set, so a server in memory never loads ioredis.
  */
 export default fp(async function backend (fastify) {
-  const { REDIS_URL, REDIS_KEY_PREFIX, REDIS_COMMAND_TIMEOUT_MS, HISTORY_SIZE, OPEN_ALERTS_MAX } = fastify.config
+  const { REDIS_URL, REDIS_KEY_PREFIX, REDIS_COMMAND_TIMEOUT_MS, HISTORY_SIZE, OPEN_ALERTS_MAX, IDEMPOTENCY_KEYS_MAX, IDEMPOTENCY_KEYS_PER_CLIENT } = fastify.config
   const evictedAlerts = { count: 0 }
   let unlogged = 0
   let lastLog = -Infinity
@@ -32,9 +34,12 @@ export default fp(async function backend (fastify) {
     unlogged = 0
   }
   fastify.decorate('evictedAlerts', evictedAlerts)
+  const idempotencyKeys = { held: 0, dropped: 0 }
+  fastify.decorate('idempotencyKeys', idempotencyKeys)
   const options = { historySize: HISTORY_SIZE, openAlertsMax: OPEN_ALERTS_MAX, onEvict }
   if (REDIS_URL === '') {
-    fastify.decorate('backend', createMemoryBackend(options))
+    // Redis keeps its keys with their TTL, under its own memory policy: the caps are this process's.
+    fastify.decorate('backend', createMemoryBackend({ ...options, onceKeysMax: IDEMPOTENCY_KEYS_MAX, onceKeysPerOwnerMax: IDEMPOTENCY_KEYS_PER_CLIENT, onceStats: idempotencyKeys }))
     return
   }
   // require, not import(): loaded on demand, and the same in the sources and in dist/.

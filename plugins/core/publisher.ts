@@ -30,9 +30,10 @@ export interface Publisher {
    * Publishes at most once per idempotency key (within the window): a repeat
    * of the same draft gets what the first got (`replayed: true`) and
    * publishes nothing; another draft under a used key is refused with
-   * IdempotencyConflictError.
+   * IdempotencyConflictError. `owner` (the client's rate-limit key) is whom
+   * the key counts against where the store caps keys per client.
    */
-  publishOnce: <D extends Draft>(draft: D, key: string, rights?: Rights) => Promise<{ event: D['type'] extends 'alert' ? Alert : Chat, replayed: boolean }>
+  publishOnce: <D extends Draft>(draft: D, key: string, rights?: Rights, owner?: string) => Promise<{ event: D['type'] extends 'alert' ? Alert : Chat, replayed: boolean }>
   /**
    * Acknowledges or resolves an alert, by id or by key (the alert with that key
    * that is not resolved; with `source`, only one that source raised: any other
@@ -170,9 +171,9 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
       return await publishDraft(draft, rights) as never
     },
 
-    async publishOnce (draft, key, rights = ALL_RIGHTS) {
+    async publishOnce (draft, key, rights = ALL_RIGHTS, owner) {
       try {
-        return { event: await publishDraft(draft, rights, { key, ttlMs: idempotencyTtlMs }) as never, replayed: false }
+        return { event: await publishDraft(draft, rights, { key, ttlMs: idempotencyTtlMs, ...(owner === undefined ? {} : { owner }) }) as never, replayed: false }
       } catch (err) {
         if (!(err instanceof Replayed)) throw err
         const answer = answerOf(err.prior)
