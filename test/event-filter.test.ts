@@ -165,6 +165,9 @@ t.test('a value with a comma: given as a repeated parameter, each value is taken
   t.same(await board('tag=a%2Cb&tag=a%2Cb'), [paris], 'a tag with a comma')
   t.same((await board('location=Paris%2C%20France')).length, 2, 'given once, it is a comma list, as before: Paris and France')
   t.same((await fastify.inject({ url: '/alerts?location=&location=' })).json().message, 'querystring/location must list at least one value')
+  // Names from a fixed set hold no comma: split at commas in either form, as before.
+  t.same((await fastify.inject({ url: '/alerts?severity=info,critical&severity=warning' })).json().count, 4)
+  t.equal((await fastify.inject({ url: '/events?poll=1&types=chat,alert_update&types=alert' })).statusCode, 200)
 
   const stream = await StreamClient.open(`${url}/events?poll=1&format=ndjson&since=all&${two}`, t)
   await stream.ended
