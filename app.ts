@@ -38,6 +38,7 @@ import pagerduty from './routes/pagerduty'
 import grafana from './routes/grafana'
 import heartbeats from './routes/heartbeats'
 import exportRoute from './routes/export'
+import { redactToken, redactUrlToken } from './plugins/core/redact'
 
 /** The longest path segment a route's parameter takes (a heartbeat's name is refused past 100 with a 400 naming it). */
 const MAX_PARAM_LENGTH = 500
@@ -93,7 +94,7 @@ export function loggerOptions (level: string, pretty = false): FastifyServerOpti
     serializers: {
       req: (request: FastifyRequest) => ({
         method: request.method,
-        url: redactToken(request.url),
+        url: redactUrlToken(request.url),
         host: request.host,
         remoteAddress: request.ip,
         remotePort: request.socket?.remotePort
@@ -103,22 +104,7 @@ export function loggerOptions (level: string, pretty = false): FastifyServerOpti
   }
 }
 
-// A query parameter as it appears in a URL or in a JSON log line: its value
-// ends at the next parameter, at whitespace or at the closing quote of a JSON
-// string (an escaped quote or backslash inside it belongs to the value).
-const QUERY_PARAM = /([?&])([^=&?#\s"\\]*)=((?:\\.|[^&\s"\\])*)/g
-
-// The query parser percent-decodes names, so ?%74oken= is read as ?token=.
-function namesToken (name: string): boolean {
-  return name.replace(/%([\da-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))).toLowerCase() === 'token'
-}
-
-/** Hides the value of every query parameter whose decoded name is token, anywhere in `text`. */
-export function redactToken (text: string): string {
-  if (!text.includes('=')) return text
-  return text.replace(QUERY_PARAM, (param: string, separator: string, name: string) =>
-    namesToken(name) ? `${separator}${name}=[redacted]` : param)
-}
+export { redactToken }
 
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // Foundations: configuration, then how input is checked and errors answered.

@@ -161,7 +161,8 @@ export type HeartbeatView = Static<typeof HeartbeatView>
 
 export const HeartbeatList = Type.Object({
   heartbeats: Type.Array(HeartbeatView, { description: 'By name.' }),
-  count: Type.Integer({ minimum: 0 })
+  count: Type.Integer({ minimum: 0, description: 'How many are in this answer (in this page, when paged).' }),
+  next: Type.Optional(Type.String({ description: 'Paged: the cursor of the next page; absent on the last.' }))
 })
 
 // PagerDuty's text: any string, well-formed Unicode; cut to the alert's limits when mapped.
@@ -223,3 +224,9 @@ export const PagerDutyInvalid = Type.Object({
   code: Type.Unsafe<ErrorCode>({ type: 'string', enum: ERROR_CODES, description: 'This server\'s code for it (VALIDATION_FAILED, INVALID_JSON, TOKEN_INVALID, SCOPE_MISSING, ...), as in its other error answers.' })
 }, { description: 'As PagerDuty answers an event it cannot take (not retried by senders): a malformed event, or a routing key that is not a token of this server with the scope the action needs.' })
 export type PagerDutyInvalid = Static<typeof PagerDutyInvalid>
+
+export const HeartbeatListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Pages the list: at most this many monitors, by name, and `next` when more follow. Without limit or cursor, every monitor (as before paging).' })),
+  cursor: Type.Optional(Type.String({ maxLength: 200, description: 'From the previous page\'s `next`; the page holds 100 monitors unless limit says otherwise.' }))
+}, { additionalProperties: false })
+export type HeartbeatListQuery = Static<typeof HeartbeatListQuery>

@@ -13,6 +13,8 @@ declare module 'fastify' {
     evictedAlerts: { count: number }
     /** A warning for the start-up line when the Redis keeps nothing on disk (or cannot tell), or undefined. */
     storeWarning: { text: string | undefined }
+    /** In memory mode: idempotency keys held, and those forgotten before their TTL for IDEMPOTENCY_KEYS_MAX or IDEMPOTENCY_KEYS_PER_CLIENT. */
+    idempotencyKeys: { held: number, dropped: number }
   }
 }
 
@@ -44,7 +46,7 @@ export async function redisPersistence (command: { config: (op: 'GET', name: str
  * and Redis are loaded only when chosen, so a server in memory loads neither.
  */
 export default fp(async function backend (fastify) {
-  const { REDIS_URL, REDIS_KEY_PREFIX, REDIS_COMMAND_TIMEOUT_MS, REPLAY_WINDOW, OPEN_ALERTS_MAX, DATA_DIR, SQLITE_SYNCHRONOUS, RETENTION } = fastify.config
+  const { REDIS_URL, REDIS_KEY_PREFIX, REDIS_COMMAND_TIMEOUT_MS, REPLAY_WINDOW, OPEN_ALERTS_MAX, DATA_DIR, SQLITE_SYNCHRONOUS, RETENTION, IDEMPOTENCY_KEYS_MAX, IDEMPOTENCY_KEYS_PER_CLIENT } = fastify.config
   const { timers } = fastify
   const evictedAlerts = { count: 0 }
   let unlogged = 0
@@ -60,10 +62,13 @@ export default fp(async function backend (fastify) {
   fastify.decorate('evictedAlerts', evictedAlerts)
   const storeWarning: { text: string | undefined } = { text: undefined }
   fastify.decorate('storeWarning', storeWarning)
+  const idempotencyKeys = { held: 0, dropped: 0 }
+  fastify.decorate('idempotencyKeys', idempotencyKeys)
   const options = { historySize: REPLAY_WINDOW, openAlertsMax: OPEN_ALERTS_MAX, onEvict, now: () => timers.now() }
   const store = storeOf(fastify.config)
   if (store === 'memory') {
-    fastify.decorate('backend', createMemoryBackend(options))
+    // The SQLite file keeps its keys on disk, Redis with their TTL under its own memory policy: the caps are this process's.
+    fastify.decorate('backend', createMemoryBackend({ ...options, onceKeysMax: IDEMPOTENCY_KEYS_MAX, onceKeysPerOwnerMax: IDEMPOTENCY_KEYS_PER_CLIENT, onceStats: idempotencyKeys }))
     return
   }
   if (store === 'sqlite') {

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { errorBody, httpError, isHttpError, type ErrorCode, type ErrorResponse } from '../../schemas/errors'
+import { redactUrlToken } from '../core/redact'
 import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, IdempotencyConflictError, OutcomeUnknownError, StorageUnavailableError } from '../core/errors'
 
 // Fastify's and its plugins' own errors, by their code, in this service's codes:
@@ -79,6 +80,8 @@ export function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoExce
 export default fp(async function errors (fastify) {
   fastify.setErrorHandler((caught: FastifyError, request, reply) => {
     const { cause, ...body } = describeError(caught, request.headers['content-type'])
+    // A message may quote the URL (a 404, a malformed path): never a token in it.
+    body.message = redactUrlToken(body.message)
     const { statusCode } = body
     if (body.code === 'BACKEND_UNAVAILABLE' || body.code === 'STORAGE_UNAVAILABLE') reply.header('retry-after', '5')
     // A 503 or 504 is a state the server reports (overloaded, full, Redis away or slow), not a fault.
@@ -88,7 +91,7 @@ export default fp(async function errors (fastify) {
   })
 
   fastify.setNotFoundHandler((request) => {
-    throw httpError('NOT_FOUND', `Route ${request.method}:${request.url} not found`)
+    throw httpError('NOT_FOUND', `Route ${request.method}:${redactUrlToken(request.url)} not found`)
   })
 
   fastify.server.on('request', (req: IncomingMessage, res: ServerResponse) => { responses.set(req.socket, res) })

@@ -46,6 +46,8 @@ export type Expect =
 export interface Once {
   key: string
   ttlMs: number
+  /** Who used the key (its rate-limit key): a store that caps keys per client counts them by it. */
+  owner?: string
 }
 
 /** What an append did: stored the event, or not (its expectation failed, or its key was used: `prior`). */
