@@ -72,7 +72,7 @@ t.test('the WebSocket needs the token as a header or ?token=, refused with 401 b
 })
 
 t.test('tokens never reach the logs', async (t) => {
-  const { fastify, text } = await buildLogged(t, { API_TOKEN: TOKEN })
+  const { fastify, text } = await buildLogged(t, { API_TOKEN: TOKEN, LOG_LEVEL: 'debug' })
   await fastify.inject({ url: '/alerts/history', headers: bearer })
   await fastify.inject({ url: `/alerts/history?token=${TOKEN}` })
   await fastify.listen({ port: 0, host: '127.0.0.1' })

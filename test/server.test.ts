@@ -174,6 +174,15 @@ t.test('on start, one line says where the dashboard and docs are, the mode, and 
   t.equal(await byFile.exited, 0)
 })
 
+t.test('a misspelt setting, in the environment or in .env, is named at start with the setting it resembles', async (t) => {
+  const p = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\nTOKEN_FILE=/etc/alerts/tokens.json\n', { LOGLEVEL: 'debug' })
+  t.match(await p.waitLine(/TOKEN_FILE/), /"level":40,.*"msg":"TOKEN_FILE is not a setting of this server and is ignored: did you mean TOKENS_FILE\?"/)
+  t.match(await p.waitLine(/LOGLEVEL/), /did you mean LOG_LEVEL\?/)
+  await p.waitLine(/Alert server ready/)
+  p.child.kill('SIGTERM')
+  t.equal(await p.exited, 0)
+})
+
 t.test('a port already in use stops start-up with one line and exit code 1', async (t) => {
   const first = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\n')
   const base = await listening(first)
