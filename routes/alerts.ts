@@ -110,7 +110,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['alerts'],
       summary: 'Resolve the open alert with a key',
-      description: 'What a script that raised an alert by key does when the problem is gone. 404 when no alert with that key is open. `by` as for /alerts/{id}/resolve.',
+      description: 'What a script that raised an alert by key does when the problem is gone. When none with that key is open, the newest alert with that key (already resolved) is answered unchanged, as resolving by id twice; 404 only for a key no retained alert has. `by` as for /alerts/{id}/resolve.',
       body: ResolveByKeyInput,
       response: { 200: Alert, ...publishErrors, ...lifecycleErrors }
     }

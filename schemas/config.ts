@@ -16,7 +16,7 @@ export const ConfigSchema = Type.Object({
   ALERT_MESSAGE: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S', default: 'Intruder detected', description: 'Message of the automatic alert.' }),
   ALERT_LOCATION: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', default: 'North Gate', description: 'Location of the automatic alert.' }),
   ALERT_SEVERITY: Type.Unsafe<'info' | 'warning' | 'critical'>({ type: 'string', enum: ['info', 'warning', 'critical'], default: 'info', description: 'Severity of the automatic alert.' }),
-  ALERT_KEY: Type.String({ maxLength: 200, default: '', description: 'When set, the automatic alert repeats as one alert with this key (a growing count) instead of a new alert per tick.' }),
+  ALERT_KEY: Type.String({ maxLength: 200, default: '', description: 'When set, the automatic alert repeats as one alert with this key (a growing count) instead of a new alert per tick. Unset, each tick is a new alert with the key ticker and resolves the previous one: one automatic alert open at a time.' }),
   HISTORY_SIZE: Type.Integer({ minimum: 1, maximum: 100000, default: 10, description: 'Events kept per stream (alerts with their updates, chat) for replay; resolved alerts kept; alerts GET /alerts/history shows.' }),
   OPEN_ALERTS_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: 10000, description: 'Alerts that are not resolved kept at most; past it the oldest info alert goes first (then warning, then critical), with a warning in the log.' }),
   ESCALATE_AFTER_MS: Type.Integer({ minimum: 0, default: 0, description: 'A critical alert still open (not acknowledged) this long after it was raised or last escalated is announced again; 0 turns it off.' }),

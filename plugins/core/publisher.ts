@@ -23,7 +23,7 @@ export interface Publisher {
    * IdempotencyConflictError.
    */
   publishOnce: <D extends Draft>(draft: D, key: string) => Promise<{ event: D['type'] extends 'alert' ? Alert : Chat, replayed: boolean }>
-  /** Acknowledges or resolves an alert, by id or by key (the alert with that key that is not resolved). */
+  /** Acknowledges or resolves an alert, by id or by key (the alert with that key that is not resolved; to resolve, else the newest with that key, already resolved). */
   act: (target: { id: string } | { key: string }, action: Action, by: string, note?: string) => Promise<ActResult>
   /** Announces a critical alert nobody acknowledged again, if it is still due. Resolves with whether it did. */
   escalate: (id: string, afterMs: number) => Promise<boolean>
@@ -61,6 +61,9 @@ export function sameDraft (answer: Alert | Chat, draft: Draft): boolean {
     answer.severity === (draft.severity ?? 'warning') && answer.key === draft.key && answer.link === draft.link &&
     sameTags(answer.tags, draft.tags)
 }
+
+// Alerts read at a time when looking for the newest with a key that none open has.
+const KEY_SEARCH_PAGE = 100
 
 // Each retry re-reads the alert; only a storm of changes to one alert needs many.
 const MAX_ATTEMPTS = 100
@@ -136,6 +139,20 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
     })
   }
 
+  /**
+   * The alert most recently raised with `key`, among those the store keeps
+   * (read newest first, a page at a time: it is nearly always among the newest).
+   */
+  async function newestWithKey (key: string): Promise<StoredAlert | undefined> {
+    let before: number | undefined
+    for (;;) {
+      const page = await store.newest(KEY_SEARCH_PAGE, before)
+      const found = page.find((stored) => stored.alert.key === key)
+      if (found !== undefined || page.length < KEY_SEARCH_PAGE) return found
+      before = (page[page.length - 1] as StoredAlert).seq
+    }
+  }
+
   async function publishDraft (draft: Draft, once?: Once): Promise<Alert | Chat> {
     if (draft.type === 'chat') {
       const chat = stampChat(draft, now)
@@ -164,9 +181,13 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
 
     async act (target, action, by, note) {
       return await retried(async () => {
-        const current: StoredAlert | undefined = 'id' in target ? await store.alert(target.id) : await store.openByKey(target.key)
+        // Resolving by key a second time finds the alert already resolved, as
+        // by id: a job that resolves on every healthy run must not fail on the second.
+        const current: StoredAlert | undefined = 'id' in target
+          ? await store.alert(target.id)
+          : await store.openByKey(target.key) ?? (action === 'resolve' ? await newestWithKey(target.key) : undefined)
         if (current === undefined) {
-          throw new AlertNotFoundError('id' in target ? `no alert with id ${target.id}` : `no open alert with key ${JSON.stringify(target.key)}`)
+          throw new AlertNotFoundError('id' in target ? `no alert with id ${target.id}` : `no ${action === 'resolve' ? '' : 'open '}alert with key ${JSON.stringify(target.key)}`)
         }
         const outcome = act(current.alert, action, by, now())
         if (outcome.kind === 'conflict') throw new AlertConflictError(outcome.message)
