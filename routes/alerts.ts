@@ -40,7 +40,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Raise an alert',
       description: 'Stores the alert and sends it to every WebSocket client. With the `key` of an alert that is not resolved, ' +
         'that alert is updated instead (latest message, location, severity, link and tags; count + 1) and an alert_update ' +
-        'frame is sent. Unknown fields are ignored. With an Idempotency-Key header a retry is safe: it gets the first result and publishes nothing.',
+        'frame is sent. Unknown fields are ignored, and named in the Ignored-Fields response header. With an Idempotency-Key header a retry is safe: it gets the first result and publishes nothing.',
       body: AlertInput,
       headers: PublishHeaders,
       response: { 200: Alert, ...publishErrors }

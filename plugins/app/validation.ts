@@ -127,7 +127,33 @@ export function jsonProblem (text: string): string | undefined {
   }
 }
 
+/** The header that names the body fields a request sent and the server dropped. */
+export const IGNORED_FIELDS_HEADER = 'ignored-fields'
+// A body of 64 KiB could name thousands: the first few say enough.
+const MAX_IGNORED_NAMED = 20
+const MAX_IGNORED_NAME = 100
+
+/**
+ * The fields of `body` that `schema` (an object schema that drops what it does
+ * not list) does not know, percent-encoded so that any name fits in a header.
+ */
+export function ignoredFields (schema: unknown, body: unknown): string[] {
+  const s = schema as { properties?: Record<string, unknown>, additionalProperties?: unknown } | undefined
+  if (s?.properties === undefined || s.additionalProperties !== false) return []
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return []
+  const known = s.properties
+  return Object.keys(body).filter((name) => !Object.hasOwn(known, name))
+    .slice(0, MAX_IGNORED_NAMED)
+    .map((name) => encodeURIComponent(name.slice(0, MAX_IGNORED_NAME)))
+}
+
 export default fp(async function validation (fastify) {
+  // Unknown body fields are dropped, as the original service did; the answer
+  // names them, so that a misspelt field ({"severty": ...}) does not pass unseen.
+  fastify.addHook('preValidation', async (request, reply) => {
+    const ignored = ignoredFields(request.routeOptions.schema?.body, request.body)
+    if (ignored.length > 0) void reply.header(IGNORED_FIELDS_HEADER, ignored.join(', '))
+  })
   // Bodies are JSON only; anything else is answered 415.
   fastify.removeContentTypeParser('text/plain')
   // Fastify's own JSON parser (prototype-poisoning checks included), after a strict UTF-8 decode.
