@@ -1,4 +1,4 @@
-import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Server } from 'node:http'
 import fp from 'fastify-plugin'
 import type { Config } from './schemas/config'
@@ -44,10 +44,32 @@ import { redactToken, redactUrlToken } from './plugins/core/redact'
 const MAX_PARAM_LENGTH = 500
 
 /** Fastify options for a configuration, shared by server.ts and the tests, so both run the same server. */
+/** A request slower than this is logged at info, as one that failed; others at debug. */
+export const SLOW_REQUEST_MS = 1000
+
+/**
+ * Fastify's request lines, quieter: every successful request at info would
+ * bury what matters (a dashboard polls, the ticker publishes). A request is
+ * logged at debug, unless it failed (4xx at info, 5xx at error) or was slow.
+ */
+class RequestLogController extends LogController {
+  override incomingRequest (request: FastifyRequest): void {
+    if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request')
+  }
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return
+    if (error !== null && error !== undefined) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored')
+    else if (reply.statusCode >= 400 || reply.elapsedTime >= SLOW_REQUEST_MS) reply.log.info({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
+    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
+  }
+}
+
 export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   const { REQUEST_TIMEOUT_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } = config
   return {
     bodyLimit: 64 * 1024,
+    logController: new RequestLogController(),
     // Past maxParamLength a path is a 404; a heartbeat's name (up to 100) may be longer, and is then refused with a 400 naming it.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     // What the router refuses before any route or hook runs (a path whose

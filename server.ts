@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { build, loggerOptions } from './app'
-import { ConfigError, loadConfig } from './plugins/app/config'
+import { ConfigError, loadConfig, misspeltSettings } from './plugins/app/config'
 import type { Config } from './schemas/config'
 
 // In-flight requests get IN_FLIGHT_GRACE_MS; WebSocket clients as long to
@@ -49,6 +49,7 @@ async function start (): Promise<FastifyInstance> {
   try {
     config = loadConfig(process.env, { dotenv: true })
     const fastify = build(config, loggerOptions(config.LOG_LEVEL, process.stdout.isTTY))
+    for (const warning of misspeltSettings(process.env, { dotenv: true })) fastify.log.warn(warning)
     await fastify.listen({ port: config.PORT, host: config.HOST })
     return fastify
   } catch (err) {

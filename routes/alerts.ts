@@ -48,7 +48,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
         summary: 'Raise an alert',
         description: 'Stores the alert and sends it to every WebSocket client. With the `key` of an alert that is not resolved, ' +
           'that alert is updated instead (latest message, location, severity, link and tags; count + 1) and an alert_update ' +
-          'frame is sent. Unknown fields are ignored. With an Idempotency-Key header a retry is safe: it gets the first result and publishes nothing. ' +
+          'frame is sent. Unknown fields are ignored, and named in the Ignored-Fields response header. With an Idempotency-Key header a retry is safe: it gets the first result and publishes nothing. ' +
           'The body is JSON, or plain text (text/plain, or the form curl -d sends, taken as sent): the text is the message, and location, severity, ' +
           'key, tags (a comma list) and link come from the X-Location, X-Severity, X-Key, X-Tags and X-Link headers, or else from the query string ' +
           '(?location=db1&severity=critical), with the same rules and answers as in JSON.',
@@ -149,7 +149,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['alerts'],
       summary: 'Resolve the open alert with a key',
-      description: 'What a script that raised an alert by key does when the problem is gone. 404 when no alert with that key is open. `by` as for /alerts/{id}/resolve.',
+      description: 'What a script that raised an alert by key does when the problem is gone. When none with that key is open, the newest alert with that key (already resolved) is answered unchanged, as resolving by id twice; 404 only for a key no retained alert has. `by` as for /alerts/{id}/resolve.',
       body: ResolveByKeyInput,
       response: { 200: Alert, ...publishErrors, ...lifecycleErrors }
     }

@@ -52,7 +52,11 @@ export const Change = enumOf(CHANGES, 'What happened to the alert.')
 export type Change = Static<typeof Change>
 
 const key = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', [WELL_FORMED]: true, description: 'The identity of the incident: raising an alert with the key of one that is not resolved updates that one instead of adding a second.', examples: ['disk-full:db1'] })
-const link = Type.String({ maxLength: 2000, pattern: '^[hH][tT][tT][pP][sS]?://[^\\s]+$', description: 'An http or https URL: a runbook, a graph.', examples: ['https://runbooks.example.com/disk-full'] })
+/** An http or https URL (the scheme in any case). */
+export const LINK_PATTERN = '^[hH][tT][tT][pP][sS]?://[^\\s]+$'
+/** Visible ASCII: what a header value or an external id may hold. */
+export const VISIBLE_ASCII = '^[\\x21-\\x7e]+$'
+const link = Type.String({ maxLength: 2000, pattern: LINK_PATTERN, description: 'An http or https URL: a runbook, a graph.', examples: ['https://runbooks.example.com/disk-full'] })
 const tags = Type.Array(Type.String({ minLength: 1, maxLength: 50, pattern: '\\S', [WELL_FORMED]: true }), { maxItems: 10, description: 'Up to 10 labels of up to 50 characters.', examples: [['db', 'disk']] })
 /** The most JSON an alert's details may take; larger details are replaced by a note saying so (plugins/core/details.ts). */
 export const DETAILS_MAX_BYTES = 8 * 1024
@@ -98,9 +102,10 @@ export const PublishHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({
     minLength: 1,
     maxLength: 200,
-    pattern: '^[\\x21-\\x7e]+$',
-    description: 'Optional; any 1 to 200 visible ASCII characters, e.g. a UUID. A retry with the same key (within IDEMPOTENCY_TTL_MS, 24 h) gets the first result (with Idempotent-Replayed: true) and publishes nothing; the same key with a different body is 422. Keys are shared by every client and instance: make them unique.',
-    examples: ['9b2f6f7e-3c1a-4d7e-8a51-2f1f1f5d0c11']
+    pattern: VISIBLE_ASCII,
+    // No example: Swagger UI copies one into the "Try it out" form, and every
+    // later request from that form would reuse the key (422 for another body).
+    description: 'Optional; any 1 to 200 visible ASCII characters, e.g. a new UUID per request. A retry with the same key (within IDEMPOTENCY_TTL_MS, 24 h) gets the first result (with Idempotent-Replayed: true) and publishes nothing; the same key with a different body is 422. Keys are shared by every client and instance: make them unique.'
   }))
 })
 

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { NOT_BLANK, Severity, WELL_FORMED } from './events'
+import { NOT_BLANK, Severity, VISIBLE_ASCII, WELL_FORMED } from './events'
 import { DURATION_PATTERN } from '../plugins/core/duration'
 import { ERROR_CODES, type ErrorCode } from './errors'
 
@@ -14,7 +14,7 @@ export const AlertmanagerAlert = Type.Object({
   startsAt: Type.Optional(Type.String({ maxLength: 100 })),
   endsAt: Type.Optional(Type.String({ maxLength: 100 })),
   generatorURL: Type.Optional(Type.String({ maxLength: 10000, description: 'Becomes the link when it is an http(s) URL of at most 2000 characters.' })),
-  fingerprint: Type.String({ minLength: 1, maxLength: 100, pattern: '^[\\x21-\\x7e]+$', description: 'The alert\'s identity in Alertmanager: the key is alertmanager:<fingerprint>.' })
+  fingerprint: Type.String({ minLength: 1, maxLength: 100, pattern: VISIBLE_ASCII, description: 'The alert\'s identity in Alertmanager: the key is alertmanager:<fingerprint>.' })
 })
 export type AlertmanagerAlert = Static<typeof AlertmanagerAlert>
 
@@ -135,8 +135,11 @@ export type GrafanaPayload = Static<typeof GrafanaPayload>
 
 const duration = (description: string) => Type.String({ pattern: DURATION_PATTERN, description, examples: ['5m'] })
 
+/** A heartbeat monitor's name: it is part of a path. */
+export const HEARTBEAT_NAME_PATTERN = '^[A-Za-z0-9_.-]+$'
+
 export const HeartbeatName = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.-]+$', description: 'Letters, digits, -, _ and .; up to 100.', examples: ['nightly-backup'] })
+  name: Type.String({ minLength: 1, maxLength: 100, pattern: HEARTBEAT_NAME_PATTERN, description: 'Letters, digits, -, _ and .; up to 100.', examples: ['nightly-backup'] })
 })
 
 export const HeartbeatQuery = Type.Object({

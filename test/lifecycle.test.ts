@@ -119,7 +119,10 @@ t.test('acknowledge and resolve: transitions, repeats, conflicts, unknown ids an
   t.match((await act(app, `/alerts/${alert.id as string}/ack`, { by: 'Ana\ud800' })).json().message, /body\/by must be well-formed Unicode/)
   t.match((await act(app, `/alerts/${alert.id as string}/ack`, { note: '\udfff' })).json().message, /body\/note must be well-formed Unicode/)
   t.match((await act(app, '/alerts/resolve', { key: 'door', by: 'x', note: 'x\ud800' })).json().message, /body\/note must be well-formed Unicode/)
-  t.equal((await act(app, '/alerts/resolve', { key: 'door' })).statusCode, 404, 'no open alert with that key any more')
+  t.same((await act(app, '/alerts/resolve', { key: 'door' })).json(), resolved.json(), 'by key too, resolving again: 200, unchanged')
+  const never = await act(app, '/alerts/resolve', { key: 'window' })
+  t.equal(never.statusCode, 404, 'a key never seen')
+  t.equal(never.json().message, 'no alert with key "window"')
   t.equal((await act(app, '/alerts/resolve', {})).statusCode, 400)
   await t.resolves(async () => undefined)
   t.equal(client.pending, 0, 'no frame for no-ops and refusals')
@@ -143,6 +146,23 @@ t.test('open -> resolved directly, and resolve by key', async (t) => {
   t.equal(res.statusCode, 200)
   t.match(res.json(), { id: alert.id, state: 'resolved', resolvedBy: 'cron' })
   t.notOk('acknowledgedBy' in res.json())
+})
+
+t.test('resolve by key, again and again (a job that resolves on every healthy run): 200 with the newest alert of that key', async (t) => {
+  const app = await build(t, { HISTORY_SIZE: 1000 })
+  const first = await raise(app, { key: 'backup' })
+  t.equal((await act(app, '/alerts/resolve', { key: 'backup', by: 'cron' })).statusCode, 200)
+  const second = await raise(app, { key: 'backup', message: 'Backup failed again' })
+  t.not(second.id, first.id, 'raised again after its resolve: a new alert')
+  // Many alerts raised since, so that the newest with the key is pages back.
+  for (let i = 0; i < 250; i++) await raise(app, { key: `other-${i}` })
+  const resolved = await act(app, '/alerts/resolve', { key: 'backup', by: 'cron' })
+  t.match(resolved.json(), { id: second.id, state: 'resolved', resolvedBy: 'cron' })
+  for (let run = 0; run < 3; run++) {
+    const again = await act(app, '/alerts/resolve', { key: 'backup', by: 'cron' })
+    t.equal(again.statusCode, 200, `healthy run ${run + 1}`)
+    t.same(again.json(), resolved.json(), 'the newest alert of the key, unchanged (not the older one)')
+  }
 })
 
 t.test('GET /alerts: filters (comma lists OR, parameters AND), newest first, limit and cursor', async (t) => {

@@ -24,7 +24,7 @@ async function raw (port: number, target: string, upgrade: boolean): Promise<num
 }
 
 t.test('no form of the token the server reads reaches a log line, on any path, accepted or refused', async (t) => {
-  const { fastify, text } = await buildLogged(t, { API_TOKEN: TOKEN })
+  const { fastify, text } = await buildLogged(t, { API_TOKEN: TOKEN, LOG_LEVEL: 'debug' })
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const { port } = fastify.server.address() as { port: number }
 

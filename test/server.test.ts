@@ -99,7 +99,8 @@ async function listening (p: Proc): Promise<string> {
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`${signal}: clients get 1001, the in-flight request finishes, the process exits 0`, async (t) => {
-    const p = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\n')
+    // At debug: the request's "incoming request" line says it is in flight.
+    const p = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\nLOG_LEVEL=debug\n')
     const base = await listening(p)
     const client = await Client.open(`${base.replace('http', 'ws')}/ws`, t)
 
@@ -192,7 +193,8 @@ t.test('a connection that never sends a request does not hold shutdown open', as
 t.test('.env is read from the working directory; the environment overrides it', async (t) => {
   const p = start(t, 'PORT=0\nALERT_INTERVAL_MS=30\nALERT_MESSAGE=From the env file\nALERT_LOCATION=Nowhere\n', { ALERT_LOCATION: 'From the environment' })
   const base = await listening(p)
-  const client = await Client.open(`${base.replace('http', 'ws')}/ws`, t)
+  // Alerts only: each tick also resolves the one before (an alert_update).
+  const client = await Client.open(`${base.replace('http', 'ws')}/ws?types=alert`, t)
   t.match(await client.next(), { type: 'alert', message: 'From the env file', location: 'From the environment' })
   p.child.kill('SIGTERM')
   t.equal(await p.exited, 0)
@@ -226,6 +228,15 @@ t.test('on start, one line says where the dashboard and docs are, the mode, and 
   t.match(await byFile.waitLine(/Alert server ready/), /events in \S+alerts\.db; token required \(TOKENS_FILE\)"/)
   byFile.child.kill('SIGTERM')
   t.equal(await byFile.exited, 0)
+})
+
+t.test('a misspelt setting, in the environment or in .env, is named at start with the setting it resembles', async (t) => {
+  const p = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\nTOKEN_FILE=/etc/alerts/tokens.json\n', { LOGLEVEL: 'debug' })
+  t.match(await p.waitLine(/TOKEN_FILE/), /"level":40,.*"msg":"TOKEN_FILE is not a setting of this server and is ignored: did you mean TOKENS_FILE\?"/)
+  t.match(await p.waitLine(/LOGLEVEL/), /did you mean LOG_LEVEL\?/)
+  await p.waitLine(/Alert server ready/)
+  p.child.kill('SIGTERM')
+  t.equal(await p.exited, 0)
 })
 
 t.test('a port already in use stops start-up with one line and exit code 1', async (t) => {

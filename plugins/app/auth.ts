@@ -141,7 +141,9 @@ export default fp(async function auth (fastify) {
       if (Array.isArray(repeated)) return httpError('INVALID_QUERY', `querystring/token is given ${repeated.length} times; give it once`)
       return httpError('TOKEN_REQUIRED', 'a token is required: send Authorization: Bearer <token>' + (byQuery ? ' or ?token=<token>' : ''))
     }
-    const identity = given === '' ? undefined : identify(given)
+    // Another scheme, or a token without its "Bearer " (no guess: nothing was compared).
+    if (given === '') return httpError('TOKEN_INVALID', 'the Authorization header holds no bearer token: use Authorization: Bearer <token>')
+    const identity = identify(given)
     if (identity === 'expired') return httpError('TOKEN_EXPIRED', 'the token has expired; get a fresh one')
     if (identity === undefined) {
       // A missing token is no guess (a page asks for it after a first 401), so only wrong ones count.

@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin'
 import envSchema from 'env-schema'
 import { isIP } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
 import Ajv, { type ErrorObject } from 'ajv'
 import { ConfigSchema, type Config } from '../../schemas/config'
 
@@ -136,6 +138,57 @@ export function loadConfig (env: Env = process.env, { dotenv = false }: { dotenv
   ].filter((p) => p !== undefined)
   if (problems.length > 0) throw new ConfigError(problems.join('; '))
   return config
+}
+
+/** Edit distance (insertions, deletions, substitutions, swaps of neighbours) between two names. */
+function distance (a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[]
+      const above = d[i - 1] as number[]
+      row[j] = Math.min((above[j] as number) + 1, (row[j - 1] as number) + 1, (above[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1)
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number
+}
+
+/**
+ * The setting an unknown variable was probably meant to be: one whose name
+ * differs by case alone, or by one edit (two for long names). Unknown
+ * variables are otherwise ignored: the environment holds many (PATH, HOME, a
+ * platform's own), so only near misses of this server's names are worth a word.
+ */
+export function meantSetting (name: string): string | undefined {
+  const known = Object.keys(ConfigSchema.properties)
+  if (known.includes(name)) return undefined
+  const upper = name.toUpperCase()
+  const allowedEdits = upper.length >= 8 ? 2 : upper.length >= 4 ? 1 : 0
+  let best: { name: string, edits: number } | undefined
+  for (const candidate of known) {
+    const edits = distance(upper, candidate)
+    if (edits <= allowedEdits && (best === undefined || edits < best.edits)) best = { name: candidate, edits }
+  }
+  return best?.name
+}
+
+/**
+ * One warning per variable of the environment (and of .env, with `dotenv`)
+ * that is not a setting but looks like a misspelt one: `TOKEN_FILE=…` would
+ * otherwise start the server with every route open, without a word.
+ */
+export function misspeltSettings (env: Env = process.env, { dotenv = false }: { dotenv?: boolean } = {}): string[] {
+  const names = new Set(Object.keys(env))
+  if (dotenv) {
+    let text = ''
+    try { text = readFileSync('.env', 'utf8') } catch { /* no .env: nothing more to look at */ }
+    for (const name of Object.keys(parseEnv(text))) names.add(name)
+  }
+  return [...names].flatMap((name) => {
+    const meant = meantSetting(name)
+    return meant === undefined ? [] : [`${name} is not a setting of this server and is ignored: did you mean ${meant}?`]
+  })
 }
 
 /** Decorates the instance with the configuration it was built from. */

@@ -36,8 +36,9 @@ export interface Publisher {
   publishOnce: <D extends Draft>(draft: D, key: string, rights?: Rights, owner?: string) => Promise<{ event: D['type'] extends 'alert' ? Alert : Chat, replayed: boolean }>
   /**
    * Acknowledges or resolves an alert, by id or by key (the alert with that key
-   * that is not resolved; with `source`, only one that source raised: any other
-   * is as if there were none).
+   * that is not resolved; to resolve, else the newest with that key, already
+   * resolved; with `source`, only one that source raised: any other is as if
+   * there were none).
    */
   act: (target: { id: string } | { key: string, source?: Source }, action: Action, by: string, note?: string) => Promise<ActResult>
   /** Announces a critical alert nobody acknowledged again, if it is still due. Resolves with whether it did. */
@@ -79,6 +80,9 @@ export function sameDraft (answer: Alert | Chat, draft: Draft): boolean {
 }
 
 const rank = (severity: Severity): number => SEVERITIES.indexOf(severity)
+
+// Alerts read at a time when looking for the newest with a key that none open has.
+const KEY_SEARCH_PAGE = 100
 
 // Each retry re-reads the alert; only a storm of changes to one alert needs many.
 const MAX_ATTEMPTS = 100
@@ -156,6 +160,20 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
     })
   }
 
+  /**
+   * The alert most recently raised with `key`, among those the store keeps
+   * (read newest first, a page at a time: it is nearly always among the newest).
+   */
+  async function newestWithKey (key: string): Promise<StoredAlert | undefined> {
+    let before: number | undefined
+    for (;;) {
+      const page = await store.newest(KEY_SEARCH_PAGE, before)
+      const found = page.find((stored) => stored.alert.key === key)
+      if (found !== undefined || page.length < KEY_SEARCH_PAGE) return found
+      before = (page[page.length - 1] as StoredAlert).seq
+    }
+  }
+
   async function publishDraft (draft: Draft, rights: Rights, once?: Once): Promise<Alert | Chat> {
     if (draft.type === 'chat') {
       const chat = stampChat(draft, now)
@@ -184,10 +202,14 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
 
     async act (target, action, by, note) {
       return await retried(async () => {
-        let current: StoredAlert | undefined = 'id' in target ? await store.alert(target.id) : await store.openByKey(target.key)
+        // Resolving by key a second time finds the alert already resolved, as
+        // by id: a job that resolves on every healthy run must not fail on the second.
+        let current: StoredAlert | undefined = 'id' in target
+          ? await store.alert(target.id)
+          : await store.openByKey(target.key) ?? (action === 'resolve' ? await newestWithKey(target.key) : undefined)
         if ('source' in target && target.source !== undefined && current?.alert.source !== target.source) current = undefined
         if (current === undefined) {
-          throw new AlertNotFoundError('id' in target ? `no alert with id ${target.id}` : `no open alert with key ${JSON.stringify(target.key)}`)
+          throw new AlertNotFoundError('id' in target ? `no alert with id ${target.id}` : `no ${action === 'resolve' ? '' : 'open '}alert with key ${JSON.stringify(target.key)}`)
         }
         const outcome = act(current.alert, action, by, now(), note)
         if (outcome.kind === 'conflict') throw new AlertConflictError(outcome.message)
