@@ -864,9 +864,16 @@
       details: textElement('p', 'alert-details', ''),
       actions: textElement('div', 'alert-actions', ''),
       acknowledge: button('acknowledge', 'Acknowledge'),
-      resolve: button('resolve', 'Resolve')
+      resolve: button('resolve', 'Resolve'),
+      note: document.createElement('input')
     }
-    card.parts.actions.append(card.parts.acknowledge, card.parts.resolve)
+    // Sent with Acknowledge or Resolve, and kept on the alert (its notes).
+    card.parts.note.type = 'text'
+    card.parts.note.className = 'note-input'
+    card.parts.note.maxLength = 1000
+    card.parts.note.placeholder = 'Note (optional)'
+    card.parts.note.setAttribute('aria-label', 'Note sent with Acknowledge or Resolve')
+    card.parts.actions.append(card.parts.note, card.parts.acknowledge, card.parts.resolve)
     card.append(card.parts.head, card.parts.message, card.parts.details, card.parts.actions)
     board.cards.set(id, card)
     return card
@@ -935,8 +942,15 @@
       details.append(byLine('acknowledged-by', 'Acknowledged', alert.acknowledgedBy, alert.acknowledgedAt))
     }
     if (alert.state === 'resolved') details.append(byLine('resolved-by', 'Resolved', alert.resolvedBy, alert.resolvedAt))
-    const note = board.notes.get(alert.id)
-    if (note !== undefined) details.append(textElement('span', 'alert-note', `“${note.note}”${note.by ? ` (${note.by})` : ''}`))
+    // The notes the alert carries (a server that keeps them), else the last one an update frame brought.
+    const notes = Array.isArray(alert.notes) && alert.notes.length > 0
+      ? alert.notes.map((n) => ({ note: String(n.text), by: typeof n.by === 'string' ? n.by : '', at: n.at }))
+      : board.notes.has(alert.id) ? [board.notes.get(alert.id)] : []
+    for (const note of notes) {
+      const line = textElement('span', 'alert-note', `“${note.note}”${note.by ? ` (${note.by})` : ''}`)
+      if (typeof note.at === 'string') line.append(' ', timeElement({ timestamp: note.at }))
+      details.append(line)
+    }
     if (typeof alert.key === 'string') details.append(textElement('span', 'alert-key', `key ${alert.key}`))
     if (Array.isArray(alert.tags)) for (const tag of alert.tags) details.append(textElement('span', 'tag', String(tag)))
     const href = safeLink(alert.link)
@@ -985,17 +999,19 @@
     el.identityInput.select()
   }
 
-  async function act (id, action) {
+  async function act (id, action, noteInput) {
     const by = state.me.named === true ? state.me.name : identity()
     if (by === '') {
-      askName({ id, action })
+      askName({ id, action, noteInput })
       return
     }
     hideError(el.boardError)
     board.busy.add(id)
     scheduleRender()
     try {
-      const alert = await api(`alerts/${encodeURIComponent(id)}/${action === 'acknowledge' ? 'ack' : 'resolve'}`, { by })
+      const note = noteInput instanceof HTMLInputElement ? noteInput.value.trim() : ''
+      const alert = await api(`alerts/${encodeURIComponent(id)}/${action === 'acknowledge' ? 'ack' : 'resolve'}`, note === '' ? { by } : { by, note })
+      if (noteInput instanceof HTMLInputElement) noteInput.value = ''
       if (isEvent(alert)) applyAlert(alert, false)
     } catch (err) {
       showError(el.boardError, `The alert could not be ${action === 'acknowledge' ? 'acknowledged' : 'resolved'}: ${err.message}`)
@@ -1010,7 +1026,7 @@
     const button = e.target instanceof Element ? e.target.closest('button[data-action]') : null
     const card = button?.closest('li[data-id]')
     if (!button || !card) return
-    void act(card.dataset.id, button.dataset.action)
+    void act(card.dataset.id, button.dataset.action, card.querySelector('input.note-input'))
   }
 
   // -------------------------------------------------- sound, notification
@@ -1103,7 +1119,7 @@
       showIdentity()
       const pending = board.pending
       board.pending = null
-      if (pending !== null) void act(pending.id, pending.action)
+      if (pending !== null) void act(pending.id, pending.action, pending.noteInput)
     })
     el.identityCancel.addEventListener('click', () => {
       board.pending = null
