@@ -352,8 +352,8 @@ t.test('GET /heartbeats pages with limit and cursor, by name; without them it an
 
   for (const [query, message] of <Array<[string, string]>>[
     ['cursor=nope', 'querystring/cursor is not a cursor this server gave out'],
-    ['limit=0', 'querystring/limit must be >= 1'],
-    ['limit=1001', 'querystring/limit must be <= 1000'],
+    ['limit=0', 'querystring/limit must be at least 1'],
+    ['limit=1001', 'querystring/limit must be at most 1000'],
     ['limit=1&limit=2', 'querystring/limit is given 2 times; give it once']
   ]) {
     const res = await app.inject(`/heartbeats?${query}`)

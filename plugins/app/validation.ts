@@ -39,6 +39,8 @@ export const PATTERN_WORDS: Readonly<Record<string, string>> = {
   '\\S': 'must not be blank',
   [LINK_PATTERN]: 'must be an http or https URL, such as https://runbooks.example.com/disk-full',
   [VISIBLE_ASCII]: 'must be visible ASCII characters (no spaces)',
+  // Grafana's fingerprint: empty is allowed (it is then computed from the labels).
+  '^[\\x21-\\x7e]*$': 'must be visible ASCII characters (no spaces), or empty',
   [DURATION_PATTERN]: 'must be a duration: a whole number and a unit (ms, s, m, h, d or w), such as 30s, 5m, 2h, 1d',
   [HEARTBEAT_NAME_PATTERN]: 'must be letters, digits, -, _ and . only'
 }
@@ -138,7 +140,9 @@ const MAX_IGNORED_NAME = 100
  * not list) does not know, percent-encoded so that any name fits in a header.
  */
 export function ignoredFields (schema: unknown, body: unknown): string[] {
-  const s = schema as { properties?: Record<string, unknown>, additionalProperties?: unknown } | undefined
+  // A route that takes several content types (POST /alerts: JSON or plain text) has a schema per type; a JSON body is checked by the JSON one.
+  const perType = (schema as { content?: Record<string, { schema?: unknown }> } | undefined)?.content?.['application/json']?.schema
+  const s = (perType ?? schema) as { properties?: Record<string, unknown>, additionalProperties?: unknown } | undefined
   if (s?.properties === undefined || s.additionalProperties !== false) return []
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return []
   const known = s.properties
