@@ -39,6 +39,7 @@ const catalogue = {
   OVERLOADED: [503, 'the server is overloaded; retry later'],
   CONNECTION_LIMIT: [503, 'connection limit (10000) reached; retry later'],
   BACKEND_UNAVAILABLE: [503, 'Redis is unavailable; try again later'],
+  BOARD_FULL: [503, 'the board is full: OPEN_ALERTS_MAX alerts are not resolved, and each is critical or acknowledged, so none is dropped for a new one; resolve some'],
   STORAGE_UNAVAILABLE: [503, 'the database cannot be written now (the disk is full?); nothing was stored, try again later'],
   // 504, not 503: the backend (an upstream) did not answer in time, and a 503
   // tells clients and proxies that nothing happened and a retry is safe.
@@ -106,6 +107,7 @@ export const publishErrors = {
   415: response('Content-Type is not application/json, or its charset is not UTF-8.', 'UNSUPPORTED_MEDIA_TYPE', 'UNSUPPORTED_CHARSET'),
   422: response('The Idempotency-Key was already used for a different request.', 'IDEMPOTENCY_CONFLICT'),
   429: response('Over the rate limit, or too many wrong tokens from this address; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED'),
+  503: response('Overloaded, (with Redis) Redis unreachable, (with SQLite) the database file cannot be written, or the board is full of critical and acknowledged alerts (OPEN_ALERTS_MAX); see Retry-After.', 'OVERLOADED', 'BACKEND_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'BOARD_FULL'),
   504: response('With Redis: Redis did not answer in time, so the event may or may not have been stored and sent. Retry with the same Idempotency-Key (safe), or check the history before sending it again.', 'OUTCOME_UNKNOWN')
 }
 

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { errorBody, httpError, isHttpError, type ErrorCode, type ErrorResponse } from '../../schemas/errors'
 import { redactUrlToken } from '../core/redact'
-import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, IdempotencyConflictError, OutcomeUnknownError, StorageUnavailableError } from '../core/errors'
+import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, BoardFullError, IdempotencyConflictError, OutcomeUnknownError, StorageUnavailableError } from '../core/errors'
 
 // Fastify's and its plugins' own errors, by their code, in this service's codes:
 // clients see one vocabulary, which does not change with a framework upgrade.
@@ -23,6 +23,7 @@ export function describeError (caught: FastifyError, contentType?: string): Erro
   // Domain errors of the backend, in HTTP terms.
   if (caught instanceof BackendUnavailableError) return { ...errorBody('BACKEND_UNAVAILABLE'), cause: caught }
   if (caught instanceof StorageUnavailableError) return { ...errorBody('STORAGE_UNAVAILABLE'), cause: caught }
+  if (caught instanceof BoardFullError) return { ...errorBody('BOARD_FULL'), cause: caught }
   if (caught instanceof OutcomeUnknownError) return { ...errorBody('OUTCOME_UNKNOWN'), cause: caught }
   if (caught instanceof IdempotencyConflictError) return { ...errorBody('IDEMPOTENCY_CONFLICT', caught.message), cause: caught }
   if (caught instanceof AlertNotFoundError) return { ...errorBody('ALERT_NOT_FOUND', caught.message), cause: caught }
@@ -84,6 +85,7 @@ export default fp(async function errors (fastify) {
     body.message = redactUrlToken(body.message)
     const { statusCode } = body
     if (body.code === 'BACKEND_UNAVAILABLE' || body.code === 'STORAGE_UNAVAILABLE') reply.header('retry-after', '5')
+    if (body.code === 'BOARD_FULL') reply.header('retry-after', '60')
     // A 503 or 504 is a state the server reports (overloaded, full, Redis away or slow), not a fault.
     if (statusCode === 503 || statusCode === 504) request.log.warn({ err: cause }, 'service unavailable')
     else if (statusCode >= 500) request.log.error({ err: cause }, 'request failed')

@@ -80,6 +80,11 @@ export default fp(async function metrics (fastify) {
       for (const { alert } of alerts) this.inc({ severity: alert.severity, state: alert.state })
     }
   }))
+  new Gauge({
+    name: 'alert_server_open_alerts_limit',
+    help: 'OPEN_ALERTS_MAX: alerts that are not resolved kept at most; with alert_server_open_alerts, how full the board is',
+    registers: [registry]
+  }).set(fastify.config.OPEN_ALERTS_MAX)
   registry.registerMetric(new Gauge({
     name: 'alert_server_heartbeat_monitors',
     help: 'Heartbeat monitors, by state (up; missed: no ping within every + grace)',

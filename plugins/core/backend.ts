@@ -50,8 +50,13 @@ export interface Once {
   owner?: string
 }
 
-/** What an append did: stored the event, or not (its expectation failed, or its key was used: `prior`). */
-export type Appended = { stored: true } | { stored: false, prior?: Event }
+/**
+ * What an append did: stored the event, or not: its expectation failed, its
+ * idempotency key was used (`prior`), or it would raise one more alert on a
+ * board already holding `openAlertsMax` alerts that are not resolved, none of
+ * which may be dropped for it (`full`: all critical or acknowledged).
+ */
+export type Appended = { stored: true } | { stored: false, prior?: Event, full?: true }
 
 /** Which retained alerts to read. */
 export interface AlertScope {

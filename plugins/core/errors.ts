@@ -15,6 +15,12 @@ export class StorageUnavailableError extends Error {
   readonly code = 'STORAGE_UNAVAILABLE'
 }
 
+/** A new alert would exceed OPEN_ALERTS_MAX, and every alert that is not resolved is critical or acknowledged: none may be dropped for it. */
+export class BoardFullError extends Error {
+  override readonly name = 'BoardFullError'
+  readonly code = 'BOARD_FULL'
+}
+
 /** An idempotency key came back with a different request than the one it was first used for. */
 export class IdempotencyConflictError extends Error {
   override readonly name = 'IdempotencyConflictError'

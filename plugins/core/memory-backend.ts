@@ -24,7 +24,8 @@ export interface StoreOptions {
   onceStats?: { held: number, dropped: number }
 }
 
-const SEVERITY_ORDER = ['info', 'warning', 'critical'] as const
+/** The severities whose open alerts may be dropped for room, least severe first: a critical alert never is. */
+const EVICTABLE = ['info', 'warning'] as const
 
 /** The history of one process: each stream capped at `historySize`, one publish order across both. */
 export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict = () => {}, now = Date.now, onceKeysMax = Infinity, onceKeysPerOwnerMax = Infinity, onceStats = { held: 0, dropped: 0 } }: StoreOptions, feed: Listener = () => {}): EventStore {
@@ -50,9 +51,10 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
   /** Ids of alerts that are not resolved, per severity, in the order raised: eviction takes the oldest of the least severe. */
   const open: Record<Severity, AgeQueue> = { info: createAgeQueue(), warning: createAgeQueue(), critical: createAgeQueue() }
   /** Whether an id in a severity's queue still stands for an open alert of that severity (the queues forget lazily). */
+  // Only alerts nobody acknowledged can be dropped for room (an acknowledged alert never becomes open again, so the queues may forget it).
   const openAs = (severity: Severity) => (id: string): boolean => {
     const stored = alerts.get(id)
-    return stored !== undefined && stored.alert.severity === severity && !resolved.has(id)
+    return stored !== undefined && stored.alert.severity === severity && stored.alert.state === 'open'
   }
   const wanted = { info: openAs('info'), warning: openAs('warning'), critical: openAs('critical') }
   let unresolved = 0
@@ -174,9 +176,9 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
     }
   }
 
-  /** The oldest alert of the least severe kind that is not resolved: O(1), whatever the number of open alerts. */
+  /** The oldest open (not acknowledged) alert of the least severe kind, never a critical one: O(1), whatever the number of open alerts. */
   function oldestLeastSevere (): StoredAlert | undefined {
-    for (const severity of SEVERITY_ORDER) {
+    for (const severity of EVICTABLE) {
       const id = open[severity].oldest(wanted[severity])
       if (id !== undefined) return alerts.get(id)
     }
@@ -195,6 +197,10 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
         if (prior !== undefined) return { stored: false, prior }
       }
       if (!holds(expect)) return { stored: false }
+      const alert = alertOf(event)
+      if (alert !== undefined && alert.state !== 'resolved' && !alerts.has(alert.id) && unresolved >= openAlertsMax && oldestLeastSevere() === undefined) {
+        return { stored: false, full: true }
+      }
       const seq = nextSeq++
       const evicted = streams[event.type === 'chat' ? 'chat' : 'alert'].push({ seq, event })
       if (evicted !== undefined) {
@@ -202,7 +208,6 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
         evictedSeq = evicted.seq
       }
       seqById.set(event.id, seq)
-      const alert = alertOf(event)
       if (alert !== undefined) fold(alert, event.id, seq)
       if (once !== undefined) remember(once.key, once.owner ?? '', event, now() + once.ttlMs)
       // Synchronously, in the same step as the append: the feed's order is the history's.

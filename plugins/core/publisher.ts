@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { SEVERITIES, type Alert, type AlertBefore, type AlertFields, type AlertUpdate, type Change, type Chat, type ChatInput, type Draft, type Event, type Severity, type Source } from '../../schemas/events'
 import type { EventStore, Once, StoredAlert } from './backend'
-import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, IdempotencyConflictError } from './errors'
+import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, BoardFullError, IdempotencyConflictError } from './errors'
 import { act, escalated, escalationDue, newAlert, repeated, type Action } from './lifecycle'
 
 /**
@@ -135,6 +135,7 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
       return true
     }
     if (result.prior !== undefined) throw new Replayed(result.prior)
+    if (result.full === true) throw new BoardFullError('the board is full: OPEN_ALERTS_MAX alerts are not resolved, and each is critical or acknowledged, so none is dropped for a new one; resolve some')
     return false
   }
 

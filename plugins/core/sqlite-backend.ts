@@ -131,7 +131,8 @@ interface Pending {
 interface AlertRow { json: string, rev: string, seq: number }
 interface MonitorRow { name: string, every_ms: number, grace_ms: number, severity: Severity, location: string, last_ping: number, missed: number | null }
 
-const SEVERITY_ORDER = ['info', 'warning', 'critical'] as const
+/** The severities whose open alerts may be dropped for room, least severe first: a critical alert never is. */
+const EVICTABLE = ['info', 'warning'] as const
 // Rows deleted per statement by the retention sweep: each batch is a short transaction.
 const SWEEP_BATCH = 500
 
@@ -142,21 +143,10 @@ const monitorOf = (row: MonitorRow): HeartbeatMonitor => {
   return monitor
 }
 
-/**
- * The backend of one process, durable: every event, the alerts as they stand,
- * idempotency keys, claims and heartbeat monitors in one SQLite file.
- *
- * Writes of one event-loop turn share one transaction (group commit): each
- * runs at once, inside a savepoint of the turn's transaction, so that its
- * checks see every earlier write; the transaction commits when the turn
- * ends, and only then are the events handed to the feed and the callers'
- * promises resolved. A 2xx therefore means committed, and a failed commit
- * (a full disk) stores, sends and answers nothing of that turn.
- */
-export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000, onEvict = () => {}, synchronous = 'normal', now = Date.now, maxPages, log }: SqliteBackendOptions): SqliteBackend {
-  const { db, lock, file } = openDatabase(dir, synchronous)
-  if (maxPages !== undefined) db.pragma(`max_page_count = ${maxPages}`)
-  const sql = {
+/** Every statement of the backend, prepared once. */
+// Its return type is the statements' own types, inferred.
+function prepare (db: Db) {
+  return {
     begin: db.prepare('BEGIN IMMEDIATE'),
     commit: db.prepare('COMMIT'),
     rollback: db.prepare('ROLLBACK'),
@@ -175,7 +165,7 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     allAlerts: db.prepare<[], AlertRow>('SELECT json, rev, seq FROM alerts ORDER BY seq'),
     openAlerts: db.prepare<[], AlertRow>('SELECT json, rev, seq FROM alerts WHERE state <> \'resolved\' ORDER BY seq'),
     openOf: db.prepare<[string], AlertRow>('SELECT json, rev, seq FROM alerts WHERE state <> \'resolved\' AND severity = ? ORDER BY seq'),
-    oldestOpen: db.prepare<[string], { id: string }>('SELECT id FROM alerts WHERE state <> \'resolved\' AND severity = ? ORDER BY seq LIMIT 1'),
+    oldestOpen: db.prepare<[string], { id: string }>('SELECT id FROM alerts WHERE state <> \'resolved\' AND severity = ? AND state = \'open\' ORDER BY seq LIMIT 1'),
     countOpen: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM alerts WHERE state <> \'resolved\''),
     newest: db.prepare<[number, number], AlertRow>('SELECT json, rev, seq FROM alerts WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
     insertAlert: db.prepare('INSERT INTO alerts (id, seq, rev, key, state, severity, resolved_at, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
@@ -190,8 +180,8 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     monitor: db.prepare<[string], MonitorRow>('SELECT * FROM heartbeats WHERE name = ?'),
     monitors: db.prepare<[], MonitorRow>('SELECT * FROM heartbeats ORDER BY name'),
     ping: db.prepare(`INSERT INTO heartbeats (name, every_ms, grace_ms, severity, location, last_ping, missed) VALUES (?, ?, ?, ?, ?, ?, NULL)
-      ON CONFLICT (name) DO UPDATE SET every_ms = excluded.every_ms, grace_ms = excluded.grace_ms, severity = excluded.severity,
-      location = excluded.location, last_ping = excluded.last_ping, missed = NULL`),
+    ON CONFLICT (name) DO UPDATE SET every_ms = excluded.every_ms, grace_ms = excluded.grace_ms, severity = excluded.severity,
+    location = excluded.location, last_ping = excluded.last_ping, missed = NULL`),
     removeMonitor: db.prepare('DELETE FROM heartbeats WHERE name = ?'),
     claimMiss: db.prepare('UPDATE heartbeats SET missed = ? WHERE name = ? AND last_ping = ? AND missed IS NULL'),
     meta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE name = ?'),
@@ -204,12 +194,43 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     orphans: db.prepare<[number, number], { seq: number }>(
       'SELECT e.seq FROM events e WHERE e.alert_id IS NOT NULL AND e.at < ? AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = e.alert_id) LIMIT ?')
   }
+}
+type Sql = ReturnType<typeof prepare>
 
-  /** Alerts that are not resolved, kept in step with the table (counted again after a rollback). */
-  let unresolved = sql.countOpen.get()?.n ?? 0
+/** Counts kept in step with the file, read again after a rollback. */
+interface Counts {
+  /** Alerts that are not resolved. */
+  unresolved: number
   /** The newest seq ever deleted: a replay from before it may have lost events. */
-  let deletedSeq = Number(sql.meta.get('deleted_seq')?.value ?? 0)
-  const listeners: Array<(event: Event) => void> = []
+  deletedSeq: number
+}
+
+function recount (sql: Sql, counts: Counts): void {
+  counts.unresolved = sql.countOpen.get()?.n ?? 0
+  counts.deletedSeq = Number(sql.meta.get('deleted_seq')?.value ?? 0)
+}
+
+interface Writer {
+  /**
+   * Runs `step` in this turn's transaction (opened by the first write of the
+   * turn); resolves with its result once the transaction has committed. A step
+   * that throws is undone alone (its savepoint), unless SQLite rolled back the
+   * whole transaction (a full disk): then every write of the turn fails.
+   */
+  write: <T>(step: (p: Pending) => T) => Promise<T>
+  /** Commits the turn's transaction now (at close). */
+  flush: () => void
+  /** Why the file cannot be written, since the last failed commit; undefined once one succeeded. */
+  problem: () => string | undefined
+  close: () => void
+}
+
+/**
+ * Group commit: the writes of one event-loop turn share one transaction, which
+ * commits when the turn ends; only then are the events handed to `listeners`
+ * and the callers answered.
+ */
+function createWriter (db: Db, sql: Sql, counts: Counts, listeners: Array<(event: Event) => void>, onEvict: (ids: string[]) => void, log: Log): Writer {
   let pending: Pending[] = []
   let open = false
   let problem: string | undefined
@@ -219,8 +240,7 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     const failed = pending
     pending = []
     open = false
-    unresolved = sql.countOpen.get()?.n ?? 0
-    deletedSeq = Number(sql.meta.get('deleted_seq')?.value ?? 0)
+    recount(sql, counts)
     if (err instanceof StorageUnavailableError) {
       if (problem === undefined) log.error({ err }, 'the database cannot be written; publishing answers 503 until it can')
       problem = `storage unavailable: ${err.message}`
@@ -250,12 +270,6 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     }
   }
 
-  /**
-   * Runs `step` in this turn's transaction (opened by the first write of the
-   * turn); resolves with its result once the transaction has committed. A step
-   * that throws is undone alone (its savepoint), unless SQLite rolled back the
-   * whole transaction (a full disk): then every write of the turn fails.
-   */
   async function write<T> (step: (p: Pending) => T): Promise<T> {
     if (closed) throw new StorageUnavailableError('the database is closed')
     return await new Promise<T>((resolve, reject) => {
@@ -285,7 +299,7 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
           sql.rollbackTo.run()
           sql.release.run()
         } catch {}
-        unresolved = sql.countOpen.get()?.n ?? 0
+        recount(sql, counts)
         reject(failure)
         return
       }
@@ -293,6 +307,16 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     })
   }
 
+  return {
+    write,
+    flush: commit,
+    problem: () => problem,
+    close () { closed = true }
+  }
+}
+
+/** The event store on the file: every check and change a statement or two, in the turn's transaction. */
+function createStore (sql: Sql, write: Writer['write'], counts: Counts, { replayWindow, openAlertsMax, now }: { replayWindow: number, openAlertsMax: number, now: () => number }): EventStore {
   function holds (expect: Expect): boolean {
     if (expect.kind === 'key-free') return sql.openByKey.get(expect.key) === undefined
     if (expect.kind === 'rev') return sql.alertById.get(expect.alertId)?.rev === expect.rev
@@ -305,22 +329,22 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     const json = JSON.stringify(alert)
     if (before === undefined) {
       sql.insertAlert.run(alert.id, seq, rev, alert.key ?? null, alert.state, alert.severity, resolvedAt, json)
-      if (alert.state !== 'resolved') unresolved++
+      if (alert.state !== 'resolved') counts.unresolved++
     } else {
       sql.updateAlert.run(rev, alert.key ?? null, alert.state, alert.severity, resolvedAt, json, alert.id)
-      if (before.state !== 'resolved' && alert.state === 'resolved') unresolved--
+      if (before.state !== 'resolved' && alert.state === 'resolved') counts.unresolved--
     }
-    while (unresolved > openAlertsMax) {
+    while (counts.unresolved > openAlertsMax) {
       const victim = oldestLeastSevere()
       if (victim === undefined) break
       sql.deleteAlert.run(victim)
-      unresolved--
+      counts.unresolved--
       p.evicted.push(victim)
     }
   }
 
   function oldestLeastSevere (): string | undefined {
-    for (const severity of SEVERITY_ORDER) {
+    for (const severity of EVICTABLE) {
       const row = sql.oldestOpen.get(severity)
       if (row !== undefined) return row.id
     }
@@ -334,7 +358,7 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
 
   const parse = (rows: Array<{ json: string }>): Event[] => rows.map((row) => JSON.parse(row.json) as Event)
 
-  const store: EventStore = {
+  return {
     async append (event: Event, expect: Expect = { kind: 'none' }, once?: Once): Promise<Appended> {
       return await write((p): Appended => {
         if (once !== undefined) {
@@ -343,6 +367,9 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
         }
         if (!holds(expect)) return { stored: false }
         const alert = alertOf(event)
+        if (alert !== undefined && alert.state !== 'resolved' && counts.unresolved >= openAlertsMax && oldestLeastSevere() === undefined && sql.alertById.get(alert.id) === undefined) {
+          return { stored: false, full: true }
+        }
         const info = sql.insertEvent.run(event.id, event.type === 'chat' ? 'chat' : 'alert', alert?.id ?? null, Date.parse(event.timestamp), JSON.stringify(event))
         if (alert !== undefined) fold(alert, event.id, Number(info.lastInsertRowid), p)
         if (once !== undefined) sql.remember.run(once.key, JSON.stringify(event), now() + once.ttlMs)
@@ -359,7 +386,7 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
       if (id === undefined) return { found: true, events: window }
       const at = sql.seqOf.get(id)
       // Outside the window, or a later event of either stream left it (or was deleted): a gap.
-      if (at === undefined || at.seq <= Math.max(cut.alert, cut.chat, deletedSeq)) return { found: false, events: window }
+      if (at === undefined || at.seq <= Math.max(cut.alert, cut.chat, counts.deletedSeq)) return { found: false, events: window }
       return { found: true, events: parse(sql.after.all(at.seq, cut.alert, cut.chat)) }
     },
     async timeline (alertId) {
@@ -384,8 +411,10 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
       return sql.newest.all(before, count).map(storedOf)
     }
   }
+}
 
-  const claims: ClusterClaim = {
+function createClaims (sql: Sql, write: Writer['write'], now: () => number): ClusterClaim {
+  return {
     async claim (name, ttlMs) {
       return await write(() => {
         const t = now()
@@ -394,8 +423,10 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
       })
     }
   }
+}
 
-  const heartbeats: HeartbeatStore = {
+function createHeartbeats (sql: Sql, write: Writer['write']): HeartbeatStore {
+  return {
     async ping (name, { everyMs, graceMs, severity, location }, at) {
       return await write(() => {
         const wasMissed = (sql.monitor.get(name)?.missed ?? null) !== null
@@ -421,30 +452,54 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
       return await write(() => sql.claimMiss.run(lastPing, name, lastPing).changes === 1)
     }
   }
+}
 
-  const feed: EventFeed = { subscribe (listener) { listeners.push(listener) } }
-
-  /** One batch of the sweep: resolved alerts with their events, then chat, then events of alerts no longer kept. */
-  function sweepBatch (cutoff: number): number {
-    let deleted = 0
-    let newest = deletedSeq
-    for (const { id } of sql.oldResolved.all(cutoff, SWEEP_BATCH)) {
-      newest = Math.max(newest, sql.eventsOf.get(id)?.seq ?? 0)
-      deleted += sql.deleteEventsOf.run(id).changes
-      sql.deleteAlert.run(id)
-    }
-    for (const source of [sql.oldChat, sql.orphans]) {
-      if (deleted >= SWEEP_BATCH) break
-      for (const { seq } of source.all(cutoff, SWEEP_BATCH)) {
-        newest = Math.max(newest, seq)
-        deleted += sql.deleteEvent.run(seq).changes
-      }
-    }
-    sql.forgetKeys.run(now(), SWEEP_BATCH)
-    sql.forgetClaims.run(now())
-    if (newest > deletedSeq) sql.setMeta.run('deleted_seq', String(newest))
-    return deleted
+/** One batch of the sweep: resolved alerts with their events, then chat, then events of alerts no longer kept. */
+function sweepBatch (sql: Sql, counts: Counts, cutoff: number, now: number): number {
+  let deleted = 0
+  let newest = counts.deletedSeq
+  for (const { id } of sql.oldResolved.all(cutoff, SWEEP_BATCH)) {
+    newest = Math.max(newest, sql.eventsOf.get(id)?.seq ?? 0)
+    deleted += sql.deleteEventsOf.run(id).changes
+    sql.deleteAlert.run(id)
   }
+  for (const source of [sql.oldChat, sql.orphans]) {
+    if (deleted >= SWEEP_BATCH) break
+    for (const { seq } of source.all(cutoff, SWEEP_BATCH)) {
+      newest = Math.max(newest, seq)
+      deleted += sql.deleteEvent.run(seq).changes
+    }
+  }
+  sql.forgetKeys.run(now, SWEEP_BATCH)
+  sql.forgetClaims.run(now)
+  if (newest > counts.deletedSeq) sql.setMeta.run('deleted_seq', String(newest))
+  return deleted
+}
+
+/**
+ * The backend of one process, durable: every event, the alerts as they stand,
+ * idempotency keys, claims and heartbeat monitors in one SQLite file.
+ *
+ * Writes of one event-loop turn share one transaction (group commit): each
+ * runs at once, inside a savepoint of the turn's transaction, so that its
+ * checks see every earlier write; the transaction commits when the turn
+ * ends, and only then are the events handed to the feed and the callers'
+ * promises resolved. A 2xx therefore means committed, and a failed commit
+ * (a full disk) stores, sends and answers nothing of that turn.
+ */
+export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000, onEvict = () => {}, synchronous = 'normal', now = Date.now, maxPages, log }: SqliteBackendOptions): SqliteBackend {
+  const { db, lock, file } = openDatabase(dir, synchronous)
+  if (maxPages !== undefined) db.pragma(`max_page_count = ${maxPages}`)
+  const sql = prepare(db)
+  const counts: Counts = { unresolved: 0, deletedSeq: 0 }
+  recount(sql, counts)
+  const listeners: Array<(event: Event) => void> = []
+  const { write, flush, problem, close: closeWriter } = createWriter(db, sql, counts, listeners, onEvict, log)
+
+  const store = createStore(sql, write, counts, { replayWindow, openAlertsMax, now })
+  const claims = createClaims(sql, write, now)
+  const heartbeats = createHeartbeats(sql, write)
+  const feed: EventFeed = { subscribe (listener) { listeners.push(listener) } }
 
   return {
     kind: 'sqlite',
@@ -455,14 +510,14 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     feed,
     claims,
     heartbeats,
-    problem: () => problem,
+    problem,
     async sweep (cutoff) {
       let total = 0
       for (;;) {
-        const deleted = await write(() => sweepBatch(cutoff))
-        deletedSeq = Math.max(deletedSeq, Number(sql.meta.get('deleted_seq')?.value ?? 0))
+        const deleted = await write(() => sweepBatch(sql, counts, cutoff, now()))
+        counts.deletedSeq = Math.max(counts.deletedSeq, Number(sql.meta.get('deleted_seq')?.value ?? 0))
         total += deleted
-        if (deleted === 0 || closed) return total
+        if (deleted === 0 || !db.open) return total
       }
     },
     async probe () {
@@ -470,9 +525,9 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
       await write(() => sql.setMeta.run('probe', String(now()))).catch(() => {})
     },
     async close () {
-      if (closed) return
-      commit()
-      closed = true
+      if (!db.open) return
+      flush()
+      closeWriter()
       db.close()
       lock.close()
     }

@@ -14,6 +14,7 @@ export interface BackendOptions {
   /** Events of each stream kept for replay (memory, Redis) or reached by it (SQLite). */
   replayWindow?: number
   openAlertsMax?: number
+  onEvict?: (ids: string[]) => void
   now?: () => number
   /** SQLite: the directory (a fresh one of the test's by default); the same one again is a restart. */
   dir?: string
@@ -22,8 +23,8 @@ export interface BackendOptions {
 const log = pino({ level: 'silent' })
 
 /** A backend of this kind, closed when the test ends. */
-export async function makeBackend (t: Test, kind: BackendKind, { replayWindow = 1000, openAlertsMax, now, dir }: BackendOptions = {}): Promise<Backend> {
-  const common = { openAlertsMax, ...(now === undefined ? {} : { now }) }
+export async function makeBackend (t: Test, kind: BackendKind, { replayWindow = 1000, openAlertsMax, onEvict, now, dir }: BackendOptions = {}): Promise<Backend> {
+  const common = { openAlertsMax, ...(onEvict === undefined ? {} : { onEvict }), ...(now === undefined ? {} : { now }) }
   let backend: Backend
   if (kind === 'memory') {
     backend = createMemoryBackend({ historySize: replayWindow, ...common })
