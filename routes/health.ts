@@ -4,7 +4,8 @@ import { neverShed } from './shared'
 
 const Status = Type.Object({
   status: Type.Unsafe<'ok' | 'ready' | 'not ready'>({ type: 'string', enum: ['ok', 'ready', 'not ready'] }),
-  reason: Type.Optional(Type.String({ description: 'Why not: starting, shutting down, overloaded, redis unreachable.' }))
+  reason: Type.Optional(Type.String({ description: 'Why not: starting, shutting down, overloaded, redis unreachable, storage unavailable.' })),
+  warnings: Type.Optional(Type.Array(Type.String(), { description: 'What an operator should know although the server serves: the board is full and new alerts are refused (BOARD_FULL).' }))
 })
 
 // Both answer even under pressure (neverShed) and without a token: load
@@ -27,8 +28,10 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (_request, reply) => {
     const reason = readiness.problem()
-    if (reason === undefined) return { status: 'ready' as const }
-    return await reply.code(503).header('retry-after', '5').send({ status: 'not ready' as const, reason })
+    const warnings = readiness.warnings()
+    const told = warnings.length > 0 ? { warnings } : {}
+    if (reason === undefined) return { status: 'ready' as const, ...told }
+    return await reply.code(503).header('retry-after', '5').send({ status: 'not ready' as const, reason, ...told })
   })
 }
 

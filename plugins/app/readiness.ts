@@ -3,6 +3,8 @@ import fp from 'fastify-plugin'
 export interface Readiness {
   /** Why the server cannot serve now, or undefined when it can. */
   problem: () => string | undefined
+  /** What an operator should know although the server serves (a board so full that new alerts are refused). */
+  warnings: () => string[]
 }
 
 declare module 'fastify' {
@@ -21,6 +23,8 @@ export default fp(async function readiness (fastify) {
     () => backend.problem()
   ]
   fastify.decorate('readiness', {
+    // A full board still serves reads, acknowledgements and resolves: said, not failed.
+    warnings: () => fastify.publisher.boardFullSince() === undefined ? [] : ['board full: new alerts are refused (OPEN_ALERTS_MAX alerts not resolved, all critical or acknowledged); resolve some'],
     problem: () => {
       for (const check of checks) {
         const problem = check()
@@ -31,4 +35,4 @@ export default fp(async function readiness (fastify) {
   })
   fastify.addHook('onReady', async () => { phase = 'ready' })
   fastify.addHook('preClose', async () => { phase = 'shutting down' })
-}, { name: 'readiness', fastify: '5.x', dependencies: ['pressure', 'backend'] })
+}, { name: 'readiness', fastify: '5.x', dependencies: ['pressure', 'backend', 'publisher'] })

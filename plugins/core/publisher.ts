@@ -45,6 +45,8 @@ export interface Publisher {
   escalate: (id: string, afterMs: number) => Promise<boolean>
   /** Called after each event published by this instance has been stored. */
   onPublish: (listener: (event: Event) => void) => void
+  /** When a new alert was last refused for a full board (OPEN_ALERTS_MAX), until one is raised again; undefined while there is room. */
+  boardFullSince: () => number | undefined
 }
 
 /** Builds a chat event a client sees; only the known fields, in wire order. */
@@ -106,6 +108,8 @@ class Replayed { constructor (readonly prior: Event) {} }
 
 export function createPublisher (store: EventStore, { now = Date.now, idempotencyTtlMs = 24 * 3600_000 }: PublisherOptions = {}): Publisher {
   const listeners: Array<(event: Event) => void> = []
+  /** When a new alert was first refused for a full board, since the last one raised. */
+  let fullSince: number | undefined
 
   function published (event: Event): void {
     for (const listener of listeners) listener(event)
@@ -131,11 +135,15 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
   async function stored (event: Event, expect?: Parameters<EventStore['append']>[1], once?: Once): Promise<boolean> {
     const result = await store.append(event, expect, once)
     if (result.stored) {
+      if (event.type === 'alert') fullSince = undefined
       published(event)
       return true
     }
     if (result.prior !== undefined) throw new Replayed(result.prior)
-    if (result.full === true) throw new BoardFullError('the board is full: OPEN_ALERTS_MAX alerts are not resolved, and each is critical or acknowledged, so none is dropped for a new one; resolve some')
+    if (result.full === true) {
+      fullSince ??= now()
+      throw new BoardFullError('the board is full: OPEN_ALERTS_MAX alerts are not resolved, and each is critical or acknowledged, so none is dropped for a new one; resolve some')
+    }
     return false
   }
 
@@ -228,6 +236,8 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
         return await stored(event, { kind: 'rev', alertId: id, rev: current.rev }) ? true : undefined
       })
     },
+
+    boardFullSince: () => fullSince,
 
     onPublish (listener) {
       listeners.push(listener)
