@@ -3,6 +3,7 @@ import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, 
 import { Ring } from './ring'
 import { createAgeQueue, type AgeQueue } from './age-queue'
 import { alertOf } from './lifecycle'
+import { createMemoryOutbox } from './memory-outbox'
 
 interface Entry { seq: number, event: Event }
 
@@ -272,7 +273,10 @@ export function createMemoryHeartbeats (): HeartbeatStore {
 export function createMemoryBackend (options: StoreOptions): Backend {
   const listeners: Listener[] = []
   const feed: EventFeed = { subscribe (listener) { listeners.push(listener) } }
+  const outbox = createMemoryOutbox(options.now)
   const store = createMemoryStore(options, (event) => {
+    // In the append's synchronous step: an event is stored with its notifications.
+    outbox.written(event)
     for (const listener of listeners) listener(event)
   })
   return {
@@ -282,6 +286,7 @@ export function createMemoryBackend (options: StoreOptions): Backend {
     feed,
     claims: createMemoryClaims(options.now),
     heartbeats: createMemoryHeartbeats(),
+    outbox,
     problem: () => undefined,
     close: async () => {}
   }

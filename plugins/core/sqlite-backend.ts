@@ -6,6 +6,7 @@ import type { AlertScope, Appended, Backend, ClusterClaim, EventFeed, EventStore
 import { StorageUnavailableError } from './errors'
 import { alertOf } from './lifecycle'
 import { checkSchema, migrate, SCHEMA_VERSION } from './sqlite-schema'
+import { createSqliteOutbox } from './sqlite-outbox'
 
 /** The file the events are kept in, inside DATA_DIR. */
 export const DATABASE_FILE = 'alerts.db'
@@ -345,6 +346,8 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
         const alert = alertOf(event)
         const info = sql.insertEvent.run(event.id, event.type === 'chat' ? 'chat' : 'alert', alert?.id ?? null, Date.parse(event.timestamp), JSON.stringify(event))
         if (alert !== undefined) fold(alert, event.id, Number(info.lastInsertRowid), p)
+        // In the event's savepoint: stored with its notifications, or neither.
+        outbox.written(event, now())
         if (once !== undefined) sql.remember.run(once.key, JSON.stringify(event), now() + once.ttlMs)
         p.events.push(event)
         return { stored: true }
@@ -384,6 +387,8 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
       return sql.newest.all(before, count).map(storedOf)
     }
   }
+
+  const outbox = createSqliteOutbox(db, async (step) => await write(step))
 
   const claims: ClusterClaim = {
     async claim (name, ttlMs) {
@@ -440,6 +445,7 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
         deleted += sql.deleteEvent.run(seq).changes
       }
     }
+    if (deleted < SWEEP_BATCH) deleted += outbox.sweep(cutoff, SWEEP_BATCH)
     sql.forgetKeys.run(now(), SWEEP_BATCH)
     sql.forgetClaims.run(now())
     if (newest > deletedSeq) sql.setMeta.run('deleted_seq', String(newest))
@@ -455,6 +461,7 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     feed,
     claims,
     heartbeats,
+    outbox,
     problem: () => problem,
     async sweep (cutoff) {
       let total = 0
