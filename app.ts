@@ -25,6 +25,7 @@ import ticker from './plugins/app/ticker'
 import readiness from './plugins/app/readiness'
 import heartbeatMonitors from './plugins/app/heartbeats'
 import metrics from './plugins/app/metrics'
+import notifications from './plugins/app/notifications'
 import alerts from './routes/alerts'
 import messages from './routes/messages'
 import ws from './routes/ws'
@@ -36,6 +37,7 @@ import whoami from './routes/whoami'
 import alertmanager from './routes/alertmanager'
 import heartbeats from './routes/heartbeats'
 import exportRoute from './routes/export'
+import notificationRoutes from './routes/notifications'
 
 /** The longest path segment a route's parameter takes (a heartbeat's name is refused past 100 with a 400 naming it). */
 const MAX_PARAM_LENGTH = 500
@@ -150,6 +152,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(ticker)
   await fastify.register(heartbeatMonitors)
   await fastify.register(readiness)
+  await fastify.register(notifications)
   await fastify.register(metrics)
 
   // Routes: each declares the scope it needs (config.scope) or that it is public.
@@ -163,6 +166,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(alertmanager)
   await fastify.register(heartbeats)
   await fastify.register(exportRoute)
+  await fastify.register(notificationRoutes)
   await fastify.register(events)
 }
 

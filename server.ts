@@ -9,6 +9,11 @@ import type { Config } from './schemas/config'
 const IN_FLIGHT_GRACE_MS = 5_000
 const SHUTDOWN_LIMIT_MS = 10_000
 
+// The signals that stop the server. close-with-grace would stop it on SIGHUP
+// too (and on the other fault signals it knows); SIGHUP reloads instead
+// (TOKENS_FILE: plugins/app/credentials.ts), so it is skipped there.
+const NOT_STOPPING: Array<'SIGHUP'> = ['SIGHUP']
+
 /** Why the server could not start, in one line a person can act on. */
 function startFailure (err: NodeJS.ErrnoException & { hostname?: string }, config?: Config): string {
   if (err instanceof ConfigError || config === undefined) return err.message
@@ -56,7 +61,12 @@ async function start (): Promise<FastifyInstance> {
 async function main (): Promise<void> {
   const app = await start()
 
-  closeWithGrace({ delay: SHUTDOWN_LIMIT_MS }, async ({ signal, err }) => {
+  // A listener of its own keeps Node's default for SIGHUP (exit) away even
+  // when nothing is reloadable (no TOKENS_FILE): a reload signal never stops
+  // the server, whatever its configuration.
+  process.on('SIGHUP', () => { app.log.info({ signal: 'SIGHUP' }, 'reloading: the server keeps serving') })
+
+  closeWithGrace({ delay: SHUTDOWN_LIMIT_MS, skip: NOT_STOPPING }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down')
     // In-flight requests get a grace period; then connections still open (a

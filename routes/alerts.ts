@@ -5,7 +5,7 @@ import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } fro
 import { boardPage, decodeCursor, matches, parseAlertFilter } from '../plugins/core/board'
 import { parseSince } from '../plugins/core/event-filter'
 import type { StoredAlert } from '../plugins/core/backend'
-import { timelineOf } from '../plugins/core/history'
+import { timelineOf, withAttempts } from '../plugins/core/history'
 import { actor, FILTER_LISTS, publishRequest, repeatedParameters } from './shared'
 
 /** The body may be left out altogether (`curl -X POST .../ack`): it then counts as {}. */
@@ -14,7 +14,7 @@ async function optionalBody (request: FastifyRequest): Promise<void> {
 }
 
 const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { publisher, backend: { store }, timers } = fastify
+  const { publisher, backend: { store, outbox }, timers } = fastify
   const { HISTORY_SIZE } = fastify.config
 
   /** The alerts changed after `since` (the same forms as on /ws and /events), and whether its id was no longer retained. */
@@ -89,7 +89,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['alerts'],
       summary: 'Every change of one alert, oldest first',
-      description: 'Raised, each repeat (its count, and what changed in `previous`), acknowledged and resolved (by, note), escalated. ' +
+      description: 'Raised, each repeat (its count, and what changed in `previous`), acknowledged and resolved (by, note), escalated; and each attempt to notify a receiver (notified, notify_failed: receiver, attempt, result, status). ' +
         'With STORE=sqlite it reaches back RETENTION; in memory and on Redis, REPLAY_WINDOW events of the alert stream (`complete: false` when its first events are gone).',
       params: AlertId,
       response: { 200: Timeline, ...apiErrors, ...lifecycleErrors }
@@ -98,8 +98,9 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     const id = request.params.id.toLowerCase()
     const stored = await store.alert(id)
     if (stored === undefined) throw httpError('ALERT_NOT_FOUND', `no alert with id ${id}`)
-    const timeline = timelineOf(await store.timeline(id))
-    return { alert: stored.alert, timeline, count: timeline.length, complete: timeline[0]?.kind === 'raised' }
+    const changes = timelineOf(await store.timeline(id))
+    const timeline = withAttempts(changes, await outbox?.attempts(id) ?? [], stored.alert)
+    return { alert: stored.alert, timeline, count: timeline.length, complete: changes[0]?.kind === 'raised' }
   })
 
   const action = (name: 'acknowledge' | 'resolve', summary: string): void => {

@@ -1,0 +1,173 @@
+import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
+import { watch, type FSWatcher } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import type { DeliveryAttempt, Outbox } from '../core/backend'
+import { emptyNotifyConfig, parseNotifyConfig, scrub, type NotifyConfig } from '../core/notify-config'
+import { routeEvent } from '../core/notify-messages'
+import { createDeliverer } from '../core/notify-receivers'
+import { createSender, type Sender } from '../core/notify-sender'
+import { parseDuration } from '../core/duration'
+
+export interface Notifications {
+  /** The outbox of the backend (absent on Redis, where notifications are refused). */
+  outbox?: Outbox
+  /** The configuration in force. */
+  config: () => NotifyConfig
+  /** Re-reads NOTIFY_FILE; false (the previous configuration kept) when it cannot be read or is not valid. */
+  reload: () => Promise<boolean>
+  sender: Sender
+  /** Called after every attempt (metrics). */
+  onAttempt: (listener: (attempt: DeliveryAttempt) => void) => void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** NOTIFY_FILE's routes and receivers, and the sender that takes the outbox to them. */
+    notifications: Notifications
+  }
+}
+
+/** SMTP_URL's password (and the whole URL), which are never shown either. */
+function smtpSecrets (smtpUrl: string): string[] {
+  if (smtpUrl === '') return []
+  try {
+    const url = new URL(smtpUrl)
+    return [smtpUrl, decodeURIComponent(url.password)].filter((s) => s !== '')
+  } catch {
+    return [smtpUrl]
+  }
+}
+
+// NOTIFY_FILE is read at start-up (a bad file stops the start), then again on
+// SIGHUP and whenever it changes. A file that turns bad keeps the
+// configuration before it: a half-written file must not silence anything.
+export default fp(async function notifications (fastify) {
+  const { NOTIFY_FILE, SMTP_URL, SMTP_FROM, NOTIFY_TIMEOUT_MS, NOTIFY_GIVE_UP, DOMAIN } = fastify.config
+  const { backend, timers } = fastify
+  const file = NOTIFY_FILE === '' ? '' : resolve(NOTIFY_FILE)
+  if (file !== '' && backend.outbox === undefined) {
+    throw new Error(`NOTIFY_FILE is set, but notifications need STORE=sqlite or memory for now (STORE=${backend.kind} keeps no outbox)`)
+  }
+  let current = emptyNotifyConfig()
+  const fixedSecrets = smtpSecrets(SMTP_URL)
+  const hide = (text: string): string => scrub(text, [...current.secrets, ...fixedSecrets])
+  const listeners: Array<(attempt: DeliveryAttempt) => void> = []
+
+  async function read (): Promise<{ text: string, config: NotifyConfig } | string> {
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (err) {
+      return `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`
+    }
+    const config = parseNotifyConfig(text, file, { env: process.env, smtp: SMTP_URL !== '' })
+    return typeof config === 'string' ? scrub(config, fixedSecrets) : { text, config }
+  }
+
+  let loaded = ''
+  let reading: Promise<boolean> | undefined
+  let again = false
+
+  async function load (): Promise<boolean> {
+    const got = await read()
+    if (typeof got === 'string') {
+      fastify.log.error({ problem: got }, 'NOTIFY_FILE not reloaded: the previous configuration stays in force')
+      return false
+    }
+    if (got.text === loaded) return true
+    loaded = got.text
+    current = got.config
+    fastify.log.info({ file, receivers: current.receivers.size, routes: current.routes.length }, 'NOTIFY_FILE loaded')
+    sender.kick()
+    return true
+  }
+
+  // Changes arrive in bursts (an editor's write is several events): one read
+  // at a time, and one more after it if anything changed meanwhile.
+  async function reload (): Promise<boolean> {
+    if (file === '') return true
+    if (reading !== undefined) {
+      again = true
+      return await reading
+    }
+    let ok = false
+    reading = (async () => {
+      do {
+        again = false
+        ok = await load()
+      } while (again)
+      return ok
+    })()
+    try {
+      return await reading
+    } finally {
+      reading = undefined
+    }
+  }
+
+  const deliverer = createDeliverer({ domain: DOMAIN, smtpUrl: SMTP_URL, smtpFrom: SMTP_FROM, timeoutMs: NOTIFY_TIMEOUT_MS })
+  const sender = createSender({
+    outbox: backend.outbox ?? noOutbox,
+    receiver: (name) => current.receivers.get(name),
+    deliver: deliverer.deliver,
+    timers,
+    log: fastify.log,
+    timeoutMs: NOTIFY_TIMEOUT_MS,
+    giveUpMs: parseDuration(NOTIFY_GIVE_UP) ?? 86_400_000,
+    scrub: hide,
+    onAttempt: (attempt) => { for (const listener of listeners) listener(attempt) }
+  })
+
+  if (file !== '') {
+    const got = await read()
+    if (typeof got === 'string') throw new Error(`NOTIFY_FILE ${got}`)
+    loaded = got.text
+    current = got.config
+    const outbox = backend.outbox as Outbox
+    outbox.route((event) => {
+      try {
+        return routeEvent(current, event, randomUUID)
+      } catch (err) {
+        // Never fail an append for a notification: the event matters more.
+        fastify.log.error({ err }, 'notification routing failed; this event notifies nobody')
+        return []
+      }
+    })
+    // Appended events (this instance's, after commit) may have written entries: look now, not at the next poll.
+    backend.feed.subscribe(() => { sender.kick() })
+    // The directory, not the file: editors and deploy tools replace a file by renaming another over it.
+    const watcher: FSWatcher = watch(dirname(file), { persistent: false }, () => { void reload() })
+    watcher.on('error', (err) => fastify.log.error({ err }, 'NOTIFY_FILE watch failed; reload with SIGHUP'))
+    const onHangup = (): void => { void reload() }
+    process.on('SIGHUP', onHangup)
+    fastify.addHook('onReady', async () => { sender.start() })
+    fastify.addHook('onClose', async () => {
+      watcher.close()
+      process.off('SIGHUP', onHangup)
+      await sender.stop()
+      deliverer.close()
+    })
+  }
+
+  fastify.decorate('notifications', {
+    ...(backend.outbox === undefined ? {} : { outbox: backend.outbox }),
+    config: () => current,
+    reload,
+    sender,
+    onAttempt: (listener: (attempt: DeliveryAttempt) => void) => { listeners.push(listener) }
+  })
+}, { name: 'notifications', fastify: '5.x', dependencies: ['config', 'timers', 'backend'] })
+
+/** Where there is no outbox (Redis without NOTIFY_FILE): nothing is ever due. */
+const noOutbox: Outbox = {
+  route: () => {},
+  dueReceivers: async () => [],
+  claim: async () => [],
+  settle: async () => {},
+  release: async () => {},
+  recent: async () => [],
+  attempts: async () => [],
+  depth: async () => ({ pending: 0 })
+}
