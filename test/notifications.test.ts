@@ -428,4 +428,28 @@ t.test('email: a real SMTP server gets the mail, with credentials, a text and an
   await fastify.notifications.sender.idle()
   t.match(attemptsOf(await timeline(fastify, alert.id as string)), [{ kind: 'notified', receiver: 'on-call', result: 'delivered', status: 250 }])
   t.equal(mails.length, 1, 'the alert without the tag sent nothing')
+
+  // Wrong credentials: the attempt fails with the server's code, and the password shows nowhere.
+  const { fastify: refused, text } = await buildLogged(t, { NOTIFY_FILE: file, SMTP_URL: `smtp://mailer:wrong-pass-77@127.0.0.1:${port}`, SMTP_FROM: 'alerts@example.com' })
+  const other = (await postAlert(refused, { message: 'Replica lag', location: 'db3', tags: ['database'] })).json()
+  const [failed] = await attemptsWhen(refused, other.id as string, (all) => all.length > 0)
+  t.match(failed, { kind: 'notify_failed', result: 'retrying', status: 535, error: 'the mail server answered 535 (EAUTH)' })
+  t.notOk(`${text()}${(await refused.inject('/notifications')).body}`.includes('wrong-pass-77'))
+  t.equal(mails.length, 1)
+})
+
+t.test('a receiver hears of an alert\'s changes in the order they happened', async (t) => {
+  const hook = await httpReceiver(t)
+  const file = notifyFile(t, `receivers: { hook: { webhook: { url: "${hook.url}" } } }\nroutes: [{ to: [hook] }]\n`)
+  const fastify = await build(t, { NOTIFY_FILE: file })
+  await fastify.notifications.sender.stop()
+  for (let i = 0; i < 5; i++) {
+    const alert = (await postAlert(fastify, { message: `m${i}`, location: 'x' })).json()
+    await fastify.inject({ method: 'POST', url: `/alerts/${alert.id as string}/ack` })
+    await fastify.inject({ method: 'POST', url: `/alerts/${alert.id as string}/resolve` })
+  }
+  fastify.notifications.sender.start()
+  for (let i = 0; i < 15; i++) await hook.inbox.next()
+  const told = hook.requests.map((r) => JSON.parse(r.body) as Json).map((b) => `${b.alert.message as string} ${b.event as string}`)
+  t.same(told, [0, 1, 2, 3, 4].flatMap((i) => [`m${i} raised`, `m${i} acknowledged`, `m${i} resolved`]))
 })

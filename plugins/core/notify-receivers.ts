@@ -128,9 +128,12 @@ export function failureOf (err: unknown, signal: AbortSignal): DeliveryError {
   if (signal.aborted) return new DeliveryError('no answer within the timeout')
   const cause = (err as { cause?: { code?: unknown } }).cause
   const code = (err as { code?: unknown }).code ?? cause?.code
+  // nodemailer's errors: the server's reply code, and its own code (EAUTH, EENVELOPE, ECONNECTION…); never the reply's text, which may quote an address or a login.
   const status = (err as { responseCode?: unknown }).responseCode
-  if (typeof status === 'number') return new DeliveryError(`SMTP ${status}`, status)
-  return new DeliveryError(typeof code === 'string' ? `cannot reach the receiver (${code})` : 'cannot reach the receiver')
+  const named = typeof code === 'string' ? ` (${code})` : ''
+  if (typeof status === 'number') return new DeliveryError(`the mail server answered ${status}${named}`, status)
+  if (code === 'EAUTH' || code === 'EENVELOPE' || code === 'EMESSAGE') return new DeliveryError(`the mail server refused the mail${named}`)
+  return new DeliveryError(`cannot reach the receiver${named}`)
 }
 
 export function createDeliverer ({ domain, smtpUrl, smtpFrom, timeoutMs }: DeliverOptions): Deliverer {

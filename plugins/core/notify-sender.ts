@@ -1,6 +1,7 @@
 /**
  * The sender: takes due entries from the outbox and delivers them, each
- * receiver on its own (a few at a time each), so that a slow or failing
+ * receiver on its own (one at a time each, oldest first, so that a receiver
+ * hears of a raise before its resolve), so that a slow or failing
  * receiver never delays another, nor the API or the fan-out (the sender
  * only reads the outbox; publishing never waits for it). Each attempt has a
  * timeout; a failure is tried again after an exponential backoff with
@@ -25,7 +26,7 @@ export interface SenderOptions {
   /** The first retry's delay before jitter; each later one doubles, up to `maxBackoffMs`. */
   firstBackoffMs?: number
   maxBackoffMs?: number
-  /** Deliveries in flight per receiver at most. */
+  /** Deliveries in flight per receiver at most: 1 (the default) keeps each receiver's notifications in order. */
   perReceiver?: number
   /** How often the outbox is looked at when nothing woke the sender. */
   pollMs?: number
@@ -55,7 +56,7 @@ export function backoff (attempt: number, firstMs: number, maxMs: number, random
 
 export function createSender ({
   outbox, receiver, deliver, timers, log, timeoutMs = 10_000, giveUpMs = 86_400_000, firstBackoffMs = 2_000, maxBackoffMs = 300_000,
-  perReceiver = 4, pollMs = 1_000, random = Math.random, onAttempt = () => {}, scrub = (text) => text
+  perReceiver = 1, pollMs = 1_000, random = Math.random, onAttempt = () => {}, scrub = (text) => text
 }: SenderOptions): Sender {
   const inFlight = new Map<string, number>()
   const controllers = new Set<AbortController>()
