@@ -38,6 +38,7 @@ import alertmanager from './routes/alertmanager'
 import heartbeats from './routes/heartbeats'
 import exportRoute from './routes/export'
 import notificationRoutes from './routes/notifications'
+import silenceRoutes from './routes/silences'
 
 /** The longest path segment a route's parameter takes (a heartbeat's name is refused past 100 with a 400 naming it). */
 const MAX_PARAM_LENGTH = 500
@@ -167,6 +168,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(heartbeats)
   await fastify.register(exportRoute)
   await fastify.register(notificationRoutes)
+  await fastify.register(silenceRoutes)
   await fastify.register(events)
 }
 

@@ -6,7 +6,8 @@
  */
 import t, { type Test } from 'tap'
 import { createHmac } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { SMTPServer } from 'smtp-server'
@@ -21,8 +22,10 @@ type Json = Record<string, any>
 
 /** Writes a NOTIFY_FILE into the test's directory. */
 function notifyFile (t: Test, text: string, name = 'notify.yml'): string {
-  const dir = t.testdir()
-  const file = join(dir, name)
+  // A directory of its own: t.testdir() would empty the test's directory (a DATA_DIR) on each call.
+  const own = mkdtempSync(join(tmpdir(), 'alert-notify-'))
+  t.teardown(() => rmSync(own, { recursive: true, force: true }))
+  const file = join(own, name)
   writeFileSync(file, text)
   return file
 }

@@ -3,12 +3,14 @@ import { randomUUID } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import type { DeliveryAttempt, Outbox } from '../core/backend'
+import type { DeliveryAttempt, Outbox, Silence } from '../core/backend'
 import { emptyNotifyConfig, parseNotifyConfig, scrub, type NotifyConfig } from '../core/notify-config'
 import { routeEvent } from '../core/notify-messages'
 import { createDeliverer } from '../core/notify-receivers'
 import { createSender, type Sender } from '../core/notify-sender'
 import { parseDuration } from '../core/duration'
+import { silencedBy, silences as takes } from '../core/silences'
+import type { Timer } from '../core/timers'
 
 export interface Notifications {
   /** The outbox of the backend (absent on Redis, where notifications are refused). */
@@ -20,6 +22,16 @@ export interface Notifications {
   sender: Sender
   /** Called after every attempt (metrics). */
   onAttempt: (listener: (attempt: DeliveryAttempt) => void) => void
+  /** Silences, where the backend keeps them (not on Redis yet). */
+  silences?: SilenceControl
+}
+
+export interface SilenceControl {
+  add: (silence: Silence) => Promise<void>
+  /** Those not ended, by start. */
+  list: () => Silence[]
+  /** Ends a silence now; the alerts it held that are still open and not acknowledged are notified once. */
+  end: (id: string) => Promise<Silence | undefined>
 }
 
 declare module 'fastify' {
@@ -120,6 +132,77 @@ export default fp(async function notifications (fastify) {
     onAttempt: (attempt) => { for (const listener of listeners) listener(attempt) }
   })
 
+  // Silences are read once and then kept here: with memory and SQLite this
+  // process is the only writer, and the router, which runs inside an append,
+  // must decide without waiting.
+  const silenceStore = backend.silences
+  let held: Silence[] = silenceStore === undefined ? [] : await silenceStore.list()
+
+  /** A silence ended: the alerts it held that are open, not acknowledged and held by no other are notified once, as their routes say. */
+  async function released (silence: Silence): Promise<void> {
+    const outbox = backend.outbox
+    if (outbox === undefined || current.routes.length === 0) return
+    const now = timers.now()
+    for (const { alert } of await backend.store.alerts({ unresolved: true })) {
+      // Held: changed while the silence was in force (what happened to it then was told to nobody).
+      if (alert.state !== 'open' || Date.parse(alert.updatedAt) < silence.startsAt || !takes(silence, alert) || silencedBy(held, alert, now) !== undefined) continue
+      const drafts = routeEvent(current, alert, randomUUID)
+      if (drafts.length > 0) await outbox.enqueue(alert, drafts)
+    }
+    sender.kick()
+  }
+
+  async function end (id: string): Promise<Silence | undefined> {
+    const silence = await silenceStore?.remove(id)
+    held = held.filter((s) => s.id !== id)
+    scheduleExpiry()
+    if (silence !== undefined && silence.startsAt <= timers.now()) await released(silence)
+    return silence
+  }
+
+  // One timer, for the silence that ends first (re-armed at most a day
+  // ahead: timers overflow past 24.8 days).
+  let expiryTimer: Timer | undefined
+  let expiring = false
+  function scheduleExpiry (): void {
+    timers.clearTimeout(expiryTimer)
+    expiryTimer = undefined
+    if (!expiring || held.length === 0) return
+    const next = Math.min(...held.map((s) => s.endsAt))
+    expiryTimer = timers.setTimeout(() => { void expire() }, Math.min(86_400_000, Math.max(0, next - timers.now())))
+    expiryTimer.unref()
+  }
+  async function expire (): Promise<void> {
+    const now = timers.now()
+    for (const silence of held.filter((s) => s.endsAt <= now)) {
+      await end(silence.id).catch((err: unknown) => fastify.log.warn({ err, silence: silence.id }, 'ending a silence failed; it is tried again'))
+    }
+    scheduleExpiry()
+  }
+
+  const silenceControl: SilenceControl | undefined = silenceStore === undefined
+    ? undefined
+    : {
+        async add (silence) {
+          await silenceStore.add(silence)
+          held = [...held, silence].sort((a, b) => a.startsAt - b.startsAt)
+          scheduleExpiry()
+        },
+        list: () => held.filter((s) => s.endsAt > timers.now()),
+        end
+      }
+  if (silenceStore !== undefined) {
+    fastify.addHook('onReady', async () => {
+      expiring = true
+      // Those that ended while the server was stopped end now.
+      await expire()
+    })
+    fastify.addHook('onClose', async () => {
+      expiring = false
+      scheduleExpiry()
+    })
+  }
+
   if (file !== '') {
     const got = await read()
     if (typeof got === 'string') throw new Error(`NOTIFY_FILE ${got}`)
@@ -128,7 +211,7 @@ export default fp(async function notifications (fastify) {
     const outbox = backend.outbox as Outbox
     outbox.route((event) => {
       try {
-        return routeEvent(current, event, randomUUID)
+        return routeEvent(current, event, randomUUID, (alert) => silencedBy(held, alert, timers.now()) !== undefined)
       } catch (err) {
         // Never fail an append for a notification: the event matters more.
         fastify.log.error({ err }, 'notification routing failed; this event notifies nobody')
@@ -156,7 +239,8 @@ export default fp(async function notifications (fastify) {
     config: () => current,
     reload,
     sender,
-    onAttempt: (listener: (attempt: DeliveryAttempt) => void) => { listeners.push(listener) }
+    onAttempt: (listener: (attempt: DeliveryAttempt) => void) => { listeners.push(listener) },
+    ...(silenceControl === undefined ? {} : { silences: silenceControl })
   })
 }, { name: 'notifications', fastify: '5.x', dependencies: ['config', 'timers', 'backend'] })
 
@@ -169,5 +253,6 @@ const noOutbox: Outbox = {
   release: async () => {},
   recent: async () => [],
   attempts: async () => [],
-  depth: async () => ({ pending: 0 })
+  depth: async () => ({ pending: 0 }),
+  enqueue: async () => {}
 }

@@ -161,6 +161,8 @@ export interface Backend {
   readonly heartbeats: HeartbeatStore
   /** Notifications waiting to leave; absent where the backend keeps none yet (Redis). */
   readonly outbox?: Outbox
+  /** Silences, kept with the events; absent where the backend keeps none yet (Redis). */
+  readonly silences?: SilenceStore
   /** Why the backend cannot serve now (e.g. "redis unreachable"), or undefined. */
   problem: () => string | undefined
   close: () => Promise<void>
@@ -251,4 +253,28 @@ export interface Outbox {
   attempts: (alertId: string) => Promise<DeliveryAttempt[]>
   /** Entries pending, and when the oldest of them was written. */
   depth: () => Promise<{ pending: number, oldestAt?: number }>
+  /** Writes entries about an event that is not being appended now (an alert still open when its silence ended). */
+  enqueue: (event: Event, drafts: OutboxDraft[]) => Promise<void>
+}
+
+/** A silence: alerts its match takes are not notified between its start and its end. */
+export interface Silence {
+  id: string
+  /** The filter words, as a query gives them (comma lists). */
+  match: Partial<Record<'state' | 'severity' | 'min_severity' | 'location' | 'key' | 'tag', string>>
+  /** ms since the epoch. */
+  startsAt: number
+  endsAt: number
+  comment: string
+  by: string
+  createdAt: number
+}
+
+/** Silences as kept: added, listed, removed (when they end or are ended). */
+export interface SilenceStore {
+  add: (silence: Silence) => Promise<void>
+  /** Every silence kept, by start. */
+  list: () => Promise<Silence[]>
+  /** Removes a silence; resolves with it, or undefined when there was none. */
+  remove: (id: string) => Promise<Silence | undefined>
 }

@@ -3,7 +3,7 @@ import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, 
 import { Ring } from './ring'
 import { createAgeQueue, type AgeQueue } from './age-queue'
 import { alertOf } from './lifecycle'
-import { createMemoryOutbox } from './memory-outbox'
+import { createMemoryOutbox, createMemorySilences } from './memory-outbox'
 
 interface Entry { seq: number, event: Event }
 
@@ -287,6 +287,7 @@ export function createMemoryBackend (options: StoreOptions): Backend {
     claims: createMemoryClaims(options.now),
     heartbeats: createMemoryHeartbeats(),
     outbox,
+    silences: createMemorySilences(),
     problem: () => undefined,
     close: async () => {}
   }

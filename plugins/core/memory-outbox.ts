@@ -1,5 +1,5 @@
 import type { Event } from '../../schemas/events'
-import type { DeliveryAttempt, Outbox, OutboxDraft, OutboxEntry } from './backend'
+import type { DeliveryAttempt, Outbox, OutboxDraft, OutboxEntry, Silence, SilenceStore } from './backend'
 import { alertOf } from './lifecycle'
 
 // Finished entries and attempts kept for GET /notifications and the
@@ -31,15 +31,21 @@ export function createMemoryOutbox (now: () => number = Date.now): MemoryOutbox 
 
   const copy = (entry: OutboxEntry): OutboxEntry => ({ ...entry })
 
+  function write (event: Event, drafts: OutboxDraft[]): void {
+    const alertId = alertOf(event)?.id ?? ''
+    const at = now()
+    for (const draft of drafts) {
+      entries.set(draft.id, { ...draft, event, alertId, createdAt: at, status: 'pending', attempts: 0, due: at })
+    }
+  }
+
   return {
     written (event) {
       const drafts = router(event)
-      if (drafts.length === 0) return
-      const alertId = alertOf(event)?.id ?? ''
-      const at = now()
-      for (const draft of drafts) {
-        entries.set(draft.id, { ...draft, event, alertId, createdAt: at, status: 'pending', attempts: 0, due: at })
-      }
+      if (drafts.length > 0) write(event, drafts)
+    },
+    async enqueue (event, drafts) {
+      write(event, drafts)
     },
     route (next) { router = next },
     async dueReceivers (at) {
@@ -101,6 +107,20 @@ export function createMemoryOutbox (now: () => number = Date.now): MemoryOutbox 
         oldestAt = Math.min(oldestAt ?? Infinity, entry.createdAt)
       }
       return oldestAt === undefined ? { pending } : { pending, oldestAt }
+    }
+  }
+}
+
+/** Silences of one process. */
+export function createMemorySilences (): SilenceStore {
+  const silences = new Map<string, Silence>()
+  return {
+    async add (silence) { silences.set(silence.id, { ...silence, match: { ...silence.match } }) },
+    async list () { return [...silences.values()].sort((a, b) => a.startsAt - b.startsAt).map((s) => ({ ...s, match: { ...s.match } })) },
+    async remove (id) {
+      const silence = silences.get(id)
+      silences.delete(id)
+      return silence
     }
   }
 }

@@ -15,11 +15,11 @@ export function notifyKindOf (event: Event): NotifyKind | undefined {
   return undefined
 }
 
-/** The outbox entries of one event: each receiver of each route that matches it, once. */
-export function routeEvent (config: NotifyConfig, event: Event, newId: () => string): OutboxDraft[] {
+/** The outbox entries of one event: each receiver of each route that matches it, once; none for a silenced alert. */
+export function routeEvent (config: NotifyConfig, event: Event, newId: () => string, silenced: (alert: Alert) => boolean = () => false): OutboxDraft[] {
   const kind = notifyKindOf(event)
   const alert = alertOf(event)
-  if (kind === undefined || alert === undefined) return []
+  if (kind === undefined || alert === undefined || config.routes.length === 0 || silenced(alert)) return []
   const receivers = new Set<string>()
   for (const route of config.routes) {
     if (!route.on.has(kind) || !matches(alert, route.filter)) continue

@@ -6,7 +6,7 @@ import type { AlertScope, Appended, Backend, ClusterClaim, EventFeed, EventStore
 import { StorageUnavailableError } from './errors'
 import { alertOf } from './lifecycle'
 import { checkSchema, migrate, SCHEMA_VERSION } from './sqlite-schema'
-import { createSqliteOutbox } from './sqlite-outbox'
+import { createSqliteOutbox, createSqliteSilences } from './sqlite-outbox'
 
 /** The file the events are kept in, inside DATA_DIR. */
 export const DATABASE_FILE = 'alerts.db'
@@ -388,7 +388,8 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     }
   }
 
-  const outbox = createSqliteOutbox(db, async (step) => await write(step))
+  const outbox = createSqliteOutbox(db, async (step) => await write(step), now)
+  const silences = createSqliteSilences(db, async (step) => await write(step))
 
   const claims: ClusterClaim = {
     async claim (name, ttlMs) {
@@ -462,6 +463,7 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     claims,
     heartbeats,
     outbox,
+    silences,
     problem: () => problem,
     async sweep (cutoff) {
       let total = 0

@@ -1,6 +1,6 @@
 import type { Database as Db } from 'better-sqlite3'
 import type { Event } from '../../schemas/events'
-import type { DeliveryAttempt, DeliveryStatus, NotifyKind, Outbox, OutboxDraft, OutboxEntry } from './backend'
+import type { DeliveryAttempt, DeliveryStatus, NotifyKind, Outbox, OutboxDraft, OutboxEntry, Silence, SilenceStore } from './backend'
 import { alertOf } from './lifecycle'
 
 export interface SqliteOutbox extends Outbox {
@@ -77,7 +77,7 @@ function attemptOf (row: AttemptRow): DeliveryAttempt {
  * append's savepoint (so with the event, or not at all); every other change
  * goes through `write`, the backend's group commit.
  */
-export function createSqliteOutbox (db: Db, write: <T>(step: () => T) => Promise<T>): SqliteOutbox {
+export function createSqliteOutbox (db: Db, write: <T>(step: () => T) => Promise<T>, now: () => number): SqliteOutbox {
   const sql = {
     insert: db.prepare('INSERT INTO outbox (id, event_id, alert_id, receiver, kind, created_at, status, due, json) VALUES (?, ?, ?, ?, ?, ?, \'pending\', ?, ?)'),
     dueReceivers: db.prepare<[number], { receiver: string }>('SELECT DISTINCT receiver FROM outbox WHERE status = \'pending\' AND due <= ?'),
@@ -95,13 +95,19 @@ export function createSqliteOutbox (db: Db, write: <T>(step: () => T) => Promise
   }
   let router: (event: Event) => OutboxDraft[] = () => []
 
+  function insert (event: Event, drafts: OutboxDraft[], at: number): void {
+    const alertId = alertOf(event)?.id ?? ''
+    const json = JSON.stringify(event)
+    for (const draft of drafts) sql.insert.run(draft.id, event.id, alertId, draft.receiver, draft.kind, at, at, json)
+  }
+
   return {
     written (event, at) {
       const drafts = router(event)
-      if (drafts.length === 0) return
-      const alertId = alertOf(event)?.id ?? ''
-      const json = JSON.stringify(event)
-      for (const draft of drafts) sql.insert.run(draft.id, event.id, alertId, draft.receiver, draft.kind, at, at, json)
+      if (drafts.length > 0) insert(event, drafts, at)
+    },
+    async enqueue (event, drafts) {
+      await write(() => { insert(event, drafts, now()) })
     },
     sweep (cutoff, batch) {
       return sql.oldFinished.run(cutoff, batch).changes + sql.oldAttempts.run(cutoff, batch).changes
@@ -136,6 +142,31 @@ export function createSqliteOutbox (db: Db, write: <T>(step: () => T) => Promise
     async depth () {
       const row = sql.depth.get()
       return row?.oldest === null || row?.oldest === undefined ? { pending: row?.n ?? 0 } : { pending: row.n, oldestAt: row.oldest }
+    }
+  }
+}
+
+/** Silences in the SQLite file. */
+export function createSqliteSilences (db: Db, write: <T>(step: () => T) => Promise<T>): SilenceStore {
+  const sql = {
+    add: db.prepare('INSERT OR REPLACE INTO silences (id, starts_at, json) VALUES (?, ?, ?)'),
+    list: db.prepare<[], { json: string }>('SELECT json FROM silences ORDER BY starts_at, id'),
+    get: db.prepare<[string], { json: string }>('SELECT json FROM silences WHERE id = ?'),
+    remove: db.prepare('DELETE FROM silences WHERE id = ?')
+  }
+  return {
+    async add (silence) {
+      await write(() => sql.add.run(silence.id, silence.startsAt, JSON.stringify(silence)))
+    },
+    async list () {
+      return sql.list.all().map((row) => JSON.parse(row.json) as Silence)
+    },
+    async remove (id) {
+      return await write(() => {
+        const row = sql.get.get(id)
+        if (row !== undefined) sql.remove.run(id)
+        return row === undefined ? undefined : JSON.parse(row.json) as Silence
+      })
     }
   }
 }

@@ -88,6 +88,10 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
     );
     CREATE INDEX notification_attempts_alert ON notification_attempts (alert_id, at);
     CREATE INDEX notification_attempts_at ON notification_attempts (at);
+  `),
+  // 4: silences (the match, times, comment and who, as JSON).
+  (db) => db.exec(`
+    CREATE TABLE silences (id TEXT PRIMARY KEY, starts_at INTEGER NOT NULL, json TEXT NOT NULL);
   `)
 ]
 
