@@ -1,12 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox'
 
-const KINDS = ['raised', 'repeated', 'escalated', 'acknowledged', 'resolved']
+const KINDS = ['raised', 'repeated', 'escalated', 'acknowledged', 'resolved', 'reminder']
 const STATUSES = ['pending', 'delivered', 'failed']
 
 export const Delivery = Type.Object({
   id: Type.String({ description: 'The delivery id: the same on every attempt (the webhook\'s X-Alert-Delivery header).' }),
   receiver: Type.String({ description: 'The NOTIFY_FILE receiver.' }),
-  event: Type.Unsafe<string>({ type: 'string', enum: KINDS, description: 'What the notification tells.' }),
+  event: Type.Unsafe<string>({ type: 'string', enum: KINDS, description: 'What the notification tells (reminder: a route\'s repeat, the alert still open and not acknowledged).' }),
   eventId: Type.String({ description: 'The event told of.' }),
   alertId: Type.String(),
   createdAt: Type.String({ format: 'date-time', description: 'When the event was stored (and the notification with it).' }),

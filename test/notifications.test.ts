@@ -456,3 +456,44 @@ t.test('a receiver hears of an alert\'s changes in the order they happened', asy
   const told = hook.requests.map((r) => JSON.parse(r.body) as Json).map((b) => `${b.alert.message as string} ${b.event as string}`)
   t.same(told, [0, 1, 2, 3, 4].flatMap((i) => [`m${i} raised`, `m${i} acknowledged`, `m${i} resolved`]))
 })
+
+t.test('repeat: a route tells again while the alert is open and not acknowledged, every `repeat`', async (t) => {
+  const { clock, timers } = mockTimers()
+  const hook = await httpReceiver(t)
+  const other = await httpReceiver(t)
+  const file = notifyFile(t, `
+receivers:
+  hook:  { webhook: { url: "${hook.url}" } }
+  other: { webhook: { url: "${other.url}" } }
+routes:
+  - match: { min_severity: critical }
+    on: [raised]
+    to: [hook]
+    repeat: 1h
+  - to: [other]
+    on: [raised]
+`)
+  const fastify = await build(t, { NOTIFY_FILE: file }, { timers })
+  const alert = (await postAlert(fastify, { message: 'still down', location: 'x', severity: 'critical' })).json()
+  await postAlert(fastify, { message: 'minor', location: 'x', severity: 'warning' })
+  await hook.inbox.next()
+  await fastify.notifications.sender.idle()
+  clock.advance(3_590_000)
+  await fastify.notifications.sender.idle()
+  t.equal(hook.requests.length, 1, 'not before the hour')
+  clock.advance(20_000)
+  const reminder = JSON.parse((await hook.inbox.next()).body) as Json
+  t.match(reminder, { event: 'reminder', text: `[CRITICAL] still open, not acknowledged (raised ${alert.timestamp as string}): still down at x`, alert: { id: alert.id } })
+  t.not(reminder.deliveryId, JSON.parse(hook.requests[0]?.body ?? '{}').deliveryId)
+  await fastify.notifications.sender.idle()
+  clock.advance(3_600_000)
+  t.match(JSON.parse((await hook.inbox.next()).body), { event: 'reminder' })
+  await fastify.notifications.sender.idle()
+  t.equal(other.requests.length, 2, 'a route without repeat tells once')
+
+  await fastify.inject({ method: 'POST', url: `/alerts/${alert.id as string}/ack` })
+  clock.advance(7_200_000)
+  await fastify.notifications.sender.idle()
+  t.equal(hook.requests.length, 3, 'no reminder once acknowledged')
+  t.match((await fastify.inject('/notifications?receiver=hook')).json().deliveries.map((d: Json) => d.event), ['reminder', 'reminder', 'raised'])
+})

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import type { DeliveryAttempt, Outbox, Silence } from '../core/backend'
 import { emptyNotifyConfig, parseNotifyConfig, scrub, type NotifyConfig } from '../core/notify-config'
-import { routeEvent } from '../core/notify-messages'
+import { remindersDue, routeEvent } from '../core/notify-messages'
 import { createDeliverer } from '../core/notify-receivers'
 import { createSender, type Sender } from '../core/notify-sender'
 import { parseDuration } from '../core/duration'
@@ -40,6 +40,9 @@ declare module 'fastify' {
     notifications: Notifications
   }
 }
+
+// After a failed reminder check (the store unavailable), the next one.
+const REMIND_RETRY_MS = 60_000
 
 /** SMTP_URL's password (and the whole URL), which are never shown either. */
 function smtpSecrets (smtpUrl: string): string[] {
@@ -93,6 +96,8 @@ export default fp(async function notifications (fastify) {
     current = got.config
     fastify.log.info({ file, receivers: current.receivers.size, routes: current.routes.length }, 'NOTIFY_FILE loaded')
     sender.kick()
+    // Other repeats: look again now.
+    void checkReminders()
     return true
   }
 
@@ -203,6 +208,37 @@ export default fp(async function notifications (fastify) {
     })
   }
 
+  // Routes with `repeat`: one timer, for the next reminder due. When each
+  // went is kept here: after a restart the first may come early.
+  const reminded = new Map<string, number>()
+  let remindTimer: Timer | undefined
+  let reminding = false
+  function scheduleReminders (at: number): void {
+    timers.clearTimeout(remindTimer)
+    remindTimer = undefined
+    if (!reminding || !Number.isFinite(at)) return
+    remindTimer = timers.setTimeout(() => { void checkReminders() }, Math.min(86_400_000, Math.max(0, at - timers.now())))
+    remindTimer.unref()
+  }
+  async function checkReminders (): Promise<void> {
+    const outbox = backend.outbox
+    if (outbox === undefined || !reminding) return
+    const now = timers.now()
+    let next = now + REMIND_RETRY_MS
+    try {
+      const open = (await backend.store.alerts({ unresolved: true })).map((stored) => stored.alert)
+      const { due, next: then } = remindersDue(current, open, now, reminded, (a) => silencedBy(held, a, now) !== undefined)
+      for (const { alert, receivers } of due) {
+        await outbox.enqueue(alert, receivers.map((receiver) => ({ id: randomUUID(), receiver, kind: 'reminder' as const })))
+      }
+      if (due.length > 0) sender.kick()
+      next = then
+    } catch (err) {
+      fastify.log.warn({ err }, 'the reminder check failed; it is tried again')
+    }
+    scheduleReminders(next)
+  }
+
   if (file !== '') {
     const got = await read()
     if (typeof got === 'string') throw new Error(`NOTIFY_FILE ${got}`)
@@ -225,8 +261,14 @@ export default fp(async function notifications (fastify) {
     watcher.on('error', (err) => fastify.log.error({ err }, 'NOTIFY_FILE watch failed; reload with SIGHUP'))
     const onHangup = (): void => { void reload() }
     process.on('SIGHUP', onHangup)
-    fastify.addHook('onReady', async () => { sender.start() })
+    fastify.addHook('onReady', async () => {
+      sender.start()
+      reminding = true
+      await checkReminders()
+    })
     fastify.addHook('onClose', async () => {
+      reminding = false
+      scheduleReminders(Infinity)
       watcher.close()
       process.off('SIGHUP', onHangup)
       await sender.stop()

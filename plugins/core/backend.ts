@@ -176,8 +176,8 @@ export interface Log {
   error: (obj: object | string, msg?: string) => void
 }
 
-/** What happened to an alert that a notification tells: the event's change, or `raised`. */
-export type NotifyKind = 'raised' | 'repeated' | 'escalated' | 'acknowledged' | 'resolved'
+/** What happened to an alert that a notification tells: the event's change, `raised`, or a `reminder` (a route's repeat: still open, not acknowledged). */
+export type NotifyKind = 'raised' | 'repeated' | 'escalated' | 'acknowledged' | 'resolved' | 'reminder'
 
 /** An outbox entry as a router asks for it: one receiver to tell about one event. */
 export interface OutboxDraft {

@@ -12,6 +12,7 @@ import type { NotifyKind } from './backend'
 import { parseAlertFilter, type AlertFilter, type AlertFilterQuery } from './board'
 import { parseDuration } from './duration'
 
+/** The events a route's `on` may name (a reminder comes from its `repeat`). */
 export const NOTIFY_KINDS: readonly NotifyKind[] = ['raised', 'repeated', 'escalated', 'acknowledged', 'resolved']
 /** What a route sends when it says no `on`: every change but repeats, which can come every few seconds. */
 export const DEFAULT_ON: readonly NotifyKind[] = ['raised', 'escalated', 'acknowledged', 'resolved']

@@ -28,6 +28,42 @@ export function routeEvent (config: NotifyConfig, event: Event, newId: () => str
   return [...receivers].map((receiver) => ({ id: newId(), receiver, kind }))
 }
 
+/**
+ * The reminders due at `now` (routes with `repeat`): for each alert that is
+ * open (not acknowledged) and not silenced, each route that matches it and
+ * last told it (or raised it) `repeat` ago or more. `told` keeps, per route
+ * and alert, when the last reminder went; it is updated here.
+ */
+export function remindersDue (config: NotifyConfig, alerts: Alert[], now: number, told: Map<string, number>, silenced: (alert: Alert) => boolean): { due: Array<{ alert: Alert, receivers: string[] }>, next: number } {
+  const out: Array<{ alert: Alert, receivers: string[] }> = []
+  const open = new Set<string>()
+  // When to look again: the next reminder due, and at the latest the shortest
+  // repeat from now (an alert raised meanwhile is due no earlier than that).
+  let next = Math.min(...config.routes.map((route) => now + (route.repeatMs ?? Infinity)))
+  for (const alert of alerts) {
+    if (alert.state !== 'open') continue
+    open.add(alert.id)
+    if (silenced(alert)) continue
+    const receivers = new Set<string>()
+    config.routes.forEach((route, i) => {
+      if (route.repeatMs === undefined || !matches(alert, route.filter)) return
+      const key = `${i}:${alert.id}`
+      const last = told.get(key) ?? Date.parse(alert.timestamp)
+      if (now - last < route.repeatMs) {
+        next = Math.min(next, last + route.repeatMs)
+        return
+      }
+      told.set(key, now)
+      next = Math.min(next, now + route.repeatMs)
+      for (const name of route.to) receivers.add(name)
+    })
+    if (receivers.size > 0) out.push({ alert, receivers: [...receivers] })
+  }
+  // Alerts acknowledged, resolved or gone are forgotten.
+  for (const key of told.keys()) if (!open.has(key.slice(key.indexOf(':') + 1))) told.delete(key)
+  return { due: out, next }
+}
+
 /** The server's public base URL (DOMAIN, as the API documents give it), or undefined without DOMAIN. */
 export function publicBase (domain: string): string | undefined {
   if (domain === '') return undefined
@@ -62,6 +98,7 @@ function happenedOf (kind: NotifyKind, alert: Alert, by: string | undefined): st
     case 'escalated': return `escalated${alert.escalations === undefined ? '' : ` (${alert.escalations === 1 ? 'once' : `${alert.escalations} times`}), not acknowledged`}`
     case 'acknowledged': return `acknowledged by ${by ?? alert.acknowledgedBy ?? 'anonymous'}`
     case 'resolved': return `resolved by ${by ?? alert.resolvedBy ?? 'anonymous'}`
+    case 'reminder': return `still open, not acknowledged (raised ${alert.timestamp})`
   }
 }
 

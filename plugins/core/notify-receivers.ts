@@ -92,7 +92,7 @@ export function headerValue (text: string): string {
 
 /** The headers of an ntfy publish (X-Title, X-Priority, X-Tags, X-Click; ntfy ignores a bare Priority that looks like RFC 9218's). */
 export function ntfyHeaders (notice: Notice, token?: string): Record<string, string> {
-  const tags = [notice.kind === 'resolved' ? 'white_check_mark' : notice.kind === 'acknowledged' ? 'eyes' : notice.alert.severity === 'critical' ? 'rotating_light' : notice.alert.severity === 'warning' ? 'warning' : 'information_source', notice.kind, ...(notice.alert.tags ?? [])]
+  const tags = [notice.kind === 'resolved' ? 'white_check_mark' : notice.kind === 'acknowledged' ? 'eyes' : notice.kind === 'reminder' ? 'alarm_clock' : notice.alert.severity === 'critical' ? 'rotating_light' : notice.alert.severity === 'warning' ? 'warning' : 'information_source', notice.kind, ...(notice.alert.tags ?? [])]
   const headers: Record<string, string> = {
     'content-type': 'text/plain; charset=utf-8',
     'x-title': headerValue(cut(notice.headline, 250)),
