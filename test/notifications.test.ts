@@ -497,3 +497,60 @@ routes:
   t.equal(hook.requests.length, 3, 'no reminder once acknowledged')
   t.match((await fastify.inject('/notifications?receiver=hook')).json().deliveries.map((d: Json) => d.event), ['reminder', 'reminder', 'raised'])
 })
+
+t.test('group: the alerts a route matched within `group` go to each receiver as one message', async (t) => {
+  const { clock, timers } = mockTimers()
+  const hook = await httpReceiver(t)
+  const slack = await httpReceiver(t)
+  const solo = await httpReceiver(t)
+  process.env.TEST_GROUP_SECRET = 'group-secret-42'
+  t.teardown(() => { delete process.env.TEST_GROUP_SECRET })
+  const file = notifyFile(t, `
+receivers:
+  hook:  { webhook: { url: "${hook.url}", secret: "\${TEST_GROUP_SECRET}" } }
+  chat:  { slack: { url: "${slack.url}" } }
+  solo:  { webhook: { url: "${solo.url}" } }
+routes:
+  - match: { tag: database }
+    to: [hook, chat]
+    group: 30s
+  - to: [solo]
+`)
+  const fastify = await build(t, { NOTIFY_FILE: file, DOMAIN: 'alerts.example.com' }, { timers })
+  // Each raise is told to `solo` at once; the clock moves only once that is done
+  // (it is also the clock of the attempts' timeouts).
+  const raise = async (payload: Json): Promise<Json> => {
+    const alert = (await postAlert(fastify, payload)).json()
+    await solo.inbox.next()
+    await fastify.notifications.sender.idle()
+    return alert
+  }
+  const first = await raise({ message: 'replica lag', location: 'db2', tags: ['database'] })
+  clock.advance(10_000)
+  const second = await raise({ message: 'primary down', location: 'db1', tags: ['database'], severity: 'critical' })
+  clock.advance(10_000)
+  const third = await raise({ message: 'disk slow', location: 'db3', tags: ['database'] })
+  t.equal(hook.requests.length + slack.requests.length, 0, 'held until the first one\'s window ends')
+  t.equal(solo.requests.length, 3, 'a route without group is not held')
+
+  clock.advance(10_000)
+  const grouped = await hook.inbox.next()
+  const body = JSON.parse(grouped.body) as Json
+  t.match(body, { event: 'group', count: 3, text: '3 notifications: [CRITICAL] raised: primary down at db1 and more' })
+  t.same(body.notifications.map((n: Json) => n.alert.id), [first.id, second.id, third.id])
+  t.equal(grouped.headers['x-alert-delivery'], body.notifications[0].deliveryId, 'a group goes under its first notification\'s delivery id')
+  t.equal(grouped.headers['x-alert-event'], 'group')
+  t.equal(grouped.headers['x-alert-signature'], `sha256=${createHmac('sha256', 'group-secret-42').update(grouped.body).digest('hex')}`)
+  const s = JSON.parse((await slack.inbox.next()).body) as Json
+  t.equal(s.text, '3 notifications: [CRITICAL] raised: primary down at db1 and more')
+  t.same(s.blocks[0], { type: 'header', text: { type: 'plain_text', text: '3 notifications' } })
+  t.same(s.blocks.slice(1).map((b: Json) => b.text.text), [
+    `*[WARNING] raised: replica lag at db2*  <http://alerts.example.com/alerts/${first.id as string}/timeline|Timeline>`,
+    `*[CRITICAL] raised: primary down at db1*  <http://alerts.example.com/alerts/${second.id as string}/timeline|Timeline>`,
+    `*[WARNING] raised: disk slow at db3*  <http://alerts.example.com/alerts/${third.id as string}/timeline|Timeline>`
+  ])
+  await fastify.notifications.sender.idle()
+  t.equal(hook.requests.length, 1)
+  t.match(attemptsOf(await timeline(fastify, third.id as string)).filter((a) => a.receiver === 'hook'), [{ kind: 'notified', attempt: 1, status: 200 }], 'each notification of the group is recorded')
+  t.equal((await fastify.inject('/notifications?receiver=hook&status=delivered')).json().count, 3)
+})

@@ -79,6 +79,27 @@ for (const kind of ['memory', 'sqlite'] as const) {
   })
 }
 
+for (const kind of ['memory', 'sqlite'] as const) {
+  t.test(`${kind}: a grouped entry is due when its window ends; claimGroup takes the receiver's grouped ones never tried, due or not`, async (t) => {
+    let now = T0
+    const backend = await makeBackend(t, kind, { now: () => now })
+    const outbox = backend.outbox
+    if (outbox === undefined) throw new Error('no outbox')
+    let n = 0
+    outbox.route(() => { n++; return [{ id: `g-${n}`, receiver: 'hook', kind: 'raised', groupMs: 30_000 }, { id: `s-${n}`, receiver: 'solo', kind: 'raised' }] })
+    await backend.store.append(stamp({ type: 'alert', message: 'a', location: 'l' }, () => now))
+    now += 10_000
+    await backend.store.append(stamp({ type: 'alert', message: 'b', location: 'l' }, () => now))
+    t.same(await outbox.dueReceivers(now), ['solo'], 'the grouped ones wait for their window')
+    now = T0 + 30_000
+    t.same((await outbox.dueReceivers(now)).sort(), ['hook', 'solo'])
+    t.match(await outbox.claim('hook', now, 40_000, 10), [{ id: 'g-1', groupMs: 30_000 }], 'only the first is due')
+    t.same((await outbox.claimGroup('hook', now, 40_000, 50)).map((e) => e.id), ['g-1', 'g-2'], 'the one not due yet goes with it')
+    t.same(await outbox.claim('hook', now + 39_999, 40_000, 10), [], 'all held')
+    t.same(await outbox.claimGroup('solo', now, 40_000, 50), [], 'only grouped entries')
+  })
+}
+
 t.test('sqlite: entries are in the event\'s transaction, and a restart keeps them pending', async (t) => {
   const dir = t.testdir()
   const first = await makeBackend(t, 'sqlite', { dir, now: () => T0 })

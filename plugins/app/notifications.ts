@@ -291,6 +291,7 @@ const noOutbox: Outbox = {
   route: () => {},
   dueReceivers: async () => [],
   claim: async () => [],
+  claimGroup: async () => [],
   settle: async () => {},
   release: async () => {},
   recent: async () => [],

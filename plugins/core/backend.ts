@@ -185,6 +185,8 @@ export interface OutboxDraft {
   id: string
   receiver: string
   kind: NotifyKind
+  /** A route's `group`: held this long, then sent in one message with the receiver's other grouped ones. */
+  groupMs?: number
 }
 
 /** Where a delivery stands: waiting (or being tried), delivered, or given up. */
@@ -243,6 +245,8 @@ export interface Outbox {
   dueReceivers: (now: number) => Promise<string[]>
   /** Up to `limit` entries of one receiver due at `now`, oldest first, held for `leaseMs`. */
   claim: (receiver: string, now: number, leaseMs: number, limit: number) => Promise<OutboxEntry[]>
+  /** Up to `limit` grouped entries of one receiver never tried yet, due or not, oldest first, held for `leaseMs`: the rest of a group. */
+  claimGroup: (receiver: string, now: number, leaseMs: number, limit: number) => Promise<OutboxEntry[]>
   /** Records an attempt and its outcome. */
   settle: (id: string, settlement: Settlement) => Promise<void>
   /** Gives a claimed entry back, due at `at`, without counting an attempt (a sender stopping). */

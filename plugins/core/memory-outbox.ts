@@ -35,7 +35,7 @@ export function createMemoryOutbox (now: () => number = Date.now): MemoryOutbox 
     const alertId = alertOf(event)?.id ?? ''
     const at = now()
     for (const draft of drafts) {
-      entries.set(draft.id, { ...draft, event, alertId, createdAt: at, status: 'pending', attempts: 0, due: at })
+      entries.set(draft.id, { ...draft, event, alertId, createdAt: at, status: 'pending', attempts: 0, due: at + (draft.groupMs ?? 0) })
     }
   }
 
@@ -58,6 +58,16 @@ export function createMemoryOutbox (now: () => number = Date.now): MemoryOutbox 
       for (const entry of entries.values()) {
         if (out.length >= limit) break
         if (entry.receiver !== receiver || entry.status !== 'pending' || (entry.due ?? 0) > at) continue
+        entry.due = at + leaseMs
+        out.push(copy(entry))
+      }
+      return out
+    },
+    async claimGroup (receiver, at, leaseMs, limit) {
+      const out: OutboxEntry[] = []
+      for (const entry of entries.values()) {
+        if (out.length >= limit) break
+        if (entry.receiver !== receiver || entry.status !== 'pending' || entry.attempts > 0 || entry.groupMs === undefined) continue
         entry.due = at + leaseMs
         out.push(copy(entry))
       }

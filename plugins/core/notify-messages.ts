@@ -20,12 +20,16 @@ export function routeEvent (config: NotifyConfig, event: Event, newId: () => str
   const kind = notifyKindOf(event)
   const alert = alertOf(event)
   if (kind === undefined || alert === undefined || config.routes.length === 0 || silenced(alert)) return []
-  const receivers = new Set<string>()
+  // Each receiver once; held for the longest group of the routes that send it there.
+  const receivers = new Map<string, number | undefined>()
   for (const route of config.routes) {
     if (!route.on.has(kind) || !matches(alert, route.filter)) continue
-    for (const name of route.to) receivers.add(name)
+    for (const name of route.to) {
+      const before = receivers.get(name)
+      receivers.set(name, route.groupMs === undefined ? before : Math.max(before ?? 0, route.groupMs))
+    }
   }
-  return [...receivers].map((receiver) => ({ id: newId(), receiver, kind }))
+  return [...receivers].map(([receiver, groupMs]) => groupMs === undefined ? { id: newId(), receiver, kind } : { id: newId(), receiver, kind, groupMs })
 }
 
 /**

@@ -14,8 +14,8 @@ export class DeliveryError extends Error {
   constructor (message: string, readonly status?: number) { super(message) }
 }
 
-/** Delivers one entry to its receiver; resolves with the status of the answer, rejects with why not. */
-export type Deliver = (receiver: Receiver, entry: OutboxEntry, signal: AbortSignal) => Promise<{ status?: number }>
+/** Delivers one message to a receiver: one entry, or a group of its entries; resolves with the status of the answer, rejects with why not. */
+export type Deliver = (receiver: Receiver, entries: OutboxEntry[], signal: AbortSignal) => Promise<{ status?: number }>
 
 export interface DeliverOptions {
   /** The public URL of the server (DOMAIN), for the links. */
@@ -78,6 +78,29 @@ export function slackBody (notice: Notice): Record<string, unknown> {
   return { text: notice.headline, blocks }
 }
 
+/** A group's one line: how many, and the most severe first. */
+export function groupHeadline (notices: Notice[]): string {
+  const first = mostSevere(notices)
+  return `${notices.length} notifications: ${first.headline}${notices.length > 1 ? ' and more' : ''}`
+}
+
+const RANK = { info: 0, warning: 1, critical: 2 } as const
+function mostSevere (notices: Notice[]): Notice {
+  return notices.reduce((best, n) => RANK[n.alert.severity] > RANK[best.alert.severity] ? n : best)
+}
+
+/** A group for Slack: the count as text, then a section per notification (Slack takes 50 blocks at most). */
+export function slackGroupBody (notices: Notice[]): Record<string, unknown> {
+  const shown = notices.slice(0, 48)
+  const blocks: Array<Record<string, unknown>> = [{ type: 'header', text: { type: 'plain_text', text: cut(`${notices.length} notifications`, 150) } }]
+  for (const notice of shown) {
+    const link = notice.url === undefined ? '' : `  <${notice.url}|Timeline>`
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: cut(`*${mrkdwn(notice.headline)}*${link}`, 3000) } })
+  }
+  if (notices.length > shown.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `and ${notices.length - shown.length} more` }] })
+  return { text: groupHeadline(notices), blocks }
+}
+
 /** ntfy's priorities: 5 max, 4 high, 3 default, 2 low (docs.ntfy.sh/publish, "Message priority"). */
 export function ntfyPriority (notice: Notice): number {
   if (notice.kind === 'acknowledged' || notice.kind === 'resolved') return 2
@@ -107,11 +130,19 @@ export function ntfyHeaders (notice: Notice, token?: string): Record<string, str
 
 const escapeHtml = (text: string): string => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;')
 
-/** The e-mail's HTML part: the headline, the fields as a table, the links. */
-export function emailHtml (notice: Notice): string {
-  const rows = notice.fields.map(([label, value]) => `<tr><th align="left">${escapeHtml(label)}</th><td>${escapeHtml(value)}</td></tr>`).join('')
-  const links = [notice.url === undefined ? '' : `<a href="${escapeHtml(notice.url)}">Timeline</a>`, notice.dashboard === undefined ? '' : `<a href="${escapeHtml(notice.dashboard)}">Dashboard</a>`].filter((l) => l !== '').join(' · ')
-  return `<!doctype html><html><body><h2>${escapeHtml(notice.headline)}</h2><table>${rows}</table>${links === '' ? '' : `<p>${links}</p>`}</body></html>`
+/** The e-mail's HTML part: for each notification, the headline, the fields as a table, the links. */
+export function emailHtml (notices: Notice[]): string {
+  const parts = notices.map((notice) => {
+    const rows = notice.fields.map(([label, value]) => `<tr><th align="left">${escapeHtml(label)}</th><td>${escapeHtml(value)}</td></tr>`).join('')
+    const links = [notice.url === undefined ? '' : `<a href="${escapeHtml(notice.url)}">Timeline</a>`, notice.dashboard === undefined ? '' : `<a href="${escapeHtml(notice.dashboard)}">Dashboard</a>`].filter((l) => l !== '').join(' · ')
+    return `<h2>${escapeHtml(notice.headline)}</h2><table>${rows}</table>${links === '' ? '' : `<p>${links}</p>`}`
+  })
+  return `<!doctype html><html><body>${parts.join('<hr>')}</body></html>`
+}
+
+/** A group as plain text: each notification's text, one after the other. */
+export function groupText (notices: Notice[]): string {
+  return `${groupHeadline(notices)}\n\n${notices.map(plainText).join('\n---\n\n')}`
 }
 
 async function post (url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<{ status: number }> {
@@ -144,29 +175,39 @@ export function createDeliverer ({ domain, smtpUrl, smtpFrom, timeoutMs }: Deliv
     return mailer
   }
 
-  async function deliver (receiver: Receiver, entry: OutboxEntry, signal: AbortSignal): Promise<{ status?: number }> {
-    const notice = noticeOf(entry.kind, entry.event, domain)
+  async function deliver (receiver: Receiver, entries: OutboxEntry[], signal: AbortSignal): Promise<{ status?: number }> {
+    const notices = entries.map((entry) => noticeOf(entry.kind, entry.event, domain))
+    const entry = entries[0] as OutboxEntry
+    const notice = notices[0] as Notice
+    const grouped = entries.length > 1
+    // A group goes under its first notification's delivery id.
     const common = { [DELIVERY_HEADER]: entry.id }
     switch (receiver.kind) {
       case 'webhook': {
-        const body = JSON.stringify(webhookBody(notice, entry.id))
-        const headers: Record<string, string> = { ...common, 'content-type': 'application/json', 'x-alert-event': entry.kind }
+        const body = JSON.stringify(grouped
+          ? { deliveryId: entry.id, event: 'group', count: entries.length, text: groupHeadline(notices), notifications: entries.map((e, i) => webhookBody(notices[i] as Notice, e.id)) }
+          : webhookBody(notice, entry.id))
+        const headers: Record<string, string> = { ...common, 'content-type': 'application/json', 'x-alert-event': grouped ? 'group' : entry.kind }
         if (receiver.secret !== undefined) headers[SIGNATURE_HEADER] = signature(receiver.secret, body)
         return await post(receiver.url, headers, body, signal)
       }
       case 'slack':
-        return await post(receiver.url, { 'content-type': 'application/json' }, JSON.stringify(slackBody(notice)), signal)
-      case 'ntfy':
-        return await post(receiver.url, ntfyHeaders(notice, receiver.token), plainText(notice), signal)
+        return await post(receiver.url, { 'content-type': 'application/json' }, JSON.stringify(grouped ? slackGroupBody(notices) : slackBody(notice)), signal)
+      case 'ntfy': {
+        const lead = grouped ? mostSevere(notices) : notice
+        const headers = ntfyHeaders(lead, receiver.token)
+        if (grouped) headers['x-title'] = headerValue(cut(groupHeadline(notices), 250))
+        return await post(receiver.url, headers, grouped ? groupText(notices) : plainText(notice), signal)
+      }
       case 'email': {
         const from = receiver.from ?? smtpFrom
         if (from === undefined || from === '') throw new DeliveryError('no sender address: set SMTP_FROM or the receiver\'s from')
         const mail = transport().sendMail({
           from,
           to: receiver.to,
-          subject: notice.headline.slice(0, 200),
-          text: plainText(notice),
-          html: emailHtml(notice),
+          subject: (grouped ? groupHeadline(notices) : notice.headline).slice(0, 200),
+          text: grouped ? groupText(notices) : plainText(notice),
+          html: emailHtml(notices),
           headers: { 'X-Alert-Delivery': entry.id }
         })
         const aborted = new Promise<never>((_resolve, reject) => {

@@ -12,6 +12,9 @@ import type { Receiver } from './notify-config'
 import { failureOf, type Deliver } from './notify-receivers'
 import type { Timer, Timers } from './timers'
 
+// The most notifications one grouped message carries; more wait for the next.
+const GROUP_MAX = 50
+
 export interface SenderOptions {
   outbox: Outbox
   /** The receiver of a name as configured now; undefined when it is no longer. */
@@ -98,13 +101,21 @@ export function createSender ({
 
   async function pass (): Promise<void> {
     const now = timers.now()
+    const leaseMs = timeoutMs + 30_000
     for (const name of await outbox.dueReceivers(now)) {
       if (!running) return
       const free = perReceiver - (inFlight.get(name) ?? 0)
       if (free <= 0) continue
       // Held for the timeout and a margin: a sender that dies mid-attempt leaves it due again after that.
-      const entries = await outbox.claim(name, now, timeoutMs + 30_000, free)
-      for (const entry of entries) track(attempt(entry))
+      for (const entry of await outbox.claim(name, now, leaseMs, free)) {
+        if (entry.groupMs === undefined || entry.attempts > 0) {
+          track(attempt([entry]))
+          continue
+        }
+        // The first of a group is due: the receiver's other grouped ones, due or not, go with it.
+        const rest = (await outbox.claimGroup(name, now, leaseMs, GROUP_MAX)).filter((other) => other.id !== entry.id)
+        track(attempt([entry, ...rest.slice(0, GROUP_MAX - 1)]))
+      }
     }
   }
 
@@ -113,64 +124,75 @@ export function createSender ({
     void done.finally(() => settling.delete(done))
   }
 
-  async function attempt (entry: OutboxEntry): Promise<void> {
-    inFlight.set(entry.receiver, (inFlight.get(entry.receiver) ?? 0) + 1)
+  /** What an attempt at a failed entry leaves: tried again after a backoff, or given up at the give-up time. */
+  function failed (entry: OutboxEntry, record: DeliveryAttempt, now: number): number | undefined {
+    const deadline = entry.createdAt + giveUpMs
+    if (now >= deadline) {
+      record.result = 'failed'
+      return undefined
+    }
+    record.result = 'retrying'
+    return Math.min(deadline, now + backoff(record.attempt, firstBackoffMs, maxBackoffMs, random))
+  }
+
+  /** One attempt at one message: an entry, or a group of one receiver's entries sent together. */
+  async function attempt (entries: OutboxEntry[]): Promise<void> {
+    const first = entries[0] as OutboxEntry
+    inFlight.set(first.receiver, (inFlight.get(first.receiver) ?? 0) + 1)
     const controller = new AbortController()
     controllers.add(controller)
     const timer = timers.setTimeout(() => controller.abort(), timeoutMs)
     timer.unref()
-    const number = entry.attempts + 1
-    const record: DeliveryAttempt = {
-      deliveryId: entry.id,
-      alertId: entry.alertId,
-      eventId: entry.event.id,
-      receiver: entry.receiver,
-      kind: entry.kind,
-      attempt: number,
-      at: 0,
-      result: 'delivered'
-    }
-    let retryAt: number | undefined
+    let status: number | undefined
+    let error: string | undefined
+    let result: 'delivered' | 'failed' | 'failure' = 'delivered'
     try {
-      const target = receiver(entry.receiver)
+      const target = receiver(first.receiver)
       if (target === undefined) {
-        record.result = 'failed'
-        record.error = 'the receiver is no longer in NOTIFY_FILE'
+        result = 'failed'
+        error = 'the receiver is no longer in NOTIFY_FILE'
       } else {
         try {
-          const { status } = await deliver(target, entry, controller.signal)
-          if (status !== undefined) record.status = status
+          status = (await deliver(target, entries, controller.signal)).status
         } catch (err) {
           if (stopping) {
             // Cut by a stop, not failed: given back without counting it.
-            await outbox.release(entry.id, timers.now())
+            for (const entry of entries) await outbox.release(entry.id, timers.now())
             return
           }
           const failure = failureOf(err, controller.signal)
-          if (failure.status !== undefined) record.status = failure.status
-          record.error = scrub(failure.message).slice(0, 300)
-          const now = timers.now()
-          const deadline = entry.createdAt + giveUpMs
-          if (now >= deadline) {
-            record.result = 'failed'
-          } else {
-            record.result = 'retrying'
-            retryAt = Math.min(deadline, now + backoff(number, firstBackoffMs, maxBackoffMs, random))
-          }
+          status = failure.status
+          error = scrub(failure.message).slice(0, 300)
+          result = 'failure'
         }
       }
-      record.at = timers.now()
-      await outbox.settle(entry.id, retryAt === undefined ? { attempt: record } : { attempt: record, retryAt })
-      onAttempt(record)
-      if (record.result !== 'delivered') {
-        log.warn({ receiver: entry.receiver, delivery: entry.id, attempt: number, status: record.status, error: record.error, result: record.result }, record.result === 'failed' ? 'notification given up' : 'notification failed; it is tried again')
+      const at = timers.now()
+      for (const entry of entries) {
+        const record: DeliveryAttempt = {
+          deliveryId: entry.id,
+          alertId: entry.alertId,
+          eventId: entry.event.id,
+          receiver: entry.receiver,
+          kind: entry.kind,
+          attempt: entry.attempts + 1,
+          at,
+          result: result === 'failure' ? 'retrying' : result
+        }
+        if (status !== undefined) record.status = status
+        if (error !== undefined) record.error = error
+        const retryAt = result === 'failure' ? failed(entry, record, at) : undefined
+        await outbox.settle(entry.id, retryAt === undefined ? { attempt: record } : { attempt: record, retryAt })
+        onAttempt(record)
+        if (record.result !== 'delivered') {
+          log.warn({ receiver: entry.receiver, delivery: entry.id, attempt: record.attempt, status: record.status, error: record.error, result: record.result }, record.result === 'failed' ? 'notification given up' : 'notification failed; it is tried again')
+        }
       }
     } catch (err) {
-      log.error({ err: new Error(scrub((err as Error).message ?? 'error')), receiver: entry.receiver, delivery: entry.id }, 'the notification attempt could not be recorded; it is tried again when its claim ends')
+      log.error({ err: new Error(scrub((err as Error).message ?? 'error')), receiver: first.receiver, delivery: first.id }, 'the notification attempt could not be recorded; it is tried again when its claim ends')
     } finally {
       timers.clearTimeout(timer)
       controllers.delete(controller)
-      inFlight.set(entry.receiver, (inFlight.get(entry.receiver) ?? 1) - 1)
+      inFlight.set(first.receiver, (inFlight.get(first.receiver) ?? 1) - 1)
       // A slot is free: look again, for this receiver's next ones.
       if (running) kick()
     }

@@ -22,6 +22,7 @@ interface EntryRow {
   last_at: number | null
   last_status: number | null
   last_error: string | null
+  group_ms: number | null
   json: string
 }
 
@@ -53,6 +54,7 @@ function entryOf (row: EntryRow): OutboxEntry {
   if (row.last_at !== null) entry.lastAt = row.last_at
   if (row.last_status !== null) entry.lastStatus = row.last_status
   if (row.last_error !== null) entry.lastError = row.last_error
+  if (row.group_ms !== null) entry.groupMs = row.group_ms
   return entry
 }
 
@@ -79,7 +81,8 @@ function attemptOf (row: AttemptRow): DeliveryAttempt {
  */
 export function createSqliteOutbox (db: Db, write: <T>(step: () => T) => Promise<T>, now: () => number): SqliteOutbox {
   const sql = {
-    insert: db.prepare('INSERT INTO outbox (id, event_id, alert_id, receiver, kind, created_at, status, due, json) VALUES (?, ?, ?, ?, ?, ?, \'pending\', ?, ?)'),
+    insert: db.prepare('INSERT INTO outbox (id, event_id, alert_id, receiver, kind, created_at, status, due, group_ms, json) VALUES (?, ?, ?, ?, ?, ?, \'pending\', ?, ?, ?)'),
+    group: db.prepare<[string, number], EntryRow>('SELECT * FROM outbox WHERE status = \'pending\' AND receiver = ? AND attempts = 0 AND group_ms IS NOT NULL ORDER BY seq LIMIT ?'),
     dueReceivers: db.prepare<[number], { receiver: string }>('SELECT DISTINCT receiver FROM outbox WHERE status = \'pending\' AND due <= ?'),
     due: db.prepare<[string, number, number], EntryRow>('SELECT * FROM outbox WHERE status = \'pending\' AND receiver = ? AND due <= ? ORDER BY due, seq LIMIT ?'),
     hold: db.prepare('UPDATE outbox SET due = ? WHERE id = ?'),
@@ -98,7 +101,7 @@ export function createSqliteOutbox (db: Db, write: <T>(step: () => T) => Promise
   function insert (event: Event, drafts: OutboxDraft[], at: number): void {
     const alertId = alertOf(event)?.id ?? ''
     const json = JSON.stringify(event)
-    for (const draft of drafts) sql.insert.run(draft.id, event.id, alertId, draft.receiver, draft.kind, at, at, json)
+    for (const draft of drafts) sql.insert.run(draft.id, event.id, alertId, draft.receiver, draft.kind, at, at + (draft.groupMs ?? 0), draft.groupMs ?? null, json)
   }
 
   return {
@@ -119,6 +122,13 @@ export function createSqliteOutbox (db: Db, write: <T>(step: () => T) => Promise
     async claim (receiver, now, leaseMs, limit) {
       return await write(() => {
         const rows = sql.due.all(receiver, now, limit)
+        for (const row of rows) sql.hold.run(now + leaseMs, row.id)
+        return rows.map(entryOf)
+      })
+    },
+    async claimGroup (receiver, now, leaseMs, limit) {
+      return await write(() => {
+        const rows = sql.group.all(receiver, limit)
         for (const row of rows) sql.hold.run(now + leaseMs, row.id)
         return rows.map(entryOf)
       })

@@ -89,9 +89,10 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
     CREATE INDEX notification_attempts_alert ON notification_attempts (alert_id, at);
     CREATE INDEX notification_attempts_at ON notification_attempts (at);
   `),
-  // 4: silences (the match, times, comment and who, as JSON).
+  // 4: silences (the match, times, comment and who, as JSON); a route's group window on outbox entries.
   (db) => db.exec(`
     CREATE TABLE silences (id TEXT PRIMARY KEY, starts_at INTEGER NOT NULL, json TEXT NOT NULL);
+    ALTER TABLE outbox ADD COLUMN group_ms INTEGER;
   `)
 ]
 
