@@ -150,10 +150,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(auth)
   await fastify.register(broadcaster)
   await fastify.register(publisher)
+  await fastify.register(notifications)
   await fastify.register(ticker)
   await fastify.register(heartbeatMonitors)
   await fastify.register(readiness)
-  await fastify.register(notifications)
   await fastify.register(metrics)
 
   // Routes: each declares the scope it needs (config.scope) or that it is public.

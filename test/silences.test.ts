@@ -124,3 +124,15 @@ t.test('SQLite keeps silences across a restart', async (t) => {
   await second.fastify.notifications.sender.idle()
   t.match((await second.fastify.inject('/notifications')).json().deliveries[0], { event: 'raised', status: 'delivered' })
 })
+
+t.test('a silenced critical alert does not escalate; another does', async (t) => {
+  const { fastify, clock } = await setup(t, { ESCALATE_AFTER_MS: 60_000 })
+  await fastify.inject({ method: 'POST', url: '/silences', payload: { match: { location: 'db1' }, duration: '1h', comment: 'maintenance' } })
+  const held = (await postAlert(fastify, { message: 'held', location: 'db1', severity: 'critical' })).json()
+  const loud = (await postAlert(fastify, { message: 'loud', location: 'db2', severity: 'critical' })).json()
+  const kinds = async (id: string): Promise<string[]> => ((await fastify.inject(`/alerts/${id}/timeline`)).json().timeline as Json[]).map((e) => e.kind)
+  // The escalation check runs every second of the clock: move it on until the other alert escalated.
+  for (let i = 0; i < 200 && !(await kinds(loud.id as string)).includes('escalated'); i++) clock.advance(1000)
+  t.ok((await kinds(loud.id as string)).includes('escalated'), 'the alert no silence holds escalated')
+  t.notOk((await kinds(held.id as string)).includes('escalated'), 'the silenced one did not')
+})

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
+import type { Alert } from '../../schemas/events'
 import type { DeliveryAttempt, Outbox, Silence } from '../core/backend'
 import { emptyNotifyConfig, parseNotifyConfig, scrub, type NotifyConfig } from '../core/notify-config'
 import { remindersDue, routeEvent } from '../core/notify-messages'
@@ -32,6 +33,8 @@ export interface SilenceControl {
   list: () => Silence[]
   /** Ends a silence now; the alerts it held that are still open and not acknowledged are notified once. */
   end: (id: string) => Promise<Silence | undefined>
+  /** Whether a silence in force holds the alert. */
+  holds: (alert: Alert) => boolean
 }
 
 declare module 'fastify' {
@@ -194,7 +197,8 @@ export default fp(async function notifications (fastify) {
           scheduleExpiry()
         },
         list: () => held.filter((s) => s.endsAt > timers.now()),
-        end
+        end,
+        holds: (alert) => silencedBy(held, alert, timers.now()) !== undefined
       }
   if (silenceStore !== undefined) {
     fastify.addHook('onReady', async () => {
