@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import type { Backend, OutboxDraft } from '../plugins/core/backend'
-import { DATABASE_FILE } from '../plugins/core/sqlite-backend'
+import { DATABASE_FILE, type SqliteBackend } from '../plugins/core/sqlite-backend'
 import { stamp } from '../plugins/core/publisher'
 import type { Event } from '../schemas/events'
 import { makeBackend } from './helpers/backends'
@@ -117,4 +117,23 @@ t.test('sqlite: entries are in the event\'s transaction, and a restart keeps the
   const second = await makeBackend(t, 'sqlite', { dir, now: () => T0 })
   t.same(await second.outbox?.depth(), { pending: 1, oldestAt: T0 })
   t.match(await second.outbox?.claim('hook', T0, 1000, 10), [{ id: 'd-1', event: alert }])
+})
+
+t.test('sqlite: the retention sweep deletes finished notifications and their attempts older than the cutoff, never pending ones', async (t) => {
+  let now = T0
+  const backend = await makeBackend(t, 'sqlite', { now: () => now }) as SqliteBackend
+  routed(backend, ['hook'])
+  const done = stamp({ type: 'alert', message: 'old', location: 'l' }, () => now)
+  const waiting = stamp({ type: 'alert', message: 'waiting', location: 'l' }, () => now)
+  await backend.store.append(done)
+  await backend.store.append(waiting)
+  const outbox = backend.outbox
+  if (outbox === undefined) throw new Error('no outbox')
+  await outbox.settle('d-1', { attempt: { deliveryId: 'd-1', alertId: done.id, eventId: done.id, receiver: 'hook', kind: 'raised', attempt: 1, at: now, result: 'delivered', status: 200 } })
+  now += 10_000
+  await backend.sweep(T0 - 1)
+  t.equal((await outbox.recent({ limit: 10 })).length, 2, 'nothing older than the cutoff')
+  await backend.sweep(T0 + 1)
+  t.same((await outbox.recent({ limit: 10 })).map((e) => e.id), ['d-2'], 'the delivered one went; the pending one stays')
+  t.same(await outbox.attempts(done.id), [])
 })
