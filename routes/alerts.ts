@@ -15,6 +15,18 @@ async function optionalBody (request: FastifyRequest): Promise<void> {
 
 const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
   const { publisher, backend: { store, outbox }, timers } = fastify
+  const silences = fastify.notifications.silences
+
+  /** The alerts a silence holds now, by id, with the silence's id; undefined when none is. */
+  function silencedOn (alerts: Alert[]): Record<string, string> | undefined {
+    if (silences === undefined) return undefined
+    let held: Record<string, string> | undefined
+    for (const alert of alerts) {
+      const silence = silences.holding(alert)
+      if (silence !== undefined) (held ??= {})[alert.id] = silence
+    }
+    return held
+  }
   const { HISTORY_SIZE } = fastify.config
 
   /** The alerts changed after `since` (the same forms as on /ws and /events), and whether its id was no longer retained. */
@@ -81,7 +93,8 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     const { keep, gap } = await changedSince(since)
     const accept = (stored: StoredAlert): boolean => (keep === undefined || keep(stored)) && matches(stored.alert, filter)
     const page = await boardPage(async (count, from) => await store.newest(count, from), accept, limit, before)
-    return { ...page, count: page.alerts.length, ...(gap === true ? { gap } : {}) }
+    const silenced = silencedOn(page.alerts)
+    return { ...page, count: page.alerts.length, ...(gap === true ? { gap } : {}), ...(silenced === undefined ? {} : { silenced }) }
   })
 
   fastify.get('/alerts/:id/timeline', {

@@ -197,7 +197,8 @@ export const Board = Type.Object({
   alerts: Type.Array(Alert, { description: 'Newest first.' }),
   count: Type.Integer({ minimum: 0 }),
   next: Type.Optional(Type.String({ description: 'Cursor of the next page; absent on the last.' })),
-  gap: Type.Optional(Type.Literal(true, { description: 'The event id given as since is no longer retained: the page is not restricted by it.' }))
+  gap: Type.Optional(Type.Literal(true, { description: 'The event id given as since is no longer retained: the page is not restricted by it.' })),
+  silenced: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'The alerts of this page a silence holds now (notified to nobody): alert id to silence id. Absent when none is.' }))
 })
 export type Board = Static<typeof Board>
 

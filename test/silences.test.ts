@@ -45,7 +45,9 @@ t.test('a silenced alert is stored and shown but notified to nobody; at its end,
   await hook.inbox.next()
   await fastify.notifications.sender.idle()
   t.same(told(hook), ['elsewhere raised'], 'only the alert the silence does not take')
-  t.match((await fastify.inject('/alerts')).json().alerts.map((a: Json) => a.message), ['elsewhere', 'resolved meanwhile', 'acked meanwhile', 'held'], 'still on the board')
+  const board = (await fastify.inject('/alerts')).json()
+  t.same(board.alerts.map((a: Json) => a.message), ['elsewhere', 'resolved meanwhile', 'acked meanwhile', 'held'], 'still on the board')
+  t.same(board.silenced, { [held.id as string]: silence.id, [acked.id as string]: silence.id, [resolved.id as string]: silence.id }, 'marked with the silence that holds them')
   t.match((await fastify.inject('/silences')).json(), { count: 1, silences: [{ id: silence.id, active: true }] })
 
   clock.advance(3_600_000)
@@ -54,6 +56,7 @@ t.test('a silenced alert is stored and shown but notified to nobody; at its end,
   t.same(told(hook), ['elsewhere raised', 'held raised'], 'the one still open and not acknowledged, once')
   t.match(JSON.parse(hook.requests[1]?.body ?? '{}'), { event: 'raised', alert: { id: held.id, state: 'open' } })
   t.same((await fastify.inject('/silences')).json(), { silences: [], count: 0 })
+  t.notOk('silenced' in (await fastify.inject('/alerts')).json(), 'no mark once the silence is over')
   clock.advance(3_600_000)
   await fastify.notifications.sender.idle()
   t.equal(hook.requests.length, 2)

@@ -35,6 +35,8 @@ export interface SilenceControl {
   end: (id: string) => Promise<Silence | undefined>
   /** Whether a silence in force holds the alert. */
   holds: (alert: Alert) => boolean
+  /** The id of the silence in force that holds the alert, if one does. */
+  holding: (alert: Alert) => string | undefined
 }
 
 declare module 'fastify' {
@@ -198,7 +200,8 @@ export default fp(async function notifications (fastify) {
         },
         list: () => held.filter((s) => s.endsAt > timers.now()),
         end,
-        holds: (alert) => silencedBy(held, alert, timers.now()) !== undefined
+        holds: (alert) => silencedBy(held, alert, timers.now()) !== undefined,
+        holding: (alert) => silencedBy(held, alert, timers.now())?.id
       }
   if (silenceStore !== undefined) {
     fastify.addHook('onReady', async () => {
