@@ -25,6 +25,7 @@ import ticker from './plugins/app/ticker'
 import readiness from './plugins/app/readiness'
 import heartbeatMonitors from './plugins/app/heartbeats'
 import metrics from './plugins/app/metrics'
+import notifications from './plugins/app/notifications'
 import alerts from './routes/alerts'
 import messages from './routes/messages'
 import ws from './routes/ws'
@@ -39,6 +40,8 @@ import grafana from './routes/grafana'
 import heartbeats from './routes/heartbeats'
 import exportRoute from './routes/export'
 import { redactToken, redactUrlToken } from './plugins/core/redact'
+import notificationRoutes from './routes/notifications'
+import silenceRoutes from './routes/silences'
 
 /** The longest path segment a route's parameter takes (a heartbeat's name is refused past 100 with a 400 naming it). */
 const MAX_PARAM_LENGTH = 500
@@ -157,6 +160,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(auth)
   await fastify.register(broadcaster)
   await fastify.register(publisher)
+  await fastify.register(notifications)
   await fastify.register(ticker)
   await fastify.register(heartbeatMonitors)
   await fastify.register(readiness)
@@ -175,6 +179,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(grafana)
   await fastify.register(heartbeats)
   await fastify.register(exportRoute)
+  await fastify.register(notificationRoutes)
+  await fastify.register(silenceRoutes)
   await fastify.register(events)
 }
 

@@ -5,7 +5,7 @@ import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } fro
 import { boardPage, decodeCursor, matches, parseAlertFilter } from '../plugins/core/board'
 import { parseSince } from '../plugins/core/event-filter'
 import type { StoredAlert } from '../plugins/core/backend'
-import { timelineOf } from '../plugins/core/history'
+import { timelineOf, withAttempts } from '../plugins/core/history'
 import { actor, FILTER_LISTS, publishRequest, repeatedParameters } from './shared'
 import { parseTextBody, TEXT_TYPES, textAlert, textChecks } from './plain-text'
 
@@ -15,7 +15,19 @@ async function optionalBody (request: FastifyRequest): Promise<void> {
 }
 
 const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { publisher, backend: { store }, timers } = fastify
+  const { publisher, backend: { store, outbox }, timers } = fastify
+  const silences = fastify.notifications.silences
+
+  /** The alerts a silence holds now, by id, with the silence's id; undefined when none is. */
+  function silencedOn (alerts: Alert[]): Record<string, string> | undefined {
+    if (silences === undefined) return undefined
+    let held: Record<string, string> | undefined
+    for (const alert of alerts) {
+      const silence = silences.holding(alert)
+      if (silence !== undefined) (held ??= {})[alert.id] = silence
+    }
+    return held
+  }
   const { HISTORY_SIZE } = fastify.config
 
   /** The alerts changed after `since` (the same forms as on /ws and /events), and whether its id was no longer retained. */
@@ -101,7 +113,8 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     const { keep, gap } = await changedSince(since)
     const accept = (stored: StoredAlert): boolean => (keep === undefined || keep(stored)) && matches(stored.alert, filter)
     const page = await boardPage(async (count, from) => await store.newest(count, from), accept, limit, before)
-    return { ...page, count: page.alerts.length, ...(gap === true ? { gap } : {}) }
+    const silenced = silencedOn(page.alerts)
+    return { ...page, count: page.alerts.length, ...(gap === true ? { gap } : {}), ...(silenced === undefined ? {} : { silenced }) }
   })
 
   fastify.get('/alerts/:id/timeline', {
@@ -109,7 +122,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['alerts'],
       summary: 'Every change of one alert, oldest first',
-      description: 'Raised, each repeat (its count, and what changed in `previous`), acknowledged and resolved (by, note), escalated. ' +
+      description: 'Raised, each repeat (its count, and what changed in `previous`), acknowledged and resolved (by, note), escalated; and each attempt to notify a receiver (notified, notify_failed: receiver, attempt, result, status). ' +
         'With STORE=sqlite it reaches back RETENTION; in memory and on Redis, REPLAY_WINDOW events of the alert stream (`complete: false` when its first events are gone).',
       params: AlertId,
       response: { 200: Timeline, ...apiErrors, ...lifecycleErrors }
@@ -118,8 +131,9 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     const id = request.params.id.toLowerCase()
     const stored = await store.alert(id)
     if (stored === undefined) throw httpError('ALERT_NOT_FOUND', `no alert with id ${id}`)
-    const timeline = timelineOf(await store.timeline(id))
-    return { alert: stored.alert, timeline, count: timeline.length, complete: timeline[0]?.kind === 'raised' }
+    const changes = timelineOf(await store.timeline(id))
+    const timeline = withAttempts(changes, await outbox?.attempts(id) ?? [], stored.alert)
+    return { alert: stored.alert, timeline, count: timeline.length, complete: changes[0]?.kind === 'raised' }
   })
 
   const action = (name: 'acknowledge' | 'resolve', summary: string): void => {

@@ -22,6 +22,7 @@ const catalogue = {
   NOT_FOUND: [404, 'Route GET:/nowhere not found'],
   ALERT_NOT_FOUND: [404, 'no alert with id 7bb4eacd-9d48-4fff-a9d0-a7caffbd52a8'],
   HEARTBEAT_NOT_FOUND: [404, 'no heartbeat monitor named nightly-backup'],
+  SILENCE_NOT_FOUND: [404, 'no silence with id 3f1c2a9e-1b7d-4c55-9a51-0c8e2d5b7f10'],
   ALERT_CONFLICT: [409, 'the alert is resolved; raise it again to reopen it'],
   INVALID_QUERY: [400, 'querystring/state must be a comma list of open, acknowledged, resolved; got "closed"'],
   REQUEST_TIMEOUT: [408, 'the request was not received in time'],

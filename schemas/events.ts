@@ -235,7 +235,8 @@ export const Board = Type.Object({
   alerts: Type.Array(Alert, { description: 'Newest first.' }),
   count: Type.Integer({ minimum: 0 }),
   next: Type.Optional(Type.String({ description: 'Cursor of the next page; absent on the last.' })),
-  gap: Type.Optional(Type.Literal(true, { description: 'The event id given as since is no longer retained: the page is not restricted by it.' }))
+  gap: Type.Optional(Type.Literal(true, { description: 'The event id given as since is no longer retained: the page is not restricted by it.' })),
+  silenced: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'The alerts of this page a silence holds now (notified to nobody): alert id to silence id. Absent when none is.' }))
 })
 export type Board = Static<typeof Board>
 
@@ -251,7 +252,7 @@ export const ChatHistory = Type.Object({
 })
 export type ChatHistory = Static<typeof ChatHistory>
 
-export const TIMELINE_KINDS = ['raised', 'repeated', 'acknowledged', 'resolved', 'escalated'] as const
+export const TIMELINE_KINDS = ['raised', 'repeated', 'acknowledged', 'resolved', 'escalated', 'notified', 'notify_failed'] as const
 export const TimelineEntry = Type.Object({
   eventId: { ...id, description: 'The event that made the change (a since= point).' },
   at: timestamp,
@@ -263,8 +264,14 @@ export const TimelineEntry = Type.Object({
   severity: Severity,
   message,
   location,
-  previous: Type.Optional(AlertBefore)
-}, { description: 'One change of an alert, with the fields it left.' })
+  previous: Type.Optional(AlertBefore),
+  receiver: Type.Optional(Type.String({ description: 'notified and notify_failed: the NOTIFY_FILE receiver tried.' })),
+  attempt: Type.Optional(Type.Integer({ minimum: 1, description: 'notified and notify_failed: which attempt of this delivery (1 for the first).' })),
+  result: Type.Optional(Type.Unsafe<'delivered' | 'retrying' | 'failed'>({ type: 'string', enum: ['delivered', 'retrying', 'failed'], description: 'notified and notify_failed: delivered; retrying (failed, tried again later); failed (given up).' })),
+  status: Type.Optional(Type.Integer({ description: 'notified and notify_failed: the receiver\'s HTTP or SMTP status, when it answered.' })),
+  error: Type.Optional(Type.String({ description: 'notify_failed: what went wrong (never a URL or a secret).' })),
+  deliveryId: Type.Optional(Type.String({ description: 'notified and notify_failed: the delivery id, the same on every attempt (the webhook\'s X-Alert-Delivery).' }))
+}, { description: 'One change of an alert, with the fields it left; or one attempt to notify a receiver of a change (notified, notify_failed: eventId is the change told).' })
 export type TimelineEntry = Static<typeof TimelineEntry>
 
 export const Timeline = Type.Object({

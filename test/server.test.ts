@@ -9,6 +9,7 @@ import { type Teardown } from './helpers/app'
 import { once } from './helpers/wait'
 import { Client } from './helpers/ws-client'
 import { hashToken } from '../plugins/core/credentials'
+import { httpReceiver } from './helpers/receivers'
 
 const ROOT = resolve(__dirname, '..')
 // How long a server process may take to print a line, or a build to finish.
@@ -96,6 +97,36 @@ async function listening (p: Proc): Promise<string> {
   const line = await p.waitLine(/Server listening at http:\/\/127\.0\.0\.1:\d+/)
   return /http:\/\/127\.0\.0\.1:\d+/.exec(line)?.[0] as string
 }
+
+t.test('SIGHUP re-reads NOTIFY_FILE and keeps serving; a bad NOTIFY_FILE stops start-up with one line', async (t) => {
+  const hook = await httpReceiver(t)
+  const dir = mkdtempSync(join(tmpdir(), 'alert-notify-'))
+  // The file the server is given is a symlink into another directory: a
+  // change of the target is not seen by the watch of the link's directory,
+  // so only SIGHUP can make the server read it again.
+  const target = join(mkdtempSync(join(tmpdir(), 'alert-notify-target-')), 'notify.yml')
+  writeFileSync(target, `receivers: { one: { webhook: { url: "${hook.url}/one" } } }\nroutes: [{ to: [one] }]\n`)
+  symlinkSync(target, join(dir, 'notify.yml'))
+  const p = start(t, `PORT=0\nALERT_INTERVAL_MS=0\nSTORE=memory\nNOTIFY_FILE=${join(dir, 'notify.yml')}\n`)
+  const base = await listening(p)
+  const post = async (message: string): Promise<void> => {
+    const res = await fetch(`${base}/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, location: 'x' }) })
+    t.equal(res.status, 200)
+  }
+  await post('first')
+  t.equal((await hook.inbox.next()).path, '/one')
+  writeFileSync(target, `receivers: { two: { webhook: { url: "${hook.url}/two" } } }\nroutes: [{ to: [two] }]\n`)
+  p.child.kill('SIGHUP')
+  await p.waitLine(/"receivers":1,"routes":1.*"NOTIFY_FILE loaded"|NOTIFY_FILE loaded.*"receivers":1/)
+  await post('second')
+  t.match(await hook.inbox.next(), { path: '/two', body: /"message":"second"/ })
+  t.notOk(p.lines.some((l) => /shutting down/.test(l)), 'SIGHUP never stops the server')
+
+  writeFileSync(target, 'receivers: { two: { webhook: { url: "http://x" } } }\nroutes: [{ to: [three] }]\n')
+  const bad = start(t, `PORT=0\nALERT_INTERVAL_MS=0\nSTORE=memory\nNOTIFY_FILE=${target}\n`)
+  t.equal(await bad.exited, 1)
+  t.same(bad.lines, [`Cannot start: NOTIFY_FILE ${target}:2: routes[0].to names "three", which is not one of the receivers`])
+})
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`${signal}: clients get 1001, the in-flight request finishes, the process exits 0`, async (t) => {

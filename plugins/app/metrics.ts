@@ -110,6 +110,35 @@ export default fp(async function metrics (fastify) {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry]
   })
+  // Notifications: every attempt by receiver and result (delivered, retrying,
+  // failed: given up), and the outbox, read at each scrape.
+  const notified = new Counter({
+    name: 'alert_server_notifications_total',
+    help: 'Notification attempts, by receiver and result (delivered; retrying: failed, tried again later; failed: given up)',
+    labelNames: ['receiver', 'result'],
+    registers: [registry]
+  })
+  fastify.notifications.onAttempt((attempt) => notified.labels(attempt.receiver, attempt.result).inc())
+  const { outbox } = fastify.notifications
+  registry.registerMetric(new Gauge({
+    name: 'alert_server_notification_outbox_depth',
+    help: 'Notifications waiting in the outbox (pending, of every receiver)',
+    registers: [],
+    async collect () {
+      const depth = await outbox?.depth().catch(() => undefined)
+      if (depth !== undefined) this.set(depth.pending)
+    }
+  }))
+  registry.registerMetric(new Gauge({
+    name: 'alert_server_notification_oldest_pending_seconds',
+    help: 'Age of the oldest notification still waiting in the outbox (0 when none is)',
+    registers: [],
+    async collect () {
+      const depth = await outbox?.depth().catch(() => undefined)
+      if (depth !== undefined) this.set(depth.oldestAt === undefined ? 0 : Math.max(0, (fastify.timers.now() - depth.oldestAt) / 1000))
+    }
+  }))
+
   // All known so the series exist (at 0) before the first event.
   for (const type of ['alert', 'chat', 'alert_update']) published.inc({ type }, 0)
   for (const reason of ['slow', 'heartbeat', 'replay_failed', 'invalid_frames']) dropped.inc({ reason }, 0)
@@ -137,4 +166,4 @@ export default fp(async function metrics (fastify) {
   })
 
   fastify.decorate('metrics', registry)
-}, { name: 'metrics', fastify: '5.x', dependencies: ['broadcaster', 'publisher', 'backend', 'timers'] })
+}, { name: 'metrics', fastify: '5.x', dependencies: ['broadcaster', 'publisher', 'backend', 'timers', 'notifications'] })

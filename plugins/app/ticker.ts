@@ -44,7 +44,8 @@ export default fp(async function ticker (fastify) {
     timers: fastify.timers,
     // One instance of a cluster reads the open critical alerts each period (in
     // an alert storm, thousands); the claim outlives the period, as the ticker's.
-    claim: async (slot) => await claims.claim(`escalation-check:${slot}`, 2 * escalationPeriod(ESCALATE_AFTER_MS))
+    claim: async (slot) => await claims.claim(`escalation-check:${slot}`, 2 * escalationPeriod(ESCALATE_AFTER_MS)),
+    held: (alert) => fastify.notifications.silences?.holds(alert) === true
   })
   fastify.addHook('onReady', async () => {
     ticker.start()
@@ -55,4 +56,4 @@ export default fp(async function ticker (fastify) {
     ticker.stop()
     escalator.stop()
   })
-}, { name: 'ticker', fastify: '5.x', dependencies: ['config', 'timers', 'backend', 'publisher'] })
+}, { name: 'ticker', fastify: '5.x', dependencies: ['config', 'timers', 'backend', 'publisher', 'notifications'] })

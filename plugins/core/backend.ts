@@ -166,6 +166,10 @@ export interface Backend {
   readonly feed: EventFeed
   readonly claims: ClusterClaim
   readonly heartbeats: HeartbeatStore
+  /** Notifications waiting to leave; absent where the backend keeps none yet (Redis). */
+  readonly outbox?: Outbox
+  /** Silences, kept with the events; absent where the backend keeps none yet (Redis). */
+  readonly silences?: SilenceStore
   /** Why the backend cannot serve now (e.g. "redis unreachable"), or undefined. */
   problem: () => string | undefined
   close: () => Promise<void>
@@ -177,4 +181,111 @@ export interface Log {
   info: (obj: object | string, msg?: string) => void
   warn: (obj: object | string, msg?: string) => void
   error: (obj: object | string, msg?: string) => void
+}
+
+/** What happened to an alert that a notification tells: the event's change, `raised`, or a `reminder` (a route's repeat: still open, not acknowledged). */
+export type NotifyKind = 'raised' | 'repeated' | 'escalated' | 'acknowledged' | 'resolved' | 'reminder'
+
+/** An outbox entry as a router asks for it: one receiver to tell about one event. */
+export interface OutboxDraft {
+  /** The delivery id: stays the same across retries, so a receiver can deduplicate. */
+  id: string
+  receiver: string
+  kind: NotifyKind
+  /** A route's `group`: held this long, then sent in one message with the receiver's other grouped ones. */
+  groupMs?: number
+}
+
+/** Where a delivery stands: waiting (or being tried), delivered, or given up. */
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed'
+
+/** One notification of one event to one receiver, as kept in the outbox. */
+export interface OutboxEntry extends OutboxDraft {
+  /** The event it tells of, as stored (the alert as it stood then). */
+  event: Event
+  alertId: string
+  /** When it was written (the event's append), ms since the epoch. */
+  createdAt: number
+  status: DeliveryStatus
+  /** Attempts made so far. */
+  attempts: number
+  /** When it is next due (ms since the epoch), while pending. */
+  due?: number
+  /** The last attempt's time, HTTP or SMTP status, and what went wrong (no secrets). */
+  lastAt?: number
+  lastStatus?: number
+  lastError?: string
+}
+
+/** One attempt to deliver, as recorded on the alert's timeline. */
+export interface DeliveryAttempt {
+  deliveryId: string
+  alertId: string
+  eventId: string
+  receiver: string
+  kind: NotifyKind
+  attempt: number
+  at: number
+  /** delivered; retrying (failed, tried again later); failed (given up). */
+  result: 'delivered' | 'retrying' | 'failed'
+  status?: number
+  error?: string
+}
+
+/** What an attempt leaves: the attempt, and the entry delivered, due again at `retryAt`, or given up. */
+export interface Settlement {
+  attempt: DeliveryAttempt
+  retryAt?: number
+}
+
+/**
+ * The outbox: notifications waiting to leave. The router is asked about each
+ * appended event inside the append's atomic step, so an event is stored with
+ * its notifications or not at all; a sender claims due entries (a claim holds
+ * an entry for `leaseMs`, after which a crashed sender's entries are due
+ * again) and settles each attempt.
+ */
+export interface Outbox {
+  /** Sets what each appended event is to be sent to (synchronous; no I/O). */
+  route: (router: (event: Event) => OutboxDraft[]) => void
+  /** The receivers that have entries due at `now`. */
+  dueReceivers: (now: number) => Promise<string[]>
+  /** Up to `limit` entries of one receiver due at `now`, oldest first, held for `leaseMs`. */
+  claim: (receiver: string, now: number, leaseMs: number, limit: number) => Promise<OutboxEntry[]>
+  /** Up to `limit` grouped entries of one receiver never tried yet, due or not, oldest first, held for `leaseMs`: the rest of a group. */
+  claimGroup: (receiver: string, now: number, leaseMs: number, limit: number) => Promise<OutboxEntry[]>
+  /** Records an attempt and its outcome. */
+  settle: (id: string, settlement: Settlement) => Promise<void>
+  /** Gives a claimed entry back, due at `at`, without counting an attempt (a sender stopping). */
+  release: (id: string, at: number) => Promise<void>
+  /** Recent entries, newest first. */
+  recent: (query: { receiver?: string, status?: DeliveryStatus, limit: number }) => Promise<OutboxEntry[]>
+  /** Every recorded attempt about one alert, oldest first. */
+  attempts: (alertId: string) => Promise<DeliveryAttempt[]>
+  /** Entries pending, and when the oldest of them was written. */
+  depth: () => Promise<{ pending: number, oldestAt?: number }>
+  /** Writes entries about an event that is not being appended now (an alert still open when its silence ended). */
+  enqueue: (event: Event, drafts: OutboxDraft[]) => Promise<void>
+}
+
+/** A silence: alerts its match takes are not notified between its start and its end. */
+export interface Silence {
+  id: string
+  /** The filter words, as a query gives them (comma lists). */
+  match: Partial<Record<'state' | 'severity' | 'min_severity' | 'location' | 'key' | 'tag', string>>
+  /** ms since the epoch. */
+  startsAt: number
+  endsAt: number
+  comment: string
+  by: string
+  createdAt: number
+}
+
+/** Silences as kept: added, listed, removed (when they end or are ended). */
+export interface SilenceStore {
+  add: (silence: Silence) => Promise<void>
+  /** Every silence kept, by start. */
+  list: () => Promise<Silence[]>
+  /** Removes a silence; resolves with it, or undefined when there was none. */
+  remove: (id: string) => Promise<Silence | undefined>
 }

@@ -1,3 +1,4 @@
+import type { Alert } from '../../schemas/events'
 import type { EventStore, Log } from './backend'
 import type { Publisher } from './publisher'
 import { escalationDue } from './lifecycle'
@@ -17,6 +18,8 @@ export interface EscalatorOptions {
    * Without it, every check is made.
    */
   claim?: (slot: number) => Promise<boolean>
+  /** Whether a silence holds the alert: a held alert is not escalated (nobody would be told). */
+  held?: (alert: Alert) => boolean
 }
 
 /** How often the alerts are checked: an escalation is late by at most a tenth of the interval (or a second). */
@@ -35,7 +38,7 @@ export interface Escalator {
  * the store takes only the first escalation of each revision, so the cluster
  * escalates each alert once per interval.
  */
-export function createEscalator ({ afterMs, store, publisher, log, timers = realTimers, claim }: EscalatorOptions): Escalator {
+export function createEscalator ({ afterMs, store, publisher, log, timers = realTimers, claim, held = () => false }: EscalatorOptions): Escalator {
   const period = escalationPeriod(afterMs)
 
   async function check (): Promise<void> {
@@ -43,7 +46,7 @@ export function createEscalator ({ afterMs, store, publisher, log, timers = real
     if (claim !== undefined && !await claim(Math.floor(now / period))) return
     const open = await store.alerts({ unresolved: true, severity: 'critical' })
     for (const { alert } of open) {
-      if (escalationDue(alert, afterMs, now)) await publisher.escalate(alert.id, afterMs)
+      if (escalationDue(alert, afterMs, now) && !held(alert)) await publisher.escalate(alert.id, afterMs)
     }
   }
 

@@ -4,7 +4,7 @@
  * no more memory than one page.
  */
 import type { Alert, Event, TimelineEntry } from '../../schemas/events'
-import type { StoredAlert } from './backend'
+import type { DeliveryAttempt, StoredAlert } from './backend'
 
 /** An alert's events as its timeline: what each did and the fields it left. */
 export function timelineOf (events: Event[]): TimelineEntry[] {
@@ -29,6 +29,45 @@ export function timelineOf (events: Event[]): TimelineEntry[] {
     }
     out.push(entry)
   }
+  return out
+}
+
+/**
+ * The timeline with each notification attempt after the change it told of,
+ * in time order among the changes. An attempt whose change is no longer
+ * retained shows the alert's fields as they stand now.
+ */
+export function withAttempts (timeline: TimelineEntry[], attempts: DeliveryAttempt[], current: Alert): TimelineEntry[] {
+  if (attempts.length === 0) return timeline
+  const byEvent = new Map(timeline.map((entry) => [entry.eventId, entry]))
+  const notes: TimelineEntry[] = attempts.map((a) => {
+    const told = byEvent.get(a.eventId)
+    const entry: TimelineEntry = {
+      eventId: a.eventId,
+      at: new Date(a.at).toISOString(),
+      kind: a.result === 'delivered' ? 'notified' : 'notify_failed',
+      count: told?.count ?? current.count,
+      state: told?.state ?? current.state,
+      severity: told?.severity ?? current.severity,
+      message: told?.message ?? current.message,
+      location: told?.location ?? current.location,
+      receiver: a.receiver,
+      attempt: a.attempt,
+      result: a.result,
+      deliveryId: a.deliveryId
+    }
+    if (a.status !== undefined) entry.status = a.status
+    if (a.error !== undefined) entry.error = a.error
+    return entry
+  })
+  // A stable merge by time; a change comes before the attempts of the same moment.
+  const out: TimelineEntry[] = []
+  let i = 0
+  for (const note of notes) {
+    while (i < timeline.length && (timeline[i] as TimelineEntry).at <= note.at) out.push(timeline[i++] as TimelineEntry)
+    out.push(note)
+  }
+  while (i < timeline.length) out.push(timeline[i++] as TimelineEntry)
   return out
 }
 

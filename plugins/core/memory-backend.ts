@@ -3,6 +3,7 @@ import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, 
 import { Ring } from './ring'
 import { createAgeQueue, type AgeQueue } from './age-queue'
 import { alertOf } from './lifecycle'
+import { createMemoryOutbox, createMemorySilences } from './memory-outbox'
 
 interface Entry { seq: number, event: Event }
 
@@ -310,7 +311,10 @@ export function createMemoryHeartbeats (): HeartbeatStore {
 export function createMemoryBackend (options: StoreOptions): Backend {
   const listeners: Listener[] = []
   const feed: EventFeed = { subscribe (listener) { listeners.push(listener) } }
+  const outbox = createMemoryOutbox(options.now)
   const store = createMemoryStore(options, (event) => {
+    // In the append's synchronous step: an event is stored with its notifications.
+    outbox.written(event)
     for (const listener of listeners) listener(event)
   })
   return {
@@ -320,6 +324,8 @@ export function createMemoryBackend (options: StoreOptions): Backend {
     feed,
     claims: createMemoryClaims(options.now),
     heartbeats: createMemoryHeartbeats(),
+    outbox,
+    silences: createMemorySilences(),
     problem: () => undefined,
     close: async () => {}
   }

@@ -6,6 +6,7 @@ import type { AlertScope, Appended, Backend, ClusterClaim, EventFeed, EventStore
 import { StorageUnavailableError } from './errors'
 import { alertOf } from './lifecycle'
 import { checkSchema, migrate, SCHEMA_VERSION } from './sqlite-schema'
+import { createSqliteOutbox, createSqliteSilences } from './sqlite-outbox'
 
 /** The file the events are kept in, inside DATA_DIR. */
 export const DATABASE_FILE = 'alerts.db'
@@ -316,7 +317,9 @@ function createWriter (db: Db, sql: Sql, counts: Counts, listeners: Array<(event
 }
 
 /** The event store on the file: every check and change a statement or two, in the turn's transaction. */
-function createStore (sql: Sql, write: Writer['write'], counts: Counts, { replayWindow, openAlertsMax, now }: { replayWindow: number, openAlertsMax: number, now: () => number }): EventStore {
+type SqliteOutbox = ReturnType<typeof createSqliteOutbox>
+
+function createStore (sql: Sql, write: Writer['write'], counts: Counts, outbox: SqliteOutbox, { replayWindow, openAlertsMax, now }: { replayWindow: number, openAlertsMax: number, now: () => number }): EventStore {
   function holds (expect: Expect): boolean {
     if (expect.kind === 'key-free') return sql.openByKey.get(expect.key) === undefined
     if (expect.kind === 'rev') return sql.alertById.get(expect.alertId)?.rev === expect.rev
@@ -372,6 +375,8 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, { replay
         }
         const info = sql.insertEvent.run(event.id, event.type === 'chat' ? 'chat' : 'alert', alert?.id ?? null, Date.parse(event.timestamp), JSON.stringify(event))
         if (alert !== undefined) fold(alert, event.id, Number(info.lastInsertRowid), p)
+        // In the event's savepoint: stored with its notifications, or neither.
+        outbox.written(event, now())
         if (once !== undefined) sql.remember.run(once.key, JSON.stringify(event), now() + once.ttlMs)
         p.events.push(event)
         return { stored: true }
@@ -455,7 +460,7 @@ function createHeartbeats (sql: Sql, write: Writer['write']): HeartbeatStore {
 }
 
 /** One batch of the sweep: resolved alerts with their events, then chat, then events of alerts no longer kept. */
-function sweepBatch (sql: Sql, counts: Counts, cutoff: number, now: number): number {
+function sweepBatch (sql: Sql, counts: Counts, outbox: SqliteOutbox, cutoff: number, now: number): number {
   let deleted = 0
   let newest = counts.deletedSeq
   for (const { id } of sql.oldResolved.all(cutoff, SWEEP_BATCH)) {
@@ -470,6 +475,7 @@ function sweepBatch (sql: Sql, counts: Counts, cutoff: number, now: number): num
       deleted += sql.deleteEvent.run(seq).changes
     }
   }
+  if (deleted < SWEEP_BATCH) deleted += outbox.sweep(cutoff, SWEEP_BATCH)
   sql.forgetKeys.run(now, SWEEP_BATCH)
   sql.forgetClaims.run(now)
   if (newest > counts.deletedSeq) sql.setMeta.run('deleted_seq', String(newest))
@@ -496,7 +502,9 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
   const listeners: Array<(event: Event) => void> = []
   const { write, flush, problem, close: closeWriter } = createWriter(db, sql, counts, listeners, onEvict, log)
 
-  const store = createStore(sql, write, counts, { replayWindow, openAlertsMax, now })
+  const outbox = createSqliteOutbox(db, async (step) => await write(step), now)
+  const silences = createSqliteSilences(db, async (step) => await write(step))
+  const store = createStore(sql, write, counts, outbox, { replayWindow, openAlertsMax, now })
   const claims = createClaims(sql, write, now)
   const heartbeats = createHeartbeats(sql, write)
   const feed: EventFeed = { subscribe (listener) { listeners.push(listener) } }
@@ -510,11 +518,13 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     feed,
     claims,
     heartbeats,
+    outbox,
+    silences,
     problem,
     async sweep (cutoff) {
       let total = 0
       for (;;) {
-        const deleted = await write(() => sweepBatch(sql, counts, cutoff, now()))
+        const deleted = await write(() => sweepBatch(sql, counts, outbox, cutoff, now()))
         counts.deletedSeq = Math.max(counts.deletedSeq, Number(sql.meta.get('deleted_seq')?.value ?? 0))
         total += deleted
         if (deleted === 0 || !db.open) return total

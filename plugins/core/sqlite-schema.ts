@@ -52,6 +52,47 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
     CREATE INDEX alerts_resolved ON alerts (resolved_at) WHERE resolved_at IS NOT NULL;
     CREATE INDEX events_chat_at ON events (at) WHERE stream = 'chat';
     CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `),
+  // 3: the notification outbox (one row per receiver told of an event, written
+  // in the event's transaction) and every delivery attempt, for the timeline.
+  (db) => db.exec(`
+    CREATE TABLE outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      event_id TEXT NOT NULL,
+      alert_id TEXT NOT NULL,
+      receiver TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+      due INTEGER,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      last_at INTEGER,
+      last_status INTEGER,
+      last_error TEXT,
+      json TEXT NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox (receiver, due) WHERE status = 'pending';
+    CREATE INDEX outbox_receiver ON outbox (receiver, seq);
+    CREATE TABLE notification_attempts (
+      delivery_id TEXT NOT NULL,
+      alert_id TEXT NOT NULL,
+      event_id TEXT NOT NULL,
+      receiver TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      attempt INTEGER NOT NULL,
+      at INTEGER NOT NULL,
+      result TEXT NOT NULL,
+      status INTEGER,
+      error TEXT
+    );
+    CREATE INDEX notification_attempts_alert ON notification_attempts (alert_id, at);
+    CREATE INDEX notification_attempts_at ON notification_attempts (at);
+  `),
+  // 4: silences (the match, times, comment and who, as JSON); a route's group window on outbox entries.
+  (db) => db.exec(`
+    CREATE TABLE silences (id TEXT PRIMARY KEY, starts_at INTEGER NOT NULL, json TEXT NOT NULL);
+    ALTER TABLE outbox ADD COLUMN group_ms INTEGER;
   `)
 ]
 

@@ -1,0 +1,308 @@
+import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
+import { watch, type FSWatcher } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import type { Alert } from '../../schemas/events'
+import type { DeliveryAttempt, Outbox, Silence } from '../core/backend'
+import { emptyNotifyConfig, parseNotifyConfig, scrub, type NotifyConfig } from '../core/notify-config'
+import { remindersDue, routeEvent } from '../core/notify-messages'
+import { createDeliverer } from '../core/notify-receivers'
+import { createSender, type Sender } from '../core/notify-sender'
+import { parseDuration } from '../core/duration'
+import { silencedBy, silences as takes } from '../core/silences'
+import type { Timer } from '../core/timers'
+
+export interface Notifications {
+  /** The outbox of the backend (absent on Redis, where notifications are refused). */
+  outbox?: Outbox
+  /** The configuration in force. */
+  config: () => NotifyConfig
+  /** Re-reads NOTIFY_FILE; false (the previous configuration kept) when it cannot be read or is not valid. */
+  reload: () => Promise<boolean>
+  sender: Sender
+  /** Called after every attempt (metrics). */
+  onAttempt: (listener: (attempt: DeliveryAttempt) => void) => void
+  /** Silences, where the backend keeps them (not on Redis yet). */
+  silences?: SilenceControl
+}
+
+export interface SilenceControl {
+  add: (silence: Silence) => Promise<void>
+  /** Those not ended, by start. */
+  list: () => Silence[]
+  /** Ends a silence now; the alerts it held that are still open and not acknowledged are notified once. */
+  end: (id: string) => Promise<Silence | undefined>
+  /** Whether a silence in force holds the alert. */
+  holds: (alert: Alert) => boolean
+  /** The id of the silence in force that holds the alert, if one does. */
+  holding: (alert: Alert) => string | undefined
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** NOTIFY_FILE's routes and receivers, and the sender that takes the outbox to them. */
+    notifications: Notifications
+  }
+}
+
+// After a failed reminder check (the store unavailable), the next one.
+const REMIND_RETRY_MS = 60_000
+
+/** SMTP_URL's password (and the whole URL), which are never shown either. */
+function smtpSecrets (smtpUrl: string): string[] {
+  if (smtpUrl === '') return []
+  try {
+    const url = new URL(smtpUrl)
+    return [smtpUrl, decodeURIComponent(url.password)].filter((s) => s !== '')
+  } catch {
+    return [smtpUrl]
+  }
+}
+
+// NOTIFY_FILE is read at start-up (a bad file stops the start), then again on
+// SIGHUP and whenever it changes. A file that turns bad keeps the
+// configuration before it: a half-written file must not silence anything.
+export default fp(async function notifications (fastify) {
+  const { NOTIFY_FILE, SMTP_URL, SMTP_FROM, NOTIFY_TIMEOUT_MS, NOTIFY_GIVE_UP, DOMAIN } = fastify.config
+  const { backend, timers } = fastify
+  const file = NOTIFY_FILE === '' ? '' : resolve(NOTIFY_FILE)
+  if (file !== '' && backend.outbox === undefined) {
+    throw new Error(`NOTIFY_FILE is set, but notifications need STORE=sqlite or memory for now (STORE=${backend.kind} keeps no outbox)`)
+  }
+  let current = emptyNotifyConfig()
+  const fixedSecrets = smtpSecrets(SMTP_URL)
+  const hide = (text: string): string => scrub(text, [...current.secrets, ...fixedSecrets])
+  const listeners: Array<(attempt: DeliveryAttempt) => void> = []
+
+  async function read (): Promise<{ text: string, config: NotifyConfig } | string> {
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (err) {
+      return `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`
+    }
+    const config = parseNotifyConfig(text, file, { env: process.env, smtp: SMTP_URL !== '' })
+    return typeof config === 'string' ? scrub(config, fixedSecrets) : { text, config }
+  }
+
+  let loaded = ''
+  let reading: Promise<boolean> | undefined
+  let again = false
+
+  async function load (): Promise<boolean> {
+    const got = await read()
+    if (typeof got === 'string') {
+      fastify.log.error({ problem: got }, 'NOTIFY_FILE not reloaded: the previous configuration stays in force')
+      return false
+    }
+    if (got.text === loaded) return true
+    loaded = got.text
+    current = got.config
+    fastify.log.info({ file, receivers: current.receivers.size, routes: current.routes.length }, 'NOTIFY_FILE loaded')
+    sender.kick()
+    // Other repeats: look again now.
+    void checkReminders()
+    return true
+  }
+
+  // Changes arrive in bursts (an editor's write is several events): one read
+  // at a time, and one more after it if anything changed meanwhile.
+  async function reload (): Promise<boolean> {
+    if (file === '') return true
+    if (reading !== undefined) {
+      again = true
+      return await reading
+    }
+    let ok = false
+    reading = (async () => {
+      do {
+        again = false
+        ok = await load()
+      } while (again)
+      return ok
+    })()
+    try {
+      return await reading
+    } finally {
+      reading = undefined
+    }
+  }
+
+  const deliverer = createDeliverer({ domain: DOMAIN, smtpUrl: SMTP_URL, smtpFrom: SMTP_FROM, timeoutMs: NOTIFY_TIMEOUT_MS })
+  const sender = createSender({
+    outbox: backend.outbox ?? noOutbox,
+    receiver: (name) => current.receivers.get(name),
+    deliver: deliverer.deliver,
+    timers,
+    log: fastify.log,
+    timeoutMs: NOTIFY_TIMEOUT_MS,
+    giveUpMs: parseDuration(NOTIFY_GIVE_UP) ?? 86_400_000,
+    scrub: hide,
+    onAttempt: (attempt) => { for (const listener of listeners) listener(attempt) }
+  })
+
+  // Silences are read once and then kept here: with memory and SQLite this
+  // process is the only writer, and the router, which runs inside an append,
+  // must decide without waiting.
+  const silenceStore = backend.silences
+  let held: Silence[] = silenceStore === undefined ? [] : await silenceStore.list()
+
+  /** A silence ended: the alerts it held that are open, not acknowledged and held by no other are notified once, as their routes say. */
+  async function released (silence: Silence): Promise<void> {
+    const outbox = backend.outbox
+    if (outbox === undefined || current.routes.length === 0) return
+    const now = timers.now()
+    for (const { alert } of await backend.store.alerts({ unresolved: true })) {
+      // Held: changed while the silence was in force (what happened to it then was told to nobody).
+      if (alert.state !== 'open' || Date.parse(alert.updatedAt) < silence.startsAt || !takes(silence, alert) || silencedBy(held, alert, now) !== undefined) continue
+      const drafts = routeEvent(current, alert, randomUUID)
+      if (drafts.length > 0) await outbox.enqueue(alert, drafts)
+    }
+    sender.kick()
+  }
+
+  async function end (id: string): Promise<Silence | undefined> {
+    const silence = await silenceStore?.remove(id)
+    held = held.filter((s) => s.id !== id)
+    scheduleExpiry()
+    if (silence !== undefined && silence.startsAt <= timers.now()) await released(silence)
+    return silence
+  }
+
+  // One timer, for the silence that ends first (re-armed at most a day
+  // ahead: timers overflow past 24.8 days).
+  let expiryTimer: Timer | undefined
+  let expiring = false
+  function scheduleExpiry (): void {
+    timers.clearTimeout(expiryTimer)
+    expiryTimer = undefined
+    if (!expiring || held.length === 0) return
+    const next = Math.min(...held.map((s) => s.endsAt))
+    expiryTimer = timers.setTimeout(() => { void expire() }, Math.min(86_400_000, Math.max(0, next - timers.now())))
+    expiryTimer.unref()
+  }
+  async function expire (): Promise<void> {
+    const now = timers.now()
+    for (const silence of held.filter((s) => s.endsAt <= now)) {
+      await end(silence.id).catch((err: unknown) => fastify.log.warn({ err, silence: silence.id }, 'ending a silence failed; it is tried again'))
+    }
+    scheduleExpiry()
+  }
+
+  const silenceControl: SilenceControl | undefined = silenceStore === undefined
+    ? undefined
+    : {
+        async add (silence) {
+          await silenceStore.add(silence)
+          held = [...held, silence].sort((a, b) => a.startsAt - b.startsAt)
+          scheduleExpiry()
+        },
+        list: () => held.filter((s) => s.endsAt > timers.now()),
+        end,
+        holds: (alert) => silencedBy(held, alert, timers.now()) !== undefined,
+        holding: (alert) => silencedBy(held, alert, timers.now())?.id
+      }
+  if (silenceStore !== undefined) {
+    fastify.addHook('onReady', async () => {
+      expiring = true
+      // Those that ended while the server was stopped end now.
+      await expire()
+    })
+    fastify.addHook('onClose', async () => {
+      expiring = false
+      scheduleExpiry()
+    })
+  }
+
+  // Routes with `repeat`: one timer, for the next reminder due. When each
+  // went is kept here: after a restart the first may come early.
+  const reminded = new Map<string, number>()
+  let remindTimer: Timer | undefined
+  let reminding = false
+  function scheduleReminders (at: number): void {
+    timers.clearTimeout(remindTimer)
+    remindTimer = undefined
+    if (!reminding || !Number.isFinite(at)) return
+    remindTimer = timers.setTimeout(() => { void checkReminders() }, Math.min(86_400_000, Math.max(0, at - timers.now())))
+    remindTimer.unref()
+  }
+  async function checkReminders (): Promise<void> {
+    const outbox = backend.outbox
+    if (outbox === undefined || !reminding) return
+    const now = timers.now()
+    let next = now + REMIND_RETRY_MS
+    try {
+      const open = (await backend.store.alerts({ unresolved: true })).map((stored) => stored.alert)
+      const { due, next: then } = remindersDue(current, open, now, reminded, (a) => silencedBy(held, a, now) !== undefined)
+      for (const { alert, receivers } of due) {
+        await outbox.enqueue(alert, receivers.map((receiver) => ({ id: randomUUID(), receiver, kind: 'reminder' as const })))
+      }
+      if (due.length > 0) sender.kick()
+      next = then
+    } catch (err) {
+      fastify.log.warn({ err }, 'the reminder check failed; it is tried again')
+    }
+    scheduleReminders(next)
+  }
+
+  if (file !== '') {
+    const got = await read()
+    if (typeof got === 'string') throw new Error(`NOTIFY_FILE ${got}`)
+    loaded = got.text
+    current = got.config
+    const outbox = backend.outbox as Outbox
+    outbox.route((event) => {
+      try {
+        return routeEvent(current, event, randomUUID, (alert) => silencedBy(held, alert, timers.now()) !== undefined)
+      } catch (err) {
+        // Never fail an append for a notification: the event matters more.
+        fastify.log.error({ err }, 'notification routing failed; this event notifies nobody')
+        return []
+      }
+    })
+    // Appended events (this instance's, after commit) may have written entries: look now, not at the next poll.
+    backend.feed.subscribe(() => { sender.kick() })
+    // The directory, not the file: editors and deploy tools replace a file by renaming another over it.
+    const watcher: FSWatcher = watch(dirname(file), { persistent: false }, () => { void reload() })
+    watcher.on('error', (err) => fastify.log.error({ err }, 'NOTIFY_FILE watch failed; reload with SIGHUP'))
+    const onHangup = (): void => { void reload() }
+    process.on('SIGHUP', onHangup)
+    fastify.addHook('onReady', async () => {
+      sender.start()
+      reminding = true
+      await checkReminders()
+    })
+    fastify.addHook('onClose', async () => {
+      reminding = false
+      scheduleReminders(Infinity)
+      watcher.close()
+      process.off('SIGHUP', onHangup)
+      await sender.stop()
+      deliverer.close()
+    })
+  }
+
+  fastify.decorate('notifications', {
+    ...(backend.outbox === undefined ? {} : { outbox: backend.outbox }),
+    config: () => current,
+    reload,
+    sender,
+    onAttempt: (listener: (attempt: DeliveryAttempt) => void) => { listeners.push(listener) },
+    ...(silenceControl === undefined ? {} : { silences: silenceControl })
+  })
+}, { name: 'notifications', fastify: '5.x', dependencies: ['config', 'timers', 'backend'] })
+
+/** Where there is no outbox (Redis without NOTIFY_FILE): nothing is ever due. */
+const noOutbox: Outbox = {
+  route: () => {},
+  dueReceivers: async () => [],
+  claim: async () => [],
+  claimGroup: async () => [],
+  settle: async () => {},
+  release: async () => {},
+  recent: async () => [],
+  attempts: async () => [],
+  depth: async () => ({ pending: 0 }),
+  enqueue: async () => {}
+}
