@@ -1,6 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { NOT_BLANK, Severity, WELL_FORMED } from './events'
-import { DURATION_PATTERN } from '../plugins/core/duration'
+import { DURATION_PATTERN, NOT_BLANK, Severity, WELL_FORMED } from './events'
 
 // Alertmanager's text: any string (label values may be empty), well-formed Unicode.
 const amText = (description: string) => Type.String({ maxLength: 10000, [WELL_FORMED]: true, description })

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import envSchema from 'env-schema'
 import { isIP } from 'node:net'
 import Ajv, { type ErrorObject } from 'ajv'
-import { ConfigSchema, type Config } from '../../schemas/config'
+import { commaList, ConfigSchema, type Config } from '../../schemas/config'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -128,8 +128,3 @@ export function loadConfig (env: Env = process.env, { dotenv = false }: { dotenv
 export default fp<{ config: Config }>(async function config (fastify, opts) {
   fastify.decorate('config', opts.config)
 }, { name: 'config', fastify: '5.x' })
-
-/** Splits a comma list such as "GET, POST" into trimmed, non-empty items. */
-export function commaList (value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
-}
