@@ -1,8 +1,8 @@
 import t from 'tap'
-import { freePort, listen } from './helpers/app'
+import { listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
 import { post } from './helpers/http'
-import { monitoringTests, promtool, start } from './helpers/monitoring'
+import { listeningPort, monitoringTests, promtool, start } from './helpers/monitoring'
 
 type Json = Record<string, any>
 
@@ -16,7 +16,6 @@ alertmanagerTest('Alertmanager\'s webhook: alerts posted to its v2 API arrive on
   const token = 'am-token'
   const { url, wsUrl } = await listen(t, { API_TOKEN: token, AM_TAG_LABELS: 'team' })
   const client = await Client.open(`${wsUrl}/ws`, t, { headers: { authorization: `Bearer ${token}` } })
-  const port = await freePort()
   // The receiver configuration the README shows, with short waits.
   const config = `
 route:
@@ -35,10 +34,9 @@ receivers:
             credentials: ${token}
 `
   const am = start(t, 'alertmanager', { file: 'alertmanager.yml', text: config }, (dir, path) => [
-    `--config.file=${path}`, `--storage.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=info'
+    `--config.file=${path}`, `--storage.path=${dir}`, '--web.listen-address=127.0.0.1:0', '--cluster.listen-address=', '--log.level=info'
   ])
-  const api = `http://127.0.0.1:${port}`
-  await am.line(/msg="Listening on"/)
+  const api = `http://127.0.0.1:${await listeningPort(am)}`
 
   const labels = { alertname: 'DiskFull', severity: 'critical', instance: 'db1:9100', team: 'storage' }
   const annotations = { summary: 'Disk almost full on db1' }
@@ -103,7 +101,6 @@ prometheusTest('a real Prometheus scrapes the server and reads the gauges back t
     await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l', severity } })
   }
   await post(`${url}/heartbeats/backup`, {})
-  const port = await freePort()
   const config = `
 global:
   scrape_interval: 1s
@@ -116,9 +113,9 @@ scrape_configs:
       - targets: ['${url.replace('http://', '')}']
 `
   const prometheus = start(t, 'prometheus', { file: 'prometheus.yml', text: config }, (dir, path) => [
-    `--config.file=${path}`, `--storage.tsdb.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'
+    `--config.file=${path}`, `--storage.tsdb.path=${dir}`, '--web.listen-address=127.0.0.1:0', '--log.level=info'
   ])
-  const api = `http://127.0.0.1:${port}`
+  const api = `http://127.0.0.1:${await listeningPort(prometheus)}`
   const query = async (promql: string): Promise<Json[]> => {
     const answer = await (await fetch(`${api}/api/v1/query?query=${encodeURIComponent(promql)}`)).json() as Json
     return answer.data.result as Json[]

@@ -63,7 +63,7 @@ export default fp(async function auth (fastify) {
   const metricsEnforced = shared || METRICS_TOKEN !== ''
   const guarded = (scope: Scope): boolean => scope === 'metrics' ? metricsEnforced : enforced
   // One budget for every route: guessing is guessing.
-  const failures = failureBudget(AUTH_FAILURE_MAX, AUTH_FAILURE_WINDOW_MS)
+  const failures = failureBudget(AUTH_FAILURE_MAX, AUTH_FAILURE_WINDOW_MS, undefined, timers.now)
 
   // Said once the server listens (a start that fails says only why it failed).
   fastify.addHook('onListen', async () => {

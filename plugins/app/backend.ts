@@ -20,19 +20,20 @@ const EVICTION_LOG_MS = 60_000
  */
 export default fp(async function backend (fastify) {
   const { REDIS_URL, REDIS_KEY_PREFIX, REDIS_COMMAND_TIMEOUT_MS, HISTORY_SIZE, OPEN_ALERTS_MAX } = fastify.config
+  const { now } = fastify.timers
   const evictedAlerts = { count: 0 }
   let unlogged = 0
   let lastLog = -Infinity
   const onEvict = (ids: string[]): void => {
     evictedAlerts.count += ids.length
     unlogged += ids.length
-    if (Date.now() - lastLog < EVICTION_LOG_MS) return
-    lastLog = Date.now()
+    if (now() - lastLog < EVICTION_LOG_MS) return
+    lastLog = now()
     fastify.log.warn({ dropped: unlogged, limit: OPEN_ALERTS_MAX }, 'OPEN_ALERTS_MAX reached: the oldest least severe alerts that are not resolved were dropped')
     unlogged = 0
   }
   fastify.decorate('evictedAlerts', evictedAlerts)
-  const options = { historySize: HISTORY_SIZE, openAlertsMax: OPEN_ALERTS_MAX, onEvict }
+  const options = { historySize: HISTORY_SIZE, openAlertsMax: OPEN_ALERTS_MAX, onEvict, now }
   if (REDIS_URL === '') {
     fastify.decorate('backend', createMemoryBackend(options))
     return
@@ -46,4 +47,4 @@ export default fp(async function backend (fastify) {
   // answers 503 and readiness is false) and catch up once it arrives.
   await redis.settled()
   if (redis.problem() !== undefined) fastify.log.warn('starting without Redis: publishing answers 503 until it is reachable')
-}, { name: 'backend', fastify: '5.x', dependencies: ['config'] })
+}, { name: 'backend', fastify: '5.x', dependencies: ['config', 'timers'] })

@@ -15,7 +15,7 @@ export interface StoreOptions {
   openAlertsMax?: number
   /** Called with the ids of alerts dropped while not resolved (over openAlertsMax). */
   onEvict?: (ids: string[]) => void
-  /** The clock idempotency keys expire by. */
+  /** The clock idempotency keys and claims expire by. */
   now?: () => number
 }
 
@@ -277,7 +277,7 @@ export function createMemoryBackend (options: StoreOptions): Backend {
     description: 'memory',
     store,
     feed,
-    claims: createMemoryClaims(),
+    claims: createMemoryClaims(options.now),
     heartbeats: createMemoryHeartbeats(),
     problem: () => undefined,
     close: async () => {}

@@ -120,10 +120,34 @@ export class PrivateRedis {
 
   get url (): string { return `redis://127.0.0.1:${this.port}` }
 
-  static async create (t: Teardown): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort())
+  /**
+   * A server not started yet, on a port free at the time of asking: for a test
+   * that gives an instance the URL before the server runs. redis-server cannot
+   * listen on port 0 and say which port it got (`--port 0` turns TCP off), so
+   * the port is picked first; another process may take it in between.
+   */
+  static async create (t: Teardown, port?: number): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(port ?? await freePort())
     t.teardown(async () => await redis.stop())
     return redis
+  }
+
+  /**
+   * A server started at once. When the port picked was taken between picking
+   * and binding (tests run side by side), it is started again on another:
+   * nothing knows its URL yet. (A restart, by `start` after `stop`, keeps its
+   * port: the instances reconnect to that one.)
+   */
+  static async started (t: Teardown, attempts = 5, pick: () => Promise<number> = freePort): Promise<PrivateRedis> {
+    for (let attempt = 1; ; attempt++) {
+      const redis = await PrivateRedis.create(t, await pick())
+      try {
+        await redis.start()
+        return redis
+      } catch (err) {
+        if (attempt >= attempts || !/address already in use/i.test(String(err))) throw err
+      }
+    }
   }
 
   /** Starts the server and resolves once it accepts connections. */
