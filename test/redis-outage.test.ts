@@ -88,7 +88,7 @@ redisTest('a private Redis whose port was taken between picking and binding star
   t.teardown(() => { taken.close() })
   const takenPort = (taken.address() as AddressInfo).port
   const picks = [takenPort]
-  const server = await PrivateRedis.started(t, 5, async () => picks.shift() ?? await freePort())
+  const server = await PrivateRedis.started(t, { pick: async () => picks.shift() ?? await freePort() })
   t.not(server.port, takenPort, 'started on another port')
   const client = redisClient(t, server.url)
   t.equal(await client.ping(), 'PONG')

@@ -64,6 +64,7 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     channel: keys.channel,
     readAfter: async (seq) => await readRange(command, keys, 'seq', String(seq)),
     counter: async () => Number(await guard(command.get(keys.seq)) ?? 0),
+    idAt: async (seq) => await guard(command.hget(keys.seqs, String(seq))) ?? undefined,
     log,
     closed: () => closed
   })

@@ -16,6 +16,8 @@ export interface SequencerOptions {
   readAfter: (seq: number) => Promise<Range>
   /** The sequence number of the newest event published (0 before the first). */
   counter: () => Promise<number>
+  /** The id of the event stored under a sequence number, or undefined when none is (evicted, or never there). */
+  idAt: (seq: number) => Promise<string | undefined>
   log: Log
   /** Whether the backend has been closed: a catch-up then stops retrying and nobody waits. */
   closed: () => boolean
@@ -26,9 +28,44 @@ export interface Sequencer {
   subscribe: (listener: (event: Event) => void) => void
   /** A message of the channel. */
   receive: (message: Sequenced) => void
-  /** The channel was (re)subscribed: events may have been missed meanwhile. */
-  resubscribed: () => void
+  /** The channel was (re)subscribed: events may have been missed meanwhile. Resolves once they have been read back (or given up on). */
+  resubscribed: () => Promise<void>
   caughtUp: () => Promise<void>
+}
+
+/**
+ * Runs a catch-up until it succeeds, CATCH_UP_ATTEMPTS times at most, while
+ * `wanted`. False when it was given up because it is no longer wanted.
+ */
+async function retried (catchUp: () => Promise<void>, log: Log, wanted: () => boolean): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await catchUp()
+      return true
+    } catch (err) {
+      if (attempt >= CATCH_UP_ATTEMPTS) {
+        log.error({ err }, 'could not read missed events from Redis; live events resume, some may be missing')
+        return true
+      }
+      if (attempt === 1) log.warn({ err }, 'reading missed events from Redis failed; retrying')
+    }
+    await new Promise((resolve) => setTimeout(resolve, CATCH_UP_RETRY_MS).unref())
+    if (!wanted()) return false
+  }
+}
+
+/**
+ * Whether Redis went back in time (restarted from an older snapshot, a
+ * lagging replica promoted, the last second of an everysec AOF lost): its
+ * counter is below `from`, the newest event delivered, or that number now
+ * holds another event than `fromId`. Every event it numbers from now on would
+ * look delivered already, and be dropped.
+ */
+async function rolledBack (from: number, newest: number, fromId: string | undefined, idAt: (seq: number) => Promise<string | undefined>): Promise<boolean> {
+  if (newest < from) return true
+  if (fromId === undefined) return false
+  const now = await idAt(from)
+  return now !== undefined && now !== fromId
 }
 
 /**
@@ -37,10 +74,12 @@ export interface Sequencer {
  * subscription after a lost connection, means events were missed; they are
  * read back from the history and delivered first, while live messages wait.
  */
-export function createSequencer ({ readAfter, counter, log, closed }: SequencerOptions): Sequencer {
+export function createSequencer ({ readAfter, counter, idAt, log, closed }: SequencerOptions): Sequencer {
   const listeners: Array<(event: Event) => void> = []
   /** The sequence number of the newest event handed to the listeners. */
   let last: number | undefined
+  /** The id of that event: whether Redis still holds it at that number tells a rollback. */
+  let lastId: string | undefined
   /** The counter when this instance first subscribed: where to catch up from if nothing was delivered since. */
   let floor: number | undefined
   /** Live messages held back while missed events are read; undefined when not catching up. */
@@ -58,6 +97,7 @@ export function createSequencer ({ readAfter, counter, log, closed }: SequencerO
   function deliver ({ seq, event }: Sequenced): void {
     if (last !== undefined && seq <= last) return
     last = seq
+    lastId = event.id
     for (const listener of listeners) listener(event)
     settleWaiters()
   }
@@ -95,6 +135,14 @@ export function createSequencer ({ readAfter, counter, log, closed }: SequencerO
       return
     }
     const { events: missed, newest } = await readAfter(from)
+    if (await rolledBack(from, newest, lastId, idAt)) {
+      log.error({ delivered: from, newest }, 'Redis went back in time (restarted from an older snapshot or failed over to a lagging replica): events published before it may be lost; the feed starts again from its newest event')
+      // Start over from what Redis holds now: what it numbers next is new.
+      last = undefined
+      lastId = undefined
+      floor = newest
+      return
+    }
     const first = missed[0]
     // From 0 (no event had ever been published) any first number is fine.
     if (from > 0 && newest > from && first?.seq !== from + 1) {
@@ -106,21 +154,7 @@ export function createSequencer ({ readAfter, counter, log, closed }: SequencerO
   async function resync (): Promise<void> {
     const mine = ++generation
     held ??= []
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await catchUp()
-        break
-      } catch (err) {
-        if (attempt >= CATCH_UP_ATTEMPTS) {
-          log.error({ err }, 'could not read missed events from Redis; live events resume, some may be missing')
-          break
-        }
-        if (attempt === 1) log.warn({ err }, 'reading missed events from Redis failed; retrying')
-      }
-      await new Promise((resolve) => setTimeout(resolve, CATCH_UP_RETRY_MS).unref())
-      if (mine !== generation || closed()) return
-    }
-    if (mine !== generation) return
+    if (!await retried(catchUp, log, () => mine === generation && !closed()) || mine !== generation) return
     const pending = held
     held = undefined
     for (const message of pending) deliver(message)
@@ -136,14 +170,17 @@ export function createSequencer ({ readAfter, counter, log, closed }: SequencerO
         return
       }
       const from = last ?? floor
-      if (from !== undefined && message.seq > from + 1) {
+      // Ahead: events were missed. At or behind what was delivered, live (a
+      // copy of an event read back is never live once the catch-up is over):
+      // Redis went back in time under a subscription that stayed up.
+      if (from !== undefined && (message.seq > from + 1 || (last !== undefined && message.seq <= last))) {
         held = [message]
         void resync()
         return
       }
       deliver(message)
     },
-    resubscribed () { void resync() },
+    resubscribed: resync,
     caughtUp
   }
 }
@@ -173,7 +210,7 @@ export function createRedisFeed ({ subscriber, channel, ...options }: RedisFeedO
     subscriber.subscribe(channel).then(() => {
       subscribed = true
       events.emit('subscribed')
-      sequencer.resubscribed()
+      void sequencer.resubscribed()
     }, (err: unknown) => {
       // The connection dropped again (the next 'ready' retries) or Redis refused.
       log.warn({ err }, 'redis subscribe failed')
