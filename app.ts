@@ -8,6 +8,7 @@ import errors, { clientErrorHandler } from './plugins/app/errors'
 import securityHeaders, { SECURITY_HEADERS } from './plugins/app/security-headers'
 import { errorBody } from './schemas/errors'
 import timers, { type TimersOptions } from './plugins/app/timers'
+import publishBudget from './plugins/app/publish-budget'
 import websocket from './plugins/external/websocket'
 import pressure from './plugins/external/pressure'
 import cors from './plugins/external/cors'
@@ -19,9 +20,10 @@ import origin from './plugins/app/origin'
 import credentials from './plugins/app/credentials'
 import jwt from './plugins/external/jwt'
 import auth from './plugins/app/auth'
-import broadcaster from './plugins/app/broadcaster'
+import fanout from './plugins/app/fanout'
 import publisher from './plugins/app/publisher'
 import ticker from './plugins/app/ticker'
+import escalator from './plugins/app/escalator'
 import readiness from './plugins/app/readiness'
 import heartbeatMonitors from './plugins/app/heartbeats'
 import metrics from './plugins/app/metrics'
@@ -135,6 +137,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // Foundations: configuration, then how input is checked and errors answered.
   await fastify.register(config, { config: opts.config })
   await fastify.register(timers, { timers: opts.timers })
+  // The publish budget before the rate limit that counts against it.
+  await fastify.register(publishBudget)
   await fastify.register(validation)
   await fastify.register(errors)
   // Every response, refusals included, carries the security headers.
@@ -158,10 +162,11 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(credentials)
   await fastify.register(jwt)
   await fastify.register(auth)
-  await fastify.register(broadcaster)
+  await fastify.register(fanout)
   await fastify.register(publisher)
   await fastify.register(notifications)
   await fastify.register(ticker)
+  await fastify.register(escalator)
   await fastify.register(heartbeatMonitors)
   await fastify.register(readiness)
   await fastify.register(metrics)

@@ -35,7 +35,7 @@ const streamBody = (description: string) => ({
 })
 
 const events: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { broadcaster, backend, timers } = fastify
+  const { fanout, backend, timers } = fastify
   const read = async (id?: string): ReturnType<typeof backend.store.since> => await backend.store.since(id)
 
   fastify.get('/events', {
@@ -82,9 +82,9 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
     // knows it is subscribed before the first event.
     if (format === 'sse') response.write(sseRetry(RETRY_MS))
     else response.flushHeaders()
-    request.log.info({ format, since: request.query.since ?? request.headers['last-event-id'], filter: filter?.key, clients: broadcaster.size + 1 }, 'event stream opened')
+    request.log.info({ format, since: request.query.since ?? request.headers['last-event-id'], filter: filter?.key, clients: fanout.size + 1 }, 'event stream opened')
     response.once('close', () => request.log.info('event stream closed'))
-    await broadcaster.add({ format, response }, {
+    await fanout.add({ format, response }, {
       identity: request.identity ?? undefined,
       filter,
       replay: since === undefined ? undefined : async () => await replaySince(read, since)

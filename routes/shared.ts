@@ -4,7 +4,7 @@ import type { Publisher } from '../plugins/core/publisher'
 import { parseEventFilter, parseSince, type EventFilter, type EventFilterQuery, type Since } from '../plugins/core/event-filter'
 import { httpError } from '../schemas/errors'
 import { WHOLE_VALUES } from '../plugins/core/board'
-import { clientKey } from '../plugins/app/auth'
+import { clientKey } from '../plugins/app/requests'
 
 /** Route config for routes that must answer even when the server is overloaded (health, readiness, metrics). */
 export const neverShed = { pressureHandler: (): undefined => undefined }

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Whoami } from '../schemas/identity'
+import { SCOPES, Whoami } from '../schemas/identity'
 import { apiErrors } from '../schemas/errors'
-import { SCOPES } from '../plugins/core/credentials'
 
 const whoami: FastifyPluginAsyncTypebox = async (fastify) => {
   const { authEnforced } = fastify

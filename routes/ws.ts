@@ -6,13 +6,13 @@ import { WsQuery, type ErrorFrame, type PongFrame } from '../schemas/frames'
 import { readClientFrame } from '../plugins/core/client-frames'
 import { tokenBucket } from '../plugins/core/token-bucket'
 import { releaseUpgrade } from '../plugins/core/ws-internals'
-import { clientKey } from '../plugins/app/auth'
+import { clientKey } from '../plugins/app/requests'
 import { scopeAllows } from '../plugins/core/credentials'
 import { replaySince } from '../plugins/core/event-filter'
 import { actor, FILTER_LISTS, repeatedParameters, subscription, type Subscription } from './shared'
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { broadcaster, publisher, backend, compileCheck, timers, takePublish, allows, credentials } = fastify
+  const { fanout, publisher, backend, compileCheck, timers, takePublish, allows, credentials } = fastify
   const { WS_CHAT_RATE, WS_CHAT_BURST, WS_MAX_INVALID_FRAMES, RATE_LIMIT_MAX, RATE_LIMIT_WINDOW } = fastify.config
   const checkChat = compileCheck(ChatInput, 'frame')
   // The raw response of each upgrade and what it subscribes to, from its
@@ -73,7 +73,7 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
     // Each refused frame costs the server a parse and an error frame: a
     // connection that keeps sending them is cut rather than answered forever.
     const allowRefusal = tokenBucket(1, WS_MAX_INVALID_FRAMES, timers.now)
-    log.info({ since: request.query.since, filter: filter?.key, clients: broadcaster.size + 1 }, 'websocket connected')
+    log.info({ since: request.query.since, filter: filter?.key, clients: fanout.size + 1 }, 'websocket connected')
     socket.once('close', (code, reason) => {
       log.info({ code, reason: reason.toString() }, 'websocket disconnected')
     })
@@ -82,21 +82,21 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       if (socket.readyState !== socket.OPEN) return
       mayChat = mayPublish()
       const frame = readClientFrame(data.toString(), checkChat, allowChat, rateText)
-      if (frame.action === 'pong') return broadcaster.send(socket, { type: 'pong' } satisfies PongFrame)
+      if (frame.action === 'pong') return fanout.send(socket, { type: 'pong' } satisfies PongFrame)
       if (frame.action === 'refuse') {
-        if (!allowRefusal()) return broadcaster.drop(socket, 'invalid_frames', 1008, 'too many invalid frames')
-        return broadcaster.send(socket, { type: 'error', code: frame.code, message: frame.message } satisfies ErrorFrame)
+        if (!allowRefusal()) return fanout.drop(socket, 'invalid_frames', 1008, 'too many invalid frames')
+        return fanout.send(socket, { type: 'error', code: frame.code, message: frame.message } satisfies ErrorFrame)
       }
       if (!mayChat) {
-        if (!allowRefusal()) return broadcaster.drop(socket, 'invalid_frames', 1008, 'too many invalid frames')
-        return broadcaster.send(socket, { type: 'error', code: 'forbidden', message: 'chat needs the publish scope, which this token does not have; this one was not sent' } satisfies ErrorFrame)
+        if (!allowRefusal()) return fanout.drop(socket, 'invalid_frames', 1008, 'too many invalid frames')
+        return fanout.send(socket, { type: 'error', code: 'forbidden', message: 'chat needs the publish scope, which this token does not have; this one was not sent' } satisfies ErrorFrame)
       }
       publisher.publish({ type: 'chat', ...frame.chat, sender: actor({ identity }, frame.chat.sender) }).catch((err: unknown) => {
         log.error({ err }, 'websocket frame failed')
-        broadcaster.send(socket, { type: 'error', code: 'server_error', message: 'the message could not be published; try again' } satisfies ErrorFrame)
+        fanout.send(socket, { type: 'error', code: 'server_error', message: 'the message could not be published; try again' } satisfies ErrorFrame)
       })
     })
-    void broadcaster.add(socket, {
+    void fanout.add(socket, {
       tcp,
       identity: identity ?? undefined,
       filter,

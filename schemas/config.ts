@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { DURATION_PATTERN } from '../plugins/core/duration'
+import { DURATION_PATTERN } from './events'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -75,3 +75,8 @@ export const ConfigSchema = Type.Object({
   REDIS_KEY_PREFIX: Type.String({ default: 'alerts:', description: 'Prefix of every Redis key and channel, so deployments can share one Redis.' })
 })
 export type Config = Static<typeof ConfigSchema>
+
+/** Splits a comma-list setting such as "GET, POST" into trimmed, non-empty items. */
+export function commaList (value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
+}

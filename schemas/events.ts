@@ -24,6 +24,9 @@ const location = text(200, 'Where it happened; 1 to 200 characters, not blank, w
 const sender = text(200, 'Who is talking; 1 to 200 characters, not blank, well-formed Unicode.', 'Jose')
 const chatText = text(1000, 'The chat text; 1 to 1000 characters, not blank (whitespace, control and zero-width characters alone are blank), well-formed Unicode.', 'Please check the back door')
 
+/** A short duration: a whole number and one unit (`30s`, `10m`, `2h`, `1d`, `500ms`, `1w`); core/duration.ts reads it. */
+export const DURATION_PATTERN = '^[0-9]{1,9}(ms|s|m|h|d|w)$'
+
 /** A UUID, in either case (RFC 9562 reads them case-insensitively): the `uuid` format (plugins/app/validation.ts) and event ids in `since`. */
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 

@@ -1,6 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { NOT_BLANK, Severity, VISIBLE_ASCII, WELL_FORMED } from './events'
-import { DURATION_PATTERN } from '../plugins/core/duration'
+import { DURATION_PATTERN, NOT_BLANK, Severity, VISIBLE_ASCII, WELL_FORMED } from './events'
 import { ERROR_CODES, type ErrorCode } from './errors'
 
 // Alertmanager's text: any string (label values may be empty), well-formed Unicode.

@@ -1,7 +1,8 @@
 'use strict'
 
 /**
- * npm run build (and so npm start): tsc with tsconfig.build.json, incremental.
+ * npm run build (and so npm start): tsc with tsconfig.build.json, incremental,
+ * then the Redis backend's Lua scripts copied beside the compiled code.
  *
  * tsc's incremental build trusts its build-info file: a file deleted from
  * dist/ (or put back from an older build) stays missing or stale as long as
@@ -56,7 +57,11 @@ function main () {
   }
   const tsc = require.resolve('typescript/bin/tsc')
   const result = spawnSync(process.execPath, [tsc, '-p', TSCONFIG], { stdio: 'inherit' })
-  process.exit(result.status ?? 1)
+  if (result.status !== 0) process.exit(result.status ?? 1)
+  // The Redis backend's Lua scripts are read at run time from beside the compiled code.
+  const outDir = compilerOptions.outDir ?? 'dist'
+  fs.cpSync(path.join(root, 'plugins/core/redis'), path.join(root, outDir, 'plugins/core/redis'), { recursive: true, filter: (from) => !from.endsWith('.ts') })
+  process.exit(0)
 }
 
 main()

@@ -10,7 +10,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { hashToken, parseTokensFile, SCOPES, type TokenEntry } from '../plugins/core/credentials'
+import { hashToken, parseTokensFile, type TokenEntry } from '../plugins/core/credentials'
+import { SCOPES } from '../schemas/identity'
 
 /** 256 random bits, URL-safe: fit for a header and for ?token=. */
 export const newToken = (): string => randomBytes(32).toString('base64url')

@@ -2,6 +2,7 @@ import t from 'tap'
 import { build, listen } from './helpers/app'
 import { Client, refusedUpgrade } from './helpers/ws-client'
 import { failureBudget } from '../plugins/core/failure-budget'
+import { mockTimers } from './helpers/clock'
 
 const TOKEN = 'budget-token-0123456789abcdef'
 const LIMITS = { API_TOKEN: TOKEN, AUTH_FAILURE_MAX: 3, AUTH_FAILURE_WINDOW_MS: 60_000 }
@@ -97,4 +98,16 @@ t.test('defaults: 10 wrong tokens a minute', async (t) => {
   const browser = await listen(t, { API_TOKEN: TOKEN, AUTH_FAILURE_MAX: 1 })
   await Client.open(`${browser.wsUrl}/ws?token=${TOKEN}`, t)
   t.pass('the right token before any failure opens the socket')
+})
+
+t.test('the failure window runs on the app\'s clock: an address is let in again once it has passed, with no wall-clock wait', async (t) => {
+  const { clock, timers } = mockTimers()
+  const app = await build(t, LIMITS, { timers })
+  const attacker = '10.0.0.67'
+  for (let i = 1; i <= 3; i++) await app.inject({ url: '/alerts/history', ...from(attacker, `Bearer guess-${i}`) })
+  t.equal((await app.inject({ url: '/alerts/history', ...from(attacker, `Bearer ${TOKEN}`) })).statusCode, 429)
+  clock.advance(59_999)
+  t.equal((await app.inject({ url: '/alerts/history', ...from(attacker, `Bearer ${TOKEN}`) })).statusCode, 429, 'not before the window ends')
+  clock.advance(1)
+  t.equal((await app.inject({ url: '/alerts/history', ...from(attacker, `Bearer ${TOKEN}`) })).statusCode, 200)
 })

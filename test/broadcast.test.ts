@@ -69,7 +69,7 @@ t.test('frames of every length class reach a real client intact', async (t) => {
   // 7-bit, 16-bit and 64-bit payload lengths, at and around each boundary, multi-byte text included.
   for (const length of [0, 1, 100, 125, 126, 127, 1000, 65535, 65536, 70000, 200000]) {
     const frame = { type: 'pong', pad: 'é'.repeat(Math.floor(length / 2)) + 'x'.repeat(length % 2) }
-    fastify.broadcaster.send(server as WebSocket, frame)
+    fastify.fanout.send(server as WebSocket, frame)
     t.same(await client.next(), frame, `${length} bytes of padding`)
   }
   t.equal(textFrame('').length, 2)

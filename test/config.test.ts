@@ -1,6 +1,7 @@
 import t from 'tap'
 import { build, buildLogged } from './helpers/app'
-import { commaList, loadConfig, meantSetting, misspeltSettings, trustedProxies } from '../plugins/app/config'
+import { loadConfig, meantSetting, misspeltSettings, trustedProxies } from '../plugins/app/config'
+import { commaList } from '../schemas/config'
 
 t.test('defaults match the original service', async (t) => {
   const app = await build(t, { ALERT_INTERVAL_MS: undefined })

@@ -2,8 +2,9 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import {
-  createCredentials, hashToken, looksLikeJwt, parseTokensFile, readClaims, readScopes, sameToken, scopeAllows, SCOPES
+  createCredentials, hashToken, looksLikeJwt, parseTokensFile, readClaims, readScopes, sameToken, scopeAllows
 } from '../plugins/core/credentials'
+import { SCOPES } from '../schemas/identity'
 import { makeToken, newToken } from '../scripts/token'
 import { loadConfig } from '../plugins/app/config'
 import { createFanout } from '../plugins/core/fanout'

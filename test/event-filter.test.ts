@@ -92,7 +92,7 @@ t.test('a repeat that takes an alert out of a filter reaches that filter once, w
   const critical = await Client.open(`${wsUrl}/ws?severity=critical`, t)
   const gateA = await Client.open(`${wsUrl}/ws?location=Gate%20A`, t)
   const stream = await StreamClient.open(`${url}/events?format=ndjson&min_severity=critical&types=alert,alert_update`, t)
-  await waitFor(() => fastify.broadcaster.size === 3)
+  await waitFor(() => fastify.fanout.size === 3)
   const { publisher } = fastify
   const first = await publisher.publish({ type: 'alert', message: 'door', location: 'Gate A', severity: 'critical', key: 'K', tags: ['door'] })
   const moved = await publisher.publish({ type: 'alert', message: 'door', location: 'Gate B', severity: 'warning', key: 'K' })
@@ -273,7 +273,7 @@ const transports = fc.constantFrom('sse' as const, 'ndjson' as const, 'websocket
 
 t.test('property: every subscriber\'s stream is the full stream with its filter applied, on every transport', async (t) => {
   const { fastify, url, wsUrl } = await listen(t, { HISTORY_SIZE: 1000, REPLAY_WINDOW: 1000 })
-  const { publisher, backend: { store }, broadcaster } = fastify
+  const { publisher, backend: { store }, fanout } = fastify
   let runs = 0
   await fc.assert(fc.asyncProperty(fc.array(fc.tuple(spec, transports), { minLength: 1, maxLength: 5 }), chunks, async (subscribers, steps) => {
     runs++
@@ -289,7 +289,7 @@ t.test('property: every subscriber\'s stream is the full stream with its filter 
       const stream = await StreamClient.open(`${url}/events?format=${transport}&${query}`, t)
       return { spec: s, done: async () => { await stream.ended; return stream.records.map((r) => r.data) } }
     }))
-    await waitFor(() => broadcaster.size === subscribers.length)
+    await waitFor(() => fanout.size === subscribers.length)
     const raised: string[] = []
     for (const chunk of steps) {
       await Promise.all(chunk.map(async (s) => {
@@ -306,7 +306,7 @@ t.test('property: every subscriber\'s stream is the full stream with its filter 
     const full = (await store.since(marker.id)).events
     // Wait for the last event to be written, then end every subscriber: their streams are then complete.
     await new Promise((resolve) => setImmediate(resolve))
-    broadcaster.close(1001, 'end of run')
+    fanout.close(1001, 'end of run')
     for (const reader of readers) {
       const got = await reader.done()
       const expected = full.filter((event) => oracle(event, reader.spec))
@@ -314,7 +314,7 @@ t.test('property: every subscriber\'s stream is the full stream with its filter 
         throw new Error(`filter ${queryOf(reader.spec)}: got ${got.length} events, expected ${expected.length}`)
       }
     }
-    await waitFor(() => broadcaster.size === 0)
+    await waitFor(() => fanout.size === 0)
   }), { numRuns: 25 })
   t.equal(runs >= 25, true, `${runs} runs`)
 })

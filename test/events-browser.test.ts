@@ -47,7 +47,7 @@ test('EventSource in Chromium resumes with Last-Event-ID after the connection dr
 
   // The network drops: the stream's connection is cut.
   for (const socket of sockets) socket.destroy()
-  await waitFor(() => fastify.broadcaster.size === 0)
+  await waitFor(() => fastify.fanout.size === 0)
   const missed = [await publishAlert(url, 'while away'), await publishChat(url, 'while away too')]
   await page.waitForFunction(() => window.opens === 2 && window.seen.length === 5, undefined, { timeout: 20_000 })
   const seen = await page.evaluate(() => window.seen)

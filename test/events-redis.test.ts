@@ -9,7 +9,7 @@ redisTest('two instances: streams on each get every event of both, filtered, in 
   const sseOnB = await StreamClient.open(`${b.url}/events`, t)
   const criticalOnA = await StreamClient.open(`${a.url}/events?format=ndjson&min_severity=critical&types=alert,alert_update`, t)
   const chatOnA = await Client.open(`${a.wsUrl}/ws?types=chat`, t)
-  await waitFor(() => a.fastify.broadcaster.size === 2 && b.fastify.broadcaster.size === 1)
+  await waitFor(() => a.fastify.fanout.size === 2 && b.fastify.fanout.size === 1)
 
   const first = (await post(`${a.url}/alerts`, { message: 'disk', location: 'dc1', severity: 'critical' })).body
   const line = (await post(`${b.url}/message`, { sender: 's', message: 'on it' })).body

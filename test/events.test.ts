@@ -29,7 +29,7 @@ t.test('SSE by default: retry hint, then each event as id, event (its type) and 
   t.equal(stream.response.headers['cache-control'], 'no-store')
   t.equal(stream.response.headers['x-content-type-options'], 'nosniff', 'the security headers go out too')
   t.equal((await stream.next()).retry, 3000)
-  await waitFor(() => fastify.broadcaster.count('sse') === 1)
+  await waitFor(() => fastify.fanout.count('sse') === 1)
 
   const a = await alert(fastify, { severity: 'critical' })
   const c = await chat(fastify)
@@ -48,7 +48,7 @@ t.test('NDJSON with ?format=ndjson or Accept: application/x-ndjson: one frame pe
   const byQuery = await StreamClient.open(`${url}/events?format=ndjson`, t)
   const byAccept = await StreamClient.open(`${url}/events`, t, { accept: 'application/x-ndjson' })
   for (const stream of [byQuery, byAccept]) t.match(stream.response.headers['content-type'], /^application\/x-ndjson/)
-  await waitFor(() => fastify.broadcaster.count('ndjson') === 2)
+  await waitFor(() => fastify.fanout.count('ndjson') === 2)
   const a = await alert(fastify)
   const c = await chat(fastify, 'line\nbreak')
   for (const stream of [byQuery, byAccept]) t.same(await stream.take(2), [a, c], 'a newline inside a message stays inside its line')
@@ -66,7 +66,7 @@ t.test('HEAD /events answers the head at once and opens no stream: probes do not
       t.match(res.headers.get('content-type'), type)
     }
   }
-  t.equal(fastify.broadcaster.size, 0, 'no subscriber was added')
+  t.equal(fastify.fanout.size, 0, 'no subscriber was added')
   const refused = await fetch(`${url}/events?types=nonsense`, { method: 'HEAD', signal: AbortSignal.timeout(WAIT_MS) })
   t.equal(refused.status, 400, 'a filter mistake is still refused')
   // The address's two connections are still free.
@@ -101,7 +101,7 @@ t.test('a quiet stream gets a keep-alive every SSE_HEARTBEAT_MS: a comment for S
   const sse = await StreamClient.open(`${url}/events`, t, {}, true)
   const ndjson = await StreamClient.open(`${url}/events?format=ndjson`, t)
   await sse.next()
-  await waitFor(() => fastify.broadcaster.size === 2)
+  await waitFor(() => fastify.fanout.size === 2)
   clock.advance(24999)
   // A marker after it: had a keep-alive gone out before the period, it would come first.
   await fastify.publisher.publish({ type: 'chat', sender: 's', message: 'marker' })
@@ -184,9 +184,9 @@ t.test('?poll=1 sends the replay, or the whole history, and ends the response', 
   t.equal(sse.text, `id: ${c.id as string}\nevent: chat\ndata: ${JSON.stringify(c)}\n\n`)
   const none = await fetchText(`${url}/events?poll=1&since=${c.id as string}`)
   t.equal(none.text, '', 'nothing new: an empty body')
-  t.equal(fastify.broadcaster.size, 0, 'a poll never joins the fan-out')
+  t.equal(fastify.fanout.size, 0, 'a poll never joins the fan-out')
   const notPoll = await StreamClient.open(`${url}/events?poll=0&format=ndjson`, t)
-  await waitFor(() => fastify.broadcaster.size === 1)
+  await waitFor(() => fastify.fanout.size === 1)
   notPoll.close()
 })
 
@@ -198,7 +198,7 @@ t.test('filters: each subscriber gets its slice, live and replayed; /ws too', as
   const southWarningUp = await StreamClient.open(`${url}/events?format=ndjson&location=South&min_severity=warning`, t)
   const chatOnly = await Client.open(`${wsUrl}/ws?types=chat`, t)
   const alertsOnly = await Client.open(`${wsUrl}/ws?types=alert&tag=db,disk`, t)
-  await waitFor(() => fastify.broadcaster.size === 4)
+  await waitFor(() => fastify.fanout.size === 4)
   t.same((await critical.next()).data, before, 'the replay is filtered too')
 
   const southCritical = await alert(fastify, { severity: 'critical', location: 'South', tags: ['db'] })
@@ -270,20 +270,20 @@ t.test('the token: Authorization or ?token= (EventSource sets no headers); origi
   const listed = await StreamClient.open(`${url}/events?token=secret`, t, { origin: 'https://ok.example' })
   t.equal(listed.status, 200)
   t.equal(listed.response.headers['access-control-allow-origin'], 'https://ok.example', 'CORS headers go out with the stream')
-  await waitFor(() => fastify.broadcaster.size === 1)
+  await waitFor(() => fastify.fanout.size === 1)
 })
 
 t.test('connection caps count WebSockets and streams together', async (t) => {
   const { fastify, url, wsUrl } = await listen(t, { WS_MAX_CONNECTIONS: 2 })
   await Client.open(`${wsUrl}/ws`, t)
   const stream = await StreamClient.open(`${url}/events`, t)
-  await waitFor(() => fastify.broadcaster.size === 2)
+  await waitFor(() => fastify.fanout.size === 2)
   const refused = await fetchText(`${url}/events`)
   t.equal(refused.status, 503)
   t.match(JSON.parse(refused.text), { code: 'CONNECTION_LIMIT' })
   t.equal((await refusedUpgrade(`${wsUrl}/ws`)).status, 503)
   stream.close()
-  await waitFor(() => fastify.broadcaster.size === 1)
+  await waitFor(() => fastify.fanout.size === 1)
   const again = await StreamClient.open(`${url}/events`, t)
   t.equal(again.status, 200, 'a closed stream frees its place')
 })
@@ -298,7 +298,7 @@ t.test('per address too; a stream that ends frees its place even when its connec
   t.equal((await refusedUpgrade(`${wsUrl}/ws`)).status, 429)
   // A poll counts while it runs and then lets go.
   stream.close()
-  await waitFor(() => fastify.broadcaster.size === 1)
+  await waitFor(() => fastify.fanout.size === 1)
   t.equal((await fetchText(`${url}/events?poll=1`)).status, 200)
   t.equal((await fetchText(`${url}/events?poll=1`)).status, 200, 'polls one after another never pile up')
 })
@@ -314,12 +314,12 @@ t.test('a reader that stops reading is cut at WS_MAX_BUFFERED_BYTES; the others 
   slow.write('GET /events?format=ndjson HTTP/1.1\r\nHost: x\r\n\r\n')
   slow.pause()
   const good = await StreamClient.open(`${url}/events?format=ndjson`, t)
-  await waitFor(() => fastify.broadcaster.count('ndjson') === 2)
+  await waitFor(() => fastify.fanout.count('ndjson') === 2)
   const drops: string[] = []
-  fastify.broadcaster.onDrop((reason) => drops.push(reason))
+  fastify.fanout.onDrop((reason) => drops.push(reason))
 
-  const sent = await publishWhile(fastify, () => fastify.broadcaster.size === 2)
-  t.equal(fastify.broadcaster.size, 1, 'the slow reader left the set')
+  const sent = await publishWhile(fastify, () => fastify.fanout.size === 2)
+  t.equal(fastify.fanout.size, 1, 'the slow reader left the set')
   t.same(drops, ['slow'])
   const got: unknown[] = []
   while (got.length < sent.length) got.push((await good.next()).data.id)
@@ -337,7 +337,7 @@ t.test('/metrics counts subscribers by transport', async (t) => {
   await StreamClient.open(`${url}/events`, t)
   await StreamClient.open(`${url}/events`, t)
   await StreamClient.open(`${url}/events?format=ndjson`, t)
-  await waitFor(() => fastify.broadcaster.size === 4)
+  await waitFor(() => fastify.fanout.size === 4)
   const body = (await fastify.inject('/metrics')).body
   t.match(body, /alert_server_subscribers\{transport="websocket"\} 1\n/)
   t.match(body, /alert_server_subscribers\{transport="sse"\} 2\n/)
@@ -350,7 +350,7 @@ t.test('at shutdown every stream ends (EventSource then reconnects with Last-Eve
   const sse = await StreamClient.open(`${url}/events`, t)
   const ndjson = await StreamClient.open(`${url}/events?format=ndjson`, t)
   const ws = await Client.open(`${wsUrl}/ws`, t)
-  await waitFor(() => fastify.broadcaster.size === 3)
+  await waitFor(() => fastify.fanout.size === 3)
   const closing = fastify.close()
   await Promise.all([sse.ended, ndjson.ended])
   t.equal((await ws.closed).code, 1001)

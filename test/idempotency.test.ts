@@ -4,6 +4,7 @@ import { createMemoryStore } from '../plugins/core/memory-backend'
 import { stamp } from '../plugins/core/publisher'
 import { build, listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
+import { mockTimers } from './helpers/clock'
 import { instance, PrivateRedis, redisClient, redisEnv, redisTest } from './helpers/redis'
 import { BACKEND_KINDS, backendEnv, backendTest } from './helpers/backends'
 
@@ -112,9 +113,19 @@ t.test('memory: a key is forgotten after its ttl; expired keys are let go', asyn
   t.same((await store.alerts()).map((e) => e.alert.message), ['a', 'b'])
 })
 
+t.test('memory: through the app, a key expires by the app\'s clock', async (t) => {
+  const { clock, timers } = mockTimers()
+  const app = await build(t, { IDEMPOTENCY_TTL_MS: 60_000 }, { timers })
+  const send = async () => await app.inject({ method: 'POST', url: '/alerts', headers: { 'idempotency-key': 'clocked' }, payload: { message: 'm', location: 'l' } })
+  const first = await send()
+  clock.advance(59_999)
+  t.equal((await send()).json().id, first.json().id, 'still remembered')
+  clock.advance(1)
+  t.not((await send()).json().id, first.json().id, 'forgotten at its expiry, with no wall-clock wait')
+})
+
 redisTest('redis stall: the publish times out as outcome unknown, the event still lands once, and a retry with the key gets it without a duplicate', async (t) => {
-  const redis = await PrivateRedis.create(t)
-  await redis.start()
+  const redis = await PrivateRedis.started(t)
   const { fastify } = await instance(t, { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'stall:', REDIS_COMMAND_TIMEOUT_MS: 300 })
   const address = fastify.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')

@@ -41,7 +41,7 @@ t.test('dropped clients are counted by reason', async (t) => {
   const { fastify, wsUrl } = await listen(t, { WS_HEARTBEAT_MS: 20 })
   const dead = await Client.open(`${wsUrl}/ws`, t, { autoPong: false })
   await dead.closed
-  await waitFor(() => fastify.broadcaster.size === 0)
+  await waitFor(() => fastify.fanout.size === 0)
   const text = (await fastify.inject('/metrics')).body
   t.equal(sample(text, 'alert_server_clients_dropped_total{reason="heartbeat"}'), 1)
   t.equal(sample(text, 'alert_server_websocket_connections'), 0)

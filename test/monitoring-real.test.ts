@@ -1,8 +1,8 @@
 import t from 'tap'
-import { freePort, listen } from './helpers/app'
+import { listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
 import { post } from './helpers/http'
-import { monitoringTests, promtool, start } from './helpers/monitoring'
+import { listeningPort, monitoringTests, promtool, start } from './helpers/monitoring'
 import { bearer, tokensFile } from './helpers/credentials'
 
 type Json = Record<string, any>
@@ -17,7 +17,6 @@ alertmanagerTest('Alertmanager\'s webhook: alerts posted to its v2 API arrive on
   const token = 'am-token'
   const { url, wsUrl } = await listen(t, { API_TOKEN: token, AM_TAG_LABELS: 'team' })
   const client = await Client.open(`${wsUrl}/ws`, t, { headers: { authorization: `Bearer ${token}` } })
-  const port = await freePort()
   // The receiver configuration the README shows, with short waits.
   const config = `
 route:
@@ -36,10 +35,9 @@ receivers:
             credentials: ${token}
 `
   const am = start(t, 'alertmanager', { file: 'alertmanager.yml', text: config }, (dir, path) => [
-    `--config.file=${path}`, `--storage.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=info'
+    `--config.file=${path}`, `--storage.path=${dir}`, '--web.listen-address=127.0.0.1:0', '--cluster.listen-address=', '--log.level=info'
   ])
-  const api = `http://127.0.0.1:${port}`
-  await am.line(/msg="Listening on"/)
+  const api = `http://127.0.0.1:${await listeningPort(am)}`
 
   const labels = { alertname: 'DiskFull', severity: 'critical', instance: 'db1:9100', team: 'storage' }
   const annotations = { summary: 'Disk almost full on db1' }
@@ -81,7 +79,6 @@ alertmanagerTest('Alertmanager\'s pagerduty_configs pointed at /v2/enqueue: firi
   ])
   const { url, wsUrl } = await listen(t, { TOKENS_FILE: path })
   const client = await Client.open(`${wsUrl}/ws`, t, { headers: bearer('wall') })
-  const port = await freePort()
   // The receiver as docs/integrations.md shows it, with short waits.
   const config = `
 route:
@@ -101,10 +98,9 @@ receivers:
           runbook: https://runbooks.example.com/disk
 `
   const am = start(t, 'alertmanager', { file: 'alertmanager.yml', text: config }, (dir, path) => [
-    `--config.file=${path}`, `--storage.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=debug'
+    `--config.file=${path}`, `--storage.path=${dir}`, '--web.listen-address=127.0.0.1:0', '--cluster.listen-address=', '--log.level=debug'
   ])
-  const api = `http://127.0.0.1:${port}`
-  await am.line(/msg="Listening on"/)
+  const api = `http://127.0.0.1:${await listeningPort(am)}`
 
   const labels = { alertname: 'DiskFull', severity: 'warning', instance: 'db1:9100' }
   const annotations = { summary: 'Disk almost full on db1' }
@@ -163,7 +159,6 @@ prometheusTest('a real Prometheus scrapes the server and reads the gauges back t
     await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'm', location: 'l', severity } })
   }
   await post(`${url}/heartbeats/backup`, {})
-  const port = await freePort()
   const config = `
 global:
   scrape_interval: 1s
@@ -176,9 +171,9 @@ scrape_configs:
       - targets: ['${url.replace('http://', '')}']
 `
   const prometheus = start(t, 'prometheus', { file: 'prometheus.yml', text: config }, (dir, path) => [
-    `--config.file=${path}`, `--storage.tsdb.path=${dir}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'
+    `--config.file=${path}`, `--storage.tsdb.path=${dir}`, '--web.listen-address=127.0.0.1:0', '--log.level=info'
   ])
-  const api = `http://127.0.0.1:${port}`
+  const api = `http://127.0.0.1:${await listeningPort(prometheus)}`
   const query = async (promql: string): Promise<Json[]> => {
     const answer = await (await fetch(`${api}/api/v1/query?query=${encodeURIComponent(promql)}`)).json() as Json
     return answer.data.result as Json[]

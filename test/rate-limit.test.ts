@@ -3,6 +3,7 @@ import { build, buildLogged, listen } from './helpers/app'
 import { refusedUpgrade, Client } from './helpers/ws-client'
 import { timeWindow } from '../plugins/external/rate-limit'
 import { addressKey } from '../plugins/core/address'
+import { mockTimers } from './helpers/clock'
 
 const post = { method: 'POST' as const, url: '/alerts', payload: { message: 'm', location: 'l' } }
 
@@ -19,6 +20,17 @@ t.test('publishing past RATE_LIMIT_MAX per window gets 429 with Retry-After, and
   t.equal((await app.inject('/alerts/history')).json().count, 3)
   t.equal((await app.inject('/message')).json().count, 0)
   t.equal((await app.inject('/alerts/history')).statusCode, 200, 'reads are not limited')
+})
+
+t.test('the publish window runs on the app\'s clock: the budget is whole again once it has passed', async (t) => {
+  const { clock, timers } = mockTimers()
+  const app = await build(t, { RATE_LIMIT_MAX: 1, RATE_LIMIT_WINDOW: '1 minute' }, { timers })
+  t.equal((await app.inject(post)).statusCode, 200)
+  t.equal((await app.inject(post)).statusCode, 429)
+  clock.advance(59_999)
+  t.equal((await app.inject(post)).statusCode, 429, 'not before the window ends')
+  clock.advance(1)
+  t.equal((await app.inject(post)).statusCode, 200, 'with no wall-clock wait')
 })
 
 t.test('each client address has its own budget', async (t) => {

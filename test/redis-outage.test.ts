@@ -1,8 +1,11 @@
 import { WebSocket } from 'ws'
-import { waitFor } from './helpers/wait'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { freePort } from './helpers/app'
+import { once, waitFor } from './helpers/wait'
 import { Client } from './helpers/ws-client'
 import { getJson, post, publishAlert } from './helpers/http'
-import { PrivateRedis, cluster, instance, redisTest, type Instance } from './helpers/redis'
+import { PrivateRedis, cluster, instance, redisClient, redisTest, type Instance } from './helpers/redis'
 
 // These tests stop and start a redis-server of their own, never the shared one.
 const PRIVATE = { shared: false, server: true }
@@ -11,8 +14,7 @@ const UNAVAILABLE = { statusCode: 503, code: 'BACKEND_UNAVAILABLE', error: 'Serv
 const RECONNECT_MS = 10000
 
 redisTest('Redis going away: 503, error frames, clients stay connected; Redis back: everything resumes', async (t) => {
-  const server = await PrivateRedis.create(t)
-  await server.start()
+  const server = await PrivateRedis.started(t)
   const nodes = await cluster(t, 2, { REDIS_URL: server.url, REDIS_KEY_PREFIX: 'outage:' })
   const [a, b] = nodes as [Instance, Instance]
   const onA = await Client.open(`${a.wsUrl}/ws`, t)
@@ -77,4 +79,17 @@ redisTest('an instance started while Redis is away starts anyway, and serves onc
   let frame = await client.next()
   while (frame.type !== 'alert' || frame.message === 'Intruder detected') frame = await client.next()
   t.same(frame, posted)
+}, PRIVATE)
+
+redisTest('a private Redis whose port was taken between picking and binding starts on another', async (t) => {
+  const taken = createServer()
+  taken.listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  t.teardown(() => { taken.close() })
+  const takenPort = (taken.address() as AddressInfo).port
+  const picks = [takenPort]
+  const server = await PrivateRedis.started(t, { pick: async () => picks.shift() ?? await freePort() })
+  t.not(server.port, takenPort, 'started on another port')
+  const client = redisClient(t, server.url)
+  t.equal(await client.ping(), 'PONG')
 }, PRIVATE)

@@ -31,7 +31,7 @@ t.test('removing an entry from TOKENS_FILE closes its sockets (1008 "token revok
   const revokedSse = await StreamClient.open(`${url}/events?token=${old}`, t)
   const revokedNdjson = await StreamClient.open(`${url}/events?format=ndjson`, t, bearer(old))
   const keptSse = await StreamClient.open(`${url}/events`, t, bearer(rolled))
-  t.equal(fastify.broadcaster.size, 6)
+  t.equal(fastify.fanout.size, 6)
 
   // A new token is rolled out (already in the file) and the old one taken out.
   const added = token()
@@ -51,7 +51,7 @@ t.test('removing an entry from TOKENS_FILE closes its sockets (1008 "token revok
   t.match(await kept.next(), { type: 'chat', sender: 'script', message: 'still here' })
   t.match(await unrelated.next(), { type: 'chat', message: 'still here' })
   t.match((await keptSse.next()).data, { type: 'chat', message: 'still here' }, 'the stream of the token kept goes on')
-  t.equal(fastify.broadcaster.size, 3)
+  t.equal(fastify.fanout.size, 3)
 })
 
 t.test('a reload judges each open connection by its entry as it now stands: expired or without subscribe is closed, lost publish stops its chat at once', async (t) => {
@@ -94,7 +94,7 @@ t.test('a reload judges each open connection by its entry as it now stands: expi
   kept.send({ sender: 'y', message: 'still allowed' })
   t.match(await chatter.next(), { type: 'chat', sender: 'steady', message: 'still allowed' }, 'it still receives, and the refused chat was never sent')
   t.match(await kept.next(), { type: 'chat', message: 'still allowed' })
-  t.equal(fastify.broadcaster.size, 2)
+  t.equal(fastify.fanout.size, 2)
   t.equal((await fastify.inject({ url: '/alerts', headers: bearer(demoted) })).statusCode, 403)
 })
 
@@ -108,7 +108,7 @@ t.test('the periodic sweep closes a connection when the expires its entry was gi
   tokens.write([{ name: 'temp', scopes: ['subscribe'], token: value, expires: new Date(clock.now() + 5000).toISOString() }])
   await changed
   clock.advance(4000)
-  t.equal(fastify.broadcaster.size, 1, 'not before its new time')
+  t.equal(fastify.fanout.size, 1, 'not before its new time')
   clock.advance(1000)
   t.same(await client.closed, { code: 1008, reason: 'token expired' })
 })
@@ -179,11 +179,11 @@ t.test('an entry that expires closes its sockets (1008 "token expired") and is r
   const staying = await Client.open(`${wsUrl}/ws?token=${later}`, t)
   const expiringStream = await StreamClient.open(`${wsUrl.replace('ws:', 'http:')}/events?token=${soon}`, t)
   clock.advance(4000)
-  t.equal(fastify.broadcaster.size, 3, 'not before its time')
+  t.equal(fastify.fanout.size, 3, 'not before its time')
   clock.advance(1000)
   t.same(await expiring.closed, { code: 1008, reason: 'token expired' })
   await expiringStream.ended
-  t.equal(fastify.broadcaster.size, 1, 'its stream ended too')
+  t.equal(fastify.fanout.size, 1, 'its stream ended too')
   t.equal(staying.socket.readyState, staying.socket.OPEN)
   t.equal((await fastify.inject({ url: '/alerts', headers: bearer(soon) })).statusCode, 401)
 })
@@ -195,7 +195,7 @@ t.test('a socket opened with a JWT is closed (1008 "token expired") when the JWT
   const jwt = signJwt({ sub: 'ana', scope: 'subscribe', exp }, JWT_SECRET)
   const client = await Client.open(`${wsUrl}/ws`, t, { headers: bearer(jwt) })
   clock.advance(59_000)
-  t.equal(fastify.broadcaster.size, 1)
+  t.equal(fastify.fanout.size, 1)
   clock.advance(1000)
   t.same(await client.closed, { code: 1008, reason: 'token expired' })
   const refused = await fastify.inject({ url: '/alerts', headers: bearer(jwt) })

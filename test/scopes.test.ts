@@ -4,7 +4,8 @@ import type { FastifyInstance, RouteOptions } from 'fastify'
 import { build, buildLogged } from './helpers/app'
 import { Client, refusedUpgrade } from './helpers/ws-client'
 import { bearer, ecKeys, JWT_SECRET, rsaKeys, signJwt, tokensFile, type FileEntry } from './helpers/credentials'
-import { scopeAllows, SCOPES, type Scope } from '../plugins/core/credentials'
+import { scopeAllows } from '../plugins/core/credentials'
+import { SCOPES, type Scope } from '../schemas/identity'
 import { errorBody } from '../schemas/errors'
 
 const token = (): string => randomBytes(24).toString('base64url')

@@ -8,6 +8,7 @@ import { connect } from 'node:net'
 import { type Teardown } from './helpers/app'
 import { once } from './helpers/wait'
 import { Client } from './helpers/ws-client'
+import { redisEnv, redisTest } from './helpers/redis'
 import { hashToken } from '../plugins/core/credentials'
 import { httpReceiver } from './helpers/receivers'
 
@@ -344,6 +345,15 @@ t.test('Ctrl+C on `npm start` (SIGINT to the whole process group) shuts the serv
   t.same(await client.closed, { code: 1001, reason: 'server shutting down' })
   await exited
   t.match(out, /"signal":"SIGINT".*"msg":"shutting down"/)
+})
+
+redisTest('the build carries the Lua scripts: node dist/server.js publishes and reads through Redis', async (t) => {
+  const env = Object.fromEntries(Object.entries(redisEnv(t)).map(([name, value]) => [name, String(value)]))
+  const p = start(t, 'PORT=0\nALERT_INTERVAL_MS=0\n', env)
+  const base = await Promise.race([listening(p), p.exited.then((code) => { throw new Error(`exited ${String(code)}: ${p.lines.join('\n')}`) })])
+  const posted = await fetch(`${base}/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'from dist', location: 'lua' }) })
+  t.equal(posted.status, 200, 'append.lua ran')
+  t.match(await (await fetch(`${base}/alerts/history`)).json(), { alerts: [{ message: 'from dist' }], count: 1 }, 'read-alerts.lua ran')
 })
 
 t.test('the build carries the token command: node dist/scripts/token.js works where devDependencies (tsx) are pruned', async (t) => {

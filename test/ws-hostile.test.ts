@@ -31,7 +31,7 @@ t.test('a flood of tiny junk frames gets the connection closed with 1008; other 
   const res = await post(`${url}/alerts`, { message: 'still here', location: 'x' })
   t.equal(res.status, 200, JSON.stringify(res.body))
   t.same(await watcher.next(), res.body, 'the other client still gets events')
-  t.equal(fastify.broadcaster.size, 1, 'the flooder left the set')
+  t.equal(fastify.fanout.size, 1, 'the flooder left the set')
   const metrics = await fastify.inject('/metrics')
   t.match(metrics.body, /alert_server_clients_dropped_total\{reason="invalid_frames"\} 1/)
 })
@@ -142,7 +142,7 @@ t.test('?since=all to a client that does not read: the backlog stays near WS_MAX
   t.teardown(() => { process.off('warning', onWarning) })
   const { fastify, client, backlog, limit, text } = await stalledReplay(t)
   t.ok(backlog.most <= limit + 16 * 1024, `the server's backlog for the client stayed bounded (at most ${backlog.most} bytes after any write)`)
-  t.equal(fastify.broadcaster.size, 1, 'still connected: it is slow, not gone')
+  t.equal(fastify.fanout.size, 1, 'still connected: it is slow, not gone')
   client.socket.resume()
   for (let i = 0; i < 20000; i++) {
     const frame = await client.next(10000)
@@ -161,13 +161,13 @@ t.test('live events held during a stalled replay count against the limit: past i
   const { fastify, wsUrl, limit, text } = await stalledReplay(t)
   const watcher = await Client.open(`${wsUrl}/ws`, t)
   let published = 0
-  while (fastify.broadcaster.size === 2 && published < 1000) {
+  while (fastify.fanout.size === 2 && published < 1000) {
     const res = await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: `live ${text.slice(0, 990)}`, location: 'x' } })
     t.equal(res.statusCode, 200)
     published++
     await watcher.next()
   }
-  t.equal(fastify.broadcaster.size, 1, 'the stalled client was dropped')
+  t.equal(fastify.fanout.size, 1, 'the stalled client was dropped')
   t.ok(published * 1000 <= limit * 2, `after about the limit of held events (${published})`)
   const metrics = await fastify.inject('/metrics')
   t.match(metrics.body, /alert_server_clients_dropped_total\{reason="slow"\} 1/)
@@ -180,10 +180,10 @@ t.test('one address can hold at most WS_MAX_CONNECTIONS_PER_ADDRESS connections;
   t.equal(refused.status, 429)
   t.equal(refused.body.code, 'ADDRESS_CONNECTION_LIMIT')
   t.match(refused.body.message, /3 open WebSocket connections/)
-  t.equal(fastify.broadcaster.size, 3)
+  t.equal(fastify.fanout.size, 3)
   clients[0]?.socket.close()
   await clients[0]?.closed
-  await waitFor(() => fastify.broadcaster.size === 2)
+  await waitFor(() => fastify.fanout.size === 2)
   const again = await Client.open(`${wsUrl}/ws`, t)
   t.equal(again.socket.readyState, WebSocket.OPEN, 'the freed place is taken')
   t.equal((await refusedUpgrade(`${wsUrl}/ws`)).status, 429)

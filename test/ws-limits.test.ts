@@ -12,11 +12,11 @@ t.test('a client that stops reading is closed with 1013; the others get everythi
   const slow = await Client.open(`${wsUrl}/ws`, t)
   const good = await Client.open(`${wsUrl}/ws`, t)
   const drops: string[] = []
-  fastify.broadcaster.onDrop((reason) => drops.push(reason))
+  fastify.fanout.onDrop((reason) => drops.push(reason))
   slow.socket.pause()
 
-  const sent = await publishWhile(fastify, () => fastify.broadcaster.size === 2)
-  t.equal(fastify.broadcaster.size, 1, 'the slow client left the set')
+  const sent = await publishWhile(fastify, () => fastify.fanout.size === 2)
+  t.equal(fastify.fanout.size, 1, 'the slow client left the set')
   t.same(drops, ['slow'])
   // More events after the drop still reach the good client.
   for (let i = 0; i < 10; i++) sent.push((await fastify.publisher.publish({ type: 'alert', message: 'after the drop', location: `${sent.length}` })).id)
@@ -150,9 +150,9 @@ t.test('past WS_MAX_CONNECTIONS the next upgrade gets 503; a freed place can be 
   t.equal(refused.status, 503)
   t.match(refused.body, { statusCode: 503, message: /connection limit \(2\)/ })
   a.socket.close()
-  await waitFor(() => fastify.broadcaster.size === 1)
+  await waitFor(() => fastify.fanout.size === 1)
   await Client.open(`${wsUrl}/ws`, t)
-  t.equal(fastify.broadcaster.size, 2)
+  t.equal(fastify.fanout.size, 2)
   const app = await build(t)
   t.equal(app.config.WS_MAX_CONNECTIONS, 10000, 'default')
 })

@@ -22,9 +22,9 @@ t.test('a client that does not answer pings is terminated and leaves the set; on
   const { fastify, wsUrl } = await listen(t, { WS_HEARTBEAT_MS: 30_000 }, { timers })
   const dead = await Client.open(`${wsUrl}/ws`, t, { autoPong: false })
   const alive = await Client.open(`${wsUrl}/ws`, t)
-  t.equal(fastify.broadcaster.size, 2)
+  t.equal(fastify.fanout.size, 2)
   const drops: string[] = []
-  fastify.broadcaster.onDrop((reason) => drops.push(reason))
+  fastify.fanout.onDrop((reason) => drops.push(reason))
   let pings = 0
   alive.socket.on('ping', () => pings++)
 
@@ -38,12 +38,12 @@ t.test('a client that does not answer pings is terminated and leaves the set; on
   await deadPinged
   await roundTrip(alive)
   t.equal(pings, 1)
-  t.equal(fastify.broadcaster.size, 2, 'a ping unanswered for less than a period is not held against a client')
+  t.equal(fastify.fanout.size, 2, 'a ping unanswered for less than a period is not held against a client')
 
   // Second period: the one that did not answer is cut without a close handshake.
   clock.advance(30_000)
   t.equal((await dead.closed).code, 1006)
-  await waitFor(() => fastify.broadcaster.size === 1)
+  await waitFor(() => fastify.fanout.size === 1)
   t.same(drops, ['heartbeat'])
   await roundTrip(alive)
 
@@ -68,7 +68,7 @@ t.test('WS_HEARTBEAT_MS=0 sends no pings', async (t) => {
   clock.advance(24 * 3600_000)
   await roundTrip(quiet)
   t.equal(pings, 0)
-  t.equal(fastify.broadcaster.size, 1)
+  t.equal(fastify.fanout.size, 1)
 })
 
 t.test('{"type":"ping"} is answered with {"type":"pong"} and nothing is published', async (t) => {

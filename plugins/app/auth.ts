@@ -2,8 +2,8 @@ import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { httpError, type HttpError } from '../../schemas/errors'
 import { failureBudget } from '../core/failure-budget'
-import { addressKey } from '../core/address'
-import { looksLikeJwt, readClaims, scopeAllows, SCOPES, type Identity, type Scope } from '../core/credentials'
+import { looksLikeJwt, readClaims, scopeAllows, type Identity, type Scope } from '../core/credentials'
+import { clientAddress, routeConfig } from './requests'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -37,10 +37,6 @@ declare module 'fastify' {
   }
 }
 
-/** The route's config; absent on a request built by hand. */
-export const routeConfig = (request: FastifyRequest): FastifyRequest['routeOptions']['config'] | undefined =>
-  (request.routeOptions as FastifyRequest['routeOptions'] | undefined)?.config
-
 /** Whether the request may carry its token as ?token=: a WebSocket upgrade, or a `queryToken` route (browsers cannot set headers there). */
 const takesQueryToken = (request: FastifyRequest): boolean => request.ws || routeConfig(request)?.queryToken === true
 
@@ -58,26 +54,6 @@ export function presentedToken (request: FastifyRequest): string | undefined {
   return undefined
 }
 
-/** The key a request is rate-limited by: its named identity when it has one, its address otherwise. */
-export function clientKey (request: FastifyRequest): string {
-  const identity = request.identity
-  if (identity?.named === true) return `identity:${identity.name}`
-  return clientAddress(request)
-}
-
-/**
- * The key of the client's address for the per-address limits: the address
- * (behind trusted proxies, the one they name), an IPv6 one by its network of
- * IPV6_SUBNET bits (core/address.ts). request.ip can be missing on an
- * injected WebSocket upgrade.
- */
-export const clientAddress = (request: FastifyRequest): string =>
-  addressKey(request.ip ?? request.socket?.remoteAddress ?? 'unknown', request.server.config.IPV6_SUBNET)
-
-const SCHEME_DESCRIPTION = 'A token from TOKENS_FILE, API_TOKEN (every scope), METRICS_TOKEN (/metrics only) or a JWT (JWT_SECRET or JWT_PUBLIC_KEY; ' +
-  'claims sub, scope, exp). Scopes: subscribe (read, /ws), publish (raise alerts, chat), operate (acknowledge, resolve), admin (everything), ' +
-  'metrics (/metrics). Also accepted as ?token= on the WebSocket upgrade.'
-
 // One onRequest hook for every route: the route declares the scope it needs
 // (`config: { scope }`), the hook finds who the request is and whether that
 // identity has it. 401 without a valid token, 403 with one that lacks the
@@ -94,7 +70,7 @@ export default fp(async function auth (fastify) {
   const metricsEnforced = shared || METRICS_TOKEN !== ''
   const guarded = (scope: Scope): boolean => scope === 'metrics' ? metricsEnforced : enforced
   // One budget for every route: guessing is guessing.
-  const failures = failureBudget(AUTH_FAILURE_MAX, AUTH_FAILURE_WINDOW_MS)
+  const failures = failureBudget(AUTH_FAILURE_MAX, AUTH_FAILURE_WINDOW_MS, undefined, timers.now)
 
   // Said once the server listens (a start that fails says only why it failed).
   fastify.addHook('onListen', async () => {
@@ -209,5 +185,3 @@ export default fp(async function auth (fastify) {
   dependencies: ['config', 'errors', 'timers', 'credentials', 'jwt'],
   decorators: { request: ['ws'] }
 })
-
-export { SCHEME_DESCRIPTION, SCOPES }

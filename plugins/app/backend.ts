@@ -48,14 +48,15 @@ export async function redisPersistence (command: { config: (op: 'GET', name: str
 export default fp(async function backend (fastify) {
   const { REDIS_URL, REDIS_KEY_PREFIX, REDIS_COMMAND_TIMEOUT_MS, REPLAY_WINDOW, OPEN_ALERTS_MAX, DATA_DIR, SQLITE_SYNCHRONOUS, RETENTION, IDEMPOTENCY_KEYS_MAX, IDEMPOTENCY_KEYS_PER_CLIENT } = fastify.config
   const { timers } = fastify
+  const { now } = timers
   const evictedAlerts = { count: 0 }
   let unlogged = 0
   let lastLog = -Infinity
   const onEvict = (ids: string[]): void => {
     evictedAlerts.count += ids.length
     unlogged += ids.length
-    if (timers.now() - lastLog < EVICTION_LOG_MS) return
-    lastLog = timers.now()
+    if (now() - lastLog < EVICTION_LOG_MS) return
+    lastLog = now()
     fastify.log.warn({ dropped: unlogged, limit: OPEN_ALERTS_MAX }, 'OPEN_ALERTS_MAX reached: the oldest least severe alerts that are not resolved were dropped')
     unlogged = 0
   }
@@ -64,7 +65,7 @@ export default fp(async function backend (fastify) {
   fastify.decorate('storeWarning', storeWarning)
   const idempotencyKeys = { held: 0, dropped: 0 }
   fastify.decorate('idempotencyKeys', idempotencyKeys)
-  const options = { historySize: REPLAY_WINDOW, openAlertsMax: OPEN_ALERTS_MAX, onEvict, now: () => timers.now() }
+  const options = { historySize: REPLAY_WINDOW, openAlertsMax: OPEN_ALERTS_MAX, onEvict, now }
   const store = storeOf(fastify.config)
   if (store === 'memory') {
     // The SQLite file keeps its keys on disk, Redis with their TTL under its own memory policy: the caps are this process's.
@@ -74,11 +75,11 @@ export default fp(async function backend (fastify) {
   if (store === 'sqlite') {
     // require, not import(): loaded on demand, and the same in the sources and in dist/.
     const { createSqliteBackend } = require('../core/sqlite-backend') as typeof import('../core/sqlite-backend')
-    const sqlite = createSqliteBackend({ dir: DATA_DIR, replayWindow: REPLAY_WINDOW, openAlertsMax: OPEN_ALERTS_MAX, onEvict, synchronous: SQLITE_SYNCHRONOUS, now: () => timers.now(), log: fastify.log })
+    const sqlite = createSqliteBackend({ dir: DATA_DIR, replayWindow: REPLAY_WINDOW, openAlertsMax: OPEN_ALERTS_MAX, onEvict, synchronous: SQLITE_SYNCHRONOUS, now, log: fastify.log })
     fastify.decorate('backend', sqlite)
     const retentionMs = parseDuration(RETENTION) ?? 0
     // Runs never overlap: each is scheduled once the previous has settled.
-    const sweeper = repeating(async () => { await sqlite.sweep(timers.now() - retentionMs) }, SWEEP_MS, 'the retention sweep', fastify.log, timers)
+    const sweeper = repeating(async () => { await sqlite.sweep(now() - retentionMs) }, SWEEP_MS, 'the retention sweep', fastify.log, timers)
     const prober = repeating(async () => await sqlite.probe(), PROBE_MS, 'the storage probe', fastify.log, timers)
     fastify.addHook('onReady', async () => {
       sweeper.start()

@@ -4,7 +4,7 @@ import { isIP } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
 import Ajv, { type ErrorObject } from 'ajv'
-import { ConfigSchema, type Config } from '../../schemas/config'
+import { commaList, ConfigSchema, type Config } from '../../schemas/config'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -195,8 +195,3 @@ export function misspeltSettings (env: Env = process.env, { dotenv = false }: { 
 export default fp<{ config: Config }>(async function config (fastify, opts) {
   fastify.decorate('config', opts.config)
 }, { name: 'config', fastify: '5.x' })
-
-/** Splits a comma list such as "GET, POST" into trimmed, non-empty items. */
-export function commaList (value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
-}

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream'
 import { errorBody, httpError, isHttpError, type ErrorCode, type ErrorResponse } from '../../schemas/errors'
 import { redactUrlToken } from '../core/redact'
 import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, BoardFullError, IdempotencyConflictError, OutcomeUnknownError, StorageUnavailableError } from '../core/errors'
+import { writeError } from '../core/socket-error'
 
 // Fastify's and its plugins' own errors, by their code, in this service's codes:
 // clients see one vocabulary, which does not change with a framework upgrade.
@@ -37,21 +38,6 @@ export function describeError (caught: FastifyError, contentType?: string): Erro
     ? `Content-Type ${JSON.stringify(contentType ?? '')} is not supported; send application/json`
     : caught.message
   return { ...errorBody(code, message, status), cause: caught }
-}
-
-/** Writes an error response straight to a socket that has no Fastify reply (a refused handshake, a broken request). */
-export function writeError (socket: Duplex, body: ErrorResponse, headers: Record<string, string> = {}): void {
-  const json = JSON.stringify(body)
-  const head = [
-    `HTTP/1.1 ${body.statusCode} ${body.error}`,
-    'Connection: close',
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(json)}`,
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
-  ]
-  // Closed once written, whatever the client still sends.
-  socket.once('finish', () => socket.destroy())
-  socket.end(`${head.join('\r\n')}\r\n\r\n${json}`)
 }
 
 // Node's refusals: a request not received within REQUEST_TIMEOUT_MS, headers

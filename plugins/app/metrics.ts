@@ -12,7 +12,7 @@ declare module 'fastify' {
 }
 
 export default fp(async function metrics (fastify) {
-  const { broadcaster, publisher } = fastify
+  const { fanout, publisher } = fastify
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   // prom-client's sums of these are gauges named _total, which promtool's lint
@@ -23,7 +23,7 @@ export default fp(async function metrics (fastify) {
     name: 'alert_server_websocket_connections',
     help: 'Open WebSocket connections',
     registers: [],
-    collect () { this.set(broadcaster.count('websocket')) }
+    collect () { this.set(fanout.count('websocket')) }
   }))
   registry.registerMetric(new Gauge({
     name: 'alert_server_subscribers',
@@ -31,7 +31,7 @@ export default fp(async function metrics (fastify) {
     labelNames: ['transport'],
     registers: [],
     collect () {
-      for (const transport of TRANSPORTS) this.set({ transport }, broadcaster.count(transport))
+      for (const transport of TRANSPORTS) this.set({ transport }, fanout.count(transport))
     }
   }))
   const published = new Counter({
@@ -145,8 +145,8 @@ export default fp(async function metrics (fastify) {
 
   const publishedByType = { alert: published.labels('alert'), chat: published.labels('chat'), alert_update: published.labels('alert_update') }
   publisher.onPublish((event) => publishedByType[event.type].inc())
-  broadcaster.onFlush((seconds) => broadcastSeconds.observe(seconds))
-  broadcaster.onDrop((reason) => dropped.labels(reason).inc())
+  fanout.onFlush((seconds) => broadcastSeconds.observe(seconds))
+  fanout.onDrop((reason) => dropped.labels(reason).inc())
 
   // Every response passes here: the labelled child of each (method, route,
   // status) is looked up once and kept, rather than prom-client building and
@@ -166,4 +166,4 @@ export default fp(async function metrics (fastify) {
   })
 
   fastify.decorate('metrics', registry)
-}, { name: 'metrics', fastify: '5.x', dependencies: ['broadcaster', 'publisher', 'backend', 'timers', 'notifications'] })
+}, { name: 'metrics', fastify: '5.x', dependencies: ['fanout', 'publisher', 'backend', 'timers', 'notifications'] })

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import { isIPv4 } from 'node:net'
-import { commaList } from './config'
+import { commaList } from '../../schemas/config'
 import { httpError } from '../../schemas/errors'
-import { subscribes } from './broadcaster'
+import { subscribes } from './requests'
 
 /** The origin of a URL as a browser serializes it, or undefined when it has none. */
 function originOf (url: string): string | undefined {

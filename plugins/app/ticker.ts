@@ -1,15 +1,14 @@
 import fp from 'fastify-plugin'
 import { createTicker } from '../core/ticker'
-import { createEscalator, escalationPeriod } from '../core/escalator'
 import { AlertNotFoundError } from '../core/errors'
 
 /** The key of the automatic alert without ALERT_KEY: each tick resolves the previous one by it. */
 export const TICKER_KEY = 'ticker'
 
-// The server's own publishers: the automatic alert, and escalation of critical alerts nobody acknowledged.
+// The server's own publisher of the automatic alert.
 export default fp(async function ticker (fastify) {
-  const { ALERT_INTERVAL_MS, ALERT_MESSAGE, ALERT_LOCATION, ALERT_SEVERITY, ALERT_KEY, ESCALATE_AFTER_MS } = fastify.config
-  const { claims, store } = fastify.backend
+  const { ALERT_INTERVAL_MS, ALERT_MESSAGE, ALERT_LOCATION, ALERT_SEVERITY, ALERT_KEY } = fastify.config
+  const { claims } = fastify.backend
   const ticker = createTicker({
     intervalMs: ALERT_INTERVAL_MS,
     message: ALERT_MESSAGE,
@@ -36,24 +35,7 @@ export default fp(async function ticker (fastify) {
     // the slot so that an instance whose timer runs late cannot take it again.
     claim: async (slot) => await claims.claim(`ticker:${slot}`, 2 * ALERT_INTERVAL_MS)
   })
-  const escalator = createEscalator({
-    afterMs: ESCALATE_AFTER_MS,
-    store,
-    publisher: fastify.publisher,
-    log: fastify.log,
-    timers: fastify.timers,
-    // One instance of a cluster reads the open critical alerts each period (in
-    // an alert storm, thousands); the claim outlives the period, as the ticker's.
-    claim: async (slot) => await claims.claim(`escalation-check:${slot}`, 2 * escalationPeriod(ESCALATE_AFTER_MS)),
-    held: (alert) => fastify.notifications.silences?.holds(alert) === true
-  })
-  fastify.addHook('onReady', async () => {
-    ticker.start()
-    escalator.start()
-  })
+  fastify.addHook('onReady', async () => { ticker.start() })
   // Stopped at preClose, not onClose: nothing automatic once shutdown has begun.
-  fastify.addHook('preClose', async () => {
-    ticker.stop()
-    escalator.stop()
-  })
-}, { name: 'ticker', fastify: '5.x', dependencies: ['config', 'timers', 'backend', 'publisher', 'notifications'] })
+  fastify.addHook('preClose', async () => { ticker.stop() })
+}, { name: 'ticker', fastify: '5.x', dependencies: ['config', 'timers', 'backend', 'publisher'] })

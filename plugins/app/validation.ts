@@ -4,7 +4,7 @@ import fastJsonStringify from 'fast-json-stringify'
 import type { TSchema, Static } from '@sinclair/typebox'
 import { LINK_PATTERN, NOT_BLANK, UUID, VISIBLE_ASCII, WELL_FORMED } from '../../schemas/events'
 import { HEARTBEAT_NAME_PATTERN } from '../../schemas/integrations'
-import { DURATION_PATTERN } from '../core/duration'
+import { DURATION_PATTERN } from '../../schemas/events'
 import { httpError } from '../../schemas/errors'
 import type { Check } from '../core/client-frames'
 

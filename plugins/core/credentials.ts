@@ -1,12 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { SCOPES, type Scope } from '../../schemas/identity'
 import { parseDateTime } from './duration'
 
-/**
- * What a credential may do. `admin` is everything; `metrics` reads /metrics
- * and nothing else (METRICS_TOKEN, or a scraper's entry in TOKENS_FILE).
- */
-export const SCOPES = ['subscribe', 'publish', 'operate', 'admin', 'metrics'] as const
-export type Scope = typeof SCOPES[number]
+export type { Scope }
 
 /** Who a request is: the token's name or `jwt:` and the JWT's sub, what it may do, until when. */
 export interface Identity {

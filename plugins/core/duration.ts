@@ -4,17 +4,19 @@
  * No spaces, no fractions, no unit-less numbers: a typo is refused rather
  * than read as milliseconds. And moments, as ISO 8601 date-times with a zone.
  */
+import { DURATION_PATTERN } from '../../schemas/events'
+
 const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const
 type Unit = keyof typeof UNITS
 
-export const DURATION_PATTERN = '^[0-9]{1,9}(ms|s|m|h|d|w)$'
-const DURATION = /^([0-9]{1,9})(ms|s|m|h|d|w)$/
+const DURATION = new RegExp(DURATION_PATTERN)
 
 /** The duration in milliseconds, or undefined when the text is not one. */
 export function parseDuration (text: string): number | undefined {
   const match = DURATION.exec(text)
   if (match === null) return undefined
-  return Number(match[1]) * UNITS[match[2] as Unit]
+  const unit = match[1] as Unit
+  return Number(text.slice(0, -unit.length)) * UNITS[unit]
 }
 
 // Largest first, so that 86400000 reads "1d" and 90000 "90s".

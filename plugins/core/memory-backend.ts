@@ -16,7 +16,7 @@ export interface StoreOptions {
   openAlertsMax?: number
   /** Called with the ids of alerts dropped while not resolved (over openAlertsMax). */
   onEvict?: (ids: string[]) => void
-  /** The clock idempotency keys expire by. */
+  /** The clock idempotency keys and claims expire by. */
   now?: () => number
   /** Idempotency keys kept at most, and per owner: past either, the oldest (of all, of that owner) is forgotten first. */
   onceKeysMax?: number

@@ -24,6 +24,10 @@ import type { Socket } from 'node:net'
 import type { ServerResponse } from 'node:http'
 import { WebSocket } from 'ws'
 
+/** Options of the WebSocket server (plugins/external/websocket.ts), which the check below reads: compression stays off. */
+export const wsServerOptions = (maxPayload: number): { maxPayload: number, perMessageDeflate: false } =>
+  ({ maxPayload, perMessageDeflate: false })
+
 /** What start-up checks: a list of broken assumptions (empty when all hold). */
 export function checkWsInternals (serverOptions: { perMessageDeflate?: unknown }): string[] {
   const problems: string[] = []

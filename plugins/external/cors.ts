@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import cors from '@fastify/cors'
-import { commaList } from '../app/config'
+import { commaList } from '../../schemas/config'
 import { httpError } from '../../schemas/errors'
 
 /** CORS for the HTTP API, from the original service's CORS_* variables. */

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import { SCHEME_DESCRIPTION } from '../app/auth'
+import { SCHEME_DESCRIPTION } from '../../schemas/identity'
 
 function publicUrl (domain: string): string {
   return /^https?:\/\//.test(domain) ? domain : `http://${domain}`

@@ -1,12 +1,9 @@
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import type { Duplex } from 'node:stream'
-import { writeError } from '../app/errors'
+import { writeError } from '../core/socket-error'
+import { wsServerOptions } from '../core/ws-internals'
 import { errorBody } from '../../schemas/errors'
-
-/** Options of the WebSocket server; compression stays off (see core/ws-internals.ts). */
-export const wsServerOptions = (maxPayload: number): { maxPayload: number, perMessageDeflate: false } =>
-  ({ maxPayload, perMessageDeflate: false })
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -78,7 +78,13 @@ export async function listen (t: Teardown, env: Env = {}, extra: Extra = {}): Pr
   return { fastify, url: `http://127.0.0.1:${address.port}`, wsUrl: `ws://127.0.0.1:${address.port}` }
 }
 
-/** A loopback port free at the time of asking, for a process of the test's own (Redis, Alertmanager, Prometheus). */
+/**
+ * A loopback port free at the time of asking, for a redis-server of the
+ * test's own: it cannot listen on port 0 and say which port it got. Another
+ * process may take the port before it is used: PrivateRedis.started starts
+ * again on another. Everything else listens on port 0 and reads the port back
+ * (the app: listen above; Alertmanager and Prometheus: helpers/monitoring.ts).
+ */
 export async function freePort (): Promise<number> {
   const server = createServer()
   server.listen(0, '127.0.0.1')

@@ -81,6 +81,18 @@ export function start (t: Test, binary: Binary, config: { file: string, text: st
   return { dir, output: () => text, line }
 }
 
+/**
+ * The loopback port a binary started with `--web.listen-address=127.0.0.1:0`
+ * got: Prometheus and Alertmanager log the address they listen on (at level
+ * info), port included. No port is picked beforehand, so none can be taken
+ * by another test in between.
+ */
+export async function listeningPort (started: { output: () => string, line: (pattern: RegExp) => Promise<void> }): Promise<number> {
+  const listening = /msg="Listening on" address=127\.0\.0\.1:(\d+)/
+  await started.line(listening)
+  return Number(listening.exec(started.output())?.[1])
+}
+
 /** Runs promtool with `input` on stdin; its exit status and output. */
 export async function promtool (args: string[], input: string): Promise<{ status: number | null, output: string }> {
   const child = spawn(BINARIES.promtool, args, { stdio: ['pipe', 'pipe', 'pipe'] })

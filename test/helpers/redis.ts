@@ -110,25 +110,57 @@ export async function instance (t: Teardown, env: Record<string, string | number
 }
 
 /**
- * A redis-server of this test's own, on a free port, without persistence, that
- * the test may stop and start again (never the shared one on 6379).
+ * A redis-server of this test's own, on a free port, that the test may stop
+ * and start again (never the shared one on 6379). Without `dir` nothing is
+ * persisted; with it, SAVE writes dump.rdb there and a start loads it (never
+ * saved on its own: a test decides what the dump holds).
  */
+export interface PrivateRedisOptions {
+  /** Where dump.rdb is written by SAVE and read at start. */
+  dir?: string
+}
+
 export class PrivateRedis {
   private child: ChildProcess | undefined
 
-  private constructor (readonly port: number) {}
+  private constructor (readonly port: number, private readonly options: PrivateRedisOptions = {}) {}
 
   get url (): string { return `redis://127.0.0.1:${this.port}` }
 
-  static async create (t: Teardown): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort())
+  /**
+   * A server not started yet, on a port free at the time of asking: for a test
+   * that gives an instance the URL before the server runs. redis-server cannot
+   * listen on port 0 and say which port it got (`--port 0` turns TCP off), so
+   * the port is picked first; another process may take it in between.
+   */
+  static async create (t: Teardown, port?: number, options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(port ?? await freePort(), options)
     t.teardown(async () => await redis.stop())
     return redis
   }
 
+  /**
+   * A server started at once. When the port picked was taken between picking
+   * and binding (tests run side by side), it is started again on another:
+   * nothing knows its URL yet. (A restart, by `start` after `stop`, keeps its
+   * port: the instances reconnect to that one.)
+   */
+  static async started (t: Teardown, { attempts = 5, pick = freePort, ...options }: PrivateRedisOptions & { attempts?: number, pick?: () => Promise<number> } = {}): Promise<PrivateRedis> {
+    for (let attempt = 1; ; attempt++) {
+      const redis = await PrivateRedis.create(t, await pick(), options)
+      try {
+        await redis.start()
+        return redis
+      } catch (err) {
+        if (attempt >= attempts || !/address already in use/i.test(String(err))) throw err
+      }
+    }
+  }
+
   /** Starts the server and resolves once it accepts connections. */
   async start (): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const dir = this.options.dir === undefined ? [] : ['--dir', this.options.dir, '--dbfilename', 'dump.rdb']
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...dir], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     let output = ''
     child.stdout?.on('data', (data: Buffer) => { output += data.toString() })

@@ -1,32 +1,23 @@
 import fp from 'fastify-plugin'
-import type { FastifyRequest } from 'fastify'
 import { createFanout, type Fanout } from '../core/fanout'
-import { checkWsInternals } from '../core/ws-internals'
-import { wsServerOptions } from '../external/websocket'
+import { checkWsInternals, wsServerOptions } from '../core/ws-internals'
 import { httpError } from '../../schemas/errors'
-import { clientAddress, routeConfig } from './auth'
+import { clientAddress, subscribes } from './requests'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** This instance's subscribers (WebSockets and GET /events streams); every event of the backend's feed goes to each of them. */
-    broadcaster: Fanout
-  }
-  interface FastifyContextConfig {
-    /** The route holds a stream of events open (GET /events): the connection caps and the origin check apply to it as to a WebSocket upgrade. */
-    stream?: boolean
+    fanout: Fanout
   }
 }
 
-/** A WebSocket upgrade, or a request of a stream route: what the connection caps count. */
-export const subscribes = (request: FastifyRequest): boolean => request.ws || routeConfig(request)?.stream === true
-
-export default fp(async function broadcaster (fastify) {
+export default fp(async function fanout (fastify) {
   const { WS_MAX_BUFFERED_BYTES, WS_HEARTBEAT_MS, SSE_HEARTBEAT_MS, WS_MAX_PAYLOAD, WS_MAX_CONNECTIONS, WS_MAX_CONNECTIONS_PER_ADDRESS } = fastify.config
   const problems = checkWsInternals(wsServerOptions(WS_MAX_PAYLOAD))
   for (const problem of problems) fastify.log.warn({ problem }, 'websocket frames go through ws (slower)')
   const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, streamHeartbeatMs: SSE_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log, timers: fastify.timers, caughtUp: fastify.backend.feed.caughtUp })
   fastify.backend.feed.subscribe((event) => fanout.broadcast(event))
-  fastify.decorate('broadcaster', fanout)
+  fastify.decorate('fanout', fanout)
   // A revoked or expired credential's connections are closed: at once after a
   // reload of TOKENS_FILE, and by a sweep each second for expiry.
   const { credentials, timers } = fastify
@@ -73,7 +64,7 @@ export default fp(async function broadcaster (fastify) {
     done()
   })
 }, {
-  name: 'broadcaster',
+  name: 'fanout',
   fastify: '5.x',
   dependencies: ['config', 'timers', 'backend', 'websocket', 'credentials'],
   decorators: { request: ['ws'] }

@@ -1,0 +1,50 @@
+-- Reads, in one consistent snapshot, the retained events of both streams after
+-- a point, merged in sequence order.
+--
+-- Returns {found, newest, seq1, json1, seq2, json2, ...}: found is 0 when the
+-- id is not retained, or when either stream has let go of an event after it
+-- (the streams are capped apart: a chat id can outlive the alerts after it);
+-- everything is returned then. newest is the counter.
+-- Sequence numbers travel as strings, exactly as Redis stored them.
+
+local seqKey = KEYS[1]       -- counter: the newest event's sequence number
+local alertHistory = KEYS[2] -- zset: alert stream, event JSON by seq
+local chatHistory = KEYS[3]  -- zset: chat stream, event JSON by seq
+local ids = KEYS[4]          -- hash: event id -> seq
+local evicted = KEYS[5]      -- hash: history key -> seq of the newest event that stream let go
+
+local mode = ARGV[1]         -- 'all' | 'id' (after the event with id `after`) | 'seq' (after seq `after`)
+local after = ARGV[2]
+
+local newest = redis.call('GET', seqKey) or '0'
+local min = '-inf'
+local found = 1
+if mode == 'id' then
+  local seq = redis.call('HGET', ids, after)
+  if seq then min = '(' .. seq else found = 0 end
+  for _, stream in ipairs({alertHistory, chatHistory}) do
+    local gone = redis.call('HGET', evicted, stream)
+    if seq and gone and tonumber(gone) > tonumber(seq) then
+      min = '-inf'
+      found = 0
+    end
+  end
+elseif mode == 'seq' then
+  min = '(' .. after
+end
+local a = redis.call('ZRANGEBYSCORE', alertHistory, min, '+inf', 'WITHSCORES')
+local c = redis.call('ZRANGEBYSCORE', chatHistory, min, '+inf', 'WITHSCORES')
+local out = {found, newest}
+local i, j = 1, 1
+while i <= #a or j <= #c do
+  if j > #c or (i <= #a and tonumber(a[i + 1]) < tonumber(c[j + 1])) then
+    out[#out + 1] = a[i + 1]
+    out[#out + 1] = a[i]
+    i = i + 2
+  else
+    out[#out + 1] = c[j + 1]
+    out[#out + 1] = c[j]
+    j = j + 2
+  end
+end
+return out
