@@ -229,3 +229,24 @@ for (const kind of BACKEND_KINDS) {
     t.pass('every run agreed')
   })
 }
+
+for (const kind of BACKEND_KINDS) {
+  backendTest(kind, 'a full board drops the oldest open info, then warning alert; never a critical or acknowledged one: the new alert is refused instead', async (t) => {
+    const evicted: string[] = []
+    const backend = await makeBackend(t, kind, { openAlertsMax: 3, onEvict: (ids) => evicted.push(...ids) })
+    const publisher = createPublisher(backend.store)
+    const raise = async (message: string, severity: 'info' | 'warning' | 'critical'): Promise<Alert> =>
+      await publisher.publish({ type: 'alert', message, location: 'x', severity, key: message })
+    const info = await raise('info', 'info')
+    const acked = await raise('acked', 'warning')
+    await publisher.act({ id: acked.id }, 'acknowledge', 'ana')
+    await raise('crit1', 'critical')
+    await raise('crit2', 'critical')
+    t.same(evicted, [info.id], 'the open info alert went first')
+    await t.rejects(raise('crit3', 'critical'), { name: 'BoardFullError', code: 'BOARD_FULL' }, 'only critical and acknowledged left: refused')
+    t.same((await backend.store.alerts({ unresolved: true })).map((s) => s.alert.message).sort(), ['acked', 'crit1', 'crit2'], 'nothing dropped, nothing added')
+    t.match(await raise('crit1', 'critical'), { message: 'crit1', count: 2 }, 'a repeat of an alert on the board still counts')
+    await publisher.act({ key: 'crit2' }, 'resolve', 'ana')
+    t.match(await raise('crit3', 'critical'), { message: 'crit3' }, 'room again once one is resolved')
+  })
+}

@@ -3,8 +3,9 @@
 -- instance, and a change whose expectation no longer holds stores nothing.
 --
 -- Returns {-1, JSON of the event first stored under the idempotency key} when
--- that key is still remembered, {0} when the expectation failed, else
--- {seq, evicted alert ids...}.
+-- that key is still remembered, {0} when the expectation failed, {-2} when a
+-- new alert would pass OPEN_ALERTS_MAX and none may be dropped for it (all
+-- critical or acknowledged), else {seq, evicted alert ids...}.
 --
 -- The counter starts from the server's clock in microseconds whenever it is
 -- missing (first use, or a Redis that lost its data): sequence numbers then
@@ -29,6 +30,7 @@ local unresolvedCritical = KEYS[12]
 local resolvedSet = KEYS[13]    -- zset: resolved alert id by the seq that resolved it
 local onceKey = KEYS[14]        -- the idempotency key (any name when there is none)
 local evicted = KEYS[15]        -- hash: history key -> seq of the newest event that stream let go
+local acknowledgedSet = KEYS[16] -- set: alerts acknowledged and not resolved, never dropped for room
 
 local eventId = ARGV[1]
 local eventJson = ARGV[2]
@@ -54,6 +56,30 @@ if expectKind == 'key-free' then
 elseif expectKind == 'rev' then
   if redis.call('HGET', revs, expectKey) ~= expectRev then return {0} end
 end
+local unresolved = {unresolvedInfo, unresolvedWarning, unresolvedCritical}
+-- The oldest open alert that may be dropped for room: info first, then
+-- warning; never a critical one, never one somebody acknowledged.
+local function firstVictim ()
+  for s = 1, 2 do
+    local start = 0
+    while true do
+      local batch = redis.call('ZRANGE', unresolved[s], start, start + 99)
+      if #batch == 0 then break end
+      for _, id in ipairs(batch) do
+        if redis.call('SISMEMBER', acknowledgedSet, id) == 0 then return id end
+      end
+      start = start + 100
+    end
+  end
+  return nil
+end
+local function unresolvedCount ()
+  return redis.call('ZCARD', unresolvedInfo) + redis.call('ZCARD', unresolvedWarning) + redis.call('ZCARD', unresolvedCritical)
+end
+-- A new alert on a full board: refused, before anything is written, when nothing may make room.
+if alertId ~= '' and alertState ~= 'resolved' and not redis.call('ZSCORE', raisedSet, alertId) then
+  if unresolvedCount() >= unresolvedMax and not firstVictim() then return {-2} end
+end
 if redis.call('EXISTS', seqKey) == 0 then
   local now = redis.call('TIME')
   redis.call('SET', seqKey, now[1] .. string.format('%06d', tonumber(now[2])))
@@ -73,7 +99,6 @@ if excess > 0 then
   redis.call('ZREMRANGEBYRANK', history, 0, excess - 1)
   redis.call('HSET', evicted, history, olds[#olds])
 end
-local unresolved = {unresolvedInfo, unresolvedWarning, unresolvedCritical}
 local out = {seq}
 local function forget (id)
   local key = redis.call('HGET', alertKeys, id)
@@ -84,6 +109,7 @@ local function forget (id)
   redis.call('ZREM', raisedSet, id)
   for _, set in ipairs(unresolved) do redis.call('ZREM', set, id) end
   redis.call('ZREM', resolvedSet, id)
+  redis.call('SREM', acknowledgedSet, id)
 end
 if alertId ~= '' then
   local raised = redis.call('ZSCORE', raisedSet, alertId)
@@ -95,6 +121,7 @@ if alertId ~= '' then
   redis.call('HSET', revs, alertId, eventId)
   for _, set in ipairs(unresolved) do redis.call('ZREM', set, alertId) end
   if alertKey ~= '' then redis.call('HSET', alertKeys, alertId, alertKey) end
+  if alertState == 'acknowledged' then redis.call('SADD', acknowledgedSet, alertId) else redis.call('SREM', acknowledgedSet, alertId) end
   if alertState == 'resolved' then
     if redis.call('ZSCORE', resolvedSet, alertId) == false then redis.call('ZADD', resolvedSet, seq, alertId) end
     if alertKey ~= '' and redis.call('HGET', openKeys, alertKey) == alertId then redis.call('HDEL', openKeys, alertKey) end
@@ -107,17 +134,14 @@ if alertId ~= '' then
     if alertSeverity == 'warning' then set = unresolvedWarning elseif alertSeverity == 'critical' then set = unresolvedCritical end
     redis.call('ZADD', set, raised, alertId)
     if alertKey ~= '' then redis.call('HSET', openKeys, alertKey, alertId) end
-    local over = redis.call('ZCARD', unresolvedInfo) + redis.call('ZCARD', unresolvedWarning) + redis.call('ZCARD', unresolvedCritical) - unresolvedMax
+    local over = unresolvedCount() - unresolvedMax
     -- The least severe go first, oldest first within a severity.
-    local s = 1
-    while over > 0 and s <= #unresolved do
-      local victims = redis.call('ZRANGE', unresolved[s], 0, over - 1)
-      for _, old in ipairs(victims) do
-        forget(old)
-        out[#out + 1] = old
-        over = over - 1
-      end
-      s = s + 1
+    while over > 0 do
+      local old = firstVictim()
+      if not old then break end
+      forget(old)
+      out[#out + 1] = old
+      over = over - 1
     end
   end
 end

@@ -29,6 +29,8 @@ export interface RedisKeys {
   unresolved: Record<Severity, string>
   /** Sorted set: resolved alert id by the sequence number that resolved it. */
   resolved: string
+  /** Set: ids of the alerts acknowledged and not resolved, which are never dropped for room. */
+  acknowledged: string
   /** Pub/Sub channel: every event, as `{"seq":N,"event":{...}}`, in sequence order. */
   channel: string
   /** The JSON of the event first stored under an idempotency key, until the key expires. */
@@ -53,6 +55,7 @@ export function redisKeys (prefix: string): RedisKeys {
     keys: `${prefix}alerts:keys`,
     unresolved: { info: `${prefix}alerts:unresolved:info`, warning: `${prefix}alerts:unresolved:warning`, critical: `${prefix}alerts:unresolved:critical` },
     resolved: `${prefix}alerts:resolved`,
+    acknowledged: `${prefix}alerts:acknowledged`,
     channel: `${prefix}events`,
     idempotency: (key) => `${prefix}idempotency:${key}`,
     claim: (name) => `${prefix}claim:${name}`,

@@ -89,7 +89,8 @@ export function appendCall (keys: RedisKeys, input: AppendInput): ScriptCall {
       unresolvedCritical: keys.unresolved.critical,
       resolvedSet: keys.resolved,
       onceKey: keys.idempotency(once?.key ?? ''),
-      evicted: keys.evicted
+      evicted: keys.evicted,
+      acknowledgedSet: keys.acknowledged
     },
     argv: {
       eventId: input.id,

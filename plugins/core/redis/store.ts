@@ -64,6 +64,7 @@ export function createRedisStore (command: Redis, keys: RedisKeys, { historySize
       const seq = Number(reply[0])
       if (seq === -1) return { stored: false, prior: JSON.parse(String(reply[1])) as Event }
       if (seq === 0) return { stored: false }
+      if (seq === -2) return { stored: false, full: true }
       if (reply.length > 1) onEvict(reply.slice(1).map(String))
       return { stored: true }
     },
