@@ -1,4 +1,4 @@
-import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Server } from 'node:http'
 import fp from 'fastify-plugin'
 import type { Config } from './schemas/config'
@@ -36,16 +36,42 @@ import healthRoutes from './routes/health'
 import metricsRoute from './routes/metrics'
 import whoami from './routes/whoami'
 import alertmanager from './routes/alertmanager'
+import pagerduty from './routes/pagerduty'
+import grafana from './routes/grafana'
 import heartbeats from './routes/heartbeats'
+import exportRoute from './routes/export'
+import { redactToken, redactUrlToken } from './plugins/core/redact'
 
 /** The longest path segment a route's parameter takes (a heartbeat's name is refused past 100 with a 400 naming it). */
 const MAX_PARAM_LENGTH = 500
 
 /** Fastify options for a configuration, shared by server.ts and the tests, so both run the same server. */
+/** A request slower than this is logged at info, as one that failed; others at debug. */
+export const SLOW_REQUEST_MS = 1000
+
+/**
+ * Fastify's request lines, quieter: every successful request at info would
+ * bury what matters (a dashboard polls, the ticker publishes). A request is
+ * logged at debug, unless it failed (4xx at info, 5xx at error) or was slow.
+ */
+class RequestLogController extends LogController {
+  override incomingRequest (request: FastifyRequest): void {
+    if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request')
+  }
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return
+    if (error !== null && error !== undefined) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored')
+    else if (reply.statusCode >= 400 || reply.elapsedTime >= SLOW_REQUEST_MS) reply.log.info({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
+    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
+  }
+}
+
 export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   const { REQUEST_TIMEOUT_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS } = config
   return {
     bodyLimit: 64 * 1024,
+    logController: new RequestLogController(),
     // Past maxParamLength a path is a 404; a heartbeat's name (up to 100) may be longer, and is then refused with a 400 naming it.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     // What the router refuses before any route or hook runs (a path whose
@@ -92,7 +118,7 @@ export function loggerOptions (level: string, pretty = false): FastifyServerOpti
     serializers: {
       req: (request: FastifyRequest) => ({
         method: request.method,
-        url: redactToken(request.url),
+        url: redactUrlToken(request.url),
         host: request.host,
         remoteAddress: request.ip,
         remotePort: request.socket?.remotePort
@@ -102,22 +128,7 @@ export function loggerOptions (level: string, pretty = false): FastifyServerOpti
   }
 }
 
-// A query parameter as it appears in a URL or in a JSON log line: its value
-// ends at the next parameter, at whitespace or at the closing quote of a JSON
-// string (an escaped quote or backslash inside it belongs to the value).
-const QUERY_PARAM = /([?&])([^=&?#\s"\\]*)=((?:\\.|[^&\s"\\])*)/g
-
-// The query parser percent-decodes names, so ?%74oken= is read as ?token=.
-function namesToken (name: string): boolean {
-  return name.replace(/%([\da-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))).toLowerCase() === 'token'
-}
-
-/** Hides the value of every query parameter whose decoded name is token, anywhere in `text`. */
-export function redactToken (text: string): string {
-  if (!text.includes('=')) return text
-  return text.replace(QUERY_PARAM, (param: string, separator: string, name: string) =>
-    namesToken(name) ? `${separator}${name}=[redacted]` : param)
-}
+export { redactToken }
 
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // Foundations: configuration, then how input is checked and errors answered.
@@ -165,7 +176,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(messages)
   await fastify.register(ws)
   await fastify.register(alertmanager)
+  await fastify.register(pagerduty)
+  await fastify.register(grafana)
   await fastify.register(heartbeats)
+  await fastify.register(exportRoute)
   await fastify.register(events)
 }
 

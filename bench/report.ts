@@ -7,7 +7,7 @@ import type { BurstResult, ConnectResult, FilteredResult, IngestResult, SingleRe
  * and latest.md (the tables).
  */
 
-export type Target = 'project' | 'reference' | 'bare-fastify' | 'bare-fastify-no-logger'
+export type Target = 'project' | 'project-sqlite' | 'reference' | 'bare-fastify' | 'bare-fastify-no-logger'
 
 export interface Settings {
   quick: boolean
@@ -282,6 +282,16 @@ export function evaluateTargets (settings: Settings, runs: Runs): TargetLine[] {
     reached: mp === undefined || mr === undefined ? undefined : mp.bytesPerConnection <= mr.bytesPerConnection + 2048
   })
 
+  const is = summarizeIngest(runs.ingest, 'project-sqlite')
+  const im = summarizeIngest(runs.ingest, 'project')
+  if (is !== undefined) {
+    lines.push({
+      name: 'POST /alerts on SQLite ≥ 0.7x the memory store',
+      detail: im === undefined ? 'not measured' : `${int(is.requestsPerSec)} req/s vs ${int(im.requestsPerSec)} req/s = ${ratio(is.requestsPerSec, im.requestsPerSec)}`,
+      reached: im === undefined ? undefined : is.requestsPerSec >= 0.7 * im.requestsPerSec
+    })
+  }
+
   const ip = summarizeIngest(runs.ingest, 'project')
   const ib = summarizeIngest(runs.ingest, 'bare-fastify-no-logger')
   lines.push({
@@ -290,6 +300,30 @@ export function evaluateTargets (settings: Settings, runs: Runs): TargetLine[] {
     reached: ip === undefined || ib === undefined ? undefined : ip.requestsPerSec >= 0.8 * ib.requestsPerSec
   })
   return lines
+}
+
+/** Each round's value of a metric for a target, in round order. */
+function rounds<T extends { target: Target, round: number }> (runs: T[], target: Target, value: (run: T) => number): number[] {
+  return byTarget(runs, target).sort((a, b) => a.round - b.round).map(value)
+}
+
+const spread = (values: number[], format: (n: number) => string): string => values.length === 0 ? 'n/a' : values.map(format).join(', ')
+
+/** Rows comparing the project on SQLite with the project in memory, where both ran. */
+function storeComparison (settings: Settings, runs: Runs): string[][] {
+  const rows: string[][] = []
+  const add = (name: string, memory: number[], sqlite: number[], format: (n: number) => string): void => {
+    if (memory.length === 0 || sqlite.length === 0) return
+    rows.push([name, spread(memory, format), spread(sqlite, format), ratio(median(sqlite), median(memory))])
+  }
+  add('POST /alerts req/s', rounds(runs.ingest, 'project', (r) => r.result.requestsPerSec), rounds(runs.ingest, 'project-sqlite', (r) => r.result.requestsPerSec), int)
+  add('burst deliveries/s', rounds(runs.burst, 'project', (r) => r.result.deliveriesPerSec), rounds(runs.burst, 'project-sqlite', (r) => r.result.deliveriesPerSec), int)
+  add('burst drain, ms', rounds(runs.burst, 'project', (r) => r.result.drainMs), rounds(runs.burst, 'project-sqlite', (r) => r.result.drainMs), ms)
+  for (const clients of settings.latency.sizes) {
+    const p50 = (r: LatencyRun): number => percentile(r.steps.find((s) => s.clients === clients)?.result.lastMs ?? [], 50)
+    add(`single alert p50 POST → last client, ${int(clients)} clients, ms`, rounds(runs.latency, 'project', p50), rounds(runs.latency, 'project-sqlite', p50), ms)
+  }
+  return rows
 }
 
 /** Mean CPU other processes used during a target's runs, in % of one core. */
@@ -447,6 +481,13 @@ export function markdown (meta: Meta, settings: Settings, runs: Runs, targets: T
       ['server RSS peak, MiB (median)', mib(f.rssPeakKiB)],
       [BACKGROUND_LABEL, int(backgroundPct(runs.filtered, 'project'))]
     ]))
+  }
+
+  const storeRows = storeComparison(settings, runs)
+  if (storeRows.length > 0) {
+    out.push('\n#### 7. The store: the project on SQLite (STORE=sqlite, a fresh file each run) against memory, in the same run\n')
+    out.push(table(['metric', 'memory, each round', 'sqlite, each round', 'ratio of medians (sqlite/memory)'], storeRows))
+    out.push('\nA ratio means little unless the SQLite rounds fall outside the spread of the memory rounds: compare the rounds.')
   }
 
   out.push('\n#### Targets\n')

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { get } from 'node:http'
 import { createServer } from 'node:net'
 import os from 'node:os'
@@ -24,6 +24,10 @@ import {
  *   npm run bench -- --cpu-prof           write V8 CPU profiles of every project server and of the load
  *                                         generator to bench/results/profiles/
  *   npm run bench -- --connections 10     autocannon connections for ingest (default 50)
+ *   npm run bench -- --synchronous full   the project on SQLite with SQLITE_SYNCHRONOUS=full
+ *   npm run bench -- --stores memory      the project's stores to run latency, burst and ingest on
+ *                                         (default memory,sqlite: the project in memory, and on SQLite
+ *                                         as `project-sqlite`, in the same run)
  *
  * Only full runs of every scenario write latest.*; other runs write quick.* or partial.*
  * (or the name given with --out).
@@ -104,15 +108,19 @@ const ROOT = findRoot(__dirname)
 const RESULTS = path.join(ROOT, 'bench', 'results')
 const SCRIPTS: Record<Target, { script: string, args: string[] }> = {
   project: { script: path.join(ROOT, 'dist', 'server.js'), args: [] },
+  'project-sqlite': { script: path.join(ROOT, 'dist', 'server.js'), args: [] },
   reference: { script: path.join(__dirname, 'reference-server.js'), args: [] },
   'bare-fastify': { script: path.join(__dirname, 'bare-fastify.js'), args: [] },
   'bare-fastify-no-logger': { script: path.join(__dirname, 'bare-fastify.js'), args: ['--no-logger'] }
 }
 
-interface Options { quick: boolean, rounds: number | undefined, only: ScenarioName[] | undefined, pin: boolean, cpuProf: boolean, out: string | undefined, connections: number | undefined }
+const STORES = ['memory', 'sqlite'] as const
+type Store = typeof STORES[number]
+
+interface Options { quick: boolean, rounds: number | undefined, only: ScenarioName[] | undefined, pin: boolean, cpuProf: boolean, out: string | undefined, connections: number | undefined, stores: Store[], synchronous: string | undefined }
 
 function parseArgs (argv: string[]): Options {
-  const opts: Options = { quick: false, rounds: undefined, only: undefined, pin: true, cpuProf: false, out: undefined, connections: undefined }
+  const opts: Options = { quick: false, rounds: undefined, only: undefined, pin: true, cpuProf: false, out: undefined, connections: undefined, stores: [...STORES], synchronous: undefined }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = (): string => {
@@ -126,7 +134,12 @@ function parseArgs (argv: string[]): Options {
     else if (arg === '--rounds') opts.rounds = Math.max(1, Number.parseInt(value(), 10) || 1)
     else if (arg === '--out') opts.out = value()
     else if (arg === '--connections') opts.connections = Math.max(1, Number.parseInt(value(), 10) || 1)
-    else if (arg === '--only') {
+    else if (arg === '--synchronous') opts.synchronous = value()
+    else if (arg === '--stores') {
+      opts.stores = value().split(',').map((s) => s.trim()) as Store[]
+      const unknown = opts.stores.filter((s) => !STORES.includes(s))
+      if (unknown.length > 0) throw new Error(`unknown store ${unknown.join(', ')}; pick from ${STORES.join(', ')}`)
+    } else if (arg === '--only') {
       opts.only = value().split(',').map((s) => s.trim()) as ScenarioName[]
       const unknown = opts.only.filter((s) => !SCENARIOS.includes(s))
       if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; pick from ${SCENARIOS.join(', ')}`)
@@ -198,16 +211,22 @@ class ServerProcess {
     child.stderr?.on('data', keep)
   }
 
+  /** The SQLite server's data directory: a fresh one per start, removed at stop. */
+  private dataDir: string | undefined
+
   static async start (target: Target, pin: string[], nodeArgs: string[], env: Record<string, string>): Promise<ServerProcess> {
     const port = await freePort()
     const { cmd, args } = command(pin, [...nodeArgs, SCRIPTS[target].script, ...SCRIPTS[target].args])
+    const dataDir = target === 'project-sqlite' ? mkdtempSync(path.join(os.tmpdir(), 'alert-bench-')) : undefined
+    const store = dataDir === undefined ? { STORE: 'memory' } : { STORE: 'sqlite', DATA_DIR: dataDir }
     // A clean environment: the same variables for every server, nothing inherited from npm.
     const child = spawn(cmd, args, {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, ...store, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     const server = new ServerProcess(target, child, port)
+    server.dataDir = dataDir
     current = server
     await server.ready()
     return server
@@ -248,6 +267,7 @@ class ServerProcess {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000)
     await exited
     clearTimeout(timer)
+    if (this.dataDir !== undefined) rmSync(this.dataDir, { recursive: true, force: true })
   }
 }
 
@@ -379,7 +399,7 @@ interface Context {
 /** Starts the target, runs `fn` against it, stops it; notes how busy the rest of the machine was meanwhile. */
 async function withServer<T> (ctx: Context, target: Target, fn: (server: ServerProcess) => Promise<T>): Promise<T & { background: Background }> {
   const waitedMs = await waitForQuiet([ctx.loadgen.pid])
-  const server = await ServerProcess.start(target, ctx.serverPin, target === 'project' ? ctx.projectNodeArgs : [], ctx.settings.serverEnv)
+  const server = await ServerProcess.start(target, ctx.serverPin, target === 'project' || target === 'project-sqlite' ? ctx.projectNodeArgs : [], ctx.settings.serverEnv)
   try {
     const pids = [ctx.loadgen.pid, server.pid]
     const before = snapshot(pids)
@@ -559,7 +579,7 @@ async function main (): Promise<void> {
     quick: opts.quick,
     rounds,
     scenarios,
-    serverEnv: SERVER_ENV
+    serverEnv: opts.synchronous === undefined ? SERVER_ENV : { ...SERVER_ENV, SQLITE_SYNCHRONOUS: opts.synchronous }
   }
   const name = opts.out ?? (opts.quick ? 'quick' : opts.only === undefined ? 'latest' : 'partial')
 
@@ -614,21 +634,23 @@ async function main (): Promise<void> {
     }
   }
   const pair: Target[] = ['project', 'reference']
+  // The project on SQLite beside it, for latency, burst and ingest: the store as a dimension of the same run.
+  const stored: Target[] = opts.stores.includes('sqlite') ? [...(opts.stores.includes('memory') ? pair : ['reference' as const]), 'project-sqlite'] : pair
   for (const scenario of scenarios) {
     const scenarioRounds = scenario === 'slow' ? settings.slow.rounds : settings.rounds
     for (let round = 1; round <= scenarioRounds; round++) {
       switch (scenario) {
         case 'latency':
-          for (const t of pair) await measure(`latency r${round} ${t}`, runs.latency, async () => await latency(ctx, t, round))
+          for (const t of stored) await measure(`latency r${round} ${t}`, runs.latency, async () => await latency(ctx, t, round))
           break
         case 'burst':
-          for (const t of pair) await measure(`burst r${round} ${t}`, runs.burst, async () => await burst(ctx, t, round))
+          for (const t of stored) await measure(`burst r${round} ${t}`, runs.burst, async () => await burst(ctx, t, round))
           break
         case 'memory':
           for (const t of pair) await measure(`memory r${round} ${t}`, runs.memory, async () => await memory(ctx, t, round))
           break
         case 'ingest':
-          for (const t of INGEST_TARGETS) {
+          for (const t of opts.stores.includes('sqlite') ? [...INGEST_TARGETS, 'project-sqlite' as const] : INGEST_TARGETS) {
             await measure(`ingest r${round} ${t}`, runs.ingest, async () => await ingest(ctx, t, round))
           }
           break

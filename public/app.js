@@ -18,8 +18,10 @@
  *  3. On a lost connection, reconnect with exponential backoff and jitter, again
  *     with ?since=<last event received>: the server replays what was missed.
  *  4. If the server no longer knows that id (it restarted, or the event aged out of
- *     its history) it sends {"type":"gap"} first; the page then reloads both
- *     histories over HTTP and merges them.
+ *     its history) it sends {"type":"gap"} first; the page then forgets what it
+ *     showed and reloads the board and both histories over HTTP, so that it
+ *     shows what the server has now (after a restart with an empty store, none of
+ *     the alerts it no longer knows, with buttons that could only fail).
  *  Every event is keyed by its id, so one seen twice (history + replay + live +
  *  the answer to our own POST) is shown once. An alert changes over its life
  *  (alert_update frames carry it whole): the page keeps one card per alert id
@@ -87,6 +89,9 @@
     resolvedCount: $('resolved-count'),
     resolvedList: $('resolved-list'),
     boardError: $('board-error'),
+    filterSeverity: $('filter-severity'),
+    filterText: $('filter-text'),
+    filterHidden: $('filter-hidden'),
     signedIn: $('signed-in'),
     raisePanel: document.querySelector('.raise'),
     identity: $('identity'),
@@ -361,15 +366,21 @@
     state.lastChat = null
   }
 
-  /** The server could not replay from our id: what it sends next is its whole history, and HTTP fills the rest. */
+  /**
+   * The server could not replay from our id (it restarted, or the id aged out):
+   * what the page shows may no longer be what the server has. It forgets it all
+   * and shows what the server has now: the frames that follow (the server's
+   * replay) and the board and histories over HTTP, merged by id.
+   */
   function onGap () {
     state.lastEventId = null
     // The server's message speaks to programs (which routes to reload); the page
     // says what happened and what it does about it.
-    showNotice('Reconnected after a server restart or a long break: reloading recent alerts and messages. ' +
-      'Any sent during the break that are no longer kept may be missing.')
+    showNotice('Reconnected after a server restart or a long break: the alerts and the chat were reloaded ' +
+      'and show what the server has now. Any sent during the break that it no longer keeps are not shown.')
+    forgetEvents()
     fetchHistory().then((events) => {
-      for (const event of events) addEvent(event, true)
+      for (const event of events) addEvent(event, false)
       if (state.lastEventId === null && events.length > 0) state.lastEventId = events[events.length - 1].id
     }, (err) => {
       if (err.status === 401) requireToken(err.message)
@@ -482,6 +493,18 @@
 
   // ---------------------------------------------------------------- events
 
+  /** Empties the board, the chat and the chart: what was shown before a gap is not trusted. */
+  function forgetEvents () {
+    state.seen.clear()
+    state.alertTimes = []
+    for (const id of [...board.alerts.keys()]) forgetAlert(id)
+    board.flash.clear()
+    el.chatList.replaceChildren()
+    el.chatEmpty.hidden = false
+    scheduleRender()
+    drawChart()
+  }
+
   function isEvent (e) {
     if (e === null || typeof e !== 'object' || typeof e.id !== 'string' || typeof e.timestamp !== 'string' ||
       typeof e.message !== 'string') return false
@@ -507,19 +530,41 @@
   }
 
   const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
-  const dayTimeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  const dayFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' })
   const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'long' })
+  // How often the ages ("3 min ago") are brought up to date.
+  const AGE_EVERY_MS = 15000
 
-  /** A <time> in the viewer's own time zone; the full date is in its tooltip. */
+  /** How long ago, in words: "just now", "45 s ago", "3 min ago", "2 h ago", "5 d ago"; past a month, the date. */
+  function age (ms, now = Date.now()) {
+    const seconds = Math.floor((now - ms) / 1000)
+    // A time slightly ahead of this clock (skew) is "just now" too.
+    if (seconds < 10) return 'just now'
+    if (seconds < 60) return `${seconds} s ago`
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`
+    if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`
+    if (seconds < 30 * 86400) return `${Math.floor(seconds / 86400)} d ago`
+    return dayFormat.format(new Date(ms))
+  }
+
+  /** A <time> saying how long ago; the full date and time, in the viewer's own time zone, are in its tooltip. */
   function timeElement (event) {
-    const date = new Date(timeOf(event))
-    const today = new Date()
-    const sameDay = date.getFullYear() === today.getFullYear() && date.getMonth() === today.getMonth() && date.getDate() === today.getDate()
+    const ms = timeOf(event)
     const time = document.createElement('time')
     time.dateTime = event.timestamp
-    time.title = fullFormat.format(date)
-    time.textContent = (sameDay ? timeFormat : dayTimeFormat).format(date)
+    time.title = fullFormat.format(new Date(ms))
+    time.dataset.ms = String(ms)
+    time.textContent = age(ms)
     return time
+  }
+
+  /** Brings every age on the page up to date (the cards themselves are not rebuilt). */
+  function refreshAges () {
+    const now = Date.now()
+    for (const time of document.querySelectorAll('time[data-ms]')) {
+      const text = age(Number(time.dataset.ms), now)
+      if (time.textContent !== text) time.textContent = text
+    }
   }
 
   function textElement (tag, className, text) {
@@ -572,7 +617,7 @@
   const SEVERITY_RANK = { critical: 3, warning: 2, info: 1 }
   const SEVERITY_LABEL = { critical: 'Critical', warning: 'Warning', info: 'Info' }
   const STATE_RANK = { open: 0, acknowledged: 1, resolved: 2 }
-  const SOURCE_LABEL = { api: 'API', ticker: 'Automatic', alertmanager: 'Alertmanager', heartbeat: 'Heartbeat' }
+  const SOURCE_LABEL = { api: 'API', ticker: 'Automatic', alertmanager: 'Alertmanager', heartbeat: 'Heartbeat', pagerduty: 'PagerDuty', grafana: 'Grafana' }
   // Resolved alerts stay on the page up to this many; open ones all stay (the server caps them).
   const MAX_RESOLVED_KEPT = 500
   // Several critical alerts at once (a replay after a reconnect) sound once.
@@ -597,6 +642,8 @@
     /** The action waiting for the viewer's name: {id, action}. */
     pending: null,
     showAutomatic: storageGet(window.localStorage, AUTO_KEY) !== 'off',
+    /** The board's filter: one severity ('' for all) and words to find. */
+    filter: { severity: '', text: '' },
     sound: storageGet(window.localStorage, SOUND_KEY) === 'on',
     notify: storageGet(window.localStorage, NOTIFY_KEY) === 'on',
     audio: null,
@@ -721,25 +768,44 @@
       if (alert.source === 'ticker') automatic.push(alert)
       else active.push(alert)
     }
-    active.sort(boardOrder)
-    automatic.sort(boardOrder)
     resolved.sort(resolvedOrder)
     for (const gone of resolved.splice(MAX_RESOLVED_KEPT)) forgetAlert(gone.id)
-    const resolvedShown = board.showAutomatic ? resolved : resolved.filter((a) => a.source !== 'ticker')
+    // The header counts every alert; the lists show those the filter lets through.
+    const all = active.length + automatic.length + resolved.length
+    const shownActive = active.filter(matchesFilter).sort(boardOrder)
+    const shownAutomatic = automatic.filter(matchesFilter).sort(boardOrder)
+    const shownResolved = resolved.filter(matchesFilter)
+    const resolvedShown = board.showAutomatic ? shownResolved : shownResolved.filter((a) => a.source !== 'ticker')
 
-    place(el.alertList, active.slice(0, MAX_SHOWN))
-    place(el.autoList, board.showAutomatic ? automatic.slice(0, MAX_SHOWN) : [])
+    place(el.alertList, shownActive.slice(0, MAX_SHOWN))
+    place(el.autoList, board.showAutomatic ? shownAutomatic.slice(0, MAX_SHOWN) : [])
     place(el.resolvedList, resolvedShown.slice(0, MAX_SHOWN))
     board.flash.clear()
 
-    el.alertsEmpty.hidden = active.length > 0
-    el.alertsEmpty.textContent = automatic.length > 0 ? 'No open alerts apart from the automatic ones.' : 'No open alerts.'
-    el.autoGroup.hidden = automatic.length === 0
-    el.autoCount.textContent = `(${automatic.length})`
+    const filtering = board.filter.severity !== '' || board.filter.text !== ''
+    const hidden = all - shownActive.length - shownAutomatic.length - shownResolved.length
+    el.filterHidden.hidden = !filtering
+    el.filterHidden.textContent = hidden === 0 ? 'Every alert matches the filter.' : `${hidden} alert${hidden === 1 ? '' : 's'} hidden by the filter.`
+    el.alertsEmpty.hidden = shownActive.length > 0
+    el.alertsEmpty.textContent = filtering && active.length > 0
+      ? 'No open alerts match the filter.'
+      : shownAutomatic.length > 0 ? 'No open alerts apart from the automatic ones.' : 'No open alerts.'
+    el.autoGroup.hidden = shownAutomatic.length === 0
+    el.autoCount.textContent = `(${shownAutomatic.length})`
     el.autoList.hidden = !board.showAutomatic
     el.resolvedGroup.hidden = resolvedShown.length === 0
     el.resolvedCount.textContent = `(${resolvedShown.length})`
     showCounts(counts)
+  }
+
+  /** Whether an alert passes the board's filter: its severity, and every word found in its message, location, key or tags (any case). */
+  function matchesFilter (alert) {
+    const { severity, text } = board.filter
+    if (severity !== '' && alert.severity !== severity) return false
+    if (text === '') return true
+    const haystack = [alert.message, alert.location, alert.key, ...(Array.isArray(alert.tags) ? alert.tags : [])]
+      .filter((part) => typeof part === 'string').join('\n').toLocaleLowerCase()
+    return text.toLocaleLowerCase().split(/\s+/).filter(Boolean).every((word) => haystack.includes(word))
   }
 
   function forgetAlert (id) {
@@ -798,9 +864,16 @@
       details: textElement('p', 'alert-details', ''),
       actions: textElement('div', 'alert-actions', ''),
       acknowledge: button('acknowledge', 'Acknowledge'),
-      resolve: button('resolve', 'Resolve')
+      resolve: button('resolve', 'Resolve'),
+      note: document.createElement('input')
     }
-    card.parts.actions.append(card.parts.acknowledge, card.parts.resolve)
+    // Sent with Acknowledge or Resolve, and kept on the alert (its notes).
+    card.parts.note.type = 'text'
+    card.parts.note.className = 'note-input'
+    card.parts.note.maxLength = 1000
+    card.parts.note.placeholder = 'Note (optional)'
+    card.parts.note.setAttribute('aria-label', 'Note sent with Acknowledge or Resolve')
+    card.parts.actions.append(card.parts.note, card.parts.acknowledge, card.parts.resolve)
     card.append(card.parts.head, card.parts.message, card.parts.details, card.parts.actions)
     board.cards.set(id, card)
     return card
@@ -823,10 +896,10 @@
     }
   }
 
-  /** "Acknowledged by Ana at 12:03:04" as text and a <time>. */
+  /** "Acknowledged by Ana, 3 min ago" as text and a <time>. */
   function byLine (className, verb, by, at) {
     const line = textElement('span', className, `${verb}${by ? ` by ${by}` : ''}`)
-    if (typeof at === 'string') line.append(' at ', timeElement({ timestamp: at }))
+    if (typeof at === 'string') line.append(', ', timeElement({ timestamp: at }))
     return line
   }
 
@@ -862,15 +935,22 @@
     details.replaceChildren()
     if ((alert.escalations ?? 0) > 0) {
       const line = textElement('span', 'escalation', `Escalated ${alert.escalations === 1 ? 'once' : `${alert.escalations} times`}`)
-      if (typeof alert.escalatedAt === 'string') line.append(', last at ', timeElement({ timestamp: alert.escalatedAt }))
+      if (typeof alert.escalatedAt === 'string') line.append(', last ', timeElement({ timestamp: alert.escalatedAt }))
       details.append(line)
     }
     if (alert.acknowledgedBy !== undefined || alert.acknowledgedAt !== undefined) {
       details.append(byLine('acknowledged-by', 'Acknowledged', alert.acknowledgedBy, alert.acknowledgedAt))
     }
     if (alert.state === 'resolved') details.append(byLine('resolved-by', 'Resolved', alert.resolvedBy, alert.resolvedAt))
-    const note = board.notes.get(alert.id)
-    if (note !== undefined) details.append(textElement('span', 'alert-note', `“${note.note}”${note.by ? ` (${note.by})` : ''}`))
+    // The notes the alert carries (a server that keeps them), else the last one an update frame brought.
+    const notes = Array.isArray(alert.notes) && alert.notes.length > 0
+      ? alert.notes.map((n) => ({ note: String(n.text), by: typeof n.by === 'string' ? n.by : '', at: n.at }))
+      : board.notes.has(alert.id) ? [board.notes.get(alert.id)] : []
+    for (const note of notes) {
+      const line = textElement('span', 'alert-note', `“${note.note}”${note.by ? ` (${note.by})` : ''}`)
+      if (typeof note.at === 'string') line.append(' ', timeElement({ timestamp: note.at }))
+      details.append(line)
+    }
     if (typeof alert.key === 'string') details.append(textElement('span', 'alert-key', `key ${alert.key}`))
     if (Array.isArray(alert.tags)) for (const tag of alert.tags) details.append(textElement('span', 'tag', String(tag)))
     const href = safeLink(alert.link)
@@ -919,17 +999,19 @@
     el.identityInput.select()
   }
 
-  async function act (id, action) {
+  async function act (id, action, noteInput) {
     const by = state.me.named === true ? state.me.name : identity()
     if (by === '') {
-      askName({ id, action })
+      askName({ id, action, noteInput })
       return
     }
     hideError(el.boardError)
     board.busy.add(id)
     scheduleRender()
     try {
-      const alert = await api(`alerts/${encodeURIComponent(id)}/${action === 'acknowledge' ? 'ack' : 'resolve'}`, { by })
+      const note = noteInput instanceof HTMLInputElement ? noteInput.value.trim() : ''
+      const alert = await api(`alerts/${encodeURIComponent(id)}/${action === 'acknowledge' ? 'ack' : 'resolve'}`, note === '' ? { by } : { by, note })
+      if (noteInput instanceof HTMLInputElement) noteInput.value = ''
       if (isEvent(alert)) applyAlert(alert, false)
     } catch (err) {
       showError(el.boardError, `The alert could not be ${action === 'acknowledge' ? 'acknowledged' : 'resolved'}: ${err.message}`)
@@ -944,7 +1026,7 @@
     const button = e.target instanceof Element ? e.target.closest('button[data-action]') : null
     const card = button?.closest('li[data-id]')
     if (!button || !card) return
-    void act(card.dataset.id, button.dataset.action)
+    void act(card.dataset.id, button.dataset.action, card.querySelector('input.note-input'))
   }
 
   // -------------------------------------------------- sound, notification
@@ -1037,7 +1119,7 @@
       showIdentity()
       const pending = board.pending
       board.pending = null
-      if (pending !== null) void act(pending.id, pending.action)
+      if (pending !== null) void act(pending.id, pending.action, pending.noteInput)
     })
     el.identityCancel.addEventListener('click', () => {
       board.pending = null
@@ -1047,6 +1129,12 @@
       el.identityInput.value = identity()
       askName(null)
     })
+    const applyFilter = () => {
+      board.filter = { severity: el.filterSeverity.value, text: el.filterText.value.trim() }
+      scheduleRender()
+    }
+    el.filterSeverity.addEventListener('change', applyFilter)
+    el.filterText.addEventListener('input', applyFilter)
     el.autoToggle.addEventListener('change', () => {
       board.showAutomatic = el.autoToggle.checked
       storageSet(window.localStorage, AUTO_KEY, board.showAutomatic ? '' : 'off')
@@ -1253,5 +1341,6 @@
 
   setUpBoard()
   drawChartEveryMinute()
+  setInterval(refreshAges, AGE_EVERY_MS)
   void connect()
 })()

@@ -7,7 +7,7 @@ import { receive, type AlertmanagerMapping } from '../plugins/core/alertmanager'
 const BODY_LIMIT = 1024 * 1024
 
 const alertmanager: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { publisher } = fastify
+  const { publisher, allows } = fastify
   const { AM_LOCATION_LABEL, AM_TAG_LABELS } = fastify.config
   const mapping: AlertmanagerMapping = {
     locationLabel: AM_LOCATION_LABEL,
@@ -22,7 +22,7 @@ const alertmanager: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Alertmanager webhook receiver',
       description: 'Point an Alertmanager webhook_config at this URL (with the API token as http_config.authorization.credentials). ' +
         'Each firing alert raises an alert with key alertmanager:<fingerprint> and source "alertmanager" (or repeats the open one); ' +
-        'each resolved alert resolves it (by "alertmanager"). severity from the severity label (critical, warning, info; anything else ' +
+        'each resolved alert resolves it (by "alertmanager"; without the operate scope, only an alert Alertmanager raised). severity from the severity label (critical, warning, info; anything else ' +
         'is warning), location from AM_LOCATION_LABEL (then job), message from annotations.summary (then description, then alertname), ' +
         'link from generatorURL, tags from alertname and AM_TAG_LABELS. The whole payload is checked before anything is stored: ' +
         'a malformed one is 400 naming the field and stores nothing.',
@@ -34,7 +34,7 @@ const alertmanager: FastifyPluginAsyncTypebox = async (fastify) => {
         400: { ...publishErrors[400], description: 'Not an Alertmanager version 4 payload: the message names the first wrong field.' }
       }
     }
-  }, async (request) => await receive(request.body, publisher, mapping))
+  }, async (request) => await receive(request.body, publisher, mapping, { operate: allows(request, 'operate') }))
 }
 
 export default alertmanager

@@ -1,11 +1,13 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { ActionInput, Alert, AlertHistory, AlertId, AlertInput, Board, BoardQuery, PublishHeaders, ResolveByKeyInput } from '../schemas/events'
+import { ActionInput, Alert, AlertHeaders, AlertHistory, AlertId, AlertInput, AlertText, Board, BoardQuery, ResolveByKeyInput, Timeline } from '../schemas/events'
 import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } from '../schemas/errors'
 import { boardPage, decodeCursor, matches, parseAlertFilter } from '../plugins/core/board'
 import { parseSince } from '../plugins/core/event-filter'
 import type { StoredAlert } from '../plugins/core/backend'
+import { timelineOf } from '../plugins/core/history'
 import { actor, FILTER_LISTS, publishRequest, repeatedParameters } from './shared'
+import { parseTextBody, TEXT_TYPES, textAlert, textChecks } from './plain-text'
 
 /** The body may be left out altogether (`curl -X POST .../ack`): it then counts as {}. */
 async function optionalBody (request: FastifyRequest): Promise<void> {
@@ -33,19 +35,38 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     return { keep: ({ alert }) => changed.has(alert.id) }
   }
 
-  fastify.post('/alerts', {
-    config: { scope: 'publish' },
-    schema: {
-      tags: ['alerts'],
-      summary: 'Raise an alert',
-      description: 'Stores the alert and sends it to every WebSocket client. With the `key` of an alert that is not resolved, ' +
-        'that alert is updated instead (latest message, location, severity, link and tags; count + 1) and an alert_update ' +
-        'frame is sent. Unknown fields are ignored. With an Idempotency-Key header a retry is safe: it gets the first result and publishes nothing.',
-      body: AlertInput,
-      headers: PublishHeaders,
-      response: { 200: Alert, ...publishErrors }
-    }
-  }, async (request, reply) => await publishRequest(publisher, { type: 'alert', ...request.body }, request.headers['idempotency-key'], reply))
+  const checks = textChecks(fastify.compileCheck)
+  // A plain-text body is taken on POST /alerts alone: the other routes keep
+  // answering 415 to it, since body parsers belong to the plugin they are added in.
+  await fastify.register(async (textual) => {
+    textual.addContentTypeParser(TEXT_TYPES, { parseAs: 'buffer' }, (request, body, done) => { parseTextBody(request, body as Buffer, done) })
+    const text = { schema: AlertText }
+    textual.withTypeProvider<TypeBoxTypeProvider>().post('/alerts', {
+      config: { scope: 'publish' },
+      schema: {
+        tags: ['alerts'],
+        summary: 'Raise an alert',
+        description: 'Stores the alert and sends it to every WebSocket client. With the `key` of an alert that is not resolved, ' +
+          'that alert is updated instead (latest message, location, severity, link and tags; count + 1) and an alert_update ' +
+          'frame is sent. Unknown fields are ignored, and named in the Ignored-Fields response header. With an Idempotency-Key header a retry is safe: it gets the first result and publishes nothing. ' +
+          'The body is JSON, or plain text (text/plain, or the form curl -d sends, taken as sent): the text is the message, and location, severity, ' +
+          'key, tags (a comma list) and link come from the X-Location, X-Severity, X-Key, X-Tags and X-Link headers, or else from the query string ' +
+          '(?location=db1&severity=critical), with the same rules and answers as in JSON.',
+        body: { content: { 'application/json': { schema: AlertInput }, 'text/plain': text, 'application/x-www-form-urlencoded': text } },
+        headers: AlertHeaders,
+        response: { 200: Alert, ...publishErrors }
+      },
+      // A schema per content type is applied only to a body that came with its
+      // type: a request without a body would pass unchecked.
+      preValidation: async (request) => {
+        if (request.body === undefined) throw httpError('VALIDATION_FAILED', 'body must be object')
+      }
+    }, async (request, reply) => {
+      const body = request.body as AlertInput | string
+      const input = typeof body === 'string' ? textAlert(body, request, checks) : body
+      return await publishRequest(publisher, { type: 'alert', ...input }, request.headers['idempotency-key'], reply)
+    })
+  })
 
   fastify.get('/alerts/history', {
     config: { scope: 'subscribe' },
@@ -66,7 +87,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'The board: retained alerts, newest first, filtered',
       description: 'Each filter takes a comma list (or the parameter repeated); values within one filter OR, filters AND (the same filters as /ws and /events, and min_severity). ' +
         'since keeps the alerts changed after a point (an event id, a duration, an ISO 8601 date-time). ' +
-        'Alerts that are not resolved are kept until they are (up to OPEN_ALERTS_MAX); resolved ones up to HISTORY_SIZE.',
+        'Alerts that are not resolved are kept until they are (up to OPEN_ALERTS_MAX); resolved ones for RETENTION (STORE=sqlite) or the newest REPLAY_WINDOW (memory, Redis).',
       querystring: BoardQuery,
       response: { 200: Board, ...apiErrors, ...queryErrors }
     },
@@ -81,6 +102,24 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     const accept = (stored: StoredAlert): boolean => (keep === undefined || keep(stored)) && matches(stored.alert, filter)
     const page = await boardPage(async (count, from) => await store.newest(count, from), accept, limit, before)
     return { ...page, count: page.alerts.length, ...(gap === true ? { gap } : {}) }
+  })
+
+  fastify.get('/alerts/:id/timeline', {
+    config: { scope: 'subscribe' },
+    schema: {
+      tags: ['alerts'],
+      summary: 'Every change of one alert, oldest first',
+      description: 'Raised, each repeat (its count, and what changed in `previous`), acknowledged and resolved (by, note), escalated. ' +
+        'With STORE=sqlite it reaches back RETENTION; in memory and on Redis, REPLAY_WINDOW events of the alert stream (`complete: false` when its first events are gone).',
+      params: AlertId,
+      response: { 200: Timeline, ...apiErrors, ...lifecycleErrors }
+    }
+  }, async (request) => {
+    const id = request.params.id.toLowerCase()
+    const stored = await store.alert(id)
+    if (stored === undefined) throw httpError('ALERT_NOT_FOUND', `no alert with id ${id}`)
+    const timeline = timelineOf(await store.timeline(id))
+    return { alert: stored.alert, timeline, count: timeline.length, complete: timeline[0]?.kind === 'raised' }
   })
 
   const action = (name: 'acknowledge' | 'resolve', summary: string): void => {
@@ -110,7 +149,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['alerts'],
       summary: 'Resolve the open alert with a key',
-      description: 'What a script that raised an alert by key does when the problem is gone. 404 when no alert with that key is open. `by` as for /alerts/{id}/resolve.',
+      description: 'What a script that raised an alert by key does when the problem is gone. When none with that key is open, the newest alert with that key (already resolved) is answered unchanged, as resolving by id twice; 404 only for a key no retained alert has. `by` as for /alerts/{id}/resolve.',
       body: ResolveByKeyInput,
       response: { 200: Alert, ...publishErrors, ...lifecycleErrors }
     }

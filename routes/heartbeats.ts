@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HeartbeatList, HeartbeatName, HeartbeatQuery, HeartbeatView } from '../schemas/integrations'
+import { HeartbeatList, HeartbeatListQuery, HeartbeatName, HeartbeatQuery, HeartbeatView } from '../schemas/integrations'
 import { apiErrors, errorBody, ErrorResponse, httpError, publishErrors, queryErrors } from '../schemas/errors'
 import type { HeartbeatMonitor, HeartbeatSettings } from '../plugins/core/backend'
-import { deadlineOf, stateOf } from '../plugins/core/heartbeats'
+import { deadlineOf, decodeHeartbeatCursor, heartbeatPage, stateOf } from '../plugins/core/heartbeats'
 import { formatDuration, parseDuration } from '../plugins/core/duration'
 import { repeatedParameters } from './shared'
 
@@ -72,16 +72,28 @@ const heartbeats: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['integrations'],
       summary: 'Heartbeat monitors, by name, with their state',
-      response: { 200: HeartbeatList, ...apiErrors }
-    }
-  }, async () => {
+      description: 'Without limit or cursor, every monitor. With ?limit= (1 to 1000), a page by name and `next` when more follow; ' +
+        'pass it as ?cursor= for the next page. A monitor added or removed between pages is seen or missed as its name falls, none twice.',
+      querystring: HeartbeatListQuery,
+      response: { 200: HeartbeatList, ...apiErrors, ...queryErrors }
+    },
+    preValidation: repeatedParameters()
+  }, async (request) => {
+    const { limit, cursor } = request.query
+    const after = cursor === undefined ? undefined : decodeHeartbeatCursor(cursor)
+    if (cursor !== undefined && after === undefined) throw httpError('INVALID_QUERY', 'querystring/cursor is not a cursor this server gave out')
     const now = timers.now()
-    const list = (await monitors.list()).map((monitor) => viewOf(monitor, now))
-    return { heartbeats: list, count: list.length }
+    const all = await monitors.list()
+    // A client of before paging asks for neither and gets every monitor, as it did.
+    const { monitors: page, next } = limit === undefined && cursor === undefined ? { monitors: all } : heartbeatPage(all, limit ?? 100, after)
+    const list = page.map((monitor) => viewOf(monitor, now))
+    return { heartbeats: list, count: list.length, ...(next === undefined ? {} : { next }) }
   })
 
+  // Removing a monitor resolves its alert and ends its watch: an operator's
+  // act, not a publisher's (a ping is).
   fastify.delete('/heartbeats/:name', {
-    config: { scope: 'publish' },
+    config: { scope: 'operate' },
     schema: {
       tags: ['integrations'],
       summary: 'Remove a heartbeat monitor (resolving its alert)',

@@ -5,6 +5,7 @@ import { actor, publishRequest } from './shared'
 
 const messages: FastifyPluginAsyncTypebox = async (fastify) => {
   const { publisher, backend: { store } } = fastify
+  const { HISTORY_SIZE } = fastify.config
 
   fastify.post('/message', {
     config: { scope: 'publish' },
@@ -26,7 +27,7 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ChatHistory, ...apiErrors }
     }
   }, async () => {
-    const list = await store.chats()
+    const list = await store.chats(HISTORY_SIZE)
     return { chatMessages: list, count: list.length }
   })
 }

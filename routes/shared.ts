@@ -3,6 +3,8 @@ import type { Alert, Chat, Draft } from '../schemas/events'
 import type { Publisher } from '../plugins/core/publisher'
 import { parseEventFilter, parseSince, type EventFilter, type EventFilterQuery, type Since } from '../plugins/core/event-filter'
 import { httpError } from '../schemas/errors'
+import { WHOLE_VALUES } from '../plugins/core/board'
+import { clientKey } from '../plugins/app/requests'
 
 /** Route config for routes that must answer even when the server is overloaded (health, readiness, metrics). */
 export const neverShed = { pressureHandler: (): undefined => undefined }
@@ -22,8 +24,10 @@ export function actor (request: Pick<FastifyRequest, 'identity'>, said: string |
  * and a retry's answer says it is the first one's (Idempotent-Replayed: true).
  */
 export async function publishRequest<D extends Draft> (publisher: Publisher, draft: D, key: string | undefined, reply: FastifyReply): Promise<D['type'] extends 'alert' ? Alert : Chat> {
-  if (key === undefined) return await publisher.publish(draft)
-  const { event, replayed } = await publisher.publishOnce(draft, key)
+  // Without operate, a repeat cannot lower the severity of an alert another source raised (core/publisher.ts).
+  const rights = { operate: reply.server.allows(reply.request, 'operate') }
+  if (key === undefined) return await publisher.publish(draft, rights)
+  const { event, replayed } = await publisher.publishOnce(draft, key, rights, clientKey(reply.request))
   if (replayed) void reply.header('idempotent-replayed', 'true')
   return event
 }
@@ -54,7 +58,9 @@ export const FILTER_LISTS = ['types', 'state', 'severity', 'location', 'key', 't
 /**
  * A preValidation hook for a route's repeated query parameters. One of `lists`
  * given more than once (?severity=warning&severity=critical, as URL builders
- * send a list) is one comma list of all its values. Any other parameter the
+ * send a list) is the list of its values, each taken whole, commas included
+ * (?location=Paris, France&location=Lyon; one value with a comma: add an
+ * empty one, ?location=Paris, France&location=). Any other parameter the
  * route takes, given more than once, is refused saying so, rather than with
  * "must be string"; parameters the route does not take are left to
  * validation, which drops them.
@@ -66,7 +72,7 @@ export function repeatedParameters (lists: readonly string[] = []): (request: Fa
     const declared = (request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {}
     for (const [name, value] of Object.entries(query)) {
       if (!Array.isArray(value) || !Object.hasOwn(declared, name)) continue
-      if (joined.has(name)) query[name] = value.join(',')
+      if (joined.has(name)) query[name] = value.join(WHOLE_VALUES)
       else throw httpError('INVALID_QUERY', `querystring/${name} is given ${value.length} times; give it once`)
     }
   }

@@ -7,11 +7,12 @@ import { readClientFrame } from '../plugins/core/client-frames'
 import { tokenBucket } from '../plugins/core/token-bucket'
 import { releaseUpgrade } from '../plugins/core/ws-internals'
 import { clientKey } from '../plugins/app/requests'
+import { scopeAllows } from '../plugins/core/credentials'
 import { replaySince } from '../plugins/core/event-filter'
 import { actor, FILTER_LISTS, repeatedParameters, subscription, type Subscription } from './shared'
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { fanout, publisher, backend, compileCheck, timers, takePublish, allows } = fastify
+  const { fanout, publisher, backend, compileCheck, timers, takePublish, allows, credentials } = fastify
   const { WS_CHAT_RATE, WS_CHAT_BURST, WS_MAX_INVALID_FRAMES, RATE_LIMIT_MAX, RATE_LIMIT_WINDOW } = fastify.config
   const checkChat = compileCheck(ChatInput, 'frame')
   // The raw response of each upgrade and what it subscribes to, from its
@@ -55,7 +56,15 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
     })
     // Kept, not the request: who the connection is, whether it may chat, its rate-limit key.
     const identity = request.identity
-    const mayChat = allows(request, 'publish')
+    const openedWithPublish = allows(request, 'publish')
+    // Asked on every frame, not kept from the upgrade: a reload of TOKENS_FILE
+    // that takes publish away (or the entry) stops the chat at once.
+    const mayPublish = (): boolean => {
+      if (identity === null) return openedWithPublish
+      const now = credentials.current(identity)
+      return now !== undefined && scopeAllows(now.scopes, 'publish')
+    }
+    let mayChat = openedWithPublish
     const key = clientKey(request)
     const bucket = tokenBucket(WS_CHAT_RATE, WS_CHAT_BURST, timers.now)
     // The connection's own rate, then the client's publish budget, shared with POST.
@@ -71,6 +80,7 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
     socket.on('message', (data) => {
       // Frames that arrive after the server closed the connection are not read.
       if (socket.readyState !== socket.OPEN) return
+      mayChat = mayPublish()
       const frame = readClientFrame(data.toString(), checkChat, allowChat, rateText)
       if (frame.action === 'pong') return fanout.send(socket, { type: 'pong' } satisfies PongFrame)
       if (frame.action === 'refuse') {

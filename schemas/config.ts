@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { DURATION_PATTERN } from './events'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -16,12 +17,19 @@ export const ConfigSchema = Type.Object({
   ALERT_MESSAGE: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S', default: 'Intruder detected', description: 'Message of the automatic alert.' }),
   ALERT_LOCATION: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', default: 'North Gate', description: 'Location of the automatic alert.' }),
   ALERT_SEVERITY: Type.Unsafe<'info' | 'warning' | 'critical'>({ type: 'string', enum: ['info', 'warning', 'critical'], default: 'info', description: 'Severity of the automatic alert.' }),
-  ALERT_KEY: Type.String({ maxLength: 200, default: '', description: 'When set, the automatic alert repeats as one alert with this key (a growing count) instead of a new alert per tick.' }),
-  HISTORY_SIZE: Type.Integer({ minimum: 1, maximum: 100000, default: 10, description: 'Events kept per stream (alerts with their updates, chat) for replay; resolved alerts kept; alerts GET /alerts/history shows.' }),
+  ALERT_KEY: Type.String({ maxLength: 200, default: '', description: 'When set, the automatic alert repeats as one alert with this key (a growing count) instead of a new alert per tick. Unset, each tick is a new alert with the key ticker and resolves the previous one: one automatic alert open at a time.' }),
+  HISTORY_SIZE: Type.Integer({ minimum: 1, maximum: 100000, default: 10, description: 'How many alerts GET /alerts/history and chat messages GET /message return (the newest).' }),
+  STORE: Type.Unsafe<'' | 'sqlite' | 'memory' | 'redis'>({ type: 'string', enum: ['', 'sqlite', 'memory', 'redis'], default: '', description: 'Where events are kept: sqlite (a file in DATA_DIR, kept across restarts; the default), memory (nothing kept: tests and throw-away runs) or redis (REDIS_URL, for several instances). Unset: redis when REDIS_URL is set, else sqlite.' }),
+  DATA_DIR: Type.String({ minLength: 1, default: './data', description: 'Directory of the SQLite file (alerts.db), created if missing. One server process per directory.' }),
+  SQLITE_SYNCHRONOUS: Type.Unsafe<'normal' | 'full'>({ type: 'string', enum: ['normal', 'full'], default: 'normal', description: 'normal: a commit survives a crash of the process, and a power loss can lose the last commits (never half of one); full: every commit is flushed to the disk before it is answered (slower; see docs/operations.md).' }),
+  RETENTION: Type.String({ pattern: DURATION_PATTERN, default: '30d', description: 'With STORE=sqlite: resolved alerts with their updates, and chat, older than this are deleted (alerts that are not resolved never are). A duration such as 7d, 12h, 30d.' }),
+  REPLAY_WINDOW: Type.Integer({ minimum: 1, maximum: 1000000, default: 1000, description: 'How far back a replay (since=) reaches: the newest events of each stream (alerts with their updates, chat). In memory and Redis it is also what they keep of each stream, and how many resolved alerts they keep.' }),
   OPEN_ALERTS_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: 10000, description: 'Alerts that are not resolved kept at most; past it the oldest info alert goes first (then warning, then critical), with a warning in the log.' }),
   ESCALATE_AFTER_MS: Type.Integer({ minimum: 0, default: 0, description: 'A critical alert still open (not acknowledged) this long after it was raised or last escalated is announced again; 0 turns it off.' }),
   AM_LOCATION_LABEL: Type.String({ minLength: 1, maxLength: 200, default: 'instance', description: 'The Alertmanager label whose value becomes an alert\'s location (the job label when it is absent; "alertmanager" when both are).' }),
   AM_TAG_LABELS: list('Comma list of Alertmanager labels whose values become tags, after the alertname (10 tags at most).', ''),
+  GRAFANA_LOCATION_LABEL: Type.String({ minLength: 1, maxLength: 200, default: 'instance', description: 'The Grafana alert label whose value becomes an alert\'s location (grafana_folder when it is absent; "grafana" when both are).' }),
+  GRAFANA_TAG_LABELS: list('Comma list of Grafana alert labels whose values become tags, after the alertname (10 tags at most).', ''),
   HEARTBEAT_CHECK_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000, description: 'How often every instance looks for heartbeat monitors that missed their ping; a miss is raised at most this late.' }),
   CORS_ORIGINS_ALLOWED: list('Comma list of origins granted CORS, or * for any. A list also limits which browser pages may open the WebSocket (besides the server\'s own, see DOMAIN).', '*'),
   CORS_CREDENTIAL: Type.Boolean({ default: false, description: 'Allow credentials in CORS requests; with * the caller\'s origin is echoed.' }),
@@ -38,6 +46,8 @@ export const ConfigSchema = Type.Object({
   WS_MAX_CONNECTIONS_PER_ADDRESS: Type.Integer({ minimum: 1, default: 50, description: 'Open WebSocket connections and GET /events streams together (upgrades in progress included) from one client address; the next one from it gets 429.' }),
   WS_MAX_CONNECTIONS: Type.Integer({ minimum: 1, default: 10000, description: 'Open WebSocket connections and GET /events streams together; the next one gets 503.' }),
   IDEMPOTENCY_TTL_MS: Type.Integer({ minimum: 1000, default: 86400000, description: 'How long an Idempotency-Key of POST /alerts and POST /message is remembered (24 h by default): a retry with the same key within it returns the first result and publishes nothing.' }),
+  IDEMPOTENCY_KEYS_MAX: Type.Integer({ minimum: 1, default: 20000, description: 'Idempotency keys remembered at most, in memory mode (each holds its first answer, about 2 KB): past it the oldest is forgotten first, before its IDEMPOTENCY_TTL_MS. With REDIS_URL the keys live in Redis, each with its TTL, under Redis\'s own memory policy.' }),
+  IDEMPOTENCY_KEYS_PER_CLIENT: Type.Integer({ minimum: 1, default: 2000, description: 'Idempotency keys remembered at most per client (its token\'s name, else its address), in memory mode: past it that client\'s oldest is forgotten first, so one client cannot push out everyone else\'s.' }),
   API_TOKEN: Type.String({ default: '', description: 'A bearer token with every scope, named "api". When set (or TOKENS_FILE, JWT_SECRET or JWT_PUBLIC_KEY is), every API route and the WebSocket require a token; with none of them everything is open.' }),
   METRICS_TOKEN: Type.String({ default: '', description: 'A bearer token for GET /metrics only. When set (or TOKENS_FILE or a JWT key is), GET /metrics requires it or a credential with the metrics or admin scope.' }),
   TOKENS_FILE: Type.String({ default: '', description: 'Path of a JSON file of named, scoped tokens, stored as hashes: [{"name", "scopes", "hash", "expires"?}] (npm run token makes one). Re-read on SIGHUP and when it changes; a removed or expired entry\'s open connections are closed.' }),
@@ -54,7 +64,7 @@ export const ConfigSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30000, description: 'Time to receive a whole request, headers and body; a slower one gets 408 and its connection is closed.' }),
   HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10000, description: 'Time to receive the request headers, counted from the connection or the previous request; at most REQUEST_TIMEOUT_MS.' }),
   KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 72000, description: 'How long an idle keep-alive connection stays open; keep it above the idle timeout of a load balancer in front.' }),
-  REDIS_URL: Type.String({ default: '', description: 'redis://[user:password@]host:port[/db] (rediss:// for TLS). When set, history and fan-out go through this Redis, shared by every instance; unset, everything stays in memory.' }),
+  REDIS_URL: Type.String({ default: '', description: 'redis://[user:password@]host:port[/db] (rediss:// for TLS). When set (and STORE is unset or redis), history and fan-out go through this Redis, shared by every instance.' }),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 50, default: 5000, description: 'How long a Redis command may take. A publish that times out is answered 504 with its outcome unknown (it may have been stored and sent): retry it with the same Idempotency-Key.' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'alerts:', description: 'Prefix of every Redis key and channel, so deployments can share one Redis.' })
 })

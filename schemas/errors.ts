@@ -39,6 +39,7 @@ const catalogue = {
   OVERLOADED: [503, 'the server is overloaded; retry later'],
   CONNECTION_LIMIT: [503, 'connection limit (10000) reached; retry later'],
   BACKEND_UNAVAILABLE: [503, 'Redis is unavailable; try again later'],
+  STORAGE_UNAVAILABLE: [503, 'the database cannot be written now (the disk is full?); nothing was stored, try again later'],
   // 504, not 503: the backend (an upstream) did not answer in time, and a 503
   // tells clients and proxies that nothing happened and a retry is safe.
   OUTCOME_UNKNOWN: [504, 'Redis did not answer in time: the event may have been stored and sent; retry with the same Idempotency-Key, or check before retrying']
@@ -93,7 +94,7 @@ export const apiErrors = {
   401: response('Credentials are configured and the request has no valid bearer token.', 'TOKEN_REQUIRED', 'TOKEN_INVALID', 'TOKEN_EXPIRED'),
   403: response('The token is valid but lacks the scope the route needs.', 'SCOPE_MISSING'),
   429: response('Too many wrong tokens from this address (AUTH_FAILURE_MAX); see Retry-After.', 'AUTH_RATE_LIMITED'),
-  503: response('Overloaded, or (with Redis) Redis unreachable; see Retry-After.', 'OVERLOADED', 'BACKEND_UNAVAILABLE')
+  503: response('Overloaded, (with Redis) Redis unreachable, or (with SQLite) the database file cannot be written; see Retry-After.', 'OVERLOADED', 'BACKEND_UNAVAILABLE', 'STORAGE_UNAVAILABLE')
 }
 
 // And those of the publishing routes.

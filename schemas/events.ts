@@ -46,7 +46,7 @@ export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const
 export const AlertState = enumOf(ALERT_STATES, 'open -> acknowledged -> resolved, or open -> resolved.')
 export type AlertState = Static<typeof AlertState>
 
-export const SOURCES = ['api', 'ticker', 'alertmanager', 'heartbeat'] as const
+export const SOURCES = ['api', 'ticker', 'alertmanager', 'heartbeat', 'pagerduty', 'grafana'] as const
 export const Source = enumOf(SOURCES, 'What raised the alert.')
 export type Source = Static<typeof Source>
 
@@ -55,8 +55,18 @@ export const Change = enumOf(CHANGES, 'What happened to the alert.')
 export type Change = Static<typeof Change>
 
 const key = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', [WELL_FORMED]: true, description: 'The identity of the incident: raising an alert with the key of one that is not resolved updates that one instead of adding a second.', examples: ['disk-full:db1'] })
-const link = Type.String({ maxLength: 2000, pattern: '^[hH][tT][tT][pP][sS]?://[^\\s]+$', description: 'An http or https URL: a runbook, a graph.', examples: ['https://runbooks.example.com/disk-full'] })
+/** An http or https URL (the scheme in any case). */
+export const LINK_PATTERN = '^[hH][tT][tT][pP][sS]?://[^\\s]+$'
+/** Visible ASCII: what a header value or an external id may hold. */
+export const VISIBLE_ASCII = '^[\\x21-\\x7e]+$'
+const link = Type.String({ maxLength: 2000, pattern: LINK_PATTERN, description: 'An http or https URL: a runbook, a graph.', examples: ['https://runbooks.example.com/disk-full'] })
 const tags = Type.Array(Type.String({ minLength: 1, maxLength: 50, pattern: '\\S', [WELL_FORMED]: true }), { maxItems: 10, description: 'Up to 10 labels of up to 50 characters.', examples: [['db', 'disk']] })
+/** The most JSON an alert's details may take; larger details are replaced by a note saying so (plugins/core/details.ts). */
+export const DETAILS_MAX_BYTES = 8 * 1024
+const details = Type.Record(Type.String(), Type.Unknown(), {
+  description: `What the sender added for people to read, kept as it sent it (PagerDuty's custom_details; Grafana's values and links): a JSON object of at most ${DETAILS_MAX_BYTES} bytes. Absent on alerts raised through the API.`,
+  examples: [{ firing: 'disk 95% on db1', num_firing: '1' }]
+})
 const who = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', [WELL_FORMED]: true, description: 'Who did it.', examples: ['Jose'] })
 
 export const AlertInput = Type.Object({
@@ -73,6 +83,16 @@ export const AlertInput = Type.Object({
 })
 export type AlertInput = Static<typeof AlertInput>
 
+/** A plain-text alert's body: the message, under the message's rules. */
+export const AlertText = Type.String({
+  minLength: 1,
+  maxLength: 1000,
+  pattern: NOT_BLANK,
+  [WELL_FORMED]: true,
+  description: 'The message, as plain text (UTF-8), with the same rules as `message`; a final line break is dropped. The other fields come from the headers below or the query string.',
+  examples: ['Backup failed on db1']
+})
+
 export const ChatInput = Type.Object({ sender, message: chatText }, {
   additionalProperties: false,
   description: 'A chat message. id, timestamp and type are set by the server.',
@@ -85,14 +105,35 @@ export const PublishHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({
     minLength: 1,
     maxLength: 200,
-    pattern: '^[\\x21-\\x7e]+$',
-    description: 'Optional; any 1 to 200 visible ASCII characters, e.g. a UUID. A retry with the same key (within IDEMPOTENCY_TTL_MS, 24 h) gets the first result (with Idempotent-Replayed: true) and publishes nothing; the same key with a different body is 422. Keys are shared by every client and instance: make them unique.',
-    examples: ['9b2f6f7e-3c1a-4d7e-8a51-2f1f1f5d0c11']
+    pattern: VISIBLE_ASCII,
+    // No example: Swagger UI copies one into the "Try it out" form, and every
+    // later request from that form would reuse the key (422 for another body).
+    description: 'Optional; any 1 to 200 visible ASCII characters, e.g. a new UUID per request. A retry with the same key (within IDEMPOTENCY_TTL_MS, 24 h) gets the first result (with Idempotent-Replayed: true) and publishes nothing; the same key with a different body is 422. Keys are shared by every client and instance: make them unique.'
   }))
+})
+
+// A plain-text alert's fields (POST /alerts with a text body); unused with JSON, which carries them itself.
+const textField = (description: string) => Type.Optional(Type.String({ description }))
+export const AlertHeaders = Type.Object({
+  ...PublishHeaders.properties,
+  'x-location': textField('With a text body: the location (required here or as ?location=). UTF-8 as sent.'),
+  'x-severity': textField('With a text body: info, warning (the default) or critical; also ?severity=.'),
+  'x-key': textField('With a text body: the key; also ?key=.'),
+  'x-tags': textField('With a text body: tags as a comma list (db,disk); also ?tags=.'),
+  'x-link': textField('With a text body: the link; also ?link=.')
 })
 
 export const EventType = Type.Unsafe<'alert' | 'chat' | 'alert_update'>({ type: 'string', enum: ['alert', 'chat', 'alert_update'] })
 export type EventType = Static<typeof EventType>
+
+export const NOTES_MAX = 20
+export const Note = Type.Object({
+  at: timestamp,
+  by: who,
+  action: Type.Unsafe<'acknowledged' | 'resolved'>({ type: 'string', enum: ['acknowledged', 'resolved'], description: 'What was done when the note was given.' }),
+  text: Type.String({ maxLength: 1000, description: 'What the person said.' })
+}, { description: 'A note given with an acknowledge or a resolve.' })
+export type Note = Static<typeof Note>
 
 export const Alert = Type.Object({
   id,
@@ -108,12 +149,14 @@ export const Alert = Type.Object({
   key: Type.Optional(key),
   link: Type.Optional(link),
   tags: Type.Optional(tags),
+  details: Type.Optional(details),
   acknowledgedBy: Type.Optional(who),
   acknowledgedAt: Type.Optional(timestamp),
   resolvedBy: Type.Optional(who),
   resolvedAt: Type.Optional(timestamp),
   escalations: Type.Optional(Type.Integer({ minimum: 1, description: 'How many times it was announced again while nobody acknowledged it.' })),
-  escalatedAt: Type.Optional(timestamp)
+  escalatedAt: Type.Optional(timestamp),
+  notes: Type.Optional(Type.Array(Note, { maxItems: NOTES_MAX, description: `The notes given with acknowledge and resolve, oldest first (the newest ${NOTES_MAX}).` }))
 }, {
   description: 'An alert as stored and broadcast: the fields of the original contract first, then its lifecycle.'
 })
@@ -147,8 +190,13 @@ export const Event = Type.Union([Alert, Chat, AlertUpdate])
 export type Event = Static<typeof Event>
 export type EventOf<T extends EventType> = Extract<Event, { type: T }>
 
+/** An alert's details (see DETAILS_MAX_BYTES). */
+export type AlertDetails = Record<string, unknown>
+/** What raises or repeats an alert: the client's input, and the details an integration keeps on it. */
+export type AlertFields = AlertInput & { details?: AlertDetails }
+
 // What a publisher hands over: the input, and for alerts what raised it.
-export type Draft = { type: 'alert', source?: Source } & AlertInput | { type: 'chat' } & ChatInput
+export type Draft = { type: 'alert', source?: Source } & AlertFields | { type: 'chat' } & ChatInput
 
 /** Body of acknowledge and resolve. */
 export const ActionInput = Type.Object({
@@ -205,3 +253,41 @@ export const ChatHistory = Type.Object({
   count: Type.Integer({ minimum: 0 })
 })
 export type ChatHistory = Static<typeof ChatHistory>
+
+export const TIMELINE_KINDS = ['raised', 'repeated', 'acknowledged', 'resolved', 'escalated'] as const
+export const TimelineEntry = Type.Object({
+  eventId: { ...id, description: 'The event that made the change (a since= point).' },
+  at: timestamp,
+  kind: enumOf(TIMELINE_KINDS, 'What happened.'),
+  by: Type.Optional(who),
+  note: Type.Optional(Type.String({ maxLength: 1000 })),
+  count: Type.Integer({ minimum: 1, description: 'The alert\'s count after it.' }),
+  state: AlertState,
+  severity: Severity,
+  message,
+  location,
+  previous: Type.Optional(AlertBefore)
+}, { description: 'One change of an alert, with the fields it left.' })
+export type TimelineEntry = Static<typeof TimelineEntry>
+
+export const Timeline = Type.Object({
+  alert: Alert,
+  timeline: Type.Array(TimelineEntry, { description: 'Oldest first.' }),
+  count: Type.Integer({ minimum: 0 }),
+  complete: Type.Boolean({ description: 'false when the store no longer holds the alert\'s first events (memory and Redis keep REPLAY_WINDOW events of each stream): the timeline then starts later.' })
+})
+export type Timeline = Static<typeof Timeline>
+
+export const EXPORT_FORMATS = ['ndjson', 'csv'] as const
+export const ExportQuery = Type.Object({
+  format: Type.Optional(enumOf(EXPORT_FORMATS, 'ndjson (one alert per line, as the API shows it; the default) or csv (a header row, RFC 4180 quoting).')),
+  state: Type.Optional(commaList('Comma list of states.')),
+  severity: Type.Optional(commaList('Comma list of severities.')),
+  min_severity: Type.Optional(Type.String({ maxLength: 20, description: 'The least severity: info < warning < critical.' })),
+  location: Type.Optional(commaList('Comma list of locations.')),
+  key: Type.Optional(commaList('Comma list of keys.')),
+  tag: Type.Optional(commaList('Comma list of tags: an alert with any of them passes.')),
+  since: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only alerts raised after this: a duration back from now ("7d") or an ISO 8601 date-time with its zone.', examples: ['7d'] })),
+  until: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only alerts raised before this: a duration back from now or an ISO 8601 date-time with its zone.', examples: ['2026-01-01T00:00:00Z'] }))
+}, { additionalProperties: false })
+export type ExportQuery = Static<typeof ExportQuery>

@@ -133,7 +133,7 @@ t.test('malformed payloads: 400 naming the field, and nothing stored (all alerts
 })
 
 t.test('a large group (just under 1 MiB, over the API\'s 64 KiB) is taken whole; unknown fields are ignored', async (t) => {
-  const app = await build(t, { HISTORY_SIZE: 1000 })
+  const app = await build(t, { HISTORY_SIZE: 1000, REPLAY_WINDOW: 1000 })
   const alerts = Array.from({ length: 500 }, (_, i) => amAlert({ fingerprint: `fp${i}`, annotations: { summary: `s${i}`, description: 'd'.repeat(1500) } }))
   const res = await post(app, payload(alerts, { groupKey: '{}:{alertname="DiskFull"}', truncatedAlerts: 0, somethingNew: true }))
   t.equal(res.statusCode, 200)
@@ -168,7 +168,7 @@ const generatedPayload = fc.oneof(
 )
 
 t.test('generated payloads: never a 5xx, never a partial store', async (t) => {
-  const app = await build(t, { HISTORY_SIZE: 100_000 })
+  const app = await build(t, { HISTORY_SIZE: 100_000, REPLAY_WINDOW: 100_000 })
   await fc.assert(fc.asyncProperty(generatedPayload, async (body) => {
     let raw: string | undefined
     try { raw = JSON.stringify(body) } catch { raw = undefined }

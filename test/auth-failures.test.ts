@@ -37,10 +37,11 @@ t.test('past AUTH_FAILURE_MAX wrong tokens, every route behind the token answers
   t.equal((await app.inject({ url: '/alerts/history', headers: { authorization: `Bearer ${TOKEN}` } })).json().count, 0, 'nothing the attacker sent was stored')
 })
 
-t.test('a missing token is not a guess and is never counted; right tokens are not either', async (t) => {
+t.test('a missing token is not a guess and is never counted, nor one sent without "Bearer "; right tokens are not either', async (t) => {
   const app = await build(t, LIMITS)
   for (let i = 0; i < 10; i++) {
     t.equal((await app.inject({ url: '/alerts/history', remoteAddress: '10.0.0.8' })).statusCode, 401)
+    t.equal((await app.inject({ url: '/alerts/history', ...from('10.0.0.8', TOKEN) })).statusCode, 401)
     t.equal((await app.inject({ url: '/alerts/history', ...from('10.0.0.8', `Bearer ${TOKEN}`) })).statusCode, 200)
   }
   t.equal((await app.inject({ url: '/alerts/history', ...from('10.0.0.8', 'Bearer wrong') })).statusCode, 401, 'the budget is whole')

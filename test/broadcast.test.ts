@@ -6,7 +6,7 @@ import { textFrame } from '../plugins/core/framing'
 import type { WebSocket } from 'ws'
 
 t.test('under bursts from every publishing path, every client gets every event once, in publish order', async (t) => {
-  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 5000, WS_CHAT_RATE: 1e6, WS_CHAT_BURST: 1e6 })
+  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 5000, REPLAY_WINDOW: 5000, WS_CHAT_RATE: 1e6, WS_CHAT_BURST: 1e6 })
   const clients = await Promise.all(Array.from({ length: 40 }, async () => await Client.open(`${wsUrl}/ws`, t)))
   const chatter = clients[0] as Client
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { build, buildLogged } from './helpers/app'
-import { loadConfig, trustedProxies } from '../plugins/app/config'
+import { loadConfig, meantSetting, misspeltSettings, trustedProxies } from '../plugins/app/config'
 import { commaList } from '../schemas/config'
 
 t.test('defaults match the original service', async (t) => {
@@ -93,4 +93,16 @@ t.test('the logger level comes from LOG_LEVEL', async (t) => {
 t.test('commaList trims and drops empty items', async (t) => {
   t.same(commaList(' GET, POST ,,'), ['GET', 'POST'])
   t.same(commaList(''), [])
+})
+
+t.test('a variable one slip away from a setting gets a warning naming the setting; the rest of the environment none', async (t) => {
+  t.equal(meantSetting('TOKEN_FILE'), 'TOKENS_FILE')
+  t.equal(meantSetting('LOGLEVEL'), 'LOG_LEVEL')
+  t.equal(meantSetting('REDIS_URI'), 'REDIS_URL')
+  t.equal(meantSetting('port'), 'PORT', 'case alone')
+  t.equal(meantSetting('ALERT_INTERVAL_SM'), 'ALERT_INTERVAL_MS', 'two letters swapped')
+  for (const name of ['TOKENS_FILE', 'PORT', 'HOME', 'PATH', 'HOSTNAME', 'PWD', 'TERM', 'LANG', 'NODE_ENV', 'REDIS_PORT', 'KUBERNETES_PORT', 'npm_config_cache', 'CI', '_']) {
+    t.equal(meantSetting(name), undefined, name)
+  }
+  t.same(misspeltSettings({ TOKEN_FILE: '/etc/alerts/tokens.json', HOME: '/root', PORT: '8000' }), ['TOKEN_FILE is not a setting of this server and is ignored: did you mean TOKENS_FILE?'])
 })

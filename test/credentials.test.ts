@@ -75,17 +75,40 @@ t.test('credentials: API_TOKEN, METRICS_TOKEN, entries by hash; expiry and revoc
   store.replace([])
   t.equal(store.lapse(identity), 'revoked')
   t.equal(store.lapse(store.identify('api-token') as NonNullable<typeof identity>), undefined, 'API_TOKEN is never revoked')
+  t.equal(store.current(identity), undefined, 'a removed entry has no rights left')
+
+  // The entry as it now stands, not as it was when the identity was handed out.
+  store.replace([{ name: 'lobby', scopes: ['metrics'], hash: HASH }])
+  t.equal(store.lapse(identity), 'unsubscribed', 'no longer holds subscribe')
+  t.match(store.current(identity), { name: 'lobby', scopes: ['metrics'], expires: undefined })
+  store.replace([{ name: 'lobby', scopes: ['admin'], hash: HASH }])
+  t.equal(store.lapse(identity), undefined, 'admin holds subscribe; an expires removed on a reload no longer applies')
+  store.replace([{ name: 'lobby', scopes: ['subscribe'], hash: HASH, expires: 1000 }])
+  t.equal(store.lapse(identity), 'expired', 'an expires moved into the past on a reload')
+  t.equal(store.current(identity), undefined)
 
   const none = createCredentials({ apiToken: '', metricsToken: '', now: () => now })
   t.equal(none.identify(''), undefined, 'an empty API_TOKEN matches nothing')
 })
 
 t.test('JWT claims: sub, scope and exp required; unknown scopes skipped', async (t) => {
-  t.same(readClaims({ sub: 'ana', scope: 'subscribe publish other', exp: 10 }), { name: 'ana', scopes: ['subscribe', 'publish'], expires: 10000, credential: 'jwt', named: true })
+  t.same(readClaims({ sub: 'ana', scope: 'subscribe publish other', exp: 10 }), { name: 'jwt:ana', scopes: ['subscribe', 'publish'], expires: 10000, credential: 'jwt', named: true })
   t.match(readClaims({ scope: 'admin', exp: 1 }), /"sub"/)
   t.match(readClaims({ sub: 'x'.repeat(201), scope: 'admin', exp: 1 }), /"sub"/)
   t.match(readClaims({ sub: 'a', scope: ['admin'], exp: 1 }), /"scope"/)
   t.match(readClaims({ sub: 'a', scope: 'admin', exp: '1' }), /"exp"/)
+  // exp and nbf: seconds a Date can hold, or the token is not valid (one rule, wherever a JWT is taken).
+  for (const exp of [1e300, -1e300, 8.64e12 + 1, Infinity, NaN]) t.match(readClaims({ sub: 'a', scope: 'admin', exp }), /"exp"/, `exp ${exp}`)
+  t.match(readClaims({ sub: 'a', scope: 'admin', exp: 8.64e12 }), { expires: 8.64e15 }, 'the last moment a Date holds')
+  for (const nbf of [-1e300, 1e300, '0']) t.match(readClaims({ sub: 'a', scope: 'admin', exp: 10, nbf }), /"nbf"/, `nbf ${String(nbf)}`)
+  t.match(readClaims({ sub: 'a', scope: 'admin', exp: 10, nbf: 5 }), { name: 'jwt:a' })
+  // sub: the text rules of `by`, on one line, and never the name of a token.
+  for (const sub of ['\u200b', 'a\nb', 'ro\u200bot', '\u0000', ' ', '\ud800', 'x'.repeat(197), '']) {
+    t.match(readClaims({ sub, scope: 'admin', exp: 10 }), /"sub"/, `sub ${JSON.stringify(sub)}`)
+  }
+  t.match(readClaims({ sub: 'Ana María 🙂', scope: 'admin', exp: 10 }), { name: 'jwt:Ana María 🙂' })
+  t.match(readClaims({ sub: 'x'.repeat(196), scope: 'admin', exp: 10 }), { name: 'jwt:' + 'x'.repeat(196) })
+  t.match(parseTokensFile(JSON.stringify([{ name: 'jwt:root', scopes: ['admin'], hash: hashToken('t') }])), /must not start with jwt:/)
   t.match(readClaims(null), /"sub"/)
   t.ok(looksLikeJwt('a.b.c'))
   t.ok(looksLikeJwt('a.b.'))

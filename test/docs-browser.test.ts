@@ -40,6 +40,30 @@ test('Swagger UI "Try it out" on POST /alerts works in a real browser under the 
   t.same(problems.filter((p) => /Content Security Policy|Refused/i.test(p)), [], 'no CSP violation')
 })
 
+test('Swagger UI raises three different alerts in a row: the Idempotency-Key field starts empty and stays so', async (t) => {
+  const { fastify, url } = await listen(t)
+  const page = await newPage(t)
+  await page.goto(`${url}/docs`)
+  const op = page.locator('#operations-alerts-post_alerts')
+  await op.locator('.opblock-summary').click()
+  await op.getByRole('button', { name: 'Try it out' }).click()
+  const keyField = op.locator('tr[data-param-name="idempotency-key"] input')
+  t.equal(await keyField.inputValue(), '', 'nothing pre-filled')
+
+  const statuses: string[] = []
+  for (const location of ['Gate 1', 'Gate 2', 'Gate 3']) {
+    await op.locator('textarea.body-param__text').fill(JSON.stringify({ message: `Raised from the docs at ${location}`, location }))
+    await op.getByRole('button', { name: 'Execute' }).click()
+    // Each answer replaces the last: wait for the one naming this alert.
+    await op.locator('.live-responses-table .response-col_description').filter({ hasText: `Raised from the docs at ${location}` }).first().waitFor()
+    statuses.push((await op.locator('.live-responses-table .response .response-col_status').first().innerText()).split('\n')[0]?.trim() ?? '')
+    await op.getByRole('button', { name: 'Clear' }).click()
+  }
+  t.same(statuses, ['200', '200', '200'])
+  const history = (await fastify.inject('/alerts/history')).json() as { alerts: Array<{ location: string }> }
+  t.same(history.alerts.map((a) => a.location), ['Gate 1', 'Gate 2', 'Gate 3'])
+})
+
 test('Swagger UI "Authorize" sends the bearer token when API_TOKEN is set', async (t) => {
   const { fastify, url } = await listen(t, { API_TOKEN: 'docs-token-123' })
   const page = await newPage(t)

@@ -21,7 +21,7 @@ t.test('every error carries a code from the one list, beside statusCode, error a
     ['wrong token', { url: '/alerts/history', headers: { authorization: 'Bearer nope' } }, 401, 'TOKEN_INVALID'],
     ['invalid body', { method: 'POST', url: '/alerts', headers: auth, payload: { message: 'm' } }, 400, 'VALIDATION_FAILED'],
     ['broken JSON', { method: 'POST', url: '/alerts', headers: { ...auth, 'content-type': 'application/json' }, payload: '{' }, 400, 'INVALID_JSON'],
-    ['text body', { method: 'POST', url: '/alerts', headers: { ...auth, 'content-type': 'text/plain' }, payload: 'x' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['XML body', { method: 'POST', url: '/alerts', headers: { ...auth, 'content-type': 'application/xml' }, payload: '<x/>' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['large body', { method: 'POST', url: '/alerts', headers: { ...auth, 'content-type': 'application/json' }, payload: JSON.stringify({ pad: 'x'.repeat(70_000) }) }, 413, 'BODY_TOO_LARGE'],
     ['plain GET /ws', { url: '/ws', headers: auth }, 426, 'UPGRADE_REQUIRED'],
     ['preflight without its headers', { method: 'OPTIONS', url: '/alerts' }, 400, 'INVALID_PREFLIGHT']
@@ -106,7 +106,7 @@ t.test('the OpenAPI document gives each error status of a route its own example'
   t.same(codes('504'), ['OUTCOME_UNKNOWN'])
   t.same(codes('401', '/alerts/history', 'get'), ['TOKEN_REQUIRED', 'TOKEN_INVALID', 'TOKEN_EXPIRED'])
   t.same(codes('403', '/alerts/history', 'get'), ['SCOPE_MISSING'])
-  t.same(codes('503', '/alerts/history', 'get'), ['OVERLOADED', 'BACKEND_UNAVAILABLE'])
+  t.same(codes('503', '/alerts/history', 'get'), ['OVERLOADED', 'BACKEND_UNAVAILABLE', 'STORAGE_UNAVAILABLE'])
   t.ok(errorSchema('400').schema.properties.code, 'the schema has the code')
   t.ok(errorSchema('400').schema.required.includes('code'))
 })

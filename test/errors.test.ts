@@ -1,5 +1,6 @@
 import t from 'tap'
 import { buildLogged } from './helpers/app'
+import { SLOW_REQUEST_MS } from '../app'
 import { waitFor } from './helpers/wait'
 import { Client } from './helpers/ws-client'
 
@@ -88,4 +89,19 @@ t.test('a refused JSON body says why: where the syntax breaks, or the key that c
     t.notMatch(res.json().message, /secret/, 'the body is not echoed')
   }
   t.equal((await fastify.inject('/alerts/history')).json().count, 0, 'nothing stored')
+})
+
+t.test('a successful request is logged at debug; a refused, failed or slow one at info or above', async (t) => {
+  const { fastify, lines } = await buildLogged(t, { LOG_LEVEL: 'debug' }, (app) => {
+    app.get('/boom', async () => { throw new Error('boom') })
+    // Slow for real: the request's own elapsed time is what the log reads.
+    app.get('/slow', async () => await new Promise<string>((resolve) => setTimeout(() => resolve('done'), SLOW_REQUEST_MS + 50)))
+  })
+  await fastify.inject('/alerts/history')
+  await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'm' } })
+  await fastify.inject('/boom')
+  await fastify.inject('/slow')
+  const completed = lines.filter((l) => l.msg === 'request completed').map((l) => [(l.res as { statusCode: number }).statusCode, l.level, (l.responseTime as number) >= SLOW_REQUEST_MS])
+  t.same(completed, [[200, 20, false], [400, 30, false], [500, 30, false], [200, 30, true]])
+  t.same(lines.filter((l) => l.msg === 'incoming request').map((l) => l.level), [20, 20, 20, 20])
 })

@@ -148,6 +148,37 @@ t.test('a list parameter given more than once is one comma list on /ws, /events 
   t.equal((await fastify.inject({ url: '/alerts?cache=1&cache=2' })).statusCode, 200, 'a parameter the route does not take is dropped, given once or twice')
 })
 
+t.test('a value with a comma: given as a repeated parameter, each value is taken whole, on /ws, /events and GET /alerts', async (t) => {
+  const { fastify, url, wsUrl } = await listen(t)
+  const raise = async (location: string, tags?: string[]): Promise<string> =>
+    (await fastify.publisher.publish({ type: 'alert', message: location, location, ...(tags === undefined ? {} : { tags }) })).id
+  const paris = await raise('Paris, France', ['a,b'])
+  await raise('Paris')
+  await raise('France')
+  const lyon = await raise('Lyon')
+  const one = 'location=Paris%2C%20France&location='
+  const two = 'location=Paris%2C%20France&location=Lyon'
+
+  const board = async (query: string): Promise<string[]> => (await fastify.inject({ url: `/alerts?${query}` })).json().alerts.map((a: Alert) => a.id)
+  t.same(await board(one), [paris], 'one value with a comma, an empty one beside it')
+  t.same(await board(two), [lyon, paris], 'two values, one with a comma')
+  t.same(await board('tag=a%2Cb&tag=a%2Cb'), [paris], 'a tag with a comma')
+  t.same((await board('location=Paris%2C%20France')).length, 2, 'given once, it is a comma list, as before: Paris and France')
+  t.same((await fastify.inject({ url: '/alerts?location=&location=' })).json().message, 'querystring/location must list at least one value')
+  // Names from a fixed set hold no comma: split at commas in either form, as before.
+  t.same((await fastify.inject({ url: '/alerts?severity=info,critical&severity=warning' })).json().count, 4)
+  t.equal((await fastify.inject({ url: '/events?poll=1&types=chat,alert_update&types=alert' })).statusCode, 200)
+
+  const stream = await StreamClient.open(`${url}/events?poll=1&format=ndjson&since=all&${two}`, t)
+  await stream.ended
+  t.same(stream.records.map((r) => r.data.id), [paris, lyon], 'an /events replay')
+  const client = await Client.open(`${wsUrl}/ws?since=all&${one}`, t)
+  t.equal((await client.next()).id, paris, 'a /ws replay')
+  await raise('Paris')
+  const live = await raise('Paris, France')
+  t.equal((await client.next()).id, live, 'and live: Paris alone did not pass')
+})
+
 t.test('since: id, all, durations, ISO 8601; mistakes that look like times are refused', async (t) => {
   const now = Date.parse('2026-01-01T12:00:00Z')
   t.same(parseSince('all', now), { kind: 'all' })
@@ -241,7 +272,7 @@ const chunks = fc.array(fc.array(step, { minLength: 1, maxLength: 4 }), { minLen
 const transports = fc.constantFrom('sse' as const, 'ndjson' as const, 'websocket' as const)
 
 t.test('property: every subscriber\'s stream is the full stream with its filter applied, on every transport', async (t) => {
-  const { fastify, url, wsUrl } = await listen(t, { HISTORY_SIZE: 1000 })
+  const { fastify, url, wsUrl } = await listen(t, { HISTORY_SIZE: 1000, REPLAY_WINDOW: 1000 })
   const { publisher, backend: { store }, fanout } = fastify
   let runs = 0
   await fc.assert(fc.asyncProperty(fc.array(fc.tuple(spec, transports), { minLength: 1, maxLength: 5 }), chunks, async (subscribers, steps) => {

@@ -304,7 +304,7 @@ t.test('per address too; a stream that ends frees its place even when its connec
 })
 
 t.test('a reader that stops reading is cut at WS_MAX_BUFFERED_BYTES; the others get everything, in order', async (t) => {
-  const { fastify, url } = await listen(t, { WS_MAX_BUFFERED_BYTES: 64 * 1024, HISTORY_SIZE: 5 })
+  const { fastify, url } = await listen(t, { WS_MAX_BUFFERED_BYTES: 64 * 1024, HISTORY_SIZE: 5, REPLAY_WINDOW: 5 })
   const port = new URL(url).port
   // A raw socket that sends the request and never reads the answer.
   const slow = connect(Number(port), '127.0.0.1')

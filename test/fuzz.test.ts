@@ -32,7 +32,7 @@ const body = fc.oneof(
 )
 
 t.test('POST /alerts and /message: stored exactly when valid, never 5xx', async (t) => {
-  const app = await build(t, { HISTORY_SIZE: SIZE })
+  const app = await build(t, { HISTORY_SIZE: SIZE, REPLAY_WINDOW: SIZE })
   let alerts = 0
   let chats = 0
   await fc.assert(fc.asyncProperty(fc.constantFrom('/alerts', '/message'), body, async (url, payload) => {
@@ -55,7 +55,7 @@ t.test('POST /alerts and /message: stored exactly when valid, never 5xx', async 
 })
 
 t.test('random methods, paths, query strings, headers and raw bodies: never 5xx', async (t) => {
-  const app = await build(t, { HISTORY_SIZE: SIZE })
+  const app = await build(t, { HISTORY_SIZE: SIZE, REPLAY_WINDOW: SIZE })
   const token = fc.stringMatching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}$/)
   const headerValue = fc.stringMatching(/^[\x20-\x7e]{0,60}$/)
   await fc.assert(fc.asyncProperty(
@@ -80,7 +80,7 @@ t.test('random methods, paths, query strings, headers and raw bodies: never 5xx'
 })
 
 t.test('random WebSocket frames: errors for the bad, chat for the good, the socket stays open', async (t) => {
-  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: SIZE, WS_CHAT_RATE: 1e6, WS_CHAT_BURST: 1e6, WS_MAX_INVALID_FRAMES: 1e6 })
+  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: SIZE, REPLAY_WINDOW: SIZE, WS_CHAT_RATE: 1e6, WS_CHAT_BURST: 1e6, WS_MAX_INVALID_FRAMES: 1e6 })
   const client = await Client.open(`${wsUrl}/ws`, t)
   let chats = 0
   const frame = fc.oneof(

@@ -16,7 +16,7 @@ t.test('/health and /ready answer 200 on a running server', async (t) => {
 })
 
 t.test('readiness says "starting" before the server is ready and "shutting down" once closing begins', async (t) => {
-  const app = buildApp(loadConfig({ ALERT_INTERVAL_MS: 0 }), false)
+  const app = buildApp(loadConfig({ ALERT_INTERVAL_MS: 0, STORE: 'memory' }), false)
   await app.after()
   t.equal(app.readiness.problem(), 'starting')
   let during: string | undefined

@@ -314,3 +314,49 @@ t.test('the OpenAPI document lists only answers a ping can give: no 415 (its bod
   t.notOk(responses.includes('422'), '422')
   t.ok(responses.includes('413'), 'a body past the limit is still 413')
 })
+
+t.test('GET /heartbeats pages with limit and cursor, by name; without them it answers every monitor, as before', async (t) => {
+  const app = await build(t)
+  const names = Array.from({ length: 5000 }, (_, i) => `job-${String(i).padStart(5, '0')}`)
+  // Added out of order: the pages are by name whatever the order of creation.
+  for (const name of [...names].reverse()) await app.heartbeats.ping(name, {})
+
+  const whole = await app.inject('/heartbeats')
+  t.equal(whole.json().count, 5000, 'no paging parameter: every monitor')
+  t.notOk('next' in whole.json())
+
+  const seen: string[] = []
+  let cursor: string | undefined
+  let pages = 0
+  do {
+    const res = await app.inject(`/heartbeats?limit=1000${cursor === undefined ? '' : `&cursor=${cursor}`}`)
+    t.equal(res.statusCode, 200)
+    const body = res.json() as { heartbeats: Array<{ name: string }>, count: number, next?: string }
+    t.equal(body.count, body.heartbeats.length)
+    t.ok(body.count <= 1000 && res.body.length < whole.body.length / 4, `page ${pages}: ${res.body.length} bytes, a fifth of the whole`)
+    seen.push(...body.heartbeats.map((m) => m.name))
+    cursor = body.next
+    pages++
+  } while (cursor !== undefined && pages < 10)
+  t.equal(pages, 5)
+  t.same(seen, names, 'every monitor once, by name')
+
+  const first = (await app.inject('/heartbeats?limit=2')).json()
+  t.same(first.heartbeats.map((m: { name: string }) => m.name), names.slice(0, 2))
+  const byCursor = (await app.inject(`/heartbeats?cursor=${first.next as string}`)).json()
+  t.equal(byCursor.count, 100, 'a cursor alone: a page of 100')
+  t.equal(byCursor.heartbeats[0].name, names[2])
+  // A monitor removed between pages does not shift the next one.
+  await app.heartbeats.remove(names[1] as string)
+  t.equal((await app.inject(`/heartbeats?limit=1&cursor=${first.next as string}`)).json().heartbeats[0].name, names[2])
+
+  for (const [query, message] of <Array<[string, string]>>[
+    ['cursor=nope', 'querystring/cursor is not a cursor this server gave out'],
+    ['limit=0', 'querystring/limit must be at least 1'],
+    ['limit=1001', 'querystring/limit must be at most 1000'],
+    ['limit=1&limit=2', 'querystring/limit is given 2 times; give it once']
+  ]) {
+    const res = await app.inject(`/heartbeats?${query}`)
+    t.same([res.statusCode, res.json().message], [400, message], query)
+  }
+})

@@ -6,6 +6,7 @@ import { build, listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
 import { mockTimers } from './helpers/clock'
 import { instance, PrivateRedis, redisClient, redisEnv, redisTest } from './helpers/redis'
+import { BACKEND_KINDS, backendEnv, backendTest } from './helpers/backends'
 
 // Idempotency-Key on POST /alerts and POST /message: a retry with the same key
 // gets the first answer and publishes nothing, in memory and on Redis, also
@@ -18,13 +19,9 @@ async function postWith (app: FastifyInstance, url: string, payload: object, key
   return { status: res.statusCode, body: res.json(), replayed: res.headers['idempotent-replayed'] }
 }
 
-const modes: Array<[string, (t: Test) => Record<string, string | number>]> = [
-  ['memory', () => ({})],
-  ['redis', (t) => redisEnv(t)]
-]
-
-for (const [kind, env] of modes) {
-  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
+for (const kind of BACKEND_KINDS) {
+  const env = (t: Test): Record<string, string | number> => backendEnv(t, kind)
+  const test = (name: string, fn: (t: Test) => Promise<void>): void => backendTest(kind, name.replace(`${kind}: `, ''), fn)
 
   test(`${kind}: a retry with the same key gets the first event and publishes nothing`, async (t) => {
     const { fastify, wsUrl } = await listen(t, env(t))
@@ -152,4 +149,28 @@ redisTest('redis stall: the publish times out as outcome unknown, the event stil
   t.equal((await fastify.inject('/alerts/history')).json().count, 1, 'stored once')
   const next = await postWith(fastify, '/alerts', { message: 'next', location: 'l' }, 'other-key')
   t.same(await client.next(), next.body, 'and sent once')
+})
+
+t.test('memory: idempotency keys are capped per client and in total, the oldest forgotten first, and counted in metrics', async (t) => {
+  const stats = { held: 0, dropped: 0 }
+  const store = createMemoryStore({ historySize: 100, onceKeysMax: 5, onceKeysPerOwnerMax: 3, onceStats: stats })
+  const use = async (key: string, owner: string): Promise<boolean> =>
+    (await store.append(stamp({ type: 'chat', sender: owner, message: key }), undefined, { key, ttlMs: 60_000, owner })).stored
+  for (const key of ['a1', 'a2', 'a3', 'a4']) t.ok(await use(key, 'a'))
+  t.same(stats, { held: 3, dropped: 1 }, 'a client over its cap loses its own oldest')
+  t.ok(await use('a1', 'a'), 'a1 was forgotten: it publishes again')
+  t.notOk(await use('a3', 'a'), 'a3 is still remembered')
+  for (const key of ['b1', 'b2', 'b3']) t.ok(await use(key, 'b'))
+  t.equal(stats.held, 5, 'never more than the total')
+  t.notOk(await use('b1', 'b'), 'the newest are kept')
+  t.ok(await use('a3', 'a'), 'the oldest of all (a3, then a4) went for the total cap')
+  t.equal(stats.dropped, 4)
+
+  const app = await build(t, { IDEMPOTENCY_KEYS_MAX: 10, IDEMPOTENCY_KEYS_PER_CLIENT: 2 })
+  for (const key of ['k1', 'k2', 'k3']) t.equal((await postWith(app, '/message', { sender: 's', message: key }, key)).replayed, undefined)
+  t.equal((await postWith(app, '/message', { sender: 's', message: 'k3' }, 'k3')).replayed, 'true')
+  t.equal((await postWith(app, '/message', { sender: 's', message: 'k1' }, 'k1')).replayed, undefined, 'this client\'s oldest was forgotten')
+  const metrics = (await app.inject('/metrics')).body
+  t.match(metrics, /^alert_server_idempotency_keys 2$/m)
+  t.match(metrics, /^alert_server_idempotency_keys_dropped_total 2$/m)
 })

@@ -1,56 +1,12 @@
-import t, { type Test } from 'tap'
-import pino from 'pino'
-import type { Backend } from '../plugins/core/backend'
-import { createMemoryBackend } from '../plugins/core/memory-backend'
-import { createRedisBackend } from '../plugins/core/redis-backend'
 import { mockTimers } from './helpers/clock'
 import { Client } from './helpers/ws-client'
 import { post } from './helpers/http'
 import { waitFor } from './helpers/wait'
-import { SHARED_REDIS_URL, cluster, instance, redisEnv, redisPrefix, redisTest, type Instance } from './helpers/redis'
+import { cluster, instance, redisEnv, redisTest, type Instance } from './helpers/redis'
 
 type Json = Record<string, any>
 
-const log = pino({ level: 'silent' })
 const MINUTE = 60_000
-const settings = { everyMs: MINUTE, graceMs: 0, severity: 'critical' as const, location: 'l' }
-
-// The heartbeat store contract, the same in both modes.
-const kinds: Array<[string, (t: Test) => Promise<Backend>]> = [
-  ['memory', async () => createMemoryBackend({ historySize: 10 })],
-  ['redis', async (t) => {
-    const backend = createRedisBackend({ url: SHARED_REDIS_URL, prefix: redisPrefix(t), historySize: 10, log })
-    t.teardown(async () => await backend.close())
-    await backend.settled()
-    return backend
-  }]
-]
-
-for (const [kind, make] of kinds) {
-  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
-
-  test(`${kind} heartbeat store: ping, get, list, claim one miss per ping, remove`, async (t) => {
-    const { heartbeats } = await make(t)
-    t.same(await heartbeats.list(), [])
-    t.equal(await heartbeats.get('a'), undefined)
-    t.same(await heartbeats.ping('b', settings, 1000), { monitor: { name: 'b', ...settings, lastPing: 1000 }, wasMissed: false })
-    await heartbeats.ping('a', { ...settings, severity: 'info', location: 'Lisbon ✓' }, 2000)
-    t.same((await heartbeats.list()).map((m) => [m.name, m.lastPing, m.severity, m.location]), [['a', 2000, 'info', 'Lisbon ✓'], ['b', 1000, 'critical', 'l']])
-    t.equal(await heartbeats.claimMiss('b', 999), false, 'not the last ping')
-    const claims = await Promise.all(Array.from({ length: 20 }, async () => await heartbeats.claimMiss('b', 1000)))
-    t.equal(claims.filter(Boolean).length, 1, 'exactly one claim of the miss')
-    t.same(await heartbeats.get('b'), { name: 'b', ...settings, lastPing: 1000, missed: 1000 })
-    const next = await heartbeats.ping('b', settings, 5000)
-    t.equal(next.wasMissed, true, 'the ping ends the miss')
-    t.equal((await heartbeats.get('b'))?.missed, undefined)
-    t.equal((await heartbeats.ping('b', settings, 6000)).wasMissed, false)
-    t.equal(await heartbeats.claimMiss('b', 6000), true, 'a new ping can be missed again')
-    t.same(await heartbeats.remove('b'), { name: 'b', ...settings, lastPing: 6000, missed: 6000 })
-    t.equal(await heartbeats.remove('b'), undefined)
-    t.equal(await heartbeats.claimMiss('b', 6000), false, 'no monitor, no miss')
-    t.same((await heartbeats.list()).map((m) => m.name), ['a'])
-  })
-}
 
 redisTest('heartbeats on two instances: a ping to either counts, one alert per miss for the cluster, the other resolves it', async (t) => {
   const { clock, timers } = mockTimers()
@@ -108,6 +64,25 @@ redisTest('Alertmanager on two instances: a repeat through the other is the same
   const frames = [await onA.next<Json>(), await onA.next<Json>(), await onA.next<Json>(), await onA.next<Json>(), await onA.next<Json>()]
   t.same(frames.map((f) => f.change ?? f.type), ['alert', 'repeated', 'repeated', 'repeated', 'resolved'])
   t.match(frames[4], { alert: { count: 4, state: 'resolved', resolvedBy: 'alertmanager', source: 'alertmanager' } })
+})
+
+redisTest('PagerDuty and Grafana on two instances: one alert by key, its details kept as sent through Redis, resolved by the other', async (t) => {
+  const [a, b] = await cluster(t, 2, redisEnv(t)) as [Instance, Instance]
+  const onA = await Client.open(`${a.wsUrl}/ws`, t)
+  const details = { free: '3%', nested: { list: [1, 'two', null], empty: {}, none: [] }, unicode: 'São Paulo ✓' }
+  const trigger = { routing_key: 'x', event_action: 'trigger', dedup_key: 'disk/db1', payload: { summary: 'Disk full', source: 'db1', severity: 'error', custom_details: details } }
+  t.same((await post(`${a.url}/v2/enqueue`, trigger)).body, { status: 'success', message: 'Event processed', dedup_key: 'disk/db1' })
+  t.equal((await post(`${b.url}/v2/enqueue`, trigger)).status, 202)
+  t.equal((await post(`${b.url}/v2/enqueue`, { routing_key: 'x', event_action: 'resolve', dedup_key: 'disk/db1' })).status, 202)
+  const frames = [await onA.next<Json>(), await onA.next<Json>(), await onA.next<Json>()]
+  t.same(frames.map((f) => f.change ?? f.type), ['alert', 'repeated', 'resolved'])
+  t.same(frames[0]?.details, details, 'the details as sent, empty objects and arrays included')
+  t.match(frames[2], { alert: { key: 'pagerduty:disk/db1', count: 2, state: 'resolved', resolvedBy: 'pagerduty', severity: 'critical', details } })
+  const grafana = { version: '1', status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'alert1', lbl1: 'val1' }, annotations: {}, values: { B: 44.2 } }] }
+  t.same((await post(`${a.url}/integrations/grafana`, grafana)).body, { raised: 1, repeated: 0, resolved: 0 })
+  t.same((await post(`${b.url}/integrations/grafana`, { ...grafana, status: 'resolved', alerts: [{ ...grafana.alerts[0], status: 'resolved' }] })).body, { raised: 0, repeated: 0, resolved: 1 })
+  t.match((await onA.next<Json>()), { type: 'alert', key: 'grafana:fac0861a85de433a', details: { values: { B: 44.2 } } })
+  t.match((await onA.next<Json>()), { change: 'resolved', alert: { key: 'grafana:fac0861a85de433a', resolvedBy: 'grafana' } })
 })
 
 redisTest('the /metrics gauges read the cluster: alerts raised on one instance are counted on the other', async (t) => {

@@ -30,7 +30,7 @@ redisTest('an acknowledgement on one instance is seen live, and over HTTP, on th
 })
 
 redisTest('concurrent raises with one key on three instances: one alert, exact count', async (t) => {
-  const nodes = await cluster(t, 3, redisEnv(t, { HISTORY_SIZE: 500 }))
+  const nodes = await cluster(t, 3, redisEnv(t, { HISTORY_SIZE: 500, REPLAY_WINDOW: 500 }))
   const results = await Promise.all(Array.from({ length: 45 }, async (_, i) =>
     (await post(`${(nodes[i % 3] as Instance).url}/alerts`, { message: `m${i}`, location: 'l', key: 'same' })).body))
   t.equal(new Set(results.map((r) => r.id)).size, 1)

@@ -74,7 +74,7 @@ t.test('dedupe by key: the open alert is updated, the response and a frame say s
 })
 
 t.test('concurrent raises with one key make one alert with the exact count', async (t) => {
-  const app = await build(t, { HISTORY_SIZE: 500 })
+  const app = await build(t, { HISTORY_SIZE: 500, REPLAY_WINDOW: 500 })
   const results = await Promise.all(Array.from({ length: 60 }, async (_, i) => await raise(app, { key: 'same', message: `m${i}` })))
   const ids = new Set(results.map((r) => r.id))
   t.equal(ids.size, 1, 'one alert')
@@ -119,7 +119,10 @@ t.test('acknowledge and resolve: transitions, repeats, conflicts, unknown ids an
   t.match((await act(app, `/alerts/${alert.id as string}/ack`, { by: 'Ana\ud800' })).json().message, /body\/by must be well-formed Unicode/)
   t.match((await act(app, `/alerts/${alert.id as string}/ack`, { note: '\udfff' })).json().message, /body\/note must be well-formed Unicode/)
   t.match((await act(app, '/alerts/resolve', { key: 'door', by: 'x', note: 'x\ud800' })).json().message, /body\/note must be well-formed Unicode/)
-  t.equal((await act(app, '/alerts/resolve', { key: 'door' })).statusCode, 404, 'no open alert with that key any more')
+  t.same((await act(app, '/alerts/resolve', { key: 'door' })).json(), resolved.json(), 'by key too, resolving again: 200, unchanged')
+  const never = await act(app, '/alerts/resolve', { key: 'window' })
+  t.equal(never.statusCode, 404, 'a key never seen')
+  t.equal(never.json().message, 'no alert with key "window"')
   t.equal((await act(app, '/alerts/resolve', {})).statusCode, 400)
   await t.resolves(async () => undefined)
   t.equal(client.pending, 0, 'no frame for no-ops and refusals')
@@ -145,8 +148,25 @@ t.test('open -> resolved directly, and resolve by key', async (t) => {
   t.notOk('acknowledgedBy' in res.json())
 })
 
+t.test('resolve by key, again and again (a job that resolves on every healthy run): 200 with the newest alert of that key', async (t) => {
+  const app = await build(t, { HISTORY_SIZE: 1000 })
+  const first = await raise(app, { key: 'backup' })
+  t.equal((await act(app, '/alerts/resolve', { key: 'backup', by: 'cron' })).statusCode, 200)
+  const second = await raise(app, { key: 'backup', message: 'Backup failed again' })
+  t.not(second.id, first.id, 'raised again after its resolve: a new alert')
+  // Many alerts raised since, so that the newest with the key is pages back.
+  for (let i = 0; i < 250; i++) await raise(app, { key: `other-${i}` })
+  const resolved = await act(app, '/alerts/resolve', { key: 'backup', by: 'cron' })
+  t.match(resolved.json(), { id: second.id, state: 'resolved', resolvedBy: 'cron' })
+  for (let run = 0; run < 3; run++) {
+    const again = await act(app, '/alerts/resolve', { key: 'backup', by: 'cron' })
+    t.equal(again.statusCode, 200, `healthy run ${run + 1}`)
+    t.same(again.json(), resolved.json(), 'the newest alert of the key, unchanged (not the older one)')
+  }
+})
+
 t.test('GET /alerts: filters (comma lists OR, parameters AND), newest first, limit and cursor', async (t) => {
-  const app = await build(t, { HISTORY_SIZE: 100 })
+  const app = await build(t, { HISTORY_SIZE: 100, REPLAY_WINDOW: 100 })
   const a = await raise(app, { severity: 'critical', location: 'North', tags: ['db'] })
   const b = await raise(app, { severity: 'warning', location: 'South', tags: ['web', 'db'], key: 'kb' })
   const c = await raise(app, { severity: 'info', location: 'North' })
@@ -183,7 +203,7 @@ t.test('GET /alerts: filters (comma lists OR, parameters AND), newest first, lim
 })
 
 t.test('history keeps the original contract; resolved alerts are capped, open ones kept until OPEN_ALERTS_MAX', async (t) => {
-  const app = await build(t, { HISTORY_SIZE: 2, OPEN_ALERTS_MAX: 3 })
+  const app = await build(t, { HISTORY_SIZE: 2, REPLAY_WINDOW: 2, OPEN_ALERTS_MAX: 3 })
   const raised = []
   for (let i = 0; i < 3; i++) raised.push(await raise(app, { message: `r${i}`, severity: 'critical' }))
   for (const r of raised) await act(app, `/alerts/${r.id as string}/resolve`)
@@ -203,7 +223,7 @@ t.test('history keeps the original contract; resolved alerts are capped, open on
 })
 
 t.test('the automatic alert: source ticker, ALERT_SEVERITY, and ALERT_KEY repeats one alert', async (t) => {
-  const { fastify: app, wsUrl } = await listen(t, { ALERT_INTERVAL_MS: 20, ALERT_KEY: 'heartbeat-demo', ALERT_SEVERITY: 'warning', HISTORY_SIZE: 1000 })
+  const { fastify: app, wsUrl } = await listen(t, { ALERT_INTERVAL_MS: 20, ALERT_KEY: 'heartbeat-demo', ALERT_SEVERITY: 'warning', HISTORY_SIZE: 1000, REPLAY_WINDOW: 1000 })
   // From the start of the history: the first tick may come before the socket opens.
   const client = await Client.open(`${wsUrl}/ws?since=all`, t)
   const first = await client.next()

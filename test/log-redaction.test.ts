@@ -2,6 +2,7 @@ import t from 'tap'
 import { connect } from 'node:net'
 import { buildLogged } from './helpers/app'
 import { once } from './helpers/wait'
+import { exchange } from './helpers/raw'
 import { redactToken } from '../app'
 
 const TOKEN = 'Tk-9f8e7d6c5b4a39281706'
@@ -23,7 +24,7 @@ async function raw (port: number, target: string, upgrade: boolean): Promise<num
 }
 
 t.test('no form of the token the server reads reaches a log line, on any path, accepted or refused', async (t) => {
-  const { fastify, text } = await buildLogged(t, { API_TOKEN: TOKEN })
+  const { fastify, text } = await buildLogged(t, { API_TOKEN: TOKEN, LOG_LEVEL: 'debug' })
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const { port } = fastify.server.address() as { port: number }
 
@@ -69,4 +70,30 @@ t.test('redactToken hides the value of any query parameter whose decoded name is
   t.equal(redactToken('{"url":"/ws?token=a\\"b\\\\c","x":1}'), '{"url":"/ws?token=[redacted]","x":1}', 'escaped characters in a JSON line')
   t.equal(redactToken('/ws?tokens=abc&atoken=b'), '/ws?tokens=abc&atoken=b', 'other names are left alone')
   t.equal(redactToken('no query here'), 'no query here')
+})
+
+t.test('a 404 (or any error that quotes the URL) shows token=[redacted], never a piece of the token, and logs none', async (t) => {
+  const { fastify, text } = await buildLogged(t, { API_TOKEN: TOKEN })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = fastify.server.address() as { port: number }
+  const targets = [
+    `/no-such-route?token=${TOKEN}`,
+    `/no-such-route?a=1&token=${TOKEN}&b=2`,
+    `/no-such-route?%74oken=${TOKEN}`,
+    `/no-such-route?token=a"${TOKEN}`,
+    `/no-such-route?token=a\\${TOKEN}#frag`,
+    `/no-such-route?token=${percentEncoded(TOKEN)}`
+  ]
+  for (const target of targets) {
+    const res = await exchange(t, port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)
+    t.equal(res.status, 404, target)
+    const { message } = JSON.parse(res.body) as { message: string }
+    t.match(message, /(token|%74oken)=\[redacted\]/, `${target}: ${message}`)
+    for (const piece of [TOKEN.slice(0, 6), TOKEN.slice(3), percentEncoded(TOKEN).slice(0, 9)]) {
+      t.notOk(message.includes(piece), `${target}: no ${piece} in the message`)
+    }
+  }
+  t.equal((await fastify.inject({ url: `/no-such-route?x=1&token=${TOKEN}` })).json().message, 'Route GET:/no-such-route?x=1&token=[redacted] not found')
+  const log = text()
+  for (const secret of [TOKEN, TOKEN.slice(3), percentEncoded(TOKEN)]) t.notOk(log.includes(secret), `${secret} appears nowhere in the log`)
 })

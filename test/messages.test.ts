@@ -26,7 +26,7 @@ t.test('POST /message/ (trailing slash) publishes the same way', async (t) => {
 })
 
 t.test('chat and alerts are kept apart; client-set fields are dropped', async (t) => {
-  const app = await build(t, { HISTORY_SIZE: 2 })
+  const app = await build(t, { HISTORY_SIZE: 2, REPLAY_WINDOW: 2 })
   await publishAlert(app, 'a')
   for (const m of ['c1', 'c2', 'c3']) {
     await app.inject({ method: 'POST', url: '/message', payload: { sender: 's', message: m, type: 'alert', id: 'x', location: 'l' } })

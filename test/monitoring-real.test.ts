@@ -3,6 +3,7 @@ import { listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
 import { post } from './helpers/http'
 import { listeningPort, monitoringTests, promtool, start } from './helpers/monitoring'
+import { bearer, tokensFile } from './helpers/credentials'
 
 type Json = Record<string, any>
 
@@ -68,6 +69,63 @@ receivers:
   t.match(resolved, { type: 'alert_update', change: 'resolved', by: 'alertmanager', alert: { id: raised.id, state: 'resolved', resolvedBy: 'alertmanager' } })
   const board = await (await fetch(`${url}/alerts?key=alertmanager:${fingerprint}`, { headers: { authorization: `Bearer ${token}` } })).json() as Json
   t.match(board.alerts, [{ id: raised.id, state: 'resolved' }], 'HTTP reads it resolved too')
+})
+
+alertmanagerTest('Alertmanager\'s pagerduty_configs pointed at /v2/enqueue: firing raises, resolved resolves, one dedup_key throughout', async (t) => {
+  // Resolving needs operate as well as publish; the wall display only reads.
+  const { path } = tokensFile(t, [
+    { name: 'alertmanager', scopes: ['publish', 'operate'], token: 'am-routing-key' },
+    { name: 'wall', scopes: ['subscribe'], token: 'wall' }
+  ])
+  const { url, wsUrl } = await listen(t, { TOKENS_FILE: path })
+  const client = await Client.open(`${wsUrl}/ws`, t, { headers: bearer('wall') })
+  // The receiver as docs/integrations.md shows it, with short waits.
+  const config = `
+route:
+  receiver: alert-server
+  group_by: [alertname]
+  group_wait: 100ms
+  group_interval: 500ms
+  repeat_interval: 1h
+receivers:
+  - name: alert-server
+    pagerduty_configs:
+      - routing_key: am-routing-key
+        url: ${url}/v2/enqueue
+        send_resolved: true
+        severity: '{{ .CommonLabels.severity }}'
+        details:
+          runbook: https://runbooks.example.com/disk
+`
+  const am = start(t, 'alertmanager', { file: 'alertmanager.yml', text: config }, (dir, path) => [
+    `--config.file=${path}`, `--storage.path=${dir}`, '--web.listen-address=127.0.0.1:0', '--cluster.listen-address=', '--log.level=debug'
+  ])
+  const api = `http://127.0.0.1:${await listeningPort(am)}`
+
+  const labels = { alertname: 'DiskFull', severity: 'warning', instance: 'db1:9100' }
+  const annotations = { summary: 'Disk almost full on db1' }
+  const startsAt = new Date().toISOString()
+  const post = async (extra: Json = {}): Promise<number> => (await fetch(`${api}/api/v2/alerts`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ labels, annotations, startsAt, ...extra }])
+  })).status
+  t.equal(await post(), 200, 'Alertmanager took the alert')
+  // Its PagerDuty delivery is the event waited for.
+  const raised = await client.next<Json>()
+  t.match(raised, {
+    type: 'alert',
+    source: 'pagerduty',
+    key: /^pagerduty:[0-9a-f]{64}$/,
+    severity: 'warning',
+    location: 'Alertmanager',
+    message: /^\[FIRING:1\] DiskFull/,
+    state: 'open',
+    details: { firing: /Disk almost full on db1/, num_firing: '1', num_resolved: '0', runbook: 'https://runbooks.example.com/disk' }
+  })
+
+  t.equal(await post({ endsAt: new Date().toISOString() }), 200)
+  const resolved = await client.next<Json>()
+  t.match(resolved, { type: 'alert_update', change: 'resolved', by: 'alertmanager', alert: { id: raised.id, key: raised.key, state: 'resolved', resolvedBy: 'alertmanager' } }, 'the same dedup_key resolves the same alert')
+  t.notMatch(am.output(), /Notify for alerts failed/, 'Alertmanager saw every delivery succeed')
 })
 
 prometheusTest('/metrics passes promtool check metrics, gauges included', async (t) => {

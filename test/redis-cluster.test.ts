@@ -43,7 +43,7 @@ redisTest('an alert or chat published on one instance reaches every client of ev
 })
 
 redisTest('a burst of concurrent publishes on three instances arrives in one order everywhere, the order of the history', async (t) => {
-  const nodes = await cluster(t, 3, redisEnv(t, { HISTORY_SIZE: 100 }))
+  const nodes = await cluster(t, 3, redisEnv(t, { HISTORY_SIZE: 100, REPLAY_WINDOW: 100 }))
   const clients = await Promise.all(nodes.map(async (node) => await Client.open(`${node.wsUrl}/ws`, t)))
   const n = 60
   const posted = await Promise.all(Array.from({ length: n }, async (_, i) => {
@@ -70,7 +70,7 @@ redisTest('a burst of concurrent publishes on three instances arrives in one ord
 })
 
 redisTest('every instance answers the same history, capped, oldest first; a restarted instance still has it', async (t) => {
-  const env = redisEnv(t, { HISTORY_SIZE: 3 })
+  const env = redisEnv(t, { HISTORY_SIZE: 3, REPLAY_WINDOW: 3 })
   const [a, b] = await cluster(t, 2, env) as [Instance, Instance]
   const alerts: Event[] = []
   for (let i = 0; i < 5; i++) alerts.push(await publishAlert((i % 2 === 0 ? a : b).url, `a${i}`))
@@ -88,7 +88,7 @@ redisTest('every instance answers the same history, capped, oldest first; a rest
 })
 
 redisTest('?since= replays from any instance: reconnect to another one and miss nothing', async (t) => {
-  const [a, b] = await cluster(t, 2, redisEnv(t, { HISTORY_SIZE: 3 })) as [Instance, Instance]
+  const [a, b] = await cluster(t, 2, redisEnv(t, { HISTORY_SIZE: 3, REPLAY_WINDOW: 3 })) as [Instance, Instance]
   const first = await Client.open(`${a.wsUrl}/ws`, t)
   const e1 = await publishAlert(a.url, 'e1')
   const e2 = await publishChat(b.url, 'e2')

@@ -35,9 +35,10 @@ async function tick (t: Test, clock: Clock, clients: Client[]): Promise<Record<s
 
 redisTest('three instances publish one automatic alert per interval between them', async (t) => {
   const { clock, timers } = mockTimers()
-  const env = redisEnv(t, { ALERT_INTERVAL_MS: INTERVAL, HISTORY_SIZE: 100 })
+  const env = redisEnv(t, { ALERT_INTERVAL_MS: INTERVAL, HISTORY_SIZE: 100, REPLAY_WINDOW: 100 })
   const nodes = await cluster(t, 3, env, { timers })
-  const clients = await Promise.all(nodes.map(async (node) => await Client.open(`${node.wsUrl}/ws`, t)))
+  // Alerts only: each tick also resolves the previous tick's alert (an alert_update).
+  const clients = await Promise.all(nodes.map(async (node) => await Client.open(`${node.wsUrl}/ws?types=alert`, t)))
 
   const alerts: Array<Record<string, unknown>> = []
   for (let i = 0; i < 5; i++) alerts.push(await tick(t, clock, clients))
@@ -48,6 +49,9 @@ redisTest('three instances publish one automatic alert per interval between them
   const history = await getJson(`${nodes[1]?.url as string}/alerts/history`) as { alerts: Array<{ id: string }> }
   t.same(history.alerts.map((a) => a.id), alerts.map((a) => a.id))
   t.same(clients.map((client) => client.pending), [0, 0, 0], 'nothing else was sent')
+  // Each tick resolved the previous one, whichever instance had raised it.
+  const board = await getJson(`${nodes[2]?.url as string}/alerts?state=open,acknowledged`) as { alerts: Array<{ id: string }> }
+  t.same(board.alerts.map((a) => a.id), [alerts[4]?.id], 'one automatic alert open in the cluster: the last')
 })
 
 redisTest('when the instance that produced the alerts goes, the others carry on, one alert per interval', async (t) => {
@@ -56,7 +60,8 @@ redisTest('when the instance that produced the alerts goes, the others carry on,
   const env = redisEnv(t, { ALERT_INTERVAL_MS: INTERVAL })
   const prefix = String(env.REDIS_KEY_PREFIX)
   const nodes = await cluster(t, 3, env, { timers })
-  const clients = await Promise.all(nodes.map(async (node) => await Client.open(`${node.wsUrl}/ws`, t)))
+  // Alerts only: each tick also resolves the previous tick's alert (an alert_update).
+  const clients = await Promise.all(nodes.map(async (node) => await Client.open(`${node.wsUrl}/ws?types=alert`, t)))
   await tick(t, clock, clients)
 
   // The claim of the newest slot names the instance that published its alert.

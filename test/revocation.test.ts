@@ -8,7 +8,7 @@ import { Client } from './helpers/ws-client'
 import { WAIT_MS } from './helpers/wait'
 import { StreamClient } from './helpers/stream-client'
 import { mockTimers } from './helpers/clock'
-import { bearer, JWT_SECRET, signJwt, tokensFile } from './helpers/credentials'
+import { bearer, JWT_SECRET, signJwt, tokensFile, type FileEntry } from './helpers/credentials'
 import { redisEnv, redisTest, cluster } from './helpers/redis'
 import { hashToken } from '../plugins/core/credentials'
 
@@ -52,6 +52,65 @@ t.test('removing an entry from TOKENS_FILE closes its sockets (1008 "token revok
   t.match(await unrelated.next(), { type: 'chat', message: 'still here' })
   t.match((await keptSse.next()).data, { type: 'chat', message: 'still here' }, 'the stream of the token kept goes on')
   t.equal(fastify.fanout.size, 3)
+})
+
+t.test('a reload judges each open connection by its entry as it now stands: expired or without subscribe is closed, lost publish stops its chat at once', async (t) => {
+  const narrowed = token()
+  const demoted = token()
+  const lapsed = token()
+  const steady = token()
+  const entries = (changed: boolean): FileEntry[] => [
+    { name: 'narrowed', scopes: changed ? ['subscribe'] : ['admin'], token: narrowed },
+    { name: 'demoted', scopes: changed ? ['metrics'] : ['subscribe'], token: demoted },
+    { name: 'lapsed', scopes: ['subscribe', 'publish'], token: lapsed, ...(changed ? { expires: '2020-01-01T00:00:00Z' } : {}) },
+    { name: 'steady', scopes: ['subscribe', 'publish'], token: steady }
+  ]
+  const tokens = tokensFile(t, entries(false))
+  const { fastify, wsUrl } = await listen(t, { TOKENS_FILE: tokens.path })
+  const url = wsUrl.replace('ws:', 'http:')
+  const chatter = await Client.open(`${wsUrl}/ws?token=${narrowed}`, t)
+  const subscriber = await Client.open(`${wsUrl}/ws?token=${demoted}`, t)
+  const subscriberStream = await StreamClient.open(`${url}/events?format=ndjson&types=alert&token=${demoted}`, t)
+  const expiring = await Client.open(`${wsUrl}/ws?token=${lapsed}`, t)
+  const expiringStream = await StreamClient.open(`${url}/events?types=alert&token=${lapsed}`, t)
+  const kept = await Client.open(`${wsUrl}/ws?token=${steady}`, t)
+  chatter.send({ sender: 'x', message: 'while admin' })
+  t.match(await kept.next(), { type: 'chat', sender: 'narrowed', message: 'while admin' }, 'it may chat before the reload')
+  t.match(await chatter.next(), { type: 'chat', message: 'while admin' })
+
+  const changed = new Promise<void>((resolve) => fastify.credentials.onChange(resolve))
+  tokens.write(entries(true))
+  await changed
+  t.same(await subscriber.closed, { code: 1008, reason: 'token no longer has the subscribe scope' })
+  t.match((await subscriberStream.next()).data, { type: 'error', code: 'forbidden', message: 'token no longer has the subscribe scope: the stream ends' }, 'the stream says why it ends')
+  await subscriberStream.ended
+  t.same(await expiring.closed, { code: 1008, reason: 'token expired' }, 'an entry given a past expires')
+  t.match((await expiringStream.next()).data, { type: 'error', code: 'forbidden', message: 'token expired: the stream ends' })
+  await expiringStream.ended
+
+  // Still subscribed, no longer publishing: listens on, its chat refused from the first frame after the reload.
+  chatter.send({ sender: 'x', message: 'after the reload' })
+  t.match(await chatter.next(), { type: 'error', code: 'forbidden' })
+  kept.send({ sender: 'y', message: 'still allowed' })
+  t.match(await chatter.next(), { type: 'chat', sender: 'steady', message: 'still allowed' }, 'it still receives, and the refused chat was never sent')
+  t.match(await kept.next(), { type: 'chat', message: 'still allowed' })
+  t.equal(fastify.fanout.size, 2)
+  t.equal((await fastify.inject({ url: '/alerts', headers: bearer(demoted) })).statusCode, 403)
+})
+
+t.test('the periodic sweep closes a connection when the expires its entry was given on a reload passes', async (t) => {
+  const { clock, timers } = mockTimers()
+  const value = token()
+  const tokens = tokensFile(t, [{ name: 'temp', scopes: ['subscribe'], token: value }])
+  const { fastify, wsUrl } = await listen(t, { TOKENS_FILE: tokens.path, WS_HEARTBEAT_MS: 0 }, { timers })
+  const client = await Client.open(`${wsUrl}/ws?token=${value}`, t)
+  const changed = new Promise<void>((resolve) => fastify.credentials.onChange(resolve))
+  tokens.write([{ name: 'temp', scopes: ['subscribe'], token: value, expires: new Date(clock.now() + 5000).toISOString() }])
+  await changed
+  clock.advance(4000)
+  t.equal(fastify.fanout.size, 1, 'not before its new time')
+  clock.advance(1000)
+  t.same(await client.closed, { code: 1008, reason: 'token expired' })
 })
 
 t.test('SIGHUP re-reads TOKENS_FILE (a symlink whose target the watch cannot see)', async (t) => {

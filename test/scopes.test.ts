@@ -121,7 +121,11 @@ t.test('the matrix: every route x every credential, over HTTP', async (t) => {
         const where = `${method} ${route.url} with ${credential.label}`
         checked++
         if (credential.token !== undefined && credential.token !== '') t.notOk(res.body.includes(credential.token), `${where}: the token is not in the answer`)
-        if (credential.scopes === undefined) {
+        if (route.config?.bodyToken !== undefined && (credential.scopes === undefined || !scopeAllows(credential.scopes, scope))) {
+          // PagerDuty's endpoint answers a routing key that does not work as PagerDuty does: 400, this server's code beside it.
+          t.equal(res.statusCode, 400, where)
+          t.match(res.json(), { status: 'invalid event', errors: [/^Invalid routing key/], code: credential.scopes === undefined ? credential.code : 'SCOPE_MISSING' }, where)
+        } else if (credential.scopes === undefined) {
           t.equal(res.statusCode, 401, where)
           if (method !== 'HEAD') t.equal(res.json().code, credential.code, where)
           t.equal(res.headers['www-authenticate'], 'Bearer', where)
@@ -190,7 +194,7 @@ t.test('the identity names chat senders and acknowledgers; a client-supplied nam
   const chat = await app.inject({ method: 'POST', url: '/message', headers: bearer(lobby), payload: { sender: 'Jose', message: 'hi' } })
   t.equal(chat.json().sender, 'lobby')
   const jwt = signJwt({ sub: 'ana@example.com', scope: 'publish', exp: inAnHour() }, JWT_SECRET)
-  t.equal((await app.inject({ method: 'POST', url: '/message', headers: bearer(jwt), payload: { sender: 'Jose', message: 'hi' } })).json().sender, 'ana@example.com')
+  t.equal((await app.inject({ method: 'POST', url: '/message', headers: bearer(jwt), payload: { sender: 'Jose', message: 'hi' } })).json().sender, 'jwt:ana@example.com')
   // The shared API_TOKEN names nobody: the client's sender stays, as before credentials.
   t.equal((await app.inject({ method: 'POST', url: '/message', headers: bearer(api), payload: { sender: 'Jose', message: 'hi' } })).json().sender, 'Jose')
 
@@ -201,6 +205,12 @@ t.test('the identity names chat senders and acknowledgers; a client-supplied nam
   t.equal(resolved.json().resolvedBy, 'maria')
   const other = (await app.inject({ method: 'POST', url: '/alerts', headers: bearer(api), payload: { message: 'm', location: 'l' } })).json()
   t.equal((await app.inject({ method: 'POST', url: `/alerts/${other.id as string}/ack`, headers: bearer(api), payload: { by: 'Jose' } })).json().acknowledgedBy, 'Jose')
+
+  // A JWT whose sub is a token's name is someone else: jwt:<sub>, in what it does and in its rate-limit key.
+  const root = signJwt({ sub: 'maria', scope: 'operate publish', exp: inAnHour() }, JWT_SECRET)
+  const third = (await app.inject({ method: 'POST', url: '/alerts', headers: bearer(ops), payload: { message: 'm', location: 'l' } })).json()
+  t.equal((await app.inject({ method: 'POST', url: `/alerts/${third.id as string}/ack`, headers: bearer(root) })).json().acknowledgedBy, 'jwt:maria')
+  t.equal((await app.inject({ url: '/whoami', headers: bearer(root) })).json().name, 'jwt:maria')
 
   // Over the WebSocket too.
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -217,7 +227,13 @@ t.test('GET /whoami answers the identity and scopes', async (t) => {
   t.same((await app.inject({ url: '/whoami', headers: bearer(lobby) })).json(), { name: 'lobby', scopes: ['subscribe'], expires: '2999-01-01T00:00:00.000Z', named: true, open: false })
   const exp = inAnHour()
   t.same((await app.inject({ url: '/whoami', headers: bearer(signJwt({ sub: 'ana', scope: 'operate publish', exp }, JWT_SECRET)) })).json(),
-    { name: 'ana', scopes: ['operate', 'publish'], expires: new Date(exp * 1000).toISOString(), named: true, open: false })
+    { name: 'jwt:ana', scopes: ['operate', 'publish'], expires: new Date(exp * 1000).toISOString(), named: true, open: false })
+  // A date out of a Date's range is no date: the token is refused, never a 500.
+  for (const claims of [{ exp: 1e300 }, { exp: inAnHour(), nbf: -1e300 }]) {
+    const res = await app.inject({ url: '/whoami', headers: bearer(signJwt({ sub: 'ana', scope: 'admin', ...claims }, JWT_SECRET)) })
+    t.equal(res.statusCode, 401, JSON.stringify(claims))
+    t.equal(res.json().code, 'TOKEN_INVALID')
+  }
   const missing = await app.inject('/whoami')
   t.equal(missing.statusCode, 401)
   t.equal(missing.json().code, 'TOKEN_REQUIRED')
@@ -302,4 +318,57 @@ t.test('a static token shaped like a JWT still works when JWTs are accepted; ?to
   t.equal((await app.inject({ url: '/alerts', headers: bearer(jwtShaped) })).statusCode, 200)
   t.equal((await app.inject({ url: '/alerts', headers: bearer('aaaa.bbbb.cccd') })).statusCode, 401)
   t.equal((await app.inject(`/alerts?token=${jwtShaped}`)).statusCode, 401, 'not on a plain GET')
+})
+
+t.test('publish alone cannot resolve or quiet what another source raised, nor remove a monitor; operate can', async (t) => {
+  const script = token()
+  const operator = token()
+  const tokens = tokensFile(t, [{ name: 'script', scopes: ['publish', 'subscribe'], token: script }, { name: 'oncall', scopes: ['publish', 'operate', 'subscribe'], token: operator }])
+  const app = await build(t, { TOKENS_FILE: tokens.path })
+  const post = async (url: string, who: string, payload: object): Promise<Record<string, any>> => {
+    const res = await app.inject({ method: 'POST', url, headers: bearer(who), payload })
+    t.equal(res.statusCode, 200, `${url}: ${res.body}`)
+    return res.json()
+  }
+  const am = (fingerprint: string, status: 'firing' | 'resolved', severity = 'critical'): object => ({
+    version: '4',
+    status,
+    receiver: 'alert-server',
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://am:9093',
+    alerts: [{ status, labels: { alertname: 'DiskFull', severity, job: 'node' }, annotations: {}, startsAt: '2026-01-01T12:00:00Z', fingerprint }]
+  })
+  const alertWith = async (key: string): Promise<Record<string, any> | undefined> =>
+    (await app.inject({ url: `/alerts?key=${encodeURIComponent(key)}&state=open,acknowledged,resolved`, headers: bearer(operator) })).json().alerts[0]
+
+  // A repeat never lowers the severity of another source's alert without operate...
+  await post('/integrations/alertmanager', script, am('fp1', 'firing'))
+  const quieted = await post('/alerts', script, { message: 'fine', location: 'db1', severity: 'info', key: 'alertmanager:fp1' })
+  t.match(quieted, { severity: 'critical', count: 2, message: 'fine' }, 'the repeat counts, the severity stays')
+  // ...and an Idempotency-Key retry of it is still the same request, not a conflict.
+  const once = { method: 'POST' as const, url: '/alerts', headers: { ...bearer(script), 'idempotency-key': 'k-1' }, payload: { message: 'again', location: 'db1', severity: 'info', key: 'alertmanager:fp1' } }
+  t.equal((await app.inject(once)).json().severity, 'critical')
+  const retry = await app.inject(once)
+  t.same([retry.statusCode, retry.headers['idempotent-replayed'], retry.json().count], [200, 'true', 3])
+  // Raising it is fine, and so is lowering one of its own source (the API's), or with operate.
+  t.equal((await post('/alerts', script, { message: 'worse', location: 'db1', severity: 'critical', key: 'alertmanager:fp1' })).severity, 'critical')
+  await post('/alerts', script, { message: 'm', location: 'l', severity: 'critical', key: 'api-key' })
+  t.equal((await post('/alerts', script, { message: 'm', location: 'l', severity: 'info', key: 'api-key' })).severity, 'info', 'the same source may lower its own')
+  t.equal((await post('/alerts', operator, { message: 'fine', location: 'db1', severity: 'info', key: 'alertmanager:fp1' })).severity, 'info', 'operate may lower it')
+
+  // An Alertmanager resolve without operate reaches only what Alertmanager raised.
+  await post('/alerts', script, { message: 'raised by hand', location: 'db2', severity: 'critical', key: 'alertmanager:fp2' })
+  t.same(await post('/integrations/alertmanager', script, am('fp2', 'resolved')), { raised: 0, repeated: 0, resolved: 0 })
+  t.equal((await alertWith('alertmanager:fp2'))?.state, 'open', 'an alert the API raised stays open')
+  t.same(await post('/integrations/alertmanager', script, am('fp1', 'resolved')), { raised: 0, repeated: 0, resolved: 1 }, 'its own are resolved')
+  t.same(await post('/integrations/alertmanager', operator, am('fp2', 'resolved')), { raised: 0, repeated: 0, resolved: 1 }, 'operate resolves any')
+  t.equal((await alertWith('alertmanager:fp2'))?.state, 'resolved')
+
+  // Removing a monitor (which resolves its alert) needs operate.
+  t.equal((await app.inject({ method: 'POST', url: '/heartbeats/backup', headers: bearer(script) })).statusCode, 200, 'a ping is publishing')
+  const refused = await app.inject({ method: 'DELETE', url: '/heartbeats/backup', headers: bearer(script) })
+  t.same([refused.statusCode, refused.json().code], [403, 'SCOPE_MISSING'])
+  t.equal((await app.inject({ method: 'DELETE', url: '/heartbeats/backup', headers: bearer(operator) })).statusCode, 200)
 })

@@ -1,15 +1,14 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import fc from 'fast-check'
 import pino from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { createRedisBackend } from '../plugins/core/redis-backend'
-import { createMemoryStore } from '../plugins/core/memory-backend'
-import type { EventStore } from '../plugins/core/backend'
 import type { Event } from '../schemas/events'
 import { stamp } from '../plugins/core/publisher'
 import { build, listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
-import { redisClient, redisEnv, redisPrefix, redisTest, SHARED_REDIS_URL } from './helpers/redis'
+import { redisClient, redisPrefix, redisTest, SHARED_REDIS_URL } from './helpers/redis'
+import { BACKEND_KINDS, backendEnv, backendTest, makeBackend } from './helpers/backends'
 
 // What text the server takes, on every way in (POST /alerts, POST /message,
 // chat over /ws) and in both stores: well-formed Unicode, sent as UTF-8, that
@@ -66,7 +65,7 @@ for (const { url, history, key, fields } of routes) {
     })
 
     t.test(`POST ${url}: ${field} with invisible characters around visible ones is kept exactly`, async (t) => {
-      const app = await build(t, { HISTORY_SIZE: 100 })
+      const app = await build(t, { HISTORY_SIZE: 100, REPLAY_WINDOW: 100 })
       for (const value of KEPT) {
         const res = await app.inject({ method: 'POST', url, payload: { ...fields, [field]: value } })
         t.equal(res.statusCode, 200, JSON.stringify(value))
@@ -131,16 +130,6 @@ t.test('chat over /ws: blank or ill-formed sender and message get invalid_messag
   t.match(await client.next(), { type: 'chat', sender: '💥', message: 'a\u200bb' })
 })
 
-const stores: Array<[string, (t: Test, size: number) => Promise<EventStore>]> = [
-  ['memory', async (_t, size) => createMemoryStore({ historySize: size })],
-  ['redis', async (t, size) => {
-    const redis = createRedisBackend({ url: SHARED_REDIS_URL, prefix: redisPrefix(t), historySize: size, log })
-    t.teardown(async () => await redis.close())
-    await redis.settled()
-    return redis.store
-  }]
-]
-
 redisTest('redis: a lone surrogate that is stored anyway never stops its stream', async (t) => {
   // Written past the HTTP checks, straight into the store, as older versions could.
   const prefix = redisPrefix(t)
@@ -169,10 +158,9 @@ const anyText = fc.string({
   maxLength: 40
 })
 
-for (const [kind, make] of stores) {
-  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
-  test(`${kind} store: arbitrary Unicode round-trips exactly through list and since`, async (t) => {
-    const store = await make(t, 1000)
+for (const kind of BACKEND_KINDS) {
+  backendTest(kind, 'arbitrary Unicode round-trips exactly through list and since', async (t) => {
+    const { store } = await makeBackend(t, kind, { replayWindow: 1000 })
     const appended: Event[] = []
     await fc.assert(fc.asyncProperty(anyText, anyText, async (message, location) => {
       const event = stamp({ type: 'alert', message, location })
@@ -185,10 +173,9 @@ for (const [kind, make] of stores) {
   })
 }
 
-for (const kind of ['memory', 'redis']) {
-  const test = kind === 'redis' ? redisTest : (name: string, fn: (t: Test) => Promise<void>) => { void t.test(name, fn) }
-  test(`${kind}: arbitrary Unicode through POST is either 200 and kept exactly, or 400 and not stored`, async (t) => {
-    const env = { HISTORY_SIZE: 1000, ...(kind === 'redis' ? redisEnv(t) : {}) }
+for (const kind of BACKEND_KINDS) {
+  backendTest(kind, 'arbitrary Unicode through POST is either 200 and kept exactly, or 400 and not stored', async (t) => {
+    const env = backendEnv(t, kind, { REPLAY_WINDOW: 1000, HISTORY_SIZE: 1000 })
     const { fastify, wsUrl } = await listen(t, env)
     const accepted: Array<Record<string, string>> = []
     await fc.assert(fc.asyncProperty(fc.boolean(), anyText, anyText, async (isAlert, a, b) => {

@@ -18,6 +18,7 @@ t.test('the ticker publishes the configured alert through the normal path, once 
   clock.advance(10_000)
   const first = await a.next()
   clock.advance(10_000)
+  t.match(await a.next(), { type: 'alert_update', change: 'resolved', by: 'ticker', alert: { id: first.id } }, 'the previous tick\'s alert is resolved first')
   const second = await a.next()
   t.match(first, { type: 'alert', message: 'Smoke', location: 'Lab' })
   t.match(second, { type: 'alert', message: 'Smoke', location: 'Lab' })
@@ -150,4 +151,37 @@ t.test('a failing publish is logged and the ticker keeps going', async (t) => {
   await settle()
   t.equal(calls, 2)
   t.match(errors, [{ msg: 'automatic alert failed', err: { message: 'store down' } }, { msg: 'automatic alert failed' }])
+})
+
+t.test('with default settings the ticks do not pile up: an alert frame every interval, and an hour later one automatic alert open', async (t) => {
+  const { clock, timers } = mockTimers()
+  const { fastify, wsUrl } = await listen(t, { ALERT_INTERVAL_MS: undefined }, { timers })
+  const client = await Client.open(`${wsUrl}/ws`, t)
+  const ticks = 3600_000 / fastify.config.ALERT_INTERVAL_MS
+  type Frame = { type: string, id: string, message?: string, location?: string, change?: string, alert?: { id: string } }
+  let previous: Frame | undefined
+  for (let i = 0; i < ticks; i++) {
+    clock.advance(fastify.config.ALERT_INTERVAL_MS)
+    if (previous !== undefined) {
+      // The previous tick's alert is resolved first, then the new one is raised.
+      const update = await client.next<Frame>()
+      if (update.type !== 'alert_update' || update.alert?.id !== previous.id || update.change !== 'resolved') {
+        t.fail(`tick ${i}: expected the previous alert resolved, got ${JSON.stringify(update)}`)
+        return
+      }
+    }
+    const alert = await client.next<Frame>()
+    if (alert.type !== 'alert' || alert.message !== 'Intruder detected' || alert.location !== 'North Gate') {
+      t.fail(`tick ${i}: expected the automatic alert, got ${JSON.stringify(alert)}`)
+      return
+    }
+    previous = alert
+  }
+  t.pass(`${ticks} ticks, each an alert frame of the original contract`)
+  const board = (await fastify.inject('/alerts?state=open,acknowledged')).json()
+  t.equal(board.count, 1, 'one automatic alert open')
+  t.match(board.alerts[0], { id: previous?.id, source: 'ticker', key: 'ticker', state: 'open' })
+  const history = (await fastify.inject('/alerts/history')).json()
+  t.equal(history.count, 10, 'the history shows the last ticks, as ever')
+  t.match(history.alerts.slice(0, 9), Array(9).fill({ state: 'resolved', resolvedBy: 'ticker' }))
 })

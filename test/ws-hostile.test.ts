@@ -110,7 +110,7 @@ t.test('POST bodies nested deep are 400s, not faults', async (t) => {
  */
 async function stalledReplay (t: Test) {
   const limit = 64 * 1024
-  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 20000, WS_MAX_BUFFERED_BYTES: limit, MAX_EVENT_LOOP_DELAY_MS: 0 })
+  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 20000, REPLAY_WINDOW: 20000, WS_MAX_BUFFERED_BYTES: limit, MAX_EVENT_LOOP_DELAY_MS: 0 })
   const text = 'x'.repeat(1000)
   for (let i = 0; i < 20000; i++) await fastify.publisher.publish({ type: 'alert', message: `${i} ${text}`, location: 'here' })
   // Every write to the client's TCP socket is seen, with what it leaves queued.

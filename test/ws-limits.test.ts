@@ -8,7 +8,7 @@ import { tokenBucket } from '../plugins/core/token-bucket'
 import { publishWhile } from './helpers/http'
 
 t.test('a client that stops reading is closed with 1013; the others get everything, in order', async (t) => {
-  const { fastify, wsUrl } = await listen(t, { WS_MAX_BUFFERED_BYTES: 64 * 1024, HISTORY_SIZE: 5 })
+  const { fastify, wsUrl } = await listen(t, { WS_MAX_BUFFERED_BYTES: 64 * 1024, HISTORY_SIZE: 5, REPLAY_WINDOW: 5 })
   const slow = await Client.open(`${wsUrl}/ws`, t)
   const good = await Client.open(`${wsUrl}/ws`, t)
   const drops: string[] = []

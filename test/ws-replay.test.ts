@@ -36,7 +36,7 @@ t.test('?since=<newest id> sends nothing until the next live event', async (t) =
 })
 
 t.test('?since=all sends the whole retained history first', async (t) => {
-  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 3 })
+  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 3, REPLAY_WINDOW: 3 })
   const alerts = await publishAlerts(fastify, 5)
   const chat = await publishChat(fastify, 'c')
   const client = await Client.open(`${wsUrl}/ws?since=all`, t)
@@ -46,7 +46,7 @@ t.test('?since=all sends the whole retained history first', async (t) => {
 })
 
 t.test('an unknown or evicted id gets a gap frame, then the whole retained history', async (t) => {
-  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 2 })
+  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 2, REPLAY_WINDOW: 2 })
   const alerts = await publishAlerts(fastify, 4)
   for (const since of ['00000000-0000-4000-8000-000000000000', alerts[0]?.id as string, 'not-an-id']) {
     const client = await Client.open(`${wsUrl}/ws?since=${since}`, t)
@@ -75,7 +75,7 @@ t.test('a bad since is refused before the upgrade', async (t) => {
 })
 
 t.test('reconnecting with ?since= while events are being published loses and doubles nothing', async (t) => {
-  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 1000 })
+  const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 1000, REPLAY_WINDOW: 1000 })
   const TOTAL = 400
   const published: string[] = []
   // Publishing runs on its own while the client drops and reconnects.

@@ -15,6 +15,13 @@ declare module 'fastify' {
     identify?: boolean
     /** Also accepts the token as ?token= (routes a browser opens without headers: EventSource). */
     queryToken?: boolean
+    /**
+     * Also accepts the token in this field of the body (PagerDuty's routing_key:
+     * its senders cannot set a header). The check then waits for the parsed
+     * body (preValidation, before the body is checked) instead of running on
+     * the request's arrival.
+     */
+    bodyToken?: string
   }
   interface FastifyRequest {
     /** Who sent the request, when credentials are configured and it carried a valid one. */
@@ -92,7 +99,7 @@ export default fp(async function auth (fastify) {
   }
 
   /** Why the request may not go on (401, 403 or 429), or undefined and `request.identity` set. */
-  function check (request: FastifyRequest, reply: FastifyReply, scope: Scope | undefined): HttpError | undefined {
+  function check (request: FastifyRequest, reply: FastifyReply, scope: Scope | undefined, inBody?: string): HttpError | undefined {
     const address = clientAddress(request)
     // Checked before the token, so that past the budget even the right token
     // gets 429: an answer that differed would still tell a guess right from wrong.
@@ -102,7 +109,7 @@ export default fp(async function auth (fastify) {
       reply.header('retry-after', String(seconds))
       return httpError('AUTH_RATE_LIMITED', `too many failed authentications from this address; retry in ${seconds} s`)
     }
-    const given = presentedToken(request)
+    const given = presentedToken(request) ?? inBody
     reply.header('www-authenticate', 'Bearer')
     if (given === undefined) {
       const byQuery = takesQueryToken(request)
@@ -110,7 +117,9 @@ export default fp(async function auth (fastify) {
       if (Array.isArray(repeated)) return httpError('INVALID_QUERY', `querystring/token is given ${repeated.length} times; give it once`)
       return httpError('TOKEN_REQUIRED', 'a token is required: send Authorization: Bearer <token>' + (byQuery ? ' or ?token=<token>' : ''))
     }
-    const identity = given === '' ? undefined : identify(given)
+    // Another scheme, or a token without its "Bearer " (no guess: nothing was compared).
+    if (given === '') return httpError('TOKEN_INVALID', 'the Authorization header holds no bearer token: use Authorization: Bearer <token>')
+    const identity = identify(given)
     if (identity === 'expired') return httpError('TOKEN_EXPIRED', 'the token has expired; get a fresh one')
     if (identity === undefined) {
       // A missing token is no guess (a page asks for it after a first 401), so only wrong ones count.
@@ -136,12 +145,24 @@ export default fp(async function auth (fastify) {
   // A callback hook, not an async one: every request passes here, and an open
   // route costs a property read and no promise.
   fastify.addHook('onRequest', (request, reply, done) => {
-    const { scope, identify: any } = request.routeOptions.config
-    if (scope === undefined ? !(any === true && enforced) : !guarded(scope)) {
+    const { scope, identify: any, bodyToken } = request.routeOptions.config
+    if (bodyToken !== undefined || (scope === undefined ? !(any === true && enforced) : !guarded(scope))) {
       done()
       return
     }
     done(check(request, reply, scope))
+  })
+
+  // Routes that take the token in their body, once it is parsed: still before
+  // it is validated, so that a client without a credential learns nothing more.
+  fastify.addHook('preValidation', (request, reply, done) => {
+    const { scope, bodyToken } = request.routeOptions.config
+    if (bodyToken === undefined || scope === undefined || !guarded(scope)) {
+      done()
+      return
+    }
+    const field = (request.body as Record<string, unknown> | undefined)?.[bodyToken]
+    done(check(request, reply, scope, typeof field === 'string' ? field : undefined))
   })
 
   // The OpenAPI document shows each route's scope: `security` with the scope

@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin'
 import envSchema from 'env-schema'
 import { isIP } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
 import Ajv, { type ErrorObject } from 'ajv'
 import { commaList, ConfigSchema, type Config } from '../../schemas/config'
 
@@ -30,7 +32,8 @@ type Property = { type?: string, enum?: string[], minimum?: number, maximum?: nu
 // What a pattern allows, in words.
 const PATTERNS: Record<string, string> = {
   '\\S': 'text that is not blank',
-  [ConfigSchema.properties.RATE_LIMIT_WINDOW.pattern as string]: 'milliseconds, or a positive duration such as "1 minute", "30 s", "2 hours"'
+  [ConfigSchema.properties.RATE_LIMIT_WINDOW.pattern as string]: 'milliseconds, or a positive duration such as "1 minute", "30 s", "2 hours"',
+  [ConfigSchema.properties.RETENTION.pattern as string]: 'a duration: a whole number and a unit (ms, s, m, h, d, w), such as 30d, 12h'
 }
 
 /** What a variable of the schema allows, in words: "a whole number from 0 to 65535". */
@@ -91,6 +94,18 @@ function checkJwt ({ JWT_SECRET, JWT_PUBLIC_KEY }: Pick<Config, 'JWT_SECRET' | '
   ]
 }
 
+function checkStore ({ STORE, REDIS_URL }: Pick<Config, 'STORE' | 'REDIS_URL'>): string | undefined {
+  if (STORE === 'redis' && REDIS_URL === '') return 'STORE=redis needs REDIS_URL (redis://host:port)'
+  if ((STORE === 'sqlite' || STORE === 'memory') && REDIS_URL !== '') return `REDIS_URL is set but STORE=${STORE}: unset one of them`
+  return undefined
+}
+
+/** Where events are kept: STORE, or redis when only REDIS_URL is set (as before STORE existed), else the SQLite file. */
+export function storeOf ({ STORE, REDIS_URL }: Pick<Config, 'STORE' | 'REDIS_URL'>): 'sqlite' | 'memory' | 'redis' {
+  if (STORE !== '') return STORE
+  return REDIS_URL === '' ? 'sqlite' : 'redis'
+}
+
 /** The proxies to trust, as Fastify's `trustProxy` takes them; false when there are none. */
 export function trustedProxies (config: Pick<Config, 'TRUST_PROXY'>): string[] | false {
   const list = commaList(config.TRUST_PROXY)
@@ -118,10 +133,62 @@ export function loadConfig (env: Env = process.env, { dotenv = false }: { dotenv
     config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS
       ? `HEADERS_TIMEOUT_MS must be at most REQUEST_TIMEOUT_MS (${config.REQUEST_TIMEOUT_MS}) (got ${JSON.stringify(String(config.HEADERS_TIMEOUT_MS))})`
       : undefined,
-    ...checkJwt(config)
+    ...checkJwt(config),
+    checkStore(config)
   ].filter((p) => p !== undefined)
   if (problems.length > 0) throw new ConfigError(problems.join('; '))
   return config
+}
+
+/** Edit distance (insertions, deletions, substitutions, swaps of neighbours) between two names. */
+function distance (a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[]
+      const above = d[i - 1] as number[]
+      row[j] = Math.min((above[j] as number) + 1, (row[j - 1] as number) + 1, (above[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1)
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number
+}
+
+/**
+ * The setting an unknown variable was probably meant to be: one whose name
+ * differs by case alone, or by one edit (two for long names). Unknown
+ * variables are otherwise ignored: the environment holds many (PATH, HOME, a
+ * platform's own), so only near misses of this server's names are worth a word.
+ */
+export function meantSetting (name: string): string | undefined {
+  const known = Object.keys(ConfigSchema.properties)
+  if (known.includes(name)) return undefined
+  const upper = name.toUpperCase()
+  const allowedEdits = upper.length >= 8 ? 2 : upper.length >= 4 ? 1 : 0
+  let best: { name: string, edits: number } | undefined
+  for (const candidate of known) {
+    const edits = distance(upper, candidate)
+    if (edits <= allowedEdits && (best === undefined || edits < best.edits)) best = { name: candidate, edits }
+  }
+  return best?.name
+}
+
+/**
+ * One warning per variable of the environment (and of .env, with `dotenv`)
+ * that is not a setting but looks like a misspelt one: `TOKEN_FILE=…` would
+ * otherwise start the server with every route open, without a word.
+ */
+export function misspeltSettings (env: Env = process.env, { dotenv = false }: { dotenv?: boolean } = {}): string[] {
+  const names = new Set(Object.keys(env))
+  if (dotenv) {
+    let text = ''
+    try { text = readFileSync('.env', 'utf8') } catch { /* no .env: nothing more to look at */ }
+    for (const name of Object.keys(parseEnv(text))) names.add(name)
+  }
+  return [...names].flatMap((name) => {
+    const meant = meantSetting(name)
+    return meant === undefined ? [] : [`${name} is not a setting of this server and is ignored: did you mean ${meant}?`]
+  })
 }
 
 /** Decorates the instance with the configuration it was built from. */

@@ -3,7 +3,8 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { errorBody, httpError, isHttpError, type ErrorCode, type ErrorResponse } from '../../schemas/errors'
-import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, IdempotencyConflictError, OutcomeUnknownError } from '../core/errors'
+import { redactUrlToken } from '../core/redact'
+import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, IdempotencyConflictError, OutcomeUnknownError, StorageUnavailableError } from '../core/errors'
 import { writeError } from '../core/socket-error'
 
 // Fastify's and its plugins' own errors, by their code, in this service's codes:
@@ -22,6 +23,7 @@ const FOREIGN_CODES: Record<string, ErrorCode> = {
 export function describeError (caught: FastifyError, contentType?: string): ErrorResponse & { cause: Error } {
   // Domain errors of the backend, in HTTP terms.
   if (caught instanceof BackendUnavailableError) return { ...errorBody('BACKEND_UNAVAILABLE'), cause: caught }
+  if (caught instanceof StorageUnavailableError) return { ...errorBody('STORAGE_UNAVAILABLE'), cause: caught }
   if (caught instanceof OutcomeUnknownError) return { ...errorBody('OUTCOME_UNKNOWN'), cause: caught }
   if (caught instanceof IdempotencyConflictError) return { ...errorBody('IDEMPOTENCY_CONFLICT', caught.message), cause: caught }
   if (caught instanceof AlertNotFoundError) return { ...errorBody('ALERT_NOT_FOUND', caught.message), cause: caught }
@@ -64,8 +66,10 @@ export function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoExce
 export default fp(async function errors (fastify) {
   fastify.setErrorHandler((caught: FastifyError, request, reply) => {
     const { cause, ...body } = describeError(caught, request.headers['content-type'])
+    // A message may quote the URL (a 404, a malformed path): never a token in it.
+    body.message = redactUrlToken(body.message)
     const { statusCode } = body
-    if (body.code === 'BACKEND_UNAVAILABLE') reply.header('retry-after', '5')
+    if (body.code === 'BACKEND_UNAVAILABLE' || body.code === 'STORAGE_UNAVAILABLE') reply.header('retry-after', '5')
     // A 503 or 504 is a state the server reports (overloaded, full, Redis away or slow), not a fault.
     if (statusCode === 503 || statusCode === 504) request.log.warn({ err: cause }, 'service unavailable')
     else if (statusCode >= 500) request.log.error({ err: cause }, 'request failed')
@@ -73,7 +77,7 @@ export default fp(async function errors (fastify) {
   })
 
   fastify.setNotFoundHandler((request) => {
-    throw httpError('NOT_FOUND', `Route ${request.method}:${request.url} not found`)
+    throw httpError('NOT_FOUND', `Route ${request.method}:${redactUrlToken(request.url)} not found`)
   })
 
   fastify.server.on('request', (req: IncomingMessage, res: ServerResponse) => { responses.set(req.socket, res) })

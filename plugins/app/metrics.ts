@@ -42,7 +42,7 @@ export default fp(async function metrics (fastify) {
   })
   const dropped = new Counter({
     name: 'alert_server_clients_dropped_total',
-    help: 'Subscribers (WebSockets and GET /events streams) cut by the server, by reason (slow, heartbeat, replay_failed, invalid_frames)',
+    help: 'Subscribers (WebSockets and GET /events streams) cut by the server, by reason (slow, heartbeat, replay_failed, invalid_frames, revoked, expired, unsubscribed)',
     labelNames: ['reason'],
     registers: [registry]
   })
@@ -51,6 +51,18 @@ export default fp(async function metrics (fastify) {
     help: 'Alerts dropped while not resolved because OPEN_ALERTS_MAX was reached',
     registers: [],
     collect () { this.reset(); this.inc(fastify.evictedAlerts.count) }
+  }))
+  registry.registerMetric(new Gauge({
+    name: 'alert_server_idempotency_keys',
+    help: 'Idempotency keys held in memory (memory mode; with Redis they are Redis keys with a TTL)',
+    registers: [],
+    collect () { this.set(fastify.idempotencyKeys.held) }
+  }))
+  registry.registerMetric(new Counter({
+    name: 'alert_server_idempotency_keys_dropped_total',
+    help: 'Idempotency keys forgotten before their TTL because IDEMPOTENCY_KEYS_MAX or IDEMPOTENCY_KEYS_PER_CLIENT was reached (memory mode)',
+    registers: [],
+    collect () { this.reset(); this.inc(fastify.idempotencyKeys.dropped) }
   }))
   // Read from the backend at each scrape, so every instance of a cluster
   // reports the cluster's alerts and monitors. While the backend cannot be

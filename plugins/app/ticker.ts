@@ -1,5 +1,9 @@
 import fp from 'fastify-plugin'
 import { createTicker } from '../core/ticker'
+import { AlertNotFoundError } from '../core/errors'
+
+/** The key of the automatic alert without ALERT_KEY: each tick resolves the previous one by it. */
+export const TICKER_KEY = 'ticker'
 
 // The server's own publisher of the automatic alert.
 export default fp(async function ticker (fastify) {
@@ -11,6 +15,19 @@ export default fp(async function ticker (fastify) {
     location: ALERT_LOCATION,
     severity: ALERT_SEVERITY,
     key: ALERT_KEY === '' ? undefined : ALERT_KEY,
+    // Without ALERT_KEY each tick is a new alert (the original contract), and
+    // resolves the previous one: ticks no longer pile up thousands of open
+    // alerts a day that bury real ones on the board and in the counts.
+    supersede: {
+      key: TICKER_KEY,
+      resolve: async (key) => {
+        try {
+          await fastify.publisher.act({ key }, 'resolve', 'ticker', 'superseded by the next automatic alert')
+        } catch (err) {
+          if (!(err instanceof AlertNotFoundError)) throw err
+        }
+      }
+    },
     publisher: fastify.publisher,
     log: fastify.log,
     timers: fastify.timers,

@@ -2,7 +2,8 @@ import fp from 'fastify-plugin'
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv'
 import fastJsonStringify from 'fast-json-stringify'
 import type { TSchema, Static } from '@sinclair/typebox'
-import { NOT_BLANK, UUID, WELL_FORMED } from '../../schemas/events'
+import { DURATION_PATTERN, LINK_PATTERN, NOT_BLANK, UUID, VISIBLE_ASCII, WELL_FORMED } from '../../schemas/events'
+import { HEARTBEAT_NAME_PATTERN } from '../../schemas/integrations'
 import { httpError } from '../../schemas/errors'
 import type { Check } from '../core/client-frames'
 
@@ -31,15 +32,38 @@ export function createAjv (coerceTypes = false): Ajv {
     })
 }
 
+/** What each pattern of the schemas asks for, in words: a message never shows a regular expression. */
+export const PATTERN_WORDS: Readonly<Record<string, string>> = {
+  [NOT_BLANK]: 'must not be blank',
+  '\\S': 'must not be blank',
+  [LINK_PATTERN]: 'must be an http or https URL, such as https://runbooks.example.com/disk-full',
+  [VISIBLE_ASCII]: 'must be visible ASCII characters (no spaces)',
+  // Grafana's fingerprint: empty is allowed (it is then computed from the labels).
+  '^[\\x21-\\x7e]*$': 'must be visible ASCII characters (no spaces), or empty',
+  [DURATION_PATTERN]: 'must be a duration: a whole number and a unit (ms, s, m, h, d or w), such as 30s, 5m, 2h, 1d',
+  [HEARTBEAT_NAME_PATTERN]: 'must be letters, digits, -, _ and . only'
+}
+
+/** What each format asks for, in words. */
+const FORMAT_WORDS: Readonly<Record<string, string>> = {
+  uuid: 'must be a UUID, such as 7bb4eacd-9d48-4fff-a9d0-a7caffbd52a8',
+  'date-time': 'must be an ISO 8601 date-time, such as 2026-01-01T12:00:00Z'
+}
+
 function describe (e: ErrorObject, dataVar: string): string {
   const path = dataVar + e.instancePath
   const p = e.params as Record<string, unknown>
   switch (e.keyword) {
     case 'required': return `${path}/${String(p.missingProperty)} is required`
     case 'type': return `${path} must be ${String(p.type)}`
+    case 'enum': return `${path} must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}`
     case 'minLength': return `${path} must not be empty`
     case 'maxLength': return `${path} must be at most ${String(p.limit)} characters`
-    case 'pattern': return p.pattern === NOT_BLANK ? `${path} must not be blank` : `${path} must match ${String(p.pattern)}`
+    case 'maxItems': return `${path} must have at most ${String(p.limit)} items`
+    case 'minimum': return `${path} must be at least ${String(p.limit)}`
+    case 'maximum': return `${path} must be at most ${String(p.limit)}`
+    case 'pattern': return `${path} ${PATTERN_WORDS[String(p.pattern)] ?? 'is not in the expected form'}`
+    case 'format': return `${path} ${FORMAT_WORDS[String(p.format)] ?? `must be ${String(p.format)}`}`
     case WELL_FORMED: return `${path} must be well-formed Unicode (no lone surrogates)`
     default: return `${path} ${e.message ?? 'is invalid'}`
   }
@@ -54,14 +78,14 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
- * Reads a JSON body as UTF-8 and nothing else: a body declared in another
+ * Reads a JSON (or plain-text) body as UTF-8 and nothing else: a body declared in another
  * charset gets 415, bytes that are not UTF-8 get 400 (Node would otherwise
  * replace them with U+FFFD and store text the client never sent).
  */
-export function decodeJsonBody (contentType: string | undefined, body: Buffer): string {
+export function decodeJsonBody (contentType: string | undefined, body: Buffer, wanted = 'JSON in UTF-8 (application/json; charset=utf-8)'): string {
   const charset = CHARSET.exec(contentType ?? '')?.[1]?.toLowerCase()
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw httpError('UNSUPPORTED_CHARSET', `charset ${JSON.stringify(charset)} is not supported; send JSON in UTF-8 (application/json; charset=utf-8)`)
+    throw httpError('UNSUPPORTED_CHARSET', `charset ${JSON.stringify(charset)} is not supported; send ${wanted}`)
   }
   try {
     return strictUtf8.decode(body)
@@ -104,7 +128,35 @@ export function jsonProblem (text: string): string | undefined {
   }
 }
 
+/** The header that names the body fields a request sent and the server dropped. */
+export const IGNORED_FIELDS_HEADER = 'ignored-fields'
+// A body of 64 KiB could name thousands: the first few say enough.
+const MAX_IGNORED_NAMED = 20
+const MAX_IGNORED_NAME = 100
+
+/**
+ * The fields of `body` that `schema` (an object schema that drops what it does
+ * not list) does not know, percent-encoded so that any name fits in a header.
+ */
+export function ignoredFields (schema: unknown, body: unknown): string[] {
+  // A route that takes several content types (POST /alerts: JSON or plain text) has a schema per type; a JSON body is checked by the JSON one.
+  const perType = (schema as { content?: Record<string, { schema?: unknown }> } | undefined)?.content?.['application/json']?.schema
+  const s = (perType ?? schema) as { properties?: Record<string, unknown>, additionalProperties?: unknown } | undefined
+  if (s?.properties === undefined || s.additionalProperties !== false) return []
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return []
+  const known = s.properties
+  return Object.keys(body).filter((name) => !Object.hasOwn(known, name))
+    .slice(0, MAX_IGNORED_NAMED)
+    .map((name) => encodeURIComponent(name.slice(0, MAX_IGNORED_NAME)))
+}
+
 export default fp(async function validation (fastify) {
+  // Unknown body fields are dropped, as the original service did; the answer
+  // names them, so that a misspelt field ({"severty": ...}) does not pass unseen.
+  fastify.addHook('preValidation', async (request, reply) => {
+    const ignored = ignoredFields(request.routeOptions.schema?.body, request.body)
+    if (ignored.length > 0) void reply.header(IGNORED_FIELDS_HEADER, ignored.join(', '))
+  })
   // Bodies are JSON only; anything else is answered 415.
   fastify.removeContentTypeParser('text/plain')
   // Fastify's own JSON parser (prototype-poisoning checks included), after a strict UTF-8 decode.

@@ -7,7 +7,7 @@
  */
 import { NOT_BLANK, SEVERITIES, type Severity } from '../../schemas/events'
 import type { AlertmanagerAlert, AlertmanagerPayload, AlertmanagerResult } from '../../schemas/integrations'
-import type { Publisher } from './publisher'
+import { ALL_RIGHTS, type Publisher, type Rights } from './publisher'
 import { AlertNotFoundError } from './errors'
 
 export interface AlertmanagerMapping {
@@ -81,23 +81,27 @@ export function stepOf (alert: AlertmanagerAlert, { locationLabel, tagLabels }: 
 /**
  * Runs a payload's steps in order: firing alerts raise (or repeat, by key),
  * resolved ones resolve the open alert with their key, if there is one.
- * The payload is mapped whole before the first step is taken.
+ * The payload is mapped whole before the first step is taken. Without
+ * `operate`, a resolve reaches only an alert Alertmanager raised (source
+ * alertmanager), and a repeat cannot lower the severity of one another source raised.
  */
-export async function receive (payload: AlertmanagerPayload, publisher: Pick<Publisher, 'publish' | 'act'>, mapping: AlertmanagerMapping): Promise<AlertmanagerResult> {
+export async function receive (payload: AlertmanagerPayload, publisher: Pick<Publisher, 'publish' | 'act'>, mapping: AlertmanagerMapping, rights: Rights = ALL_RIGHTS): Promise<AlertmanagerResult> {
   const steps = payload.alerts.map((alert) => stepOf(alert, mapping))
   const result: AlertmanagerResult = { raised: 0, repeated: 0, resolved: 0 }
   for (const step of steps) {
     if (step.kind === 'raise') {
       const { kind: _kind, ...input } = step
-      const alert = await publisher.publish({ type: 'alert', source: 'alertmanager', ...input })
+      const alert = await publisher.publish({ type: 'alert', source: 'alertmanager', ...input }, rights)
       if (alert.count === 1) result.raised++
       else result.repeated++
       continue
     }
     try {
-      if ((await publisher.act({ key: step.key }, 'resolve', 'alertmanager', 'resolved in Alertmanager')).changed) result.resolved++
+      const target = rights.operate ? { key: step.key } : { key: step.key, source: 'alertmanager' as const }
+      if ((await publisher.act(target, 'resolve', 'alertmanager', 'resolved in Alertmanager')).changed) result.resolved++
     } catch (err) {
-      // Resolved there and never raised here (or already resolved by someone here): nothing to do.
+      // Resolved there and never raised here (or already resolved by someone here,
+      // or raised by another source and this credential may not resolve it): nothing to do.
       if (!(err instanceof AlertNotFoundError)) throw err
     }
   }

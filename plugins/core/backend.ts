@@ -1,10 +1,11 @@
 /**
  * The backend seam: what the rest of the server needs from wherever events
- * are kept and shared. Types only. The memory backend (one process) and the
- * Redis backend (a cluster) each implement all of it, import this module and
- * never each other; the backend plugin alone chooses between them.
+ * are kept and shared. Types only. The memory backend (one process, nothing
+ * kept), the SQLite backend (one process, durable) and the Redis backend (a
+ * cluster) each implement all of it, import this module and never each other;
+ * the backend plugin alone chooses between them.
  *
- * Every operation means the same in both modes:
+ * Every operation means the same in every mode:
  * - `store.append` puts an event at the end of the one publish order and hands
  *   it to the feed of every instance; it resolves once the event is stored.
  * - `feed` gives each instance every appended event exactly once, in publish
@@ -45,6 +46,8 @@ export type Expect =
 export interface Once {
   key: string
   ttlMs: number
+  /** Who used the key (its rate-limit key): a store that caps keys per client counts them by it. */
+  owner?: string
 }
 
 /** What an append did: stored the event, or not (its expectation failed, or its key was used: `prior`). */
@@ -73,10 +76,12 @@ export interface EventStore {
    * one atomic step, so racing retries on any instance store one event.
    */
   append: (event: Event, expect?: Expect, once?: Once) => Promise<Appended>
-  /** The chat stream, oldest first. */
-  chats: () => Promise<Chat[]>
+  /** The newest `count` chat messages retained (all of them when undefined), oldest first. */
+  chats: (count?: number) => Promise<Chat[]>
   /** Every retained event published after `id` (all of them when `id` is undefined). */
   since: (id?: string) => Promise<Replay>
+  /** Every retained event about one alert (its raising, then each update), in publish order. */
+  timeline: (alertId: string) => Promise<Event[]>
   /** One alert by id. */
   alert: (id: string) => Promise<StoredAlert | undefined>
   /** The alert that is not resolved and has this key. */
@@ -149,8 +154,8 @@ export interface HeartbeatStore {
 }
 
 export interface Backend {
-  readonly kind: 'memory' | 'redis'
-  /** For people: "memory", or the Redis address without credentials. */
+  readonly kind: 'memory' | 'sqlite' | 'redis'
+  /** For people: "memory", the SQLite file, or the Redis address without credentials. */
   readonly description: string
   readonly store: EventStore
   readonly feed: EventFeed

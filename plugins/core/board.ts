@@ -1,9 +1,24 @@
 import { ALERT_STATES, SEVERITIES, type Alert, type BoardQuery } from '../../schemas/events'
 import type { StoredAlert } from './backend'
 
-/** Splits "a, b,,c" into ["a", "b", "c"]. */
-export const commaValues = (value: string | undefined): string[] | undefined =>
-  value === undefined ? undefined : value.split(',').map((v) => v.trim()).filter((v) => v.length > 0)
+/**
+ * Joins the values of a parameter given more than once (?location=a&location=b),
+ * each taken whole, commas included. A lone surrogate: no value that can match
+ * holds one (stored text is well-formed Unicode), so it never splits a real value.
+ */
+export const WHOLE_VALUES = '\ud800'
+
+/**
+ * Splits "a, b,,c" into ["a", "b", "c"]; values joined with WHOLE_VALUES
+ * (the repeated-parameter form) are split there only, so a value may hold a
+ * comma. Names from a fixed set (states, severities, types) hold none: they
+ * are split at commas in either form, as before.
+ */
+export function commaValues (value: string | undefined, enumerated = false): string[] | undefined {
+  if (value === undefined) return undefined
+  const parts = value.includes(WHOLE_VALUES) ? value.split(WHOLE_VALUES) : [value]
+  return (enumerated || parts.length === 1 ? parts.flatMap((part) => part.split(',')) : parts).map((v) => v.trim()).filter((v) => v.length > 0)
+}
 
 /** A filter on alerts; values within one field OR, fields AND. Undefined fields let everything through. */
 export interface AlertFilter {
@@ -32,7 +47,7 @@ export function parseAlertFilter (query: AlertFilterQuery): AlertFilter | string
   }
   const known: Record<string, readonly string[]> = { state: ALERT_STATES, severity: SEVERITIES }
   for (const name of ['state', 'severity', 'location', 'key', 'tag'] as const) {
-    const values = commaValues(query[name])
+    const values = commaValues(query[name], known[name] !== undefined)
     if (values === undefined) continue
     if (values.length === 0) return `querystring/${name} must list at least one value`
     const allowed = known[name]

@@ -4,7 +4,7 @@ import { parseDateTime } from './duration'
 
 export type { Scope }
 
-/** Who a request is: the token's name or the JWT's sub, what it may do, until when. */
+/** Who a request is: the token's name or `jwt:` and the JWT's sub, what it may do, until when. */
 export interface Identity {
   name: string
   scopes: Scope[]
@@ -32,8 +32,18 @@ export interface TokenEntry {
   expires?: number
 }
 
-/** Why a subscriber's credential no longer holds. */
-export type Lapse = 'revoked' | 'expired'
+/**
+ * Why a subscriber's credential no longer holds: its entry removed, past its
+ * `expires`, or no longer holding the subscribe scope (admin included).
+ */
+export type Lapse = 'revoked' | 'expired' | 'unsubscribed'
+
+/** The close reason (1008) a lapsed subscriber is given, and the message of a stream's last frame. */
+export const LAPSE_REASONS: Record<Lapse, string> = {
+  revoked: 'token revoked',
+  expired: 'token expired',
+  unsubscribed: 'token no longer has the subscribe scope'
+}
 
 export const scopeAllows = (scopes: readonly Scope[], needed: Scope): boolean =>
   scopes.includes(needed) || scopes.includes('admin')
@@ -47,6 +57,9 @@ const digest = (value: string): Buffer => createHash('sha256').update(value).dig
 export function sameToken (given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected))
 }
+
+/** What a JWT's name is shown and keyed as: `jwt:<sub>`, never the name of a TOKENS_FILE entry (which cannot start so). */
+export const JWT_PREFIX = 'jwt:'
 
 const NAME = /^[\w.@:-]{1,64}$/
 const HASH = /^sha256:[0-9a-f]{64}$/
@@ -81,6 +94,7 @@ export function parseTokensFile (text: string): TokenEntry[] | string {
     const extra = Object.keys(rest)
     if (extra.length > 0) return `${where}: unknown field ${JSON.stringify(extra[0])} (the file holds hashes only, never a token)`
     if (typeof name !== 'string' || !NAME.test(name)) return `${where}: "name" must be 1 to 64 letters, digits or . _ - @ :`
+    if (name.startsWith(JWT_PREFIX)) return `${where}: "name" must not start with ${JWT_PREFIX} (the names of JWT identities start so)`
     const read = readScopes(scopes, where)
     if (typeof read === 'string') return read
     if (typeof hash !== 'string' || !HASH.test(hash)) return `${where}: "hash" must be "sha256:" and 64 lowercase hex digits (npm run token prints it)`
@@ -107,8 +121,18 @@ export interface Credentials {
   identify: (token: string) => Identity | undefined
   /** Replaces the TOKENS_FILE entries (after a reload). */
   replace: (entries: TokenEntry[]) => void
-  /** Whether an identity handed out earlier still holds: undefined, or why not. */
+  /**
+   * Whether an identity handed out earlier may still subscribe, judged by its
+   * TOKENS_FILE entry as it now stands: undefined, or why not.
+   */
   lapse: (identity: Identity) => Lapse | undefined
+  /**
+   * An identity handed out earlier as it now stands: a TOKENS_FILE entry's
+   * current scopes and expiry (a reload may have narrowed them), or undefined
+   * once it is removed or expired. What a long-lived connection may do is
+   * asked here each time, not kept from when it opened.
+   */
+  current: (identity: Identity) => Identity | undefined
   /** Entries now loaded. */
   readonly size: number
 }
@@ -133,23 +157,52 @@ export function createCredentials ({ apiToken, metricsToken, now }: CredentialsO
       byHash = new Map(entries.map((entry) => [entry.hash, entry]))
     },
     lapse (identity) {
-      if (identity.expires !== undefined && identity.expires <= now()) return 'expired'
-      if (identity.credential.startsWith('sha256:') && !byHash.has(identity.credential)) return 'revoked'
-      return undefined
+      if (!identity.credential.startsWith('sha256:')) return identity.expires !== undefined && identity.expires <= now() ? 'expired' : undefined
+      const entry = byHash.get(identity.credential)
+      if (entry === undefined) return 'revoked'
+      if (entry.expires !== undefined && entry.expires <= now()) return 'expired'
+      return scopeAllows(entry.scopes, 'subscribe') ? undefined : 'unsubscribed'
+    },
+    current (identity) {
+      if (!identity.credential.startsWith('sha256:')) return identity.expires !== undefined && identity.expires <= now() ? undefined : identity
+      const entry = byHash.get(identity.credential)
+      if (entry === undefined || (entry.expires !== undefined && entry.expires <= now())) return undefined
+      return { name: entry.name, scopes: entry.scopes, expires: entry.expires, credential: identity.credential, named: true }
     },
     get size () { return byHash.size }
   }
 }
 
-/** The claims a JWT must carry, read; a string says what is missing or wrong. */
+// The most milliseconds a Date holds (±100,000,000 days from 1970): a claim
+// beyond it is no moment at all.
+const MAX_DATE_MS = 8.64e15
+
+/** Whether a NumericDate claim (seconds) is a number that stands for a moment a Date can hold. */
+const isMoment = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value) && Math.abs(value * 1000) <= MAX_DATE_MS
+
+// A sub names acknowledgers and chat senders, on one line: the rules of
+// `by` (1 to 200 characters, well-formed Unicode: no lone surrogate, something
+// visible), and no control or format character anywhere (a newline, a zero-width space).
+const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Default_Ignorable_Code_Point}]/u
+const MAX_SUB = 200 - JWT_PREFIX.length
+const isName = (sub: string): boolean => [...sub].length <= MAX_SUB && VISIBLE.test(sub) && !INVISIBLE.test(sub)
+
+/**
+ * The claims a JWT must carry, read; a string says what is missing or wrong.
+ * One rule for exp and nbf wherever a JWT is taken: a number of seconds that
+ * a Date can hold (`exp: 1e300` is no date: the token is not valid).
+ */
 export function readClaims (payload: unknown): Identity | string {
-  const { sub, scope, exp } = (payload ?? {}) as Record<string, unknown>
-  if (typeof sub !== 'string' || sub.trim() === '' || sub.length > 200) return 'the JWT needs a "sub" claim (1 to 200 characters)'
+  const { sub, scope, exp, nbf } = (payload ?? {}) as Record<string, unknown>
+  if (typeof sub !== 'string' || !isName(sub)) return `the JWT needs a "sub" claim (1 to ${MAX_SUB} characters, something visible, no control or zero-width characters)`
   if (typeof scope !== 'string') return 'the JWT needs a "scope" claim (space-separated scopes)'
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) return 'the JWT needs an "exp" claim'
+  if (!isMoment(exp)) return 'the JWT needs an "exp" claim (seconds since 1970, within the range of a date)'
+  if (nbf !== undefined && !isMoment(nbf)) return 'the JWT\'s "nbf" claim must be seconds since 1970, within the range of a date'
   // Unknown scopes are skipped, as OAuth servers do: an issuer may grant scopes of other services.
   const scopes = scope.split(' ').filter((s): s is Scope => (SCOPES as readonly string[]).includes(s))
-  return { name: sub, scopes: [...new Set(scopes)], expires: exp * 1000, credential: 'jwt', named: true }
+  return { name: JWT_PREFIX + sub, scopes: [...new Set(scopes)], expires: exp * 1000, credential: 'jwt', named: true }
 }
 
 /** Whether a token is shaped as a JWT (three base64url parts), so it is verified as one rather than looked up. */

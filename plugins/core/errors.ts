@@ -9,6 +9,12 @@ export class BackendUnavailableError extends Error {
   readonly code = 'BACKEND_UNAVAILABLE'
 }
 
+/** The database file cannot take writes now (a full disk, an I/O error): nothing of the request was stored, a retry is safe. */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError'
+  readonly code = 'STORAGE_UNAVAILABLE'
+}
+
 /** An idempotency key came back with a different request than the one it was first used for. */
 export class IdempotencyConflictError extends Error {
   override readonly name = 'IdempotencyConflictError'

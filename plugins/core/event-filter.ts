@@ -30,7 +30,7 @@ export function parseEventFilter (query: EventFilterQuery): EventFilter | undefi
   const alert = parseAlertFilter({ severity, min_severity: minSeverity, location, key, tag })
   if (typeof alert === 'string') return alert
   let types: Set<EventType> | undefined
-  const listed = commaValues(typesValue)
+  const listed = commaValues(typesValue, true)
   if (listed !== undefined) {
     if (listed.length === 0) return 'querystring/types must list at least one value'
     const wrong = listed.find((v) => !(TYPES as readonly string[]).includes(v))

@@ -9,7 +9,7 @@ import { filterReplay, passes, type EventFilter } from './event-filter'
 import { KEEPALIVE, frameRecord, textFrame, type StreamFormat } from './framing'
 import { realTimers, type Timers } from './timers'
 import { directSocket } from './ws-internals'
-import type { Identity, Lapse } from './credentials'
+import { LAPSE_REASONS, type Identity, type Lapse } from './credentials'
 
 /** Why a client left the set, for logs and metrics. */
 export type DropReason = 'slow' | 'heartbeat' | 'replay_failed' | 'invalid_frames' | Lapse
@@ -61,8 +61,9 @@ export interface Fanout {
   /** Cuts one client with a close code (an HTTP stream's response ends); destroyed if it does not finish the close in time. */
   drop: (subscriber: Subscriber, reason: DropReason, code: number, text: string) => void
   /**
-   * Closes (1008 "token revoked" / "token expired"; an HTTP stream ends) every
-   * client whose credential `lapse` says no longer holds; returns how many.
+   * Closes (1008 "token revoked", "token expired", "token no longer has the
+   * subscribe scope"; an HTTP stream gets an error frame saying so, then
+   * ends) every client whose credential `lapse` says no longer holds; returns how many.
    */
   dropLapsed: (lapse: (identity: Identity) => Lapse | undefined) => number
   /** Stops the heartbeats and closes every client with the given code (HTTP streams end); those that have not closed after a grace are destroyed. */
@@ -482,7 +483,9 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
       for (const client of clients.values()) {
         const why = client.identity === undefined ? undefined : lapse(client.identity)
         if (why === undefined) continue
-        drop(client, why, 1008, `token ${why}`)
+        // A stream has no close code: its last frame says why it ends.
+        if (client.response !== undefined) write(client, [encode(client.group.transport, { type: 'error', code: 'forbidden', message: `${LAPSE_REASONS[why]}: the stream ends` })])
+        drop(client, why, 1008, LAPSE_REASONS[why])
         dropped++
       }
       return dropped

@@ -21,6 +21,22 @@ export function stateOf (monitor: HeartbeatMonitor, now: number): HeartbeatState
   return monitor.missed !== undefined || now >= deadlineOf(monitor) ? 'missed' : 'up'
 }
 
+const encodeCursor = (name: string): string => Buffer.from(`name:${name}`).toString('base64url')
+
+/** The monitor name a cursor of GET /heartbeats stands after, or undefined when it is not one this server gave out. */
+export function decodeHeartbeatCursor (cursor: string): string | undefined {
+  const match = /^name:([A-Za-z0-9_.-]{1,100})$/.exec(Buffer.from(cursor, 'base64url').toString())
+  return match?.[1]
+}
+
+/** One page of monitors sorted by name: the `limit` after `after`, and the cursor of the next page when more follow. */
+export function heartbeatPage (sorted: HeartbeatMonitor[], limit: number, after?: string): { monitors: HeartbeatMonitor[], next?: string } {
+  const start = after === undefined ? 0 : sorted.findIndex((monitor) => monitor.name > after)
+  const monitors = start < 0 ? [] : sorted.slice(start, start + limit)
+  const last = monitors[monitors.length - 1]
+  return start >= 0 && start + limit < sorted.length && last !== undefined ? { monitors, next: encodeCursor(last.name) } : { monitors }
+}
+
 /** The alert's words for a miss. */
 export function missMessage (monitor: HeartbeatMonitor): string {
   return `${monitor.name} missed its heartbeat (expected every ${formatDuration(monitor.everyMs)}, last seen ${new Date(monitor.lastPing).toISOString()})`

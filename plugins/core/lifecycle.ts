@@ -3,7 +3,7 @@
  * by key), acknowledging, resolving, escalating. Both backends store what
  * these return; neither decides anything itself.
  */
-import type { Alert, AlertInput, Event, Source } from '../../schemas/events'
+import { NOTES_MAX, type Alert, type AlertFields, type Event, type Note, type Source } from '../../schemas/events'
 
 /** The alert an event carries, if any. */
 export function alertOf (event: Event): Alert | undefined {
@@ -13,7 +13,7 @@ export function alertOf (event: Event): Alert | undefined {
 const iso = (ms: number): string => new Date(ms).toISOString()
 
 /** A new alert: open, raised once. Known fields only, in wire order. */
-export function newAlert (id: string, now: number, input: AlertInput, source: Source): Alert {
+export function newAlert (id: string, now: number, input: AlertFields, source: Source): Alert {
   const at = iso(now)
   const alert: Alert = {
     id,
@@ -30,6 +30,7 @@ export function newAlert (id: string, now: number, input: AlertInput, source: So
   if (input.key !== undefined) alert.key = input.key
   if (input.link !== undefined) alert.link = input.link
   if (input.tags !== undefined) alert.tags = input.tags
+  if (input.details !== undefined) alert.details = input.details
   return alert
 }
 
@@ -38,7 +39,7 @@ export function newAlert (id: string, now: number, input: AlertInput, source: So
  * and severity, one more in the count. An acknowledged alert stays
  * acknowledged: somebody is already on it.
  */
-export function repeated (alert: Alert, input: AlertInput, now: number): Alert {
+export function repeated (alert: Alert, input: AlertFields, now: number): Alert {
   const next: Alert = {
     ...alert,
     message: input.message,
@@ -51,6 +52,8 @@ export function repeated (alert: Alert, input: AlertInput, now: number): Alert {
   else delete next.link
   if (input.tags !== undefined) next.tags = input.tags
   else delete next.tags
+  if (input.details !== undefined) next.details = input.details
+  else delete next.details
   return next
 }
 
@@ -59,15 +62,22 @@ export type Action = 'acknowledge' | 'resolve'
 /** What an action does to an alert: a changed alert, nothing (already so), or a refusal. */
 export type Outcome = { kind: 'changed', alert: Alert } | { kind: 'unchanged' } | { kind: 'conflict', message: string }
 
-export function act (alert: Alert, action: Action, by: string, now: number): Outcome {
+/** The alert's notes with one more (a note that is blank adds none), the newest NOTES_MAX kept. */
+function noted (alert: Alert, note: Note | undefined): Pick<Alert, 'notes'> {
+  if (note === undefined) return alert.notes === undefined ? {} : { notes: alert.notes }
+  return { notes: [...(alert.notes ?? []), note].slice(-NOTES_MAX) }
+}
+
+export function act (alert: Alert, action: Action, by: string, now: number, text?: string): Outcome {
   const at = iso(now)
+  const note = text === undefined || text.trim() === '' ? undefined : { at, by, action: action === 'acknowledge' ? 'acknowledged' as const : 'resolved' as const, text }
   if (action === 'acknowledge') {
     if (alert.state === 'acknowledged') return { kind: 'unchanged' }
     if (alert.state === 'resolved') return { kind: 'conflict', message: 'the alert is resolved; raise it again to reopen it' }
-    return { kind: 'changed', alert: { ...alert, state: 'acknowledged', updatedAt: at, acknowledgedBy: by, acknowledgedAt: at } }
+    return { kind: 'changed', alert: { ...alert, state: 'acknowledged', updatedAt: at, acknowledgedBy: by, acknowledgedAt: at, ...noted(alert, note) } }
   }
   if (alert.state === 'resolved') return { kind: 'unchanged' }
-  return { kind: 'changed', alert: { ...alert, state: 'resolved', updatedAt: at, resolvedBy: by, resolvedAt: at } }
+  return { kind: 'changed', alert: { ...alert, state: 'resolved', updatedAt: at, resolvedBy: by, resolvedAt: at, ...noted(alert, note) } }
 }
 
 /** Whether a critical alert nobody acknowledged is due to be announced again. */

@@ -17,12 +17,17 @@ export interface StoreOptions {
   onEvict?: (ids: string[]) => void
   /** The clock idempotency keys and claims expire by. */
   now?: () => number
+  /** Idempotency keys kept at most, and per owner: past either, the oldest (of all, of that owner) is forgotten first. */
+  onceKeysMax?: number
+  onceKeysPerOwnerMax?: number
+  /** Kept current by the store: keys held, and keys forgotten early for a cap (for metrics). */
+  onceStats?: { held: number, dropped: number }
 }
 
 const SEVERITY_ORDER = ['info', 'warning', 'critical'] as const
 
 /** The history of one process: each stream capped at `historySize`, one publish order across both. */
-export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict = () => {}, now = Date.now }: StoreOptions, feed: Listener = () => {}): EventStore {
+export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict = () => {}, now = Date.now, onceKeysMax = Infinity, onceKeysPerOwnerMax = Infinity, onceStats = { held: 0, dropped: 0 } }: StoreOptions, feed: Listener = () => {}): EventStore {
   const streams = { alert: new Ring<Entry>(historySize), chat: new Ring<Entry>(historySize) }
   const seqById = new Map<string, number>()
   /** The seq of the newest event either stream has let go of: a replay from before it has a gap. */
@@ -52,14 +57,45 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
   const wanted = { info: openAs('info'), warning: openAs('warning'), critical: openAs('critical') }
   let unresolved = 0
   /** Idempotency keys in the order they were first used, which is their order of expiry while the ttl does not change. */
-  const onceKeys = new Map<string, { event: Event, expires: number }>()
+  const onceKeys = new Map<string, { event: Event, expires: number, owner: string }>()
+  /** Each owner's keys, oldest first: a client over its cap loses its own oldest, nobody else's. */
+  const onceByOwner = new Map<string, Set<string>>()
+
+  function forgetKey (key: string): void {
+    const entry = onceKeys.get(key)
+    if (entry === undefined) return
+    onceKeys.delete(key)
+    const owned = onceByOwner.get(entry.owner)
+    owned?.delete(key)
+    if (owned?.size === 0) onceByOwner.delete(entry.owner)
+    onceStats.held = onceKeys.size
+  }
+
+  /** Remembers a key, first forgetting the oldest of its owner's and of all past the caps (each holds a whole event). */
+  function remember (key: string, owner: string, event: Event, expires: number): void {
+    forgetKey(key)
+    let owned = onceByOwner.get(owner)
+    while (owned !== undefined && owned.size >= onceKeysPerOwnerMax) {
+      forgetKey(owned.values().next().value as string)
+      onceStats.dropped++
+      owned = onceByOwner.get(owner)
+    }
+    while (onceKeys.size >= onceKeysMax) {
+      forgetKey(onceKeys.keys().next().value as string)
+      onceStats.dropped++
+    }
+    onceKeys.set(key, { event, expires, owner })
+    owned = onceByOwner.get(owner) ?? new Set()
+    onceByOwner.set(owner, owned.add(key))
+    onceStats.held = onceKeys.size
+  }
 
   /** The event first stored under a key still remembered. */
   function priorOf (key: string): Event | undefined {
     const t = now()
     for (const [old, { expires }] of onceKeys) {
       if (expires > t) break
-      onceKeys.delete(old)
+      forgetKey(old)
     }
     const prior = onceKeys.get(key)
     return prior !== undefined && prior.expires > t ? prior.event : undefined
@@ -168,16 +204,16 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
       seqById.set(event.id, seq)
       const alert = alertOf(event)
       if (alert !== undefined) fold(alert, event.id, seq)
-      if (once !== undefined) {
-        onceKeys.delete(once.key)
-        onceKeys.set(once.key, { event, expires: now() + once.ttlMs })
-      }
+      if (once !== undefined) remember(once.key, once.owner ?? '', event, now() + once.ttlMs)
       // Synchronously, in the same step as the append: the feed's order is the history's.
       feed(event)
       return { stored: true }
     },
-    async chats () {
-      return streams.chat.toArray().map((e) => e.event as Chat)
+    async chats (count = historySize) {
+      return streams.chat.toArray().slice(-count).map((e) => e.event as Chat)
+    },
+    async timeline (alertId) {
+      return merged().map((e) => e.event).filter((event) => alertOf(event)?.id === alertId)
     },
     async since (id) {
       const all = merged()

@@ -1,8 +1,18 @@
 import { randomUUID } from 'node:crypto'
-import type { Alert, AlertBefore, AlertInput, AlertUpdate, Change, Chat, ChatInput, Draft, Event, Source } from '../../schemas/events'
+import { SEVERITIES, type Alert, type AlertBefore, type AlertFields, type AlertUpdate, type Change, type Chat, type ChatInput, type Draft, type Event, type Severity, type Source } from '../../schemas/events'
 import type { EventStore, Once, StoredAlert } from './backend'
 import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, IdempotencyConflictError } from './errors'
 import { act, escalated, escalationDue, newAlert, repeated, type Action } from './lifecycle'
+
+/**
+ * What the credential behind a publish may do beyond publishing. Without
+ * `operate` (a publish-only token), a repeat of an alert that another source
+ * raised never lowers its severity (a script cannot quiet a heartbeat's or
+ * Alertmanager's critical alert, nor stop its escalation, by repeating its key
+ * as info). Internal publishers (ticker, heartbeats) have every right.
+ */
+export interface Rights { operate: boolean }
+export const ALL_RIGHTS: Rights = { operate: true }
 
 /** What an acknowledge or resolve did: changed the alert (and published an update), or found it already so. */
 export interface ActResult { changed: boolean, alert: Alert }
@@ -15,16 +25,22 @@ export interface ActResult { changed: boolean, alert: Alert }
  */
 export interface Publisher {
   /** A chat message, or an alert (new, or a repeat of the open alert with its key). */
-  publish: <D extends Draft>(draft: D) => Promise<D['type'] extends 'alert' ? Alert : Chat>
+  publish: <D extends Draft>(draft: D, rights?: Rights) => Promise<D['type'] extends 'alert' ? Alert : Chat>
   /**
    * Publishes at most once per idempotency key (within the window): a repeat
    * of the same draft gets what the first got (`replayed: true`) and
    * publishes nothing; another draft under a used key is refused with
-   * IdempotencyConflictError.
+   * IdempotencyConflictError. `owner` (the client's rate-limit key) is whom
+   * the key counts against where the store caps keys per client.
    */
-  publishOnce: <D extends Draft>(draft: D, key: string) => Promise<{ event: D['type'] extends 'alert' ? Alert : Chat, replayed: boolean }>
-  /** Acknowledges or resolves an alert, by id or by key (the alert with that key that is not resolved). */
-  act: (target: { id: string } | { key: string }, action: Action, by: string, note?: string) => Promise<ActResult>
+  publishOnce: <D extends Draft>(draft: D, key: string, rights?: Rights, owner?: string) => Promise<{ event: D['type'] extends 'alert' ? Alert : Chat, replayed: boolean }>
+  /**
+   * Acknowledges or resolves an alert, by id or by key (the alert with that key
+   * that is not resolved; to resolve, else the newest with that key, already
+   * resolved; with `source`, only one that source raised: any other is as if
+   * there were none).
+   */
+  act: (target: { id: string } | { key: string, source?: Source }, action: Action, by: string, note?: string) => Promise<ActResult>
   /** Announces a critical alert nobody acknowledged again, if it is still due. Resolves with whether it did. */
   escalate: (id: string, afterMs: number) => Promise<boolean>
   /** Called after each event published by this instance has been stored. */
@@ -57,10 +73,16 @@ const sameTags = (a: readonly string[] | undefined, b: readonly string[] | undef
 /** Whether a stored answer is what `draft` would publish (the fields a client sets). */
 export function sameDraft (answer: Alert | Chat, draft: Draft): boolean {
   if (answer.type === 'chat') return draft.type === 'chat' && answer.sender === draft.sender && answer.message === draft.message
+  // The severity stored may be above the one asked for (a repeat that could not lower it).
   return draft.type === 'alert' && answer.message === draft.message && answer.location === draft.location &&
-    answer.severity === (draft.severity ?? 'warning') && answer.key === draft.key && answer.link === draft.link &&
+    rank(answer.severity) >= rank(draft.severity ?? 'warning') && answer.key === draft.key && answer.link === draft.link &&
     sameTags(answer.tags, draft.tags)
 }
+
+const rank = (severity: Severity): number => SEVERITIES.indexOf(severity)
+
+// Alerts read at a time when looking for the newest with a key that none open has.
+const KEY_SEARCH_PAGE = 100
 
 // Each retry re-reads the alert; only a storm of changes to one alert needs many.
 const MAX_ATTEMPTS = 100
@@ -116,7 +138,7 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
     return false
   }
 
-  async function raise (input: AlertInput, source: Source, once?: Once): Promise<Alert> {
+  async function raise (input: AlertFields, source: Source, rights: Rights, once?: Once): Promise<Alert> {
     if (input.key === undefined) {
       const alert = newAlert(randomUUID(), now(), input, source)
       await stored(alert, undefined, once)
@@ -129,31 +151,47 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
         const alert = newAlert(randomUUID(), now(), input, source)
         return await stored(alert, { kind: 'key-free', key }, once) ? alert : undefined
       }
-      const event = update('repeated', repeated(open.alert, input, now()))
+      const severity = input.severity ?? 'warning'
+      const kept = !rights.operate && open.alert.source !== source && rank(severity) < rank(open.alert.severity)
+      const event = update('repeated', repeated(open.alert, kept ? { ...input, severity: open.alert.severity } : input, now()))
       const previous = changedFilterFields(open.alert, event.alert)
       if (previous !== undefined) event.previous = previous
       return await stored(event, { kind: 'rev', alertId: open.alert.id, rev: open.rev }, once) ? event.alert : undefined
     })
   }
 
-  async function publishDraft (draft: Draft, once?: Once): Promise<Alert | Chat> {
+  /**
+   * The alert most recently raised with `key`, among those the store keeps
+   * (read newest first, a page at a time: it is nearly always among the newest).
+   */
+  async function newestWithKey (key: string): Promise<StoredAlert | undefined> {
+    let before: number | undefined
+    for (;;) {
+      const page = await store.newest(KEY_SEARCH_PAGE, before)
+      const found = page.find((stored) => stored.alert.key === key)
+      if (found !== undefined || page.length < KEY_SEARCH_PAGE) return found
+      before = (page[page.length - 1] as StoredAlert).seq
+    }
+  }
+
+  async function publishDraft (draft: Draft, rights: Rights, once?: Once): Promise<Alert | Chat> {
     if (draft.type === 'chat') {
       const chat = stampChat(draft, now)
       await stored(chat, undefined, once)
       return chat
     }
     const { type: _type, source, ...input } = draft
-    return await raise(input, source ?? 'api', once)
+    return await raise(input, source ?? 'api', rights, once)
   }
 
   return {
-    async publish (draft) {
-      return await publishDraft(draft) as never
+    async publish (draft, rights = ALL_RIGHTS) {
+      return await publishDraft(draft, rights) as never
     },
 
-    async publishOnce (draft, key) {
+    async publishOnce (draft, key, rights = ALL_RIGHTS, owner) {
       try {
-        return { event: await publishDraft(draft, { key, ttlMs: idempotencyTtlMs }) as never, replayed: false }
+        return { event: await publishDraft(draft, rights, { key, ttlMs: idempotencyTtlMs, ...(owner === undefined ? {} : { owner }) }) as never, replayed: false }
       } catch (err) {
         if (!(err instanceof Replayed)) throw err
         const answer = answerOf(err.prior)
@@ -164,11 +202,16 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
 
     async act (target, action, by, note) {
       return await retried(async () => {
-        const current: StoredAlert | undefined = 'id' in target ? await store.alert(target.id) : await store.openByKey(target.key)
+        // Resolving by key a second time finds the alert already resolved, as
+        // by id: a job that resolves on every healthy run must not fail on the second.
+        let current: StoredAlert | undefined = 'id' in target
+          ? await store.alert(target.id)
+          : await store.openByKey(target.key) ?? (action === 'resolve' ? await newestWithKey(target.key) : undefined)
+        if ('source' in target && target.source !== undefined && current?.alert.source !== target.source) current = undefined
         if (current === undefined) {
-          throw new AlertNotFoundError('id' in target ? `no alert with id ${target.id}` : `no open alert with key ${JSON.stringify(target.key)}`)
+          throw new AlertNotFoundError('id' in target ? `no alert with id ${target.id}` : `no ${action === 'resolve' ? '' : 'open '}alert with key ${JSON.stringify(target.key)}`)
         }
-        const outcome = act(current.alert, action, by, now())
+        const outcome = act(current.alert, action, by, now(), note)
         if (outcome.kind === 'conflict') throw new AlertConflictError(outcome.message)
         if (outcome.kind === 'unchanged') return { changed: false, alert: current.alert }
         const event = update(action === 'acknowledge' ? 'acknowledged' : 'resolved', outcome.alert, by, note)

@@ -15,6 +15,12 @@ export interface TickerOptions {
   severity?: Severity
   /** When set, every tick repeats the one alert with this key instead of raising a new one. */
   key?: string
+  /**
+   * When set (and `key` is not), each tick first resolves the alert with this
+   * key that is still open (the previous tick's), then raises a new alert with
+   * it: an `alert` every interval as ever, yet one automatic alert open at a time.
+   */
+  supersede?: { key: string, resolve: (key: string) => Promise<void> }
   publisher: Pick<Publisher, 'publish'>
   log: Log
   /**
@@ -31,15 +37,18 @@ export interface TickerOptions {
  * multiples of intervalMs of the wall clock, so that the instances of a
  * cluster tick on the same slots and can claim them.
  */
-export function createTicker ({ intervalMs, message, location, severity = 'info', key, publisher, log, claim, timers = realTimers }: TickerOptions): Ticker {
+export function createTicker ({ intervalMs, message, location, severity = 'info', key, supersede, publisher, log, claim, timers = realTimers }: TickerOptions): Ticker {
   let timer: Timer | undefined
   let lastSlot = -Infinity
+  const alertKey = key ?? supersede?.key
 
   function tick (slot: number): void {
     claim(slot)
       .then(async (won) => {
         // Stopped while the claim was on its way: no alert once shutdown has begun.
-        if (won && timer !== undefined) await publisher.publish({ type: 'alert', source: 'ticker', message, location, severity, ...(key === undefined ? {} : { key }) })
+        if (!won || timer === undefined) return
+        if (key === undefined && supersede !== undefined) await supersede.resolve(supersede.key)
+        await publisher.publish({ type: 'alert', source: 'ticker', message, location, severity, ...(alertKey === undefined ? {} : { key: alertKey }) })
       })
       .catch((err: unknown) => log.error({ err, slot }, 'automatic alert failed'))
   }

@@ -19,6 +19,8 @@ export default fp(async function corsHeaders (fastify) {
     origin: origins.includes('*') ? (CORS_CREDENTIAL ? true : '*') : origins,
     credentials: CORS_CREDENTIAL,
     methods: commaList(CORS_METHODS_ALLOWED),
-    allowedHeaders: commaList(CORS_HEADERS_ALLOWED)
+    allowedHeaders: commaList(CORS_HEADERS_ALLOWED),
+    // A page of another origin may read which fields of its request were ignored.
+    exposedHeaders: ['Ignored-Fields']
   })
 }, { name: 'cors', fastify: '5.x', dependencies: ['config'] })

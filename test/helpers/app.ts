@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { createServer } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { once } from './wait'
 import { build as buildApp, loggerOptions, type AppOptions } from '../../app'
@@ -14,9 +17,32 @@ export type Extra = Pick<AppOptions, 'timers'>
 // busy machine the delay passes the default second without the app being at fault.
 const testEnv: Env = { ALERT_INTERVAL_MS: 0, RATE_LIMIT_MAX: 1_000_000, AUTH_FAILURE_MAX: 1_000_000, MAX_EVENT_LOOP_DELAY_MS: 0 }
 
+/**
+ * The test configuration over `env`. Events stay in memory unless the test
+ * chooses a store (STORE, or REDIS_URL alone as in production): the SQLite
+ * store has tests of its own, each in a directory of its own.
+ */
+export function testConfig (env: Env, dataDir?: string): Env {
+  const chosen = env.STORE !== undefined || env.REDIS_URL !== undefined
+  const store = chosen ? {} : dataDir === undefined ? { STORE: 'memory' } : { STORE: 'sqlite', DATA_DIR: dataDir }
+  return { ...testEnv, ...store, ...env }
+}
+
+/**
+ * With TEST_STORE=sqlite, apps whose test chose no store run on SQLite, each
+ * in a fresh directory removed when the test ends: the same tests then prove
+ * the SQLite store (test/sqlite-hardening.test.ts runs the hostile ones so).
+ */
+function testDataDir (t: Teardown): string | undefined {
+  if (process.env.TEST_STORE !== 'sqlite') return undefined
+  const dir = mkdtempSync(join(tmpdir(), 'alert-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
 /** Builds the app exactly as server.ts does, with test config; closed when the test ends. */
 export async function build (t: Teardown, env: Env = {}, extra: Extra = {}): Promise<FastifyInstance> {
-  const fastify = buildApp(loadConfig({ ...testEnv, ...env }), false, extra)
+  const fastify = buildApp(loadConfig(testConfig(env, testDataDir(t))), false, extra)
   t.teardown(async () => await fastify.close())
   await fastify.ready()
   return fastify
@@ -35,7 +61,7 @@ export async function buildLogged (t: Teardown, env: Env = {}, extend?: (fastify
       done()
     }
   })
-  const config = loadConfig({ ...testEnv, ...env })
+  const config = loadConfig(testConfig(env, testDataDir(t)))
   const fastify = buildApp(config, { ...(loggerOptions(config.LOG_LEVEL) as object), stream })
   extend?.(fastify)
   t.teardown(async () => await fastify.close())

@@ -10,10 +10,10 @@ type Rejection = [name: string, request: { payload?: InjectOptions['payload'], h
  * `history` must still answer `empty` afterwards. They share one app: building
  * one per case cost more than the cases themselves.
  */
-export function testRejections (tap: typeof import('tap'), url: string, limits: Record<string, number>, history: string, empty: unknown): void {
+export function testRejections (tap: typeof import('tap'), url: string, limits: Record<string, number>, history: string, empty: unknown, takesText = false): void {
   tap.test(`POST ${url} rejects every malformed body, and stores nothing`, async (t) => {
     const app = await build(t)
-    for (const [name, request, status, message, code] of rejections(limits)) {
+    for (const [name, request, status, message, code] of rejections(limits, takesText)) {
       await t.test(`${name}: ${status}`, async (t) => {
         const res = await app.inject({ method: 'POST', url, ...request })
         t.equal(res.statusCode, status)
@@ -31,9 +31,11 @@ export function testRejections (tap: typeof import('tap'), url: string, limits: 
 /**
  * Bad requests for a JSON route whose body is an object of non-blank strings
  * with the given maximum lengths: every way a body can be wrong, with the
- * status and the words of the error expected for each.
+ * status and the words of the error expected for each. A route that also
+ * takes plain text (POST /alerts) reads a form or text body as its message,
+ * and then misses the rest.
  */
-export function rejections (limits: Record<string, number>): Rejection[] {
+export function rejections (limits: Record<string, number>, takesText = false): Rejection[] {
   const fields = Object.keys(limits)
   const valid = Object.fromEntries(fields.map((f) => [f, 'ok']))
   const json = { 'content-type': 'application/json' }
@@ -60,8 +62,16 @@ export function rejections (limits: Record<string, number>): Rejection[] {
     ['broken JSON', { payload: '{"a": "b",', headers: json }, 400, /not valid JSON/, 'INVALID_JSON'],
     ['empty JSON body', { payload: '', headers: json }, 400, /empty/i, 'INVALID_JSON'],
     ['no body at all', {}, 400, /body must be object/, 'VALIDATION_FAILED'],
-    ['form body', { payload: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, /application\/json/, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['text body', { payload: 'hello', headers: { 'content-type': 'text/plain' } }, 415, /text\/plain/, 'UNSUPPORTED_MEDIA_TYPE'],
+    ...(takesText
+      ? [
+        ['form body without the rest', { payload: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 400, /location is required/, 'VALIDATION_FAILED'],
+        ['text body without the rest', { payload: 'hello', headers: { 'content-type': 'text/plain' } }, 400, /location is required/, 'VALIDATION_FAILED'],
+        ['XML body', { payload: '<a/>', headers: { 'content-type': 'application/xml' } }, 415, /application\/xml/, 'UNSUPPORTED_MEDIA_TYPE']
+      ] satisfies Rejection[]
+      : [
+        ['form body', { payload: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, /application\/json/, 'UNSUPPORTED_MEDIA_TYPE'],
+        ['text body', { payload: 'hello', headers: { 'content-type': 'text/plain' } }, 415, /text\/plain/, 'UNSUPPORTED_MEDIA_TYPE']
+      ] satisfies Rejection[]),
     ['body over 64 KiB', { payload: JSON.stringify({ ...valid, pad: 'x'.repeat(70 * 1024) }), headers: json }, 413, /too large/i, 'BODY_TOO_LARGE']
   )
   return out

@@ -67,9 +67,13 @@ export function createRedisStore (command: Redis, keys: RedisKeys, { historySize
       if (reply.length > 1) onEvict(reply.slice(1).map(String))
       return { stored: true }
     },
-    async chats () {
-      const members = await guard(command.zrange(keys.history.chat, 0, '-1'))
+    async chats (count) {
+      const members = await guard(command.zrange(keys.history.chat, count === undefined ? 0 : -Math.max(1, count), '-1'))
       return members.map((json) => JSON.parse(json) as Chat)
+    },
+    async timeline (alertId) {
+      const { events } = await readRange(command, keys, 'all')
+      return events.map((e) => e.event).filter((event) => alertOf(event)?.id === alertId)
     },
     async since (id) {
       const { found, events: range } = await readRange(command, keys, id === undefined ? 'all' : 'id', id)

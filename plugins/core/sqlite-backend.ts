@@ -1,0 +1,480 @@
+import Database, { type Database as Db } from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { Alert, Chat, Event, Severity } from '../../schemas/events'
+import type { AlertScope, Appended, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatStore, Log, Once, StoredAlert } from './backend'
+import { StorageUnavailableError } from './errors'
+import { alertOf } from './lifecycle'
+import { checkSchema, migrate, SCHEMA_VERSION } from './sqlite-schema'
+
+/** The file the events are kept in, inside DATA_DIR. */
+export const DATABASE_FILE = 'alerts.db'
+
+export interface SqliteBackendOptions {
+  /** The directory of the database file; created if missing. */
+  dir: string
+  /** Events of each stream a replay reaches back, newest first (REPLAY_WINDOW). */
+  replayWindow: number
+  /** Alerts that are not resolved kept at most; past it the oldest, least severe goes. */
+  openAlertsMax?: number
+  /** Called with the ids of alerts dropped while not resolved (over openAlertsMax). */
+  onEvict?: (ids: string[]) => void
+  /** `normal` (the default: a commit survives a crash of the process; a power loss may lose the last ones) or `full` (fsync on every commit). */
+  synchronous?: 'normal' | 'full'
+  /** The clock idempotency keys, claims and retention go by. */
+  now?: () => number
+  /** Most database pages: a test's way to fill the disk (SQLITE_FULL) without filling a disk. */
+  maxPages?: number
+  log: Log
+}
+
+export interface SqliteBackend extends Backend {
+  readonly kind: 'sqlite'
+  /** The database file. */
+  readonly file: string
+  /** Deletes what is older than `cutoff` (ms since the epoch) and not open, in small batches between which the event loop runs; resolves with how many events went. */
+  sweep: (cutoff: number) => Promise<number>
+  /** Tries a small write when the last one failed, so that readiness comes back once the disk has room again. */
+  probe: () => Promise<void>
+  /** The connection, for tests that look into the file and for the backup command. */
+  readonly db: Db
+}
+
+// Errors that say the file or the disk cannot take writes now (full, read-only,
+// an I/O error, a lock): the request can be retried later; anything else is a fault.
+const STORAGE_CODES = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY|LOCKED|CORRUPT|NOTADB|NOMEM|PROTOCOL)/
+
+function storageError (err: unknown): Error {
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && STORAGE_CODES.test(code)) {
+    return new StorageUnavailableError(`the database cannot be written (${code}): ${(err as Error).message}`, { cause: err })
+  }
+  return err as Error
+}
+
+/** One line a person can act on, for a file that cannot be opened. */
+function openFailure (file: string, err: unknown): Error {
+  const code = (err as { code?: unknown }).code
+  const detail = (err as Error).message
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new Error(`${file} is not an SQLite database or is damaged (${detail}): move it away to start empty, or restore a backup (npm run restore -- <backup>)`)
+  }
+  if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EACCES' || code === 'EROFS' || code === 'ENOTDIR' || code === 'EEXIST') {
+    return new Error(`cannot open ${file} for writing (${detail}): make DATA_DIR a directory this user can write to`)
+  }
+  return new Error(`cannot open ${file}: ${detail}`)
+}
+
+/**
+ * Holds DATA_DIR for this process: a second server on the same directory
+ * would be a second writer. The lock is SQLite's own (a file in exclusive
+ * locking mode), which the operating system releases when the process ends,
+ * however it ends; the events' file itself stays readable by a backup.
+ */
+export function lockDirectory (dir: string): Db {
+  const file = join(dir, `${DATABASE_FILE}.lock`)
+  let lock: Db | undefined
+  try {
+    lock = new Database(file, { timeout: 0 })
+    lock.pragma('locking_mode = EXCLUSIVE')
+    lock.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS holder (pid INTEGER); COMMIT')
+    return lock
+  } catch (err) {
+    lock?.close()
+    if ((err as { code?: unknown }).code === 'SQLITE_BUSY') {
+      throw new Error(`${join(dir, DATABASE_FILE)} is in use by another server process: stop it, or give this one another DATA_DIR`)
+    }
+    throw openFailure(file, err)
+  }
+}
+
+/** Opens (creating, migrating) the database file in `dir`; throws one line a person can act on. */
+export function openDatabase (given: string, synchronous: 'normal' | 'full' = 'normal'): { db: Db, lock: Db, file: string } {
+  // Absolute, so that the start-up line and every message name the file wherever the server was started from.
+  const dir = resolve(given)
+  const file = join(dir, DATABASE_FILE)
+  try {
+    mkdirSync(dir, { recursive: true })
+  } catch (err) {
+    throw openFailure(dir, err)
+  }
+  const lock = lockDirectory(dir)
+  let db: Db | undefined
+  try {
+    db = new Database(file, { timeout: 5000 })
+    db.pragma('journal_mode = WAL')
+    db.pragma(`synchronous = ${synchronous.toUpperCase()}`)
+    // Events are never bigger than a few KiB; most of the file is read by index.
+    db.pragma('foreign_keys = OFF')
+    const schema = checkSchema(db)
+    if (schema.kind === 'newer') {
+      throw Object.assign(new Error(`${file} was written by a newer version of this server (schema ${schema.version}; this version knows up to ${SCHEMA_VERSION}): run that version, or restore a backup made by this one`), { code: 'NEWER' })
+    }
+    if (schema.kind === 'migrate') migrate(db, schema.from)
+    return { db, lock, file }
+  } catch (err) {
+    db?.close()
+    lock.close()
+    if ((err as { code?: unknown }).code === 'NEWER') throw err
+    throw openFailure(file, err)
+  }
+}
+
+interface Pending {
+  result: unknown
+  events: Event[]
+  evicted: string[]
+  resolve: (value: unknown) => void
+  reject: (err: Error) => void
+}
+
+interface AlertRow { json: string, rev: string, seq: number }
+interface MonitorRow { name: string, every_ms: number, grace_ms: number, severity: Severity, location: string, last_ping: number, missed: number | null }
+
+const SEVERITY_ORDER = ['info', 'warning', 'critical'] as const
+// Rows deleted per statement by the retention sweep: each batch is a short transaction.
+const SWEEP_BATCH = 500
+
+const storedOf = (row: AlertRow): StoredAlert => ({ alert: JSON.parse(row.json) as Alert, rev: row.rev, seq: row.seq })
+const monitorOf = (row: MonitorRow): HeartbeatMonitor => {
+  const monitor: HeartbeatMonitor = { name: row.name, everyMs: row.every_ms, graceMs: row.grace_ms, severity: row.severity, location: row.location, lastPing: row.last_ping }
+  if (row.missed !== null) monitor.missed = row.missed
+  return monitor
+}
+
+/**
+ * The backend of one process, durable: every event, the alerts as they stand,
+ * idempotency keys, claims and heartbeat monitors in one SQLite file.
+ *
+ * Writes of one event-loop turn share one transaction (group commit): each
+ * runs at once, inside a savepoint of the turn's transaction, so that its
+ * checks see every earlier write; the transaction commits when the turn
+ * ends, and only then are the events handed to the feed and the callers'
+ * promises resolved. A 2xx therefore means committed, and a failed commit
+ * (a full disk) stores, sends and answers nothing of that turn.
+ */
+export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000, onEvict = () => {}, synchronous = 'normal', now = Date.now, maxPages, log }: SqliteBackendOptions): SqliteBackend {
+  const { db, lock, file } = openDatabase(dir, synchronous)
+  if (maxPages !== undefined) db.pragma(`max_page_count = ${maxPages}`)
+  const sql = {
+    begin: db.prepare('BEGIN IMMEDIATE'),
+    commit: db.prepare('COMMIT'),
+    rollback: db.prepare('ROLLBACK'),
+    savepoint: db.prepare('SAVEPOINT w'),
+    release: db.prepare('RELEASE w'),
+    rollbackTo: db.prepare('ROLLBACK TO w'),
+    insertEvent: db.prepare('INSERT INTO events (id, stream, alert_id, at, json) VALUES (?, ?, ?, ?, ?)'),
+    seqOf: db.prepare<[string], { seq: number, stream: string }>('SELECT seq, stream FROM events WHERE id = ?'),
+    cut: db.prepare<[string, number], { seq: number }>('SELECT seq FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1 OFFSET ?'),
+    after: db.prepare<[number, number, number], { json: string }>(
+      'SELECT json FROM events WHERE seq > ? AND ((stream = \'alert\' AND seq > ?) OR (stream = \'chat\' AND seq > ?)) ORDER BY seq'),
+    chats: db.prepare<[number], { json: string }>('SELECT json FROM (SELECT seq, json FROM events WHERE stream = \'chat\' ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
+    timeline: db.prepare<[string], { json: string }>('SELECT json FROM events WHERE alert_id = ? ORDER BY seq'),
+    alertById: db.prepare<[string], AlertRow & { state: string }>('SELECT json, rev, seq, state FROM alerts WHERE id = ?'),
+    openByKey: db.prepare<[string], AlertRow>('SELECT json, rev, seq FROM alerts WHERE key = ? AND state <> \'resolved\' ORDER BY seq DESC LIMIT 1'),
+    allAlerts: db.prepare<[], AlertRow>('SELECT json, rev, seq FROM alerts ORDER BY seq'),
+    openAlerts: db.prepare<[], AlertRow>('SELECT json, rev, seq FROM alerts WHERE state <> \'resolved\' ORDER BY seq'),
+    openOf: db.prepare<[string], AlertRow>('SELECT json, rev, seq FROM alerts WHERE state <> \'resolved\' AND severity = ? ORDER BY seq'),
+    oldestOpen: db.prepare<[string], { id: string }>('SELECT id FROM alerts WHERE state <> \'resolved\' AND severity = ? ORDER BY seq LIMIT 1'),
+    countOpen: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM alerts WHERE state <> \'resolved\''),
+    newest: db.prepare<[number, number], AlertRow>('SELECT json, rev, seq FROM alerts WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
+    insertAlert: db.prepare('INSERT INTO alerts (id, seq, rev, key, state, severity, resolved_at, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    updateAlert: db.prepare('UPDATE alerts SET rev = ?, key = ?, state = ?, severity = ?, resolved_at = ?, json = ? WHERE id = ?'),
+    deleteAlert: db.prepare('DELETE FROM alerts WHERE id = ?'),
+    prior: db.prepare<[string, number], { json: string }>('SELECT json FROM idempotency WHERE key = ? AND expires > ?'),
+    remember: db.prepare('INSERT OR REPLACE INTO idempotency (key, json, expires) VALUES (?, ?, ?)'),
+    forgetKeys: db.prepare('DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires <= ? LIMIT ?)'),
+    dropClaim: db.prepare('DELETE FROM claims WHERE name = ? AND expires <= ?'),
+    claim: db.prepare('INSERT OR IGNORE INTO claims (name, expires) VALUES (?, ?)'),
+    forgetClaims: db.prepare('DELETE FROM claims WHERE expires <= ?'),
+    monitor: db.prepare<[string], MonitorRow>('SELECT * FROM heartbeats WHERE name = ?'),
+    monitors: db.prepare<[], MonitorRow>('SELECT * FROM heartbeats ORDER BY name'),
+    ping: db.prepare(`INSERT INTO heartbeats (name, every_ms, grace_ms, severity, location, last_ping, missed) VALUES (?, ?, ?, ?, ?, ?, NULL)
+      ON CONFLICT (name) DO UPDATE SET every_ms = excluded.every_ms, grace_ms = excluded.grace_ms, severity = excluded.severity,
+      location = excluded.location, last_ping = excluded.last_ping, missed = NULL`),
+    removeMonitor: db.prepare('DELETE FROM heartbeats WHERE name = ?'),
+    claimMiss: db.prepare('UPDATE heartbeats SET missed = ? WHERE name = ? AND last_ping = ? AND missed IS NULL'),
+    meta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE name = ?'),
+    setMeta: db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)'),
+    oldResolved: db.prepare<[number, number], { id: string }>('SELECT id FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ? LIMIT ?'),
+    eventsOf: db.prepare<[string], { seq: number }>('SELECT max(seq) AS seq FROM events WHERE alert_id = ?'),
+    deleteEventsOf: db.prepare('DELETE FROM events WHERE alert_id = ?'),
+    oldChat: db.prepare<[number, number], { seq: number }>('SELECT seq FROM events WHERE stream = \'chat\' AND at < ? ORDER BY at LIMIT ?'),
+    deleteEvent: db.prepare('DELETE FROM events WHERE seq = ?'),
+    orphans: db.prepare<[number, number], { seq: number }>(
+      'SELECT e.seq FROM events e WHERE e.alert_id IS NOT NULL AND e.at < ? AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = e.alert_id) LIMIT ?')
+  }
+
+  /** Alerts that are not resolved, kept in step with the table (counted again after a rollback). */
+  let unresolved = sql.countOpen.get()?.n ?? 0
+  /** The newest seq ever deleted: a replay from before it may have lost events. */
+  let deletedSeq = Number(sql.meta.get('deleted_seq')?.value ?? 0)
+  const listeners: Array<(event: Event) => void> = []
+  let pending: Pending[] = []
+  let open = false
+  let problem: string | undefined
+  let closed = false
+
+  function failTurn (err: Error): void {
+    const failed = pending
+    pending = []
+    open = false
+    unresolved = sql.countOpen.get()?.n ?? 0
+    deletedSeq = Number(sql.meta.get('deleted_seq')?.value ?? 0)
+    if (err instanceof StorageUnavailableError) {
+      if (problem === undefined) log.error({ err }, 'the database cannot be written; publishing answers 503 until it can')
+      problem = `storage unavailable: ${err.message}`
+    }
+    for (const p of failed) p.reject(err)
+  }
+
+  function commit (): void {
+    if (!open) return
+    try {
+      sql.commit.run()
+    } catch (err) {
+      try { if (db.inTransaction) sql.rollback.run() } catch {}
+      failTurn(storageError(err))
+      return
+    }
+    const done = pending
+    pending = []
+    open = false
+    if (problem !== undefined) log.info('the database can be written again')
+    problem = undefined
+    // The feed hears the turn's events in commit order, before any caller is answered.
+    for (const p of done) for (const event of p.events) for (const listener of listeners) listener(event)
+    for (const p of done) {
+      if (p.evicted.length > 0) onEvict(p.evicted)
+      p.resolve(p.result)
+    }
+  }
+
+  /**
+   * Runs `step` in this turn's transaction (opened by the first write of the
+   * turn); resolves with its result once the transaction has committed. A step
+   * that throws is undone alone (its savepoint), unless SQLite rolled back the
+   * whole transaction (a full disk): then every write of the turn fails.
+   */
+  async function write<T> (step: (p: Pending) => T): Promise<T> {
+    if (closed) throw new StorageUnavailableError('the database is closed')
+    return await new Promise<T>((resolve, reject) => {
+      const p: Pending = { result: undefined, events: [], evicted: [], resolve: resolve as (value: unknown) => void, reject }
+      try {
+        if (!open) {
+          sql.begin.run()
+          open = true
+          setImmediate(commit)
+        }
+        sql.savepoint.run()
+      } catch (err) {
+        reject(storageError(err))
+        return
+      }
+      try {
+        p.result = step(p)
+        sql.release.run()
+      } catch (err) {
+        const failure = storageError(err)
+        if (!db.inTransaction) {
+          pending.push(p)
+          failTurn(failure)
+          return
+        }
+        try {
+          sql.rollbackTo.run()
+          sql.release.run()
+        } catch {}
+        unresolved = sql.countOpen.get()?.n ?? 0
+        reject(failure)
+        return
+      }
+      pending.push(p)
+    })
+  }
+
+  function holds (expect: Expect): boolean {
+    if (expect.kind === 'key-free') return sql.openByKey.get(expect.key) === undefined
+    if (expect.kind === 'rev') return sql.alertById.get(expect.alertId)?.rev === expect.rev
+    return true
+  }
+
+  function fold (alert: Alert, rev: string, seq: number, p: Pending): void {
+    const before = sql.alertById.get(alert.id)
+    const resolvedAt = alert.state === 'resolved' ? Date.parse(alert.resolvedAt ?? alert.updatedAt) : null
+    const json = JSON.stringify(alert)
+    if (before === undefined) {
+      sql.insertAlert.run(alert.id, seq, rev, alert.key ?? null, alert.state, alert.severity, resolvedAt, json)
+      if (alert.state !== 'resolved') unresolved++
+    } else {
+      sql.updateAlert.run(rev, alert.key ?? null, alert.state, alert.severity, resolvedAt, json, alert.id)
+      if (before.state !== 'resolved' && alert.state === 'resolved') unresolved--
+    }
+    while (unresolved > openAlertsMax) {
+      const victim = oldestLeastSevere()
+      if (victim === undefined) break
+      sql.deleteAlert.run(victim)
+      unresolved--
+      p.evicted.push(victim)
+    }
+  }
+
+  function oldestLeastSevere (): string | undefined {
+    for (const severity of SEVERITY_ORDER) {
+      const row = sql.oldestOpen.get(severity)
+      if (row !== undefined) return row.id
+    }
+    return undefined
+  }
+
+  /** The seq at or below which each stream's events are outside the replay window (0: none yet). */
+  function cuts (): { alert: number, chat: number } {
+    return { alert: sql.cut.get('alert', replayWindow)?.seq ?? 0, chat: sql.cut.get('chat', replayWindow)?.seq ?? 0 }
+  }
+
+  const parse = (rows: Array<{ json: string }>): Event[] => rows.map((row) => JSON.parse(row.json) as Event)
+
+  const store: EventStore = {
+    async append (event: Event, expect: Expect = { kind: 'none' }, once?: Once): Promise<Appended> {
+      return await write((p): Appended => {
+        if (once !== undefined) {
+          const prior = sql.prior.get(once.key, now())
+          if (prior !== undefined) return { stored: false, prior: JSON.parse(prior.json) as Event }
+        }
+        if (!holds(expect)) return { stored: false }
+        const alert = alertOf(event)
+        const info = sql.insertEvent.run(event.id, event.type === 'chat' ? 'chat' : 'alert', alert?.id ?? null, Date.parse(event.timestamp), JSON.stringify(event))
+        if (alert !== undefined) fold(alert, event.id, Number(info.lastInsertRowid), p)
+        if (once !== undefined) sql.remember.run(once.key, JSON.stringify(event), now() + once.ttlMs)
+        p.events.push(event)
+        return { stored: true }
+      })
+    },
+    async chats (count = replayWindow) {
+      return parse(sql.chats.all(Math.min(count, replayWindow))) as Chat[]
+    },
+    async since (id) {
+      const cut = cuts()
+      const window = parse(sql.after.all(Math.min(cut.alert, cut.chat), cut.alert, cut.chat))
+      if (id === undefined) return { found: true, events: window }
+      const at = sql.seqOf.get(id)
+      // Outside the window, or a later event of either stream left it (or was deleted): a gap.
+      if (at === undefined || at.seq <= Math.max(cut.alert, cut.chat, deletedSeq)) return { found: false, events: window }
+      return { found: true, events: parse(sql.after.all(at.seq, cut.alert, cut.chat)) }
+    },
+    async timeline (alertId) {
+      return parse(sql.timeline.all(alertId))
+    },
+    async alert (id) {
+      const row = sql.alertById.get(id)
+      return row === undefined ? undefined : storedOf(row)
+    },
+    async openByKey (key) {
+      const row = sql.openByKey.get(key)
+      return row === undefined ? undefined : storedOf(row)
+    },
+    async alerts (scope: AlertScope = {}) {
+      const rows = scope.unresolved === true
+        ? scope.severity === undefined ? sql.openAlerts.all() : sql.openOf.all(scope.severity)
+        : sql.allAlerts.all().filter((row) => scope.severity === undefined || (JSON.parse(row.json) as Alert).severity === scope.severity)
+      return rows.map(storedOf)
+    },
+    async newest (count, before = Number.MAX_SAFE_INTEGER) {
+      if (count <= 0) return []
+      return sql.newest.all(before, count).map(storedOf)
+    }
+  }
+
+  const claims: ClusterClaim = {
+    async claim (name, ttlMs) {
+      return await write(() => {
+        const t = now()
+        sql.dropClaim.run(name, t)
+        return sql.claim.run(name, t + ttlMs).changes === 1
+      })
+    }
+  }
+
+  const heartbeats: HeartbeatStore = {
+    async ping (name, { everyMs, graceMs, severity, location }, at) {
+      return await write(() => {
+        const wasMissed = (sql.monitor.get(name)?.missed ?? null) !== null
+        sql.ping.run(name, everyMs, graceMs, severity, location, at)
+        return { monitor: { name, everyMs, graceMs, severity, location, lastPing: at }, wasMissed }
+      })
+    },
+    async get (name) {
+      const row = sql.monitor.get(name)
+      return row === undefined ? undefined : monitorOf(row)
+    },
+    async list () {
+      return sql.monitors.all().map(monitorOf)
+    },
+    async remove (name) {
+      return await write(() => {
+        const row = sql.monitor.get(name)
+        if (row !== undefined) sql.removeMonitor.run(name)
+        return row === undefined ? undefined : monitorOf(row)
+      })
+    },
+    async claimMiss (name, lastPing) {
+      return await write(() => sql.claimMiss.run(lastPing, name, lastPing).changes === 1)
+    }
+  }
+
+  const feed: EventFeed = { subscribe (listener) { listeners.push(listener) } }
+
+  /** One batch of the sweep: resolved alerts with their events, then chat, then events of alerts no longer kept. */
+  function sweepBatch (cutoff: number): number {
+    let deleted = 0
+    let newest = deletedSeq
+    for (const { id } of sql.oldResolved.all(cutoff, SWEEP_BATCH)) {
+      newest = Math.max(newest, sql.eventsOf.get(id)?.seq ?? 0)
+      deleted += sql.deleteEventsOf.run(id).changes
+      sql.deleteAlert.run(id)
+    }
+    for (const source of [sql.oldChat, sql.orphans]) {
+      if (deleted >= SWEEP_BATCH) break
+      for (const { seq } of source.all(cutoff, SWEEP_BATCH)) {
+        newest = Math.max(newest, seq)
+        deleted += sql.deleteEvent.run(seq).changes
+      }
+    }
+    sql.forgetKeys.run(now(), SWEEP_BATCH)
+    sql.forgetClaims.run(now())
+    if (newest > deletedSeq) sql.setMeta.run('deleted_seq', String(newest))
+    return deleted
+  }
+
+  return {
+    kind: 'sqlite',
+    description: file,
+    file,
+    db,
+    store,
+    feed,
+    claims,
+    heartbeats,
+    problem: () => problem,
+    async sweep (cutoff) {
+      let total = 0
+      for (;;) {
+        const deleted = await write(() => sweepBatch(cutoff))
+        deletedSeq = Math.max(deletedSeq, Number(sql.meta.get('deleted_seq')?.value ?? 0))
+        total += deleted
+        if (deleted === 0 || closed) return total
+      }
+    },
+    async probe () {
+      if (problem === undefined) return
+      await write(() => sql.setMeta.run('probe', String(now()))).catch(() => {})
+    },
+    async close () {
+      if (closed) return
+      commit()
+      closed = true
+      db.close()
+      lock.close()
+    }
+  }
+}

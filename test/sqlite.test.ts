@@ -1,0 +1,207 @@
+/**
+ * The SQLite store in the app: what a restart keeps, what start-up refuses,
+ * a full disk, group commit and retention. The behaviours it shares with the
+ * other stores are in backend-contract.test.ts.
+ */
+import t from 'tap'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import pino from 'pino'
+import type { FastifyInstance } from 'fastify'
+import { build } from './helpers/app'
+import { mockTimers } from './helpers/clock'
+import { postAlert, postChat } from './helpers/http'
+import { createSqliteBackend, DATABASE_FILE, type SqliteBackend } from '../plugins/core/sqlite-backend'
+import { migrate, SCHEMA_VERSION } from '../plugins/core/sqlite-schema'
+import { StorageUnavailableError } from '../plugins/core/errors'
+import { createPublisher, stamp } from '../plugins/core/publisher'
+import type { Event } from '../schemas/events'
+
+type Json = Record<string, any>
+const log = pino({ level: 'silent' })
+
+/** An app on SQLite in `dir`; closed when the test ends (or earlier, by the test: closing twice is harmless). */
+async function app (t: Parameters<typeof build>[0], dir: string, env: Record<string, string | number> = {}, extra: Parameters<typeof build>[2] = {}): Promise<FastifyInstance> {
+  return await build(t, { STORE: 'sqlite', DATA_DIR: dir, ...env }, extra)
+}
+
+t.test('a restart keeps the board, acks and notes, chat, replay points, idempotency keys and heartbeat monitors', async (t) => {
+  const dir = t.testdir()
+  const first = await app(t, dir)
+  t.equal(first.backend.kind, 'sqlite')
+  t.equal(first.backend.description, join(dir, DATABASE_FILE))
+  const raised = (await postAlert(first, { message: 'disk full', location: 'db1', key: 'disk', severity: 'critical', tags: ['db'] })).json()
+  const replayPoint = (await postChat(first, { sender: 'ana', message: 'on it' })).json()
+  const acked = await first.inject({ method: 'POST', url: `/alerts/${raised.id as string}/ack`, payload: { by: 'ana', note: 'cleaning up' } })
+  t.equal(acked.statusCode, 200)
+  const again = (await postAlert(first, { message: 'disk still full', location: 'db1', key: 'disk', severity: 'critical' })).json()
+  const keyed = await postAlert(first, { message: 'once', location: 'x' }, { 'idempotency-key': 'restart-key' })
+  t.equal((await first.inject({ method: 'POST', url: '/heartbeats/nightly?every=1h' })).statusCode, 200)
+  const board = (await first.inject('/alerts')).json()
+  const afterPoint = (await first.inject(`/alerts?since=${replayPoint.id as string}`)).json()
+  await first.close()
+
+  const second = await app(t, dir)
+  t.same((await second.inject('/alerts')).json(), board, 'the board as it was')
+  const disk = (await second.inject('/alerts?key=disk')).json().alerts[0]
+  t.match(disk, { id: raised.id, state: 'acknowledged', acknowledgedBy: 'ana', count: 2, notes: [{ by: 'ana', action: 'acknowledged', text: 'cleaning up' }] })
+  t.equal(again.id, raised.id)
+  t.same((await second.inject(`/alerts?since=${replayPoint.id as string}`)).json(), afterPoint, 'a since id from before the restart reaches what came after, no gap')
+  t.same((await second.inject('/message')).json().chatMessages, [replayPoint])
+  const retried = await postAlert(second, { message: 'once', location: 'x' }, { 'idempotency-key': 'restart-key' })
+  t.same([retried.headers['idempotent-replayed'], retried.json().id], ['true', keyed.json().id], 'the idempotency key is remembered')
+  t.match((await second.inject('/heartbeats')).json(), { heartbeats: [{ name: 'nightly', every: '1h', state: 'up' }] })
+  const repeat = (await postAlert(second, { message: 'disk full again', location: 'db1', key: 'disk', severity: 'critical' })).json()
+  t.match(repeat, { id: raised.id, count: 3, state: 'acknowledged' }, 'a repeat after the restart is the same incident, still acknowledged')
+})
+
+t.test('a replay over a WebSocket-like since, across a restart, sends each later event once', async (t) => {
+  const dir = t.testdir()
+  const first = await app(t, dir)
+  const before = (await postAlert(first, { message: 'a0', location: 'x' })).json()
+  const later = [(await postAlert(first, { message: 'a1', location: 'x' })).json(), (await postChat(first, { sender: 's', message: 'c1' })).json()]
+  await first.close()
+  const second = await app(t, dir)
+  const replay = await second.backend.store.since(before.id)
+  t.same(replay, { found: true, events: later })
+})
+
+t.test('a heartbeat deadline that passed while the server was down raises its alert at start-up', async (t) => {
+  const dir = t.testdir()
+  const { clock, timers } = mockTimers()
+  const first = await app(t, dir, { HEARTBEAT_CHECK_MS: 1000 }, { timers })
+  await first.inject({ method: 'POST', url: '/heartbeats/backup?every=1m&grace=10s' })
+  await first.close()
+  // Down for ten minutes.
+  clock.advance(10 * 60_000)
+  const second = await app(t, dir, { HEARTBEAT_CHECK_MS: 1000 }, { timers })
+  clock.advance(1000)
+  await second.heartbeats.check()
+  const board = (await second.inject('/alerts?key=heartbeat:backup')).json()
+  t.match(board.alerts, [{ key: 'heartbeat:backup', source: 'heartbeat', state: 'open' }])
+})
+
+t.test('a second server on the same DATA_DIR is refused, naming the file', async (t) => {
+  const dir = t.testdir()
+  await app(t, dir)
+  await t.rejects(app(t, dir), { message: `${join(dir, DATABASE_FILE)} is in use by another server process: stop it, or give this one another DATA_DIR` })
+})
+
+t.test('a file that is not SQLite, a DATA_DIR that is a file, a newer schema: one line each', async (t) => {
+  const junk = t.testdir({ [DATABASE_FILE]: 'this is not a database, it is a text file of some length '.repeat(100) })
+  await t.rejects(app(t, junk), { message: new RegExp(`^${join(junk, DATABASE_FILE)} is not an SQLite database or is damaged .*: move it away to start empty, or restore a backup`) })
+  const parent = t.testdir({ file: 'x' })
+  await t.rejects(app(t, join(parent, 'file')), { message: /^cannot open .*file.* make DATA_DIR a directory this user can write to$/ })
+  const newer = t.testdir()
+  const db = new Database(join(newer, DATABASE_FILE))
+  db.pragma(`user_version = ${SCHEMA_VERSION + 1}`)
+  db.close()
+  await t.rejects(app(t, newer), { message: `${join(newer, DATABASE_FILE)} was written by a newer version of this server (schema ${SCHEMA_VERSION + 1}; this version knows up to ${SCHEMA_VERSION}): run that version, or restore a backup made by this one` })
+})
+
+t.test('a file of the first schema is migrated at start, its alerts kept', async (t) => {
+  const dir = t.testdir()
+  const db = new Database(join(dir, DATABASE_FILE))
+  migrate(db, 0, 1)
+  const resolvedAt = '2026-01-02T03:04:05.000Z'
+  const alert = { ...stamp({ type: 'alert', message: 'old', location: 'x' }), state: 'resolved', resolvedAt, resolvedBy: 'ana' }
+  db.prepare('INSERT INTO events (id, stream, alert_id, at, json) VALUES (?, ?, ?, ?, ?)').run(alert.id, 'alert', alert.id, Date.parse(alert.timestamp), JSON.stringify(alert))
+  db.prepare('INSERT INTO alerts (id, seq, rev, key, state, severity, json) VALUES (?, 1, ?, NULL, ?, ?, ?)').run(alert.id, alert.id, 'resolved', alert.severity, JSON.stringify(alert))
+  db.close()
+  const backend = createSqliteBackend({ dir, replayWindow: 10, log })
+  t.teardown(async () => await backend.close())
+  t.equal(backend.db.pragma('user_version', { simple: true }), SCHEMA_VERSION)
+  t.same((await backend.store.alerts()).map((s) => s.alert.id), [alert.id])
+  t.equal((backend.db.prepare('SELECT resolved_at AS r FROM alerts').get() as { r: number } | undefined)?.r, Date.parse(resolvedAt), 'resolved_at filled from the alert')
+})
+
+t.test('writes of one turn share one transaction; the feed and the callers hear of them only once committed', async (t) => {
+  const backend = createSqliteBackend({ dir: t.testdir(), replayWindow: 100, log })
+  t.teardown(async () => await backend.close())
+  const heard: string[] = []
+  backend.feed.subscribe((event) => heard.push(event.id))
+  const events = Array.from({ length: 50 }, (_, i) => stamp({ type: 'alert', message: `a${i}`, location: 'x' }))
+  const appends = events.map(async (e) => await backend.store.append(e))
+  t.equal(backend.db.inTransaction, true, 'one transaction open for the turn')
+  t.same(heard, [], 'nothing fanned out before the commit')
+  await Promise.all(appends)
+  t.equal(backend.db.inTransaction, false, 'committed')
+  t.same(heard, events.map((e) => e.id), 'then every event, in order')
+})
+
+t.test('a full disk: a coded 503, nothing stored or sent, readiness fails, and it recovers once there is room', async (t) => {
+  const dir = t.testdir()
+  const { clock, timers } = mockTimers()
+  const fastify = await app(t, dir, {}, { timers })
+  const sqlite = fastify.backend as SqliteBackend
+  const heard: Event[] = []
+  sqlite.feed.subscribe((event) => heard.push(event))
+  // SQLite's own limit on the file's pages: past it every write fails with SQLITE_FULL, as on a full disk.
+  const pages = sqlite.db.pragma('page_count', { simple: true }) as number
+  sqlite.db.pragma(`max_page_count = ${pages}`)
+  const big = 'x'.repeat(900)
+  let refused: Json | undefined
+  for (let i = 0; i < 200 && refused === undefined; i++) {
+    const res = await postAlert(fastify, { message: `${big}${i}`, location: 'x' })
+    if (res.statusCode !== 200) refused = { status: res.statusCode, body: res.json(), retryAfter: res.headers['retry-after'] }
+  }
+  t.match(refused, { status: 503, body: { code: 'STORAGE_UNAVAILABLE' }, retryAfter: '5' })
+  const stored = (await fastify.inject('/alerts?limit=1000')).json().alerts as Json[]
+  t.same(heard.map((e) => e.id).sort(), stored.map((a) => a.id).sort(), 'what was sent is exactly what was stored')
+  t.equal((await fastify.inject('/ready')).statusCode, 503, 'not ready')
+  t.match((await fastify.inject('/ready')).json(), { status: 'not ready', reason: /^storage unavailable: .*SQLITE_FULL/ })
+  sqlite.db.pragma('max_page_count = 1073741823')
+  clock.advance(5000)
+  await sqlite.probe()
+  t.equal((await fastify.inject('/ready')).statusCode, 200, 'ready again once a write succeeds')
+  t.equal((await postAlert(fastify, { message: 'after', location: 'x' })).statusCode, 200)
+})
+
+t.test('retention: resolved alerts, their events and chat older than RETENTION go; open alerts stay; a replay from before is a gap', async (t) => {
+  let now = Date.parse('2026-01-01T00:00:00Z')
+  const backend = createSqliteBackend({ dir: t.testdir(), replayWindow: 1000, now: () => now, log })
+  t.teardown(async () => await backend.close())
+  const publisher = createPublisher(backend.store, { now: () => now })
+  const old = await publisher.publish({ type: 'alert', message: 'old', location: 'x' })
+  const stillOpen = await publisher.publish({ type: 'alert', message: 'open', location: 'x' })
+  const chat = await publisher.publish({ type: 'chat', sender: 's', message: 'old chat' })
+  await publisher.act({ id: old.id }, 'resolve', 'ana')
+  now += 31 * 86_400_000
+  const fresh = await publisher.publish({ type: 'alert', message: 'fresh', location: 'x' })
+  await publisher.act({ id: fresh.id }, 'resolve', 'bo')
+  const deleted = await backend.sweep(now - 30 * 86_400_000)
+  t.equal(deleted, 3, 'the old alert\'s two events and the chat')
+  t.same((await backend.store.alerts()).map((s) => s.alert.message), ['open', 'fresh'])
+  t.same(await backend.store.timeline(old.id), [])
+  t.equal((await backend.store.timeline(stillOpen.id)).length, 1, 'an open alert keeps its events however old')
+  t.equal((await backend.store.since(chat.id)).found, false, 'a replay from a deleted event is a gap')
+  t.equal((await backend.store.since(stillOpen.id)).found, false, 'and from before one')
+  t.equal(await backend.sweep(now - 30 * 86_400_000), 0, 'nothing left to sweep')
+})
+
+t.test('a write that fails alone (a fault, not the disk) is undone alone, and the turn commits the rest', async (t) => {
+  const backend = createSqliteBackend({ dir: t.testdir(), replayWindow: 100, log })
+  t.teardown(async () => await backend.close())
+  const good = stamp({ type: 'chat', sender: 's', message: 'good' })
+  const results = await Promise.allSettled([
+    backend.store.append(good),
+    // The same event id twice breaks the table's uniqueness: this append fails, the first stands.
+    backend.store.append(good)
+  ])
+  t.equal(results[0].status, 'fulfilled')
+  t.equal(results[1].status, 'rejected')
+  t.notOk(results[1].status === 'rejected' && results[1].reason instanceof StorageUnavailableError, 'a fault, not the storage')
+  t.same((await backend.store.since()).events, [good])
+})
+
+t.test('writes to a closed store fail as storage unavailable', async (t) => {
+  const backend = createSqliteBackend({ dir: t.testdir(), replayWindow: 100, log })
+  await backend.close()
+  await backend.close()
+  await t.rejects(backend.store.append(stamp({ type: 'chat', sender: 's', message: 'm' })), StorageUnavailableError)
+})
+
+t.test('STORE and REDIS_URL together are refused unless they agree', async (t) => {
+  await t.rejects(build(t, { STORE: 'sqlite', REDIS_URL: 'redis://127.0.0.1:6379' }), /REDIS_URL is set but STORE=sqlite: unset one of them/)
+  await t.rejects(build(t, { STORE: 'redis' }), /STORE=redis needs REDIS_URL/)
+})
