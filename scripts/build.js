@@ -10,6 +10,9 @@
  * So first every source's output is looked at; when one is missing or older
  * than its source, the build-info file goes and tsc compiles everything.
  *
+ * Then the Redis backend's Lua scripts (plugins/core/redis/*.lua) are copied
+ * beside their compiled modules, where they are read at start.
+ *
  * Plain JavaScript: it runs before anything is compiled.
  */
 const { spawnSync } = require('node:child_process')

@@ -104,8 +104,8 @@ t.test('a server in memory never loads ioredis nor better-sqlite3', async (t) =>
 })
 
 redisTest('the start-up line warns when the Redis keeps nothing on disk, and when it cannot tell', async (t) => {
-  const server = await PrivateRedis.create(t)
-  await server.start()
+  // Its files (the AOF turned on below) in a directory of the test's own, not the working directory.
+  const server = await PrivateRedis.started(t, { dir: t.testdir() })
   const redis = await backend(t, 'persistence:', server.url)
   t.match(await redisPersistence(redis.command), /^the Redis keeps nothing on disk \(no save points, appendonly no\)/, 'started with --save "" --appendonly no')
   await redis.command.config('SET', 'appendonly', 'yes')

@@ -7,7 +7,7 @@ import { errorBody } from '../../schemas/errors'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Called at preClose, before the WebSocket server stops accepting: the broadcaster closes its clients here. */
+    /** Called at preClose, before the WebSocket server stops accepting: the fan-out closes its clients here. */
     onWebsocketClose: (listener: () => void) => void
   }
 }
