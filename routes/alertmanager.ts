@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AlertmanagerPayload, AlertmanagerResult } from '../schemas/integrations'
 import { ErrorResponse, publishErrors } from '../schemas/errors'
+import { payloadBudget } from './shared'
 import { receive, type AlertmanagerMapping } from '../plugins/core/alertmanager'
 
 // Alertmanager sends a group's alerts in one payload; a big group is larger than the API's 64 KiB.
@@ -25,7 +26,8 @@ const alertmanager: FastifyPluginAsyncTypebox = async (fastify) => {
         'each resolved alert resolves it (by "alertmanager"; without the operate scope, only an alert Alertmanager raised). severity from the severity label (critical, warning, info; anything else ' +
         'is warning), location from AM_LOCATION_LABEL (then job), message from annotations.summary (then description, then alertname), ' +
         'link from generatorURL, tags from alertname and AM_TAG_LABELS. The whole payload is checked before anything is stored: ' +
-        'a malformed one is 400 naming the field and stores nothing.',
+        'a malformed one is 400 naming the field and stores nothing. Each alert of the payload counts against the publish budget (RATE_LIMIT_MAX): ' +
+        'a payload that would pass it is 429 and stores nothing.',
       body: AlertmanagerPayload,
       response: {
         200: AlertmanagerResult,
@@ -33,7 +35,8 @@ const alertmanager: FastifyPluginAsyncTypebox = async (fastify) => {
         413: { ...ErrorResponse, description: 'Body over 1 MiB.' },
         400: { ...publishErrors[400], description: 'Not an Alertmanager version 4 payload: the message names the first wrong field.' }
       }
-    }
+    },
+    preHandler: payloadBudget(fastify)
   }, async (request) => await receive(request.body, publisher, mapping, { operate: allows(request, 'operate') }))
 }
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AlertmanagerResult, GrafanaPayload } from '../schemas/integrations'
 import { ErrorResponse, publishErrors } from '../schemas/errors'
 import { receive, type GrafanaMapping } from '../plugins/core/grafana'
+import { payloadBudget } from './shared'
 
 // Grafana sends a group's alerts in one payload, with the legacy message of them all besides.
 const BODY_LIMIT = 1024 * 1024
@@ -27,7 +28,8 @@ const grafana: FastifyPluginAsyncTypebox = async (fastify) => {
         'resolves it (by "grafana"). severity from the severity label (critical, warning, info; anything else is warning), location from ' +
         'GRAFANA_LOCATION_LABEL (then grafana_folder), message from annotations.summary (then description, then alertname), link from ' +
         'annotations.runbook_url (then panelURL, dashboardURL, generatorURL), tags from alertname and GRAFANA_TAG_LABELS, details from values ' +
-        'and the URLs. The whole payload is checked before anything is stored: a malformed one is 400 naming the field and stores nothing.',
+        'and the URLs. The whole payload is checked before anything is stored: a malformed one is 400 naming the field and stores nothing. ' +
+        'Each alert of the payload counts against the publish budget (RATE_LIMIT_MAX): a payload that would pass it is 429 and stores nothing.',
       body: GrafanaPayload,
       response: {
         200: AlertmanagerResult,
@@ -36,6 +38,7 @@ const grafana: FastifyPluginAsyncTypebox = async (fastify) => {
         400: { ...publishErrors[400], description: 'Not a Grafana version 1 payload: the message names the first wrong field.' }
       }
     },
+    preHandler: payloadBudget(fastify),
     handler: async (request) => await receive(request.body, publisher, mapping)
   })
 }

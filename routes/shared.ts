@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Alert, Chat, Draft } from '../schemas/events'
 import type { Publisher } from '../plugins/core/publisher'
 import { parseEventFilter, parseSince, type EventFilter, type EventFilterQuery, type Since } from '../plugins/core/event-filter'
@@ -75,5 +75,21 @@ export function repeatedParameters (lists: readonly string[] = []): (request: Fa
       if (joined.has(name)) query[name] = value.join(WHOLE_VALUES)
       else throw httpError('INVALID_QUERY', `querystring/${name} is given ${value.length} times; give it once`)
     }
+  }
+}
+
+/**
+ * A preHandler for a payload of several alerts (Alertmanager, Grafana): the
+ * request counted once against the publish budget (@fastify/rate-limit), and
+ * each further alert counts too, checked before anything is stored; past the
+ * budget the whole payload is 429 and nothing is stored.
+ */
+export function payloadBudget (fastify: FastifyInstance): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  return async (request, reply) => {
+    const alerts = (request.body as { alerts?: unknown[] } | undefined)?.alerts?.length ?? 1
+    if (fastify.takePublishMore(clientKey(request), alerts - 1)) return
+    const seconds = fastify.publishWindowSeconds()
+    void reply.header('retry-after', String(seconds))
+    throw httpError('RATE_LIMITED', `a payload of ${alerts} alerts passes the publish budget of ${fastify.config.RATE_LIMIT_MAX} per window; nothing was stored, retry in ${seconds} s`)
   }
 }

@@ -200,3 +200,24 @@ t.test('core: a backend failure while resolving is not taken for "nothing to res
   }
   await t.rejects(receive({ version: '4', status: 'resolved', alerts: [amAlert({ status: 'resolved' })] }, publisher, mapping), BackendUnavailableError)
 })
+
+t.test('each alert of a payload counts against the publish budget; one request of 1,000 cannot push an acknowledged critical alert off the board', async (t) => {
+  const app = await build(t, { RATE_LIMIT_MAX: 100, OPEN_ALERTS_MAX: 1000 })
+  const mine = (await app.inject({ method: 'POST', url: '/alerts', payload: { message: 'acked', location: 'x', severity: 'critical' } })).json()
+  await app.inject({ method: 'POST', url: `/alerts/${mine.id as string}/ack`, payload: { by: 'ana' } })
+  const many = Array.from({ length: 1000 }, (_, i) => amAlert({ fingerprint: `f${i}`, labels: { alertname: `A${i}`, severity: 'info', instance: `h${i}` } }))
+  const refused = await post(app, payload(many))
+  t.equal(refused.statusCode, 429)
+  t.match(refused.json(), { code: 'RATE_LIMITED', message: /^a payload of 1000 alerts passes the publish budget of 100 per window; nothing was stored/ })
+  t.ok(Number(refused.headers['retry-after']) > 0, 'says when to retry')
+  t.equal((await app.inject('/alerts?limit=1000')).json().count, 1, 'nothing of the payload was stored')
+  t.match((await app.inject('/alerts?state=acknowledged')).json().alerts, [{ id: mine.id, state: 'acknowledged' }], 'the acknowledged alert is still there')
+})
+
+t.test('a payload within the budget is taken whole, each alert counted', async (t) => {
+  const app = await build(t, { RATE_LIMIT_MAX: 10 })
+  const five = Array.from({ length: 5 }, (_, i) => amAlert({ fingerprint: `g${i}`, labels: { alertname: `B${i}`, severity: 'warning', instance: 'h' } }))
+  t.equal((await post(app, payload(five))).statusCode, 200)
+  t.equal((await post(app, payload(five))).statusCode, 200, '5 + 5 = 10, the budget')
+  t.equal((await post(app, payload(five.slice(0, 1)))).statusCode, 429, 'the 11th event of the window is refused')
+})

@@ -8,6 +8,14 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Counts one chat message against the client's publish budget (the one POSTs use; `clientKey`); false when over it. */
     takePublish: (key: string) => boolean
+    /**
+     * Counts `count` more events of one request (the alerts of an Alertmanager
+     * or Grafana payload beyond the first, which the request itself counted)
+     * against the client's publish budget; false when they pass it.
+     */
+    takePublishMore: (key: string, count: number) => boolean
+    /** The publish budget's window, in seconds (for Retry-After). */
+    publishWindowSeconds: () => number
     /** What of @fastify/rate-limit's options is this service's: its store over the publish budget, who is counted, and what is not limited. */
     publishLimits: PublishLimits
   }
@@ -42,6 +50,12 @@ export default fp(async function publishBudgetPlugin (fastify) {
     child (): this { return this }
   }
   fastify.decorate('takePublish', (address: string) => budget.hit(address, windowMs).current <= RATE_LIMIT_MAX)
+  fastify.decorate('takePublishMore', (key: string, count: number) => {
+    let within = true
+    for (let i = 0; i < count; i++) within = budget.hit(key, windowMs).current <= RATE_LIMIT_MAX
+    return within
+  })
+  fastify.decorate('publishWindowSeconds', () => Math.ceil(windowMs / 1000))
   fastify.decorate('publishLimits', {
     store: SharedStore,
     keyGenerator: clientKey,
