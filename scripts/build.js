@@ -63,7 +63,8 @@ function main () {
   if (result.status !== 0) process.exit(result.status ?? 1)
   // The Redis backend's Lua scripts are read at run time from beside the compiled code.
   const outDir = compilerOptions.outDir ?? 'dist'
-  fs.cpSync(path.join(root, 'plugins/core/redis'), path.join(root, outDir, 'plugins/core/redis'), { recursive: true, filter: (from) => !from.endsWith('.ts') })
+  const lua = path.join(root, 'plugins/core/redis')
+  if (fs.existsSync(lua)) fs.cpSync(lua, path.join(root, outDir, 'plugins/core/redis'), { recursive: true, filter: (from) => !from.endsWith('.ts') })
   process.exit(0)
 }
 

@@ -63,8 +63,8 @@ t.test('every script names each input, and its helper builds them by those names
 t.test('the arguments of a call: the number of keys, the keys, then the arguments', async (t) => {
   t.same(scriptArgs(heartbeatMissCall(keys, 'cron', 5)), [3, 'test:heartbeats', 'test:heartbeats:last', 'test:heartbeats:missed', 'cron', '5'])
   const append = scriptArgs(calls.appendEvent)
-  t.equal(append[0], 15)
-  t.equal(append.length, 1 + 15 + 14)
+  t.equal(append[0], 16)
+  t.equal(append.length, 1 + 16 + 14)
 })
 
 t.test('every .lua file of plugins/core/redis is a script that is loaded', async (t) => {
