@@ -1,32 +1,17 @@
-import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { once, type EventEmitter } from 'node:events'
 import { WebSocket } from 'ws'
 import type { Event } from '../../schemas/events'
-import type { GapFrame } from '../../schemas/frames'
 import type { Log, Replay } from './backend'
-import { filterReplay, passes, type EventFilter } from './event-filter'
-import { KEEPALIVE, frameRecord, textFrame, type StreamFormat } from './framing'
+import { passes, type EventFilter } from './event-filter'
+import { KEEPALIVE } from './framing'
 import { realTimers, type Timers } from './timers'
 import { directSocket } from './ws-internals'
 import { LAPSE_REASONS, type Identity, type Lapse } from './credentials'
+import { backlog, concat, encode, isOpen, terminate, type Client, type DropReason, type Framed, type Group, type Subscriber, type Transport } from './fanout-client'
+import { hold, replayTo, writeAfterReplay, type ReplayHub } from './replay-session'
 
-/** Why a client left the set, for logs and metrics. */
-export type DropReason = 'slow' | 'heartbeat' | 'replay_failed' | 'invalid_frames' | Lapse
-
-/** How a subscriber is reached: everything else (replay, filters, limits, shutdown) is the same for all. */
-export type Transport = 'websocket' | StreamFormat
-export const TRANSPORTS: readonly Transport[] = ['websocket', 'sse', 'ndjson']
-
-/** An HTTP response that carries events (GET /events): Server-Sent Events or NDJSON. */
-export interface HttpStream {
-  format: StreamFormat
-  /** Its head already written; ended when the subscriber is dropped or the server shuts down. */
-  response: ServerResponse
-}
-
-/** A WebSocket, or an HTTP stream. */
-export type Subscriber = WebSocket | HttpStream
+export { TRANSPORTS, type DropReason, type HttpStream, type Subscriber, type Transport } from './fanout-client'
+export { GAP_FRAME } from './replay-session'
 
 export interface AddOptions {
   /** The TCP socket under the WebSocket (the upgrade request's socket); none for an HTTP stream. */
@@ -94,84 +79,31 @@ export interface FanoutOptions {
   caughtUp?: () => Promise<void>
 }
 
-/** An event ready for the wire of one transport: serialized and framed once, for every client of it. */
-interface Framed { id: string, json: string, frame: Buffer }
-
-/** The clients of one transport with one filter: they get the same bytes each turn. */
-interface Group {
-  key: string
-  transport: Transport
-  filter: EventFilter | undefined
-  clients: Set<Client>
-}
-
-interface Client {
-  subscriber: Subscriber
-  /** The WebSocket, for a WebSocket client. */
-  socket: WebSocket | undefined
-  /** The response, for an HTTP stream. */
-  response: ServerResponse | undefined
-  /** Its transport and filter (`group.transport`). */
-  group: Group
-  /** Who it is, when credentials are configured: dropped when that lapses. */
-  identity: Identity | undefined
-  /** Set when framed events are written straight to the TCP socket; otherwise they go through ws. */
-  tcp: Socket | undefined
-  /** Answered the last ping. */
-  alive: boolean
-  /** Live events held back while a replay is being read or sent. */
-  pending?: Framed[]
-  /** Bytes of `pending`: past the backlog limit the client is cut, as a slow one would be. */
-  pendingBytes?: number
-  /**
-   * Ids just sent by a replay. A live event may still arrive for one of them
-   * (it was stored before the replay was read, but handed over after); such
-   * copies are skipped until the first live event that is not among them.
-   */
-  replayed?: Set<string>
-}
-
-/** One frame for one transport; `json` is the frame serialized (done once per turn for every transport). */
-function encode (transport: Transport, frame: object, json = JSON.stringify(frame)): Framed {
-  const { id = '' } = frame as { id?: string }
-  return { id, json, frame: transport === 'websocket' ? textFrame(json) : frameRecord(transport, frame, json) }
-}
-
-const concat = (items: Framed[]): Buffer => items.length === 1 ? (items[0] as Framed).frame : Buffer.concat(items.map((item) => item.frame))
-
 // A client closed for being slow has stopped reading, and one closed at
 // shutdown may never answer: the socket is destroyed if it lingers.
 const CLOSE_GRACE_MS = 5000
 
-/** Sent first by a replay whose starting id is no longer retained (/ws, /events, and a poll of /events). */
-export const GAP_FRAME: GapFrame = {
-  type: 'gap',
-  message: 'the event asked for is not in the retained history; the whole retained history follows. ' +
-    'Anything older is gone: reload from GET /alerts/history and GET /message'
+/** The set of clients and the one place that writes to them or cuts them: one object for the fan-out's life, shared by its parts. */
+interface Hub extends ReplayHub {
+  readonly clients: Map<Subscriber, Client>
+  // By transport and filter key; the unfiltered WebSockets are one group, as all clients were before filters.
+  readonly groups: Map<string, Group>
+  readonly counts: Record<Transport, number>
+  readonly dropListeners: Array<(reason: DropReason) => void>
+  join: (client: Client) => void
+  /** Takes a client out of the set; false when it was not (or no longer) in it. */
+  leave: (client: Client | undefined) => boolean
+  groupOf: (transport: Transport, filter: EventFilter | undefined) => Group
+  /** Closes with a code (an HTTP stream's response ends), and destroys it if it has not finished closing after a grace. */
+  closeClient: (client: Client, code: number, text?: string) => void
 }
 
-/**
- * The local fan-out. Events broadcast during one turn of the event loop are
- * queued and written at its end (setImmediate) as one buffer per client: a
- * burst costs each client one write, not one per event.
- */
-export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs = 0, direct, log, timers = realTimers, caughtUp }: FanoutOptions): Fanout {
+function createHub ({ maxBufferedBytes, log, timers, caughtUp }: Pick<FanoutOptions, 'maxBufferedBytes' | 'log' | 'caughtUp'> & { timers: Pick<Timers, 'setTimeout'> }): Hub {
   const clients = new Map<Subscriber, Client>()
-  // By transport and filter key; the unfiltered WebSockets are one group, as all clients were before filters.
   const groups = new Map<string, Group>()
   const counts: Record<Transport, number> = { websocket: 0, sse: 0, ndjson: 0 }
   const dropListeners: Array<(reason: DropReason) => void> = []
-  const flushListeners: Array<(seconds: number) => void> = []
-  let queue: Event[] = []
-  let scheduled = false
 
-  function join (client: Client): void {
-    clients.set(client.subscriber, client)
-    client.group.clients.add(client)
-    counts[client.group.transport]++
-  }
-
-  /** Takes a client out of the set; false when it was not (or no longer) in it. */
   function leave (client: Client | undefined): boolean {
     if (client === undefined || clients.get(client.subscriber) !== client) return false
     clients.delete(client.subscriber)
@@ -180,21 +112,6 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     group.clients.delete(client)
     if (group.clients.size === 0) groups.delete(group.key)
     return true
-  }
-
-  function groupOf (transport: Transport, filter: EventFilter | undefined): Group {
-    const key = `${transport}|${filter?.key ?? ''}`
-    let group = groups.get(key)
-    if (group === undefined) {
-      group = { key, transport, filter, clients: new Set() }
-      groups.set(key, group)
-    }
-    return group
-  }
-
-  const terminate = (client: Client): void => {
-    if (client.socket !== undefined) client.socket.terminate()
-    else client.response?.destroy()
   }
 
   /** Cuts a client: with a close code (an HTTP stream's response ends), or (none given) by destroying the socket at once. */
@@ -216,14 +133,6 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     timers.setTimeout(() => terminate(client), CLOSE_GRACE_MS).unref()
   }
 
-  // A response counts what Node holds for it and what its socket holds.
-  const backlog = (client: Client): number => client.response?.writableLength ?? client.tcp?.writableLength ?? client.socket?.bufferedAmount ?? 0
-
-  const isOpen = (client: Client): boolean => client.socket !== undefined
-    ? client.socket.readyState === WebSocket.OPEN
-    : client.response !== undefined && !client.response.writableEnded && !client.response.destroyed
-
-  /** Writes unless the client's backlog is already over the limit, in which case it is cut. */
   function write (client: Client, items: Framed[], all?: Buffer): void {
     if (items.length === 0 || !isOpen(client)) return
     if (backlog(client) > maxBufferedBytes) {
@@ -235,74 +144,87 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     else for (const item of items) client.socket?.send(item.json)
   }
 
-  /** Writes the events of `batch` this client has not had yet; ends its replay guard once one is new. */
-  function writeAfterReplay (client: Client, batch: Framed[]): void {
-    const fresh: Framed[] = []
-    for (const item of batch) {
-      if (client.replayed?.has(item.id) === true) continue
-      client.replayed = undefined
-      fresh.push(item)
-    }
-    write(client, fresh)
-  }
-
-  function flush (): void {
-    const start = performance.now()
-    const events = queue
-    queue = []
-    scheduled = false
-    // Serialized once per turn, framed once per transport and concatenated
-    // once per group (transport and filter), and only when someone listens:
-    // a server without clients spends nothing on it per publish.
-    if (clients.size > 0) {
-      const jsons = events.map((event) => JSON.stringify(event))
-      const framedBy = new Map<Transport, Framed[]>()
-      const passedBy = new Map<string, boolean[]>()
-      for (const group of groups.values()) {
-        let batch = framedBy.get(group.transport)
-        if (batch === undefined) {
-          batch = events.map((event, i) => encode(group.transport, event, jsons[i]))
-          framedBy.set(group.transport, batch)
-        }
-        const { filter } = group
-        if (filter !== undefined) {
-          let passed = passedBy.get(filter.key)
-          if (passed === undefined) {
-            passed = events.map((event) => passes(event, filter))
-            passedBy.set(filter.key, passed)
-          }
-          const mask = passed
-          batch = batch.filter((_, i) => mask[i] === true)
-          if (batch.length === 0) continue
-        }
-        const all = concat(batch)
-        for (const client of group.clients) {
-          if (client.pending !== undefined) hold(client, batch, all.length)
-          else if (client.replayed !== undefined) writeAfterReplay(client, batch)
-          else write(client, batch, all)
-        }
+  return {
+    clients,
+    groups,
+    counts,
+    dropListeners,
+    maxBufferedBytes,
+    log,
+    caughtUp,
+    join (client) {
+      clients.set(client.subscriber, client)
+      client.group.clients.add(client)
+      counts[client.group.transport]++
+    },
+    leave,
+    groupOf (transport, filter) {
+      const key = `${transport}|${filter?.key ?? ''}`
+      let group = groups.get(key)
+      if (group === undefined) {
+        group = { key, transport, filter, clients: new Set() }
+        groups.set(key, group)
       }
+      return group
+    },
+    closeClient,
+    write,
+    drop,
+    connected: (client) => clients.get(client.subscriber) === client && isOpen(client)
+  }
+}
+
+/**
+ * Writes one turn's events to every client. Serialized once per turn, framed
+ * once per transport and concatenated once per group (transport and filter);
+ * a client whose replay is under way has them held, or skips those its
+ * replay just sent.
+ */
+function writeTurn (hub: Hub, events: Event[]): void {
+  const jsons = events.map((event) => JSON.stringify(event))
+  const framedBy = new Map<Transport, Framed[]>()
+  const passedBy = new Map<string, boolean[]>()
+  for (const group of hub.groups.values()) {
+    let batch = framedBy.get(group.transport)
+    if (batch === undefined) {
+      batch = events.map((event, i) => encode(group.transport, event, jsons[i]))
+      framedBy.set(group.transport, batch)
     }
-    const seconds = (performance.now() - start) / 1000
-    for (const listener of flushListeners) listener(seconds)
+    const { filter } = group
+    if (filter !== undefined) {
+      let passed = passedBy.get(filter.key)
+      if (passed === undefined) {
+        passed = events.map((event) => passes(event, filter))
+        passedBy.set(filter.key, passed)
+      }
+      const mask = passed
+      batch = batch.filter((_, i) => mask[i] === true)
+      if (batch.length === 0) continue
+    }
+    const all = concat(batch)
+    for (const client of group.clients) {
+      if (client.pending !== undefined) hold(hub, client, batch, all.length)
+      else if (client.replayed !== undefined) writeAfterReplay(hub, client, batch)
+      else hub.write(client, batch, all)
+    }
   }
+}
 
-  function onPong (this: WebSocket): void {
-    const client = clients.get(this)
-    if (client !== undefined) client.alive = true
-  }
+interface Heartbeats {
+  /** Starts the keep-alive of HTTP streams (with the first stream: a server with WebSockets only sets no timer for it). */
+  startStreams: () => void
+  stop: () => void
+}
 
-  function onClose (this: WebSocket): void {
-    leave(clients.get(this))
-  }
-
+/** Pings WebSockets (one that did not answer the last ping is destroyed) and keeps HTTP streams alive. */
+function startHeartbeats (hub: Hub, { heartbeatMs, streamHeartbeatMs, timers }: { heartbeatMs: number, streamHeartbeatMs: number, timers: Pick<Timers, 'setInterval' | 'clearInterval'> }): Heartbeats {
   const heartbeat = heartbeatMs > 0
     ? timers.setInterval(() => {
-      for (const group of groups.values()) {
+      for (const group of hub.groups.values()) {
         if (group.transport !== 'websocket') continue
         for (const client of group.clients) {
           if (!client.alive) {
-            drop(client, 'heartbeat')
+            hub.drop(client, 'heartbeat')
             continue
           }
           client.alive = false
@@ -319,133 +241,75 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     sse: [{ id: '', json: '', frame: Buffer.from(KEEPALIVE.sse) }],
     ndjson: [{ id: '', json: '', frame: Buffer.from(KEEPALIVE.ndjson) }]
   }
-  // Started with the first stream: a server with WebSockets only sets no timer for it.
   let streamHeartbeat: ReturnType<Timers['setInterval']> | undefined
-  let closed = false
-  function startStreamHeartbeat (): void {
-    if (streamHeartbeat !== undefined || streamHeartbeatMs <= 0 || closed) return
-    streamHeartbeat = timers.setInterval(() => {
-      for (const group of groups.values()) {
-        const line = keepalive[group.transport]
-        if (line === undefined) continue
-        for (const client of group.clients) write(client, line)
-      }
-    }, streamHeartbeatMs)
-    streamHeartbeat.unref()
-  }
-
-  /** Holds live events for a client whose replay is under way, within the backlog limit. */
-  function hold (client: Client, batch: Framed[], bytes: number): void {
-    client.pendingBytes = (client.pendingBytes ?? 0) + bytes
-    if (client.pendingBytes > maxBufferedBytes) {
-      client.pending = undefined
-      drop(client, 'slow', 1013, 'too slow: backlog over limit')
-      return
-    }
-    client.pending?.push(...batch)
-  }
-
-  /** Writes frames and resolves once the last of them has left for the network (never, if the socket is destroyed first). */
-  async function writeFlushed (client: Client, items: Framed[]): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const done = (): void => { resolve() }
-      const stream = client.response ?? client.tcp
-      if (stream !== undefined) stream.write(concat(items), done)
-      else items.forEach((item, i) => client.socket?.send(item.json, i === items.length - 1 ? done : undefined))
-    })
-  }
-
-  /**
-   * Sends a replay in chunks, each only once the client's backlog is below
-   * half the limit (waiting for the previous chunk to leave when it is not):
-   * a replay of a long history to a client that does not read holds at most
-   * about the limit, not the whole history. Live events meanwhile wait in
-   * `pending`, within the same limit.
-   */
-  async function replayTo (client: Client, replay: () => Promise<Replay>): Promise<void> {
-    let result: Replay
-    try {
-      if (caughtUp !== undefined) {
-        // A lagging feed may still hand over events from before the replay's
-        // starting point, which this client already had (from another
-        // instance): held, they would be sent again after the replay. So wait
-        // until the feed has handed over everything published so far, let it
-        // be flushed, and forget what was held: the replay, read after, holds
-        // every one of those events past its starting point.
-        await caughtUp()
-        await new Promise((resolve) => setImmediate(resolve))
-        if (client.pending !== undefined) {
-          client.pending = []
-          client.pendingBytes = undefined
+  let stopped = false
+  return {
+    startStreams () {
+      if (streamHeartbeat !== undefined || streamHeartbeatMs <= 0 || stopped) return
+      streamHeartbeat = timers.setInterval(() => {
+        for (const group of hub.groups.values()) {
+          const line = keepalive[group.transport]
+          if (line === undefined) continue
+          for (const client of group.clients) hub.write(client, line)
         }
-      }
-      result = filterReplay(await replay(), client.group.filter)
-    } catch (err) {
-      client.pending = undefined
-      log.error({ err }, 'replay failed')
-      write(client, [encode(client.group.transport, { type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' })])
-      drop(client, 'replay_failed', 1011, 'replay failed')
-      return
+      }, streamHeartbeatMs)
+      streamHeartbeat.unref()
+    },
+    stop () {
+      stopped = true
+      timers.clearInterval(heartbeat)
+      timers.clearInterval(streamHeartbeat)
     }
-    const { found, events } = result
-    // A socket destroyed with writes pending may never call them back: one
-    // listener for the whole replay ends the wait (not one per chunk, which
-    // a client that does not read would pile up on its socket).
-    const listening = new AbortController()
-    // A client is a WebSocket or an HTTP stream's response: one of the two is there.
-    const emitter = (client.socket ?? client.response) as EventEmitter
-    const closed = once(emitter, 'close', { signal: listening.signal }).then(() => {}, () => {})
-    try {
-      await sendReplay(client, found, events, closed)
-    } finally {
-      listening.abort()
-    }
+  }
+}
+
+/**
+ * The local fan-out. Events broadcast during one turn of the event loop are
+ * queued and written at its end (setImmediate) as one buffer per client: a
+ * burst costs each client one write, not one per event.
+ */
+export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs = 0, direct, log, timers = realTimers, caughtUp }: FanoutOptions): Fanout {
+  const hub = createHub({ maxBufferedBytes, log, timers, caughtUp })
+  const { clients, counts } = hub
+  const flushListeners: Array<(seconds: number) => void> = []
+  let queue: Event[] = []
+  let scheduled = false
+
+  function flush (): void {
+    const start = performance.now()
+    const events = queue
+    queue = []
+    scheduled = false
+    // Only when someone listens: a server without clients spends nothing on it per publish.
+    if (clients.size > 0) writeTurn(hub, events)
+    const seconds = (performance.now() - start) / 1000
+    for (const listener of flushListeners) listener(seconds)
   }
 
-  async function sendReplay (client: Client, found: boolean, events: Event[], closed: Promise<void>): Promise<void> {
-    const open = (): boolean => clients.get(client.subscriber) === client && isOpen(client)
-    const chunkBytes = Math.max(1, Math.floor(maxBufferedBytes / 4))
-    const sent = new Set<string>()
-    let items: Framed[] = found ? [] : [encode(client.group.transport, GAP_FRAME)]
-    let bytes = 0
-    for (let i = 0; i <= events.length; i++) {
-      const event = events[i]
-      if (event !== undefined) {
-        const item = encode(client.group.transport, event)
-        items.push(item)
-        sent.add(event.id)
-        bytes += item.frame.length
-        if (bytes < chunkBytes) continue
-      }
-      if (items.length === 0) break
-      if (!open()) return
-      const flushed = Promise.race([writeFlushed(client, items), closed])
-      items = []
-      bytes = 0
-      if (backlog(client) > maxBufferedBytes / 2) await flushed
-    }
-    if (!open()) return
-    const held = client.pending ?? []
-    client.pending = undefined
-    client.pendingBytes = undefined
-    client.replayed = sent
-    // Handed over while the replay was read or sent: send what the replay did not hold.
-    writeAfterReplay(client, held)
+  function onPong (this: WebSocket): void {
+    const client = clients.get(this)
+    if (client !== undefined) client.alive = true
   }
+
+  function onClose (this: WebSocket): void {
+    hub.leave(clients.get(this))
+  }
+
+  const heartbeats = startHeartbeats(hub, { heartbeatMs, streamHeartbeatMs, timers })
 
   function clientOf (subscriber: Subscriber, { tcp, filter, replay, identity }: AddOptions): Client {
     const pending = replay === undefined ? undefined : []
     if (subscriber instanceof WebSocket) {
-      const client: Client = { subscriber, socket: subscriber, response: undefined, group: groupOf('websocket', filter), identity, tcp: tcp === undefined ? undefined : directSocket(subscriber, tcp, direct), alive: true, pending }
+      const client: Client = { subscriber, socket: subscriber, response: undefined, group: hub.groupOf('websocket', filter), identity, tcp: tcp === undefined ? undefined : directSocket(subscriber, tcp, direct), alive: true, pending }
       // Shared listeners (`this` is the socket): nothing allocated per connection.
       subscriber.on('pong', onPong)
       subscriber.once('close', onClose)
       return client
     }
     const { format, response } = subscriber
-    const client: Client = { subscriber, socket: undefined, response, group: groupOf(format, filter), identity, tcp: undefined, alive: true, pending }
-    response.once('close', () => leave(client))
-    startStreamHeartbeat()
+    const client: Client = { subscriber, socket: undefined, response, group: hub.groupOf(format, filter), identity, tcp: undefined, alive: true, pending }
+    response.once('close', () => hub.leave(client))
+    heartbeats.startStreams()
     return client
   }
 
@@ -456,8 +320,8 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
 
     async add (subscriber, options) {
       const client = clientOf(subscriber, options)
-      join(client)
-      if (options.replay !== undefined) await replayTo(client, options.replay)
+      hub.join(client)
+      if (options.replay !== undefined) await replayTo(hub, client, options.replay)
     },
 
     broadcast (event) {
@@ -470,12 +334,12 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
 
     send (subscriber, frame) {
       const client = clients.get(subscriber)
-      if (client !== undefined) write(client, [encode(client.group.transport, frame)])
+      if (client !== undefined) hub.write(client, [encode(client.group.transport, frame)])
     },
 
     drop (subscriber, reason, code, text) {
       const client = clients.get(subscriber)
-      if (client !== undefined) drop(client, reason, code, text)
+      if (client !== undefined) hub.drop(client, reason, code, text)
     },
 
     dropLapsed (lapse) {
@@ -484,26 +348,24 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
         const why = client.identity === undefined ? undefined : lapse(client.identity)
         if (why === undefined) continue
         // A stream has no close code: its last frame says why it ends.
-        if (client.response !== undefined) write(client, [encode(client.group.transport, { type: 'error', code: 'forbidden', message: `${LAPSE_REASONS[why]}: the stream ends` })])
-        drop(client, why, 1008, LAPSE_REASONS[why])
+        if (client.response !== undefined) hub.write(client, [encode(client.group.transport, { type: 'error', code: 'forbidden', message: `${LAPSE_REASONS[why]}: the stream ends` })])
+        hub.drop(client, why, 1008, LAPSE_REASONS[why])
         dropped++
       }
       return dropped
     },
 
     close (code, reason) {
-      closed = true
-      timers.clearInterval(heartbeat)
-      timers.clearInterval(streamHeartbeat)
+      heartbeats.stop()
       // A peer that never answers the close (a half-open phone, a client that
       // does not read) would hold shutdown for ws's 30 s close timeout. An
       // HTTP stream's response ends: its client reconnects (EventSource with
       // Last-Event-ID) to another instance, or to this one once it is back.
-      for (const client of clients.values()) closeClient(client, code, reason)
+      for (const client of clients.values()) hub.closeClient(client, code, reason)
     },
 
     onDrop (listener) {
-      dropListeners.push(listener)
+      hub.dropListeners.push(listener)
     },
 
     onFlush (listener) {

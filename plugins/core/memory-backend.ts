@@ -1,5 +1,5 @@
 import type { Alert, Chat, Event, Severity } from '../../schemas/events'
-import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatStore, StoredAlert } from './backend'
+import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatStore, Replay, StoredAlert } from './backend'
 import { Ring } from './ring'
 import { createAgeQueue, type AgeQueue } from './age-queue'
 import { alertOf } from './lifecycle'
@@ -28,21 +28,138 @@ export interface StoreOptions {
 /** The severities whose open alerts may be dropped for room, least severe first: a critical alert never is. */
 const EVICTABLE = ['info', 'warning'] as const
 
-/** The history of one process: each stream capped at `historySize`, one publish order across both. */
-export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict = () => {}, now = Date.now, onceKeysMax = Infinity, onceKeysPerOwnerMax = Infinity, onceStats = { held: 0, dropped: 0 } }: StoreOptions, feed: Listener = () => {}): EventStore {
+interface OnceKeys {
+  /** Remembers a key, first forgetting the oldest of its owner's and of all past the caps (each holds a whole event). */
+  remember: (key: string, owner: string, event: Event, expires: number) => void
+  /** The event first stored under a key still remembered. */
+  priorOf: (key: string) => Event | undefined
+}
+
+/** Idempotency keys with their caps, overall and per owner, and their expiry. */
+function createOnceKeys ({ now, onceKeysMax, onceKeysPerOwnerMax, onceStats }: Required<Pick<StoreOptions, 'now' | 'onceKeysMax' | 'onceKeysPerOwnerMax' | 'onceStats'>>): OnceKeys {
+  /** Idempotency keys in the order they were first used, which is their order of expiry while the ttl does not change. */
+  const onceKeys = new Map<string, { event: Event, expires: number, owner: string }>()
+  /** Each owner's keys, oldest first: a client over its cap loses its own oldest, nobody else's. */
+  const onceByOwner = new Map<string, Set<string>>()
+
+  function forgetKey (key: string): void {
+    const entry = onceKeys.get(key)
+    if (entry === undefined) return
+    onceKeys.delete(key)
+    const owned = onceByOwner.get(entry.owner)
+    owned?.delete(key)
+    if (owned?.size === 0) onceByOwner.delete(entry.owner)
+    onceStats.held = onceKeys.size
+  }
+
+  return {
+    remember (key, owner, event, expires) {
+      forgetKey(key)
+      let owned = onceByOwner.get(owner)
+      while (owned !== undefined && owned.size >= onceKeysPerOwnerMax) {
+        forgetKey(owned.values().next().value as string)
+        onceStats.dropped++
+        owned = onceByOwner.get(owner)
+      }
+      while (onceKeys.size >= onceKeysMax) {
+        forgetKey(onceKeys.keys().next().value as string)
+        onceStats.dropped++
+      }
+      onceKeys.set(key, { event, expires, owner })
+      owned = onceByOwner.get(owner) ?? new Set()
+      onceByOwner.set(owner, owned.add(key))
+      onceStats.held = onceKeys.size
+    },
+    priorOf (key) {
+      const t = now()
+      for (const [old, { expires }] of onceKeys) {
+        if (expires > t) break
+        forgetKey(old)
+      }
+      const prior = onceKeys.get(key)
+      return prior !== undefined && prior.expires > t ? prior.event : undefined
+    }
+  }
+}
+
+interface Rings {
+  /** Stores an event in its stream, and returns its place in the publish order. */
+  push: (event: Event) => number
+  chats: (count: number) => Chat[]
+  /** Both streams, in publish order. */
+  merged: () => Entry[]
+  since: (id: string | undefined) => Replay
+}
+
+/** The replay rings: each stream capped at `historySize`, one publish order across both. */
+function createRings (historySize: number): Rings {
   const streams = { alert: new Ring<Entry>(historySize), chat: new Ring<Entry>(historySize) }
   const seqById = new Map<string, number>()
   /** The seq of the newest event either stream has let go of: a replay from before it has a gap. */
   let evictedSeq = -1
   let nextSeq = 0
+
+  function merged (): Entry[] {
+    const a = streams.alert.toArray()
+    const c = streams.chat.toArray()
+    const out: Entry[] = []
+    let i = 0
+    let j = 0
+    while (i < a.length || j < c.length) {
+      const x = a[i]
+      const y = c[j]
+      if (y === undefined || (x !== undefined && x.seq < y.seq)) { out.push(x as Entry); i++ } else { out.push(y); j++ }
+    }
+    return out
+  }
+
+  return {
+    push (event) {
+      const seq = nextSeq++
+      const evicted = streams[event.type === 'chat' ? 'chat' : 'alert'].push({ seq, event })
+      if (evicted !== undefined) {
+        seqById.delete(evicted.event.id)
+        evictedSeq = evicted.seq
+      }
+      seqById.set(event.id, seq)
+      return seq
+    },
+    chats (count) {
+      return streams.chat.toArray().slice(-count).map((e) => e.event as Chat)
+    },
+    merged,
+    since (id) {
+      const all = merged()
+      if (id === undefined) return { found: true, events: all.map((e) => e.event) }
+      const after = seqById.get(id)
+      // Not retained, or retained while the other stream (capped apart) let go of a later event.
+      if (after === undefined || evictedSeq > after) return { found: false, events: all.map((e) => e.event) }
+      return { found: true, events: all.filter((e) => e.seq > after).map((e) => e.event) }
+    }
+  }
+}
+
+interface AlertIndex {
   /** Every retained alert, in the order raised (Map keeps insertion order). */
+  readonly alerts: Map<string, StoredAlert>
+  /** Key → id of the alert with that key that is not resolved. */
+  readonly openKeys: Map<string, string>
+  /** Whether storing this alert would need room that only a critical alert could give (the board is full). */
+  full: (alert: Alert) => boolean
+  /** Takes an alert's new state in, then lets go of the oldest resolved past the history size and the oldest least severe open past openAlertsMax. */
+  fold: (alert: Alert, rev: string, seq: number) => void
+  /** Up to `count` alerts raised before `before`, newest first. */
+  newest: (count: number, before: number) => StoredAlert[]
+}
+
+/** The alerts, with their keys, the resolved ones capped, and the open ones evicted least severe and oldest first. */
+function createAlertIndex ({ historySize, openAlertsMax, onEvict }: Required<Pick<StoreOptions, 'historySize' | 'openAlertsMax' | 'onEvict'>>): AlertIndex {
   const alerts = new Map<string, StoredAlert>()
   // The alerts in raising order (seq ascending), built when a read asks for
   // it and dropped when one is added or forgotten (a change to an alert is
   // made on its stored object, which this shares): a board read pages through
   // it batch after batch without copying the map each time.
   let ordered: StoredAlert[] | undefined
-  /** Key → id of the alert with that key that is not resolved. */
   const openKeys = new Map<string, string>()
   /** Ids of resolved alerts, and the order they were resolved in (oldest evicted first). */
   const resolved = new Set<string>()
@@ -59,70 +176,6 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
   }
   const wanted = { info: openAs('info'), warning: openAs('warning'), critical: openAs('critical') }
   let unresolved = 0
-  /** Idempotency keys in the order they were first used, which is their order of expiry while the ttl does not change. */
-  const onceKeys = new Map<string, { event: Event, expires: number, owner: string }>()
-  /** Each owner's keys, oldest first: a client over its cap loses its own oldest, nobody else's. */
-  const onceByOwner = new Map<string, Set<string>>()
-
-  function forgetKey (key: string): void {
-    const entry = onceKeys.get(key)
-    if (entry === undefined) return
-    onceKeys.delete(key)
-    const owned = onceByOwner.get(entry.owner)
-    owned?.delete(key)
-    if (owned?.size === 0) onceByOwner.delete(entry.owner)
-    onceStats.held = onceKeys.size
-  }
-
-  /** Remembers a key, first forgetting the oldest of its owner's and of all past the caps (each holds a whole event). */
-  function remember (key: string, owner: string, event: Event, expires: number): void {
-    forgetKey(key)
-    let owned = onceByOwner.get(owner)
-    while (owned !== undefined && owned.size >= onceKeysPerOwnerMax) {
-      forgetKey(owned.values().next().value as string)
-      onceStats.dropped++
-      owned = onceByOwner.get(owner)
-    }
-    while (onceKeys.size >= onceKeysMax) {
-      forgetKey(onceKeys.keys().next().value as string)
-      onceStats.dropped++
-    }
-    onceKeys.set(key, { event, expires, owner })
-    owned = onceByOwner.get(owner) ?? new Set()
-    onceByOwner.set(owner, owned.add(key))
-    onceStats.held = onceKeys.size
-  }
-
-  /** The event first stored under a key still remembered. */
-  function priorOf (key: string): Event | undefined {
-    const t = now()
-    for (const [old, { expires }] of onceKeys) {
-      if (expires > t) break
-      forgetKey(old)
-    }
-    const prior = onceKeys.get(key)
-    return prior !== undefined && prior.expires > t ? prior.event : undefined
-  }
-
-  function merged (): Entry[] {
-    const a = streams.alert.toArray()
-    const c = streams.chat.toArray()
-    const out: Entry[] = []
-    let i = 0
-    let j = 0
-    while (i < a.length || j < c.length) {
-      const x = a[i]
-      const y = c[j]
-      if (y === undefined || (x !== undefined && x.seq < y.seq)) { out.push(x as Entry); i++ } else { out.push(y); j++ }
-    }
-    return out
-  }
-
-  function holds (expect: Expect): boolean {
-    if (expect.kind === 'key-free') return !openKeys.has(expect.key)
-    if (expect.kind === 'rev') return alerts.get(expect.alertId)?.rev === expect.rev
-    return true
-  }
 
   function forget (stored: StoredAlert): void {
     const { alert } = stored
@@ -133,33 +186,17 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
     if (alert.key !== undefined && openKeys.get(alert.key) === alert.id) openKeys.delete(alert.key)
   }
 
-  function fold (alert: Alert, rev: string, seq: number): void {
-    const before = alerts.get(alert.id)
-    if (before === undefined) {
-      alerts.set(alert.id, { alert, rev, seq })
-      ordered = undefined
-      unresolved++
-    } else {
-      // Escalation changes the severity: the alert moves to its new set, keeping its age.
-      if (before.alert.severity !== alert.severity && alert.state !== 'resolved') open[alert.severity].push(alert.id, before.seq)
-      before.alert = alert
-      before.rev = rev
+  /** The oldest open (not acknowledged) alert of the least severe kind, never a critical one: O(1), whatever the number of open alerts. */
+  function oldestLeastSevere (): StoredAlert | undefined {
+    for (const severity of EVICTABLE) {
+      const id = open[severity].oldest(wanted[severity])
+      if (id !== undefined) return alerts.get(id)
     }
-    const wasResolved = resolved.has(alert.id)
-    if (before === undefined && alert.state !== 'resolved') {
-      open[alert.severity].push(alert.id, seq)
-      open[alert.severity].prune(wanted[alert.severity], unresolved)
-    }
-    if (alert.state === 'resolved' && !wasResolved) {
-      resolved.add(alert.id)
-      resolvedOrder.push(alert.id, resolutions++)
-      resolvedOrder.prune(isResolved, resolved.size)
-      unresolved--
-      if (alert.key !== undefined && openKeys.get(alert.key) === alert.id) openKeys.delete(alert.key)
-    } else if (alert.state !== 'resolved' && alert.key !== undefined) {
-      openKeys.set(alert.key, alert.id)
-    }
-    // The history size caps resolved alerts; the oldest resolved go first.
+    return undefined
+  }
+
+  /** Past the caps: the oldest resolved go first (the history size caps them), then the oldest least severe open ones. */
+  function trim (): void {
     while (resolved.size > historySize) {
       const old = alerts.get(resolvedOrder.oldest(isResolved) ?? '')
       if (old === undefined) break
@@ -177,13 +214,68 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
     }
   }
 
-  /** The oldest open (not acknowledged) alert of the least severe kind, never a critical one: O(1), whatever the number of open alerts. */
-  function oldestLeastSevere (): StoredAlert | undefined {
-    for (const severity of EVICTABLE) {
-      const id = open[severity].oldest(wanted[severity])
-      if (id !== undefined) return alerts.get(id)
+  return {
+    alerts,
+    openKeys,
+    full: (alert) => alert.state !== 'resolved' && !alerts.has(alert.id) && unresolved >= openAlertsMax && oldestLeastSevere() === undefined,
+    fold (alert, rev, seq) {
+      const before = alerts.get(alert.id)
+      if (before === undefined) {
+        alerts.set(alert.id, { alert, rev, seq })
+        ordered = undefined
+        unresolved++
+      } else {
+        // Escalation changes the severity: the alert moves to its new set, keeping its age.
+        if (before.alert.severity !== alert.severity && alert.state !== 'resolved') open[alert.severity].push(alert.id, before.seq)
+        before.alert = alert
+        before.rev = rev
+      }
+      const wasResolved = resolved.has(alert.id)
+      if (before === undefined && alert.state !== 'resolved') {
+        open[alert.severity].push(alert.id, seq)
+        open[alert.severity].prune(wanted[alert.severity], unresolved)
+      }
+      if (alert.state === 'resolved' && !wasResolved) {
+        resolved.add(alert.id)
+        resolvedOrder.push(alert.id, resolutions++)
+        resolvedOrder.prune(isResolved, resolved.size)
+        unresolved--
+        if (alert.key !== undefined && openKeys.get(alert.key) === alert.id) openKeys.delete(alert.key)
+      } else if (alert.state !== 'resolved' && alert.key !== undefined) {
+        openKeys.set(alert.key, alert.id)
+      }
+      trim()
+    },
+    newest (count, before) {
+      // The map keeps the order alerts were first set in: the raising order.
+      ordered ??= [...alerts.values()]
+      const all = ordered
+      // The first one raised at or after `before`, by bisection.
+      let low = 0
+      let high = all.length
+      while (low < high) {
+        const mid = (low + high) >>> 1
+        if ((all[mid] as StoredAlert).seq < before) low = mid + 1
+        else high = mid
+      }
+      const out: StoredAlert[] = []
+      for (let i = low - 1; i >= 0 && out.length < count; i--) out.push({ ...(all[i] as StoredAlert) })
+      return out
     }
-    return undefined
+  }
+}
+
+/** The history of one process: each stream capped at `historySize`, one publish order across both. */
+export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict = () => {}, now = Date.now, onceKeysMax = Infinity, onceKeysPerOwnerMax = Infinity, onceStats = { held: 0, dropped: 0 } }: StoreOptions, feed: Listener = () => {}): EventStore {
+  const rings = createRings(historySize)
+  const index = createAlertIndex({ historySize, openAlertsMax, onEvict })
+  const { alerts, openKeys } = index
+  const onceKeys = createOnceKeys({ now, onceKeysMax, onceKeysPerOwnerMax, onceStats })
+
+  function holds (expect: Expect): boolean {
+    if (expect.kind === 'key-free') return !openKeys.has(expect.key)
+    if (expect.kind === 'rev') return alerts.get(expect.alertId)?.rev === expect.rev
+    return true
   }
 
   const inScope = (stored: StoredAlert, scope: AlertScope): boolean =>
@@ -194,40 +286,27 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
     // One synchronous step: no other call can come between the checks and the append.
     async append (event, expect = { kind: 'none' }, once) {
       if (once !== undefined) {
-        const prior = priorOf(once.key)
+        const prior = onceKeys.priorOf(once.key)
         if (prior !== undefined) return { stored: false, prior }
       }
       if (!holds(expect)) return { stored: false }
       const alert = alertOf(event)
-      if (alert !== undefined && alert.state !== 'resolved' && !alerts.has(alert.id) && unresolved >= openAlertsMax && oldestLeastSevere() === undefined) {
-        return { stored: false, full: true }
-      }
-      const seq = nextSeq++
-      const evicted = streams[event.type === 'chat' ? 'chat' : 'alert'].push({ seq, event })
-      if (evicted !== undefined) {
-        seqById.delete(evicted.event.id)
-        evictedSeq = evicted.seq
-      }
-      seqById.set(event.id, seq)
-      if (alert !== undefined) fold(alert, event.id, seq)
-      if (once !== undefined) remember(once.key, once.owner ?? '', event, now() + once.ttlMs)
+      if (alert !== undefined && index.full(alert)) return { stored: false, full: true }
+      const seq = rings.push(event)
+      if (alert !== undefined) index.fold(alert, event.id, seq)
+      if (once !== undefined) onceKeys.remember(once.key, once.owner ?? '', event, now() + once.ttlMs)
       // Synchronously, in the same step as the append: the feed's order is the history's.
       feed(event)
       return { stored: true }
     },
     async chats (count = historySize) {
-      return streams.chat.toArray().slice(-count).map((e) => e.event as Chat)
+      return rings.chats(count)
     },
     async timeline (alertId) {
-      return merged().map((e) => e.event).filter((event) => alertOf(event)?.id === alertId)
+      return rings.merged().map((e) => e.event).filter((event) => alertOf(event)?.id === alertId)
     },
     async since (id) {
-      const all = merged()
-      if (id === undefined) return { found: true, events: all.map((e) => e.event) }
-      const after = seqById.get(id)
-      // Not retained, or retained while the other stream (capped apart) let go of a later event.
-      if (after === undefined || evictedSeq > after) return { found: false, events: all.map((e) => e.event) }
-      return { found: true, events: all.filter((e) => e.seq > after).map((e) => e.event) }
+      return rings.since(id)
     },
     async alert (id) {
       const stored = alerts.get(id)
@@ -244,20 +323,7 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
       return out
     },
     async newest (count, before = Infinity) {
-      // The map keeps the order alerts were first set in: the raising order.
-      ordered ??= [...alerts.values()]
-      const all = ordered
-      // The first one raised at or after `before`, by bisection.
-      let low = 0
-      let high = all.length
-      while (low < high) {
-        const mid = (low + high) >>> 1
-        if ((all[mid] as StoredAlert).seq < before) low = mid + 1
-        else high = mid
-      }
-      const out: StoredAlert[] = []
-      for (let i = low - 1; i >= 0 && out.length < count; i--) out.push({ ...(all[i] as StoredAlert) })
-      return out
+      return index.newest(count, before)
     }
   }
 }
