@@ -10,7 +10,7 @@ const BODY_LIMIT = 1024 * 1024
 const labelList = (value: string): string[] => value.split(',').map((label) => label.trim()).filter((label) => label !== '')
 
 const grafana: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { publisher } = fastify
+  const { publisher, allows } = fastify
   const { GRAFANA_LOCATION_LABEL, GRAFANA_TAG_LABELS } = fastify.config
   const mapping: GrafanaMapping = { locationLabel: GRAFANA_LOCATION_LABEL, tagLabels: labelList(GRAFANA_TAG_LABELS) }
 
@@ -25,7 +25,7 @@ const grafana: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Grafana webhook contact point',
       description: 'Point a Grafana webhook contact point at this URL (Authorization header scheme Bearer, credentials the API token). ' +
         'Each firing alert raises an alert with key grafana:<fingerprint> and source "grafana" (or repeats the open one); each resolved alert ' +
-        'resolves it (by "grafana"). severity from the severity label (critical, warning, info; anything else is warning), location from ' +
+        'resolves it (by "grafana"; without the operate scope, only an alert Grafana raised). severity from the severity label (critical, warning, info; anything else is warning), location from ' +
         'GRAFANA_LOCATION_LABEL (then grafana_folder), message from annotations.summary (then description, then alertname), link from ' +
         'annotations.runbook_url (then panelURL, dashboardURL, generatorURL), tags from alertname and GRAFANA_TAG_LABELS, details from values ' +
         'and the URLs. The whole payload is checked before anything is stored: a malformed one is 400 naming the field and stores nothing. ' +
@@ -39,7 +39,7 @@ const grafana: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     },
     preHandler: payloadBudget(fastify),
-    handler: async (request) => await receive(request.body, publisher, mapping)
+    handler: async (request) => await receive(request.body, publisher, mapping, { operate: allows(request, 'operate') })
   })
 }
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
-import { bearer } from './helpers/credentials'
+import { bearer, tokensFile } from './helpers/credentials'
 import { keyOf, labelsFingerprint, receive, stepOf, type GrafanaMapping } from '../plugins/core/grafana'
 import { BackendUnavailableError } from '../plugins/core/errors'
 import type { GrafanaAlert } from '../schemas/integrations'
@@ -257,6 +257,22 @@ t.test('the route sits behind a token with the publish scope (Grafana sends it a
   t.equal((await post(app, documented)).statusCode, 401)
   t.equal((await post(app, documented, 'PUT')).statusCode, 401)
   t.same((await post(app, documented, 'POST', bearer('secret'))).json(), { raised: 2, repeated: 0, resolved: 0 })
+})
+
+t.test('a publish-only token resolves only alerts Grafana raised; operate resolves any with the key', async (t) => {
+  const { path } = tokensFile(t, [
+    { name: 'grafana', scopes: ['publish'], token: 'grafana-token' },
+    { name: 'ops', scopes: ['publish', 'operate', 'subscribe'], token: 'ops-token' }
+  ])
+  const app = await build(t, { TOKENS_FILE: path })
+  // Raised through the API, with a key that looks like Grafana's.
+  const key = `grafana:${documented.alerts[0]?.fingerprint ?? ''}`
+  const raised = await app.inject({ method: 'POST', url: '/alerts', headers: bearer('ops-token'), payload: { message: 'not from Grafana', location: 'x', key } })
+  t.equal(raised.statusCode, 200)
+  const resolvedGroup = { ...clone(documented), status: 'resolved', alerts: documented.alerts.slice(0, 1).map((a) => ({ ...a, status: 'resolved' })) }
+  t.same((await post(app, resolvedGroup, 'POST', bearer('grafana-token'))).json(), { raised: 0, repeated: 0, resolved: 0 }, 'publish alone: not resolved')
+  t.match((await app.inject({ url: `/alerts?key=${encodeURIComponent(key)}`, headers: bearer('ops-token') })).json().alerts, [{ state: 'open' }])
+  t.same((await post(app, resolvedGroup, 'POST', bearer('ops-token'))).json(), { raised: 0, repeated: 0, resolved: 1 }, 'with operate: resolved')
 })
 
 t.test('core: a backend failure while resolving is not taken for "nothing to resolve"', async (t) => {

@@ -7,7 +7,7 @@
  */
 import type { AlertDetails, AlertFields } from '../../schemas/events'
 import type { AlertmanagerResult as Result, GrafanaAlert, GrafanaPayload } from '../../schemas/integrations'
-import type { Publisher } from './publisher'
+import { ALL_RIGHTS, type Publisher, type Rights } from './publisher'
 import { AlertNotFoundError } from './errors'
 import { fit, severityOf } from './alertmanager'
 import { keptDetails } from './details'
@@ -96,20 +96,23 @@ export function stepOf (alert: GrafanaAlert, { locationLabel, tagLabels }: Grafa
 /**
  * Runs a payload's steps in order: firing alerts raise (or repeat, by key),
  * resolved ones resolve the open alert with their key, if there is one.
- * The payload is mapped whole before the first step is taken.
+ * The payload is mapped whole before the first step is taken. Without
+ * `operate`, as for Alertmanager, a resolve reaches only an alert Grafana
+ * raised, and a repeat cannot lower the severity of one another source raised.
  */
-export async function receive (payload: GrafanaPayload, publisher: Pick<Publisher, 'publish' | 'act'>, mapping: GrafanaMapping): Promise<Result> {
+export async function receive (payload: GrafanaPayload, publisher: Pick<Publisher, 'publish' | 'act'>, mapping: GrafanaMapping, rights: Rights = ALL_RIGHTS): Promise<Result> {
   const steps = payload.alerts.map((alert) => stepOf(alert, mapping))
   const result: Result = { raised: 0, repeated: 0, resolved: 0 }
   for (const step of steps) {
     if (step.kind === 'raise') {
-      const alert = await publisher.publish({ type: 'alert', source: 'grafana', ...step.fields })
+      const alert = await publisher.publish({ type: 'alert', source: 'grafana', ...step.fields }, rights)
       if (alert.count === 1) result.raised++
       else result.repeated++
       continue
     }
     try {
-      if ((await publisher.act({ key: step.key }, 'resolve', 'grafana', 'resolved in Grafana')).changed) result.resolved++
+      const target = rights.operate ? { key: step.key } : { key: step.key, source: 'grafana' as const }
+      if ((await publisher.act(target, 'resolve', 'grafana', 'resolved in Grafana')).changed) result.resolved++
     } catch (err) {
       // Resolved there and never raised here (or already resolved by someone here): nothing to do.
       if (!(err instanceof AlertNotFoundError)) throw err
