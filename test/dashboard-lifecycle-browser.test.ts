@@ -242,6 +242,9 @@ test('automatic alerts are grouped apart, visibly automatic, and can be hidden; 
   // Each tick resolves the one before: one automatic alert open, the earlier ones among the resolved.
   await page.locator('#resolved-list li.automatic').first().waitFor({ state: 'attached' })
   t.same(await messages(page, '#alert-list'), ['A person raised this'], 'the automatic alerts are not mixed into the board')
+  // A tick resolves the previous alert, then raises the next: between the two
+  // frames the group may be empty for a moment, so the count is read once it settles.
+  await page.waitForFunction(() => document.querySelectorAll('#auto-list li').length === 1 && document.querySelector('#auto-title')?.textContent === 'Automatic alerts (1)')
   t.equal(await page.locator('#auto-list li.automatic').first().locator('.source-badge').textContent(), 'Automatic')
   t.equal(await page.locator('#auto-list li').count(), 1, 'one automatic alert open')
   t.equal(await page.locator('#auto-title').textContent(), 'Automatic alerts (1)')

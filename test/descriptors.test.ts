@@ -95,11 +95,13 @@ t.test('out of descriptors: the process lives, open connections are served, new 
   // The limit itself, below what is open (as if descriptors went elsewhere):
   // accepting and sampling memory both fail with EMFILE, and must not end the process.
   execFileSync('prlimit', ['--pid', String(child.pid), `--nofile=128:${LIMIT}`])
-  // Each new connection makes the server try an accept, which fails for want of
-  // a descriptor: tried until the server says so (a busy machine may take a while).
+  // A memory sample needs a descriptor (it reads /proc): a metrics scrape over
+  // the open keep-alive connection takes one, and so may a new connection's
+  // accept. Tried until the server says so (a busy machine may take a while).
   const emfile = /out of file descriptors \(EMFILE\)/
   for (let i = 0; i < 40; i++) {
     if (lines.some((l) => emfile.test(l)) || child.exitCode !== null) break
+    await call(base, keep, 'GET', '/metrics')
     await call(base, false)
   }
   const emfileLine = JSON.parse(await waitLine(emfile))
