@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 
 // The layer rules live in .dependency-cruiser.cjs (run by `npm run layers`);
-// plugins/README.md and the README's layout section state them in words.
+// plugins/README.md and docs/development.md's layout section state them in words.
 
 const root = join(__dirname, '..')
 const ruleFile = join(root, '.dependency-cruiser.cjs')
@@ -18,13 +18,13 @@ function stated (text: string): Rule[] {
   return [...text.matchAll(/^- `([a-z-]+)`: (.+)$/gm)].map((m) => ({ name: m[1] as string, comment: m[2] as string }))
 }
 
-t.test('plugins/README.md and the README state the rules of .dependency-cruiser.cjs, word for word', async (t) => {
+t.test('plugins/README.md and docs/development.md state the rules of .dependency-cruiser.cjs, word for word', async (t) => {
   const rules = forbidden.map(({ name, comment }) => ({ name, comment }))
   t.ok(rules.length >= 8, 'the rule file has its rules')
   const plugins = readFileSync(join(root, 'plugins', 'README.md'), 'utf8').split(/^## /m).find((s) => s.startsWith('Rules')) ?? ''
   t.same(stated(plugins), rules, 'plugins/README.md, section Rules: change it with .dependency-cruiser.cjs')
-  const layout = readFileSync(join(root, 'README.md'), 'utf8').split(/^## /m).find((s) => s.startsWith('Layout')) ?? ''
-  t.same(stated(layout), rules, 'README.md, section Layout: change it with .dependency-cruiser.cjs')
+  const layout = readFileSync(join(root, 'docs', 'development.md'), 'utf8').split(/^## /m).find((s) => s.startsWith('Layout')) ?? ''
+  t.same(stated(layout), rules, 'docs/development.md, section Layout: change it with .dependency-cruiser.cjs')
 })
 
 /** Runs the project's dependency-cruiser, with its rule file, on a tree of files; its report and whether it passed. */
