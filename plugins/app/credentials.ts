@@ -3,6 +3,7 @@ import { watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { createCredentials, parseTokensFile, type Credentials, type TokenEntry } from '../core/credentials'
+import { coalesced } from '../core/coalesce'
 
 export interface CredentialStore extends Credentials {
   /** Re-reads TOKENS_FILE; false (the previous entries kept) when it cannot be read or is not valid. */
@@ -38,8 +39,6 @@ export default fp(async function credentials (fastify) {
   const store = createCredentials({ apiToken: API_TOKEN, metricsToken: METRICS_TOKEN, now: fastify.timers.now })
   const listeners: Array<() => void> = []
   const file = TOKENS_FILE === '' ? '' : resolve(TOKENS_FILE)
-  let reading: Promise<boolean> | undefined
-  let again = false
 
   // The text of the entries in force: a reload that reads the same text changes nothing.
   let loaded = ''
@@ -60,26 +59,8 @@ export default fp(async function credentials (fastify) {
 
   // Changes arrive in bursts (an editor's write is several events): one read
   // at a time, and one more after it if anything changed meanwhile.
-  async function reload (): Promise<boolean> {
-    if (file === '') return true
-    if (reading !== undefined) {
-      again = true
-      return await reading
-    }
-    let ok = false
-    reading = (async () => {
-      do {
-        again = false
-        ok = await load()
-      } while (again)
-      return ok
-    })()
-    try {
-      return await reading
-    } finally {
-      reading = undefined
-    }
-  }
+  const reloadFile = coalesced(load)
+  const reload = async (): Promise<boolean> => file === '' ? true : await reloadFile()
 
   if (file !== '') {
     const read = await readEntries(file)

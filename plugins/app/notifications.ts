@@ -12,6 +12,7 @@ import { createSender, type Sender } from '../core/notify-sender'
 import { parseDuration } from '../core/duration'
 import { silencedBy, silences as takes } from '../core/silences'
 import type { Timer } from '../core/timers'
+import { coalesced } from '../core/coalesce'
 
 export interface Notifications {
   /** The outbox of the backend (absent on Redis, where notifications are refused). */
@@ -87,8 +88,6 @@ export default fp(async function notifications (fastify) {
   }
 
   let loaded = ''
-  let reading: Promise<boolean> | undefined
-  let again = false
 
   async function load (): Promise<boolean> {
     const got = await read()
@@ -108,26 +107,8 @@ export default fp(async function notifications (fastify) {
 
   // Changes arrive in bursts (an editor's write is several events): one read
   // at a time, and one more after it if anything changed meanwhile.
-  async function reload (): Promise<boolean> {
-    if (file === '') return true
-    if (reading !== undefined) {
-      again = true
-      return await reading
-    }
-    let ok = false
-    reading = (async () => {
-      do {
-        again = false
-        ok = await load()
-      } while (again)
-      return ok
-    })()
-    try {
-      return await reading
-    } finally {
-      reading = undefined
-    }
-  }
+  const reloadFile = coalesced(load)
+  const reload = async (): Promise<boolean> => file === '' ? true : await reloadFile()
 
   const deliverer = createDeliverer({ domain: DOMAIN, smtpUrl: SMTP_URL, smtpFrom: SMTP_FROM, timeoutMs: NOTIFY_TIMEOUT_MS })
   const sender = createSender({
