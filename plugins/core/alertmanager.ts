@@ -5,7 +5,7 @@
  * alert's own limits (text cut, links checked), so a payload that passed its
  * schema always maps whole: a client's mistake stores nothing.
  */
-import { NOT_BLANK, SEVERITIES, type Severity } from '../../schemas/events'
+import { NOT_BLANK, SEVERITIES, type AlertFields, type Severity } from '../../schemas/events'
 import type { AlertmanagerAlert, AlertmanagerPayload, AlertmanagerResult } from '../../schemas/integrations'
 import { ALL_RIGHTS, type Publisher, type Rights } from './publisher'
 import { AlertNotFoundError } from './errors'
@@ -78,27 +78,27 @@ export function stepOf (alert: AlertmanagerAlert, { locationLabel, tagLabels }: 
   return step
 }
 
+/** What a receiver's step does: raise (or repeat, by key) with these fields, or resolve by key. */
+export type ReceiverStep = { kind: 'raise', fields: AlertFields & { key: string } } | { kind: 'resolve', key: string }
+
 /**
- * Runs a payload's steps in order: firing alerts raise (or repeat, by key),
- * resolved ones resolve the open alert with their key, if there is one.
- * The payload is mapped whole before the first step is taken. Without
- * `operate`, a resolve reaches only an alert Alertmanager raised (source
- * alertmanager), and a repeat cannot lower the severity of one another source raised.
+ * Runs a receiver's steps in order (the payload was mapped whole before):
+ * raises repeat by key, resolves resolve the open alert with their key, if
+ * there is one. Without `operate`, a resolve reaches only an alert `source`
+ * raised, and a repeat cannot lower the severity of one another source raised.
  */
-export async function receive (payload: AlertmanagerPayload, publisher: Pick<Publisher, 'publish' | 'act'>, mapping: AlertmanagerMapping, rights: Rights = ALL_RIGHTS): Promise<AlertmanagerResult> {
-  const steps = payload.alerts.map((alert) => stepOf(alert, mapping))
+export async function runSteps (steps: ReceiverStep[], publisher: Pick<Publisher, 'publish' | 'act'>, source: 'alertmanager' | 'grafana', note: string, rights: Rights): Promise<AlertmanagerResult> {
   const result: AlertmanagerResult = { raised: 0, repeated: 0, resolved: 0 }
   for (const step of steps) {
     if (step.kind === 'raise') {
-      const { kind: _kind, ...input } = step
-      const alert = await publisher.publish({ type: 'alert', source: 'alertmanager', ...input }, rights)
+      const alert = await publisher.publish({ type: 'alert', source, ...step.fields }, rights)
       if (alert.count === 1) result.raised++
       else result.repeated++
       continue
     }
     try {
-      const target = rights.operate ? { key: step.key } : { key: step.key, source: 'alertmanager' as const }
-      if ((await publisher.act(target, 'resolve', 'alertmanager', 'resolved in Alertmanager')).changed) result.resolved++
+      const target = rights.operate ? { key: step.key } : { key: step.key, source }
+      if ((await publisher.act(target, 'resolve', source, note)).changed) result.resolved++
     } catch (err) {
       // Resolved there and never raised here (or already resolved by someone here,
       // or raised by another source and this credential may not resolve it): nothing to do.
@@ -106,4 +106,14 @@ export async function receive (payload: AlertmanagerPayload, publisher: Pick<Pub
     }
   }
   return result
+}
+
+/** Runs a payload's steps (see runSteps), by "alertmanager". */
+export async function receive (payload: AlertmanagerPayload, publisher: Pick<Publisher, 'publish' | 'act'>, mapping: AlertmanagerMapping, rights: Rights = ALL_RIGHTS): Promise<AlertmanagerResult> {
+  const steps: ReceiverStep[] = payload.alerts.map((alert) => stepOf(alert, mapping)).map((step) => {
+    if (step.kind === 'resolve') return step
+    const { kind: _kind, ...fields } = step
+    return { kind: 'raise', fields }
+  })
+  return await runSteps(steps, publisher, 'alertmanager', 'resolved in Alertmanager', rights)
 }

@@ -8,8 +8,7 @@
 import type { AlertDetails, AlertFields } from '../../schemas/events'
 import type { AlertmanagerResult as Result, GrafanaAlert, GrafanaPayload } from '../../schemas/integrations'
 import { ALL_RIGHTS, type Publisher, type Rights } from './publisher'
-import { AlertNotFoundError } from './errors'
-import { fit, severityOf } from './alertmanager'
+import { fit, runSteps, severityOf, type ReceiverStep } from './alertmanager'
 import { keptDetails } from './details'
 
 export interface GrafanaMapping {
@@ -19,7 +18,7 @@ export interface GrafanaMapping {
   tagLabels: string[]
 }
 
-export type Step = { kind: 'raise', fields: AlertFields & { key: string } } | { kind: 'resolve', key: string }
+export type Step = ReceiverStep
 
 const LINK = /^[hH][tT][tT][pP][sS]?:\/\/\S+$/
 const MAX_TAGS = 10
@@ -93,30 +92,7 @@ export function stepOf (alert: GrafanaAlert, { locationLabel, tagLabels }: Grafa
   return { kind: 'raise', fields }
 }
 
-/**
- * Runs a payload's steps in order: firing alerts raise (or repeat, by key),
- * resolved ones resolve the open alert with their key, if there is one.
- * The payload is mapped whole before the first step is taken. Without
- * `operate`, as for Alertmanager, a resolve reaches only an alert Grafana
- * raised, and a repeat cannot lower the severity of one another source raised.
- */
+/** Runs a payload's steps (see runSteps in alertmanager.ts), by "grafana". */
 export async function receive (payload: GrafanaPayload, publisher: Pick<Publisher, 'publish' | 'act'>, mapping: GrafanaMapping, rights: Rights = ALL_RIGHTS): Promise<Result> {
-  const steps = payload.alerts.map((alert) => stepOf(alert, mapping))
-  const result: Result = { raised: 0, repeated: 0, resolved: 0 }
-  for (const step of steps) {
-    if (step.kind === 'raise') {
-      const alert = await publisher.publish({ type: 'alert', source: 'grafana', ...step.fields }, rights)
-      if (alert.count === 1) result.raised++
-      else result.repeated++
-      continue
-    }
-    try {
-      const target = rights.operate ? { key: step.key } : { key: step.key, source: 'grafana' as const }
-      if ((await publisher.act(target, 'resolve', 'grafana', 'resolved in Grafana')).changed) result.resolved++
-    } catch (err) {
-      // Resolved there and never raised here (or already resolved by someone here): nothing to do.
-      if (!(err instanceof AlertNotFoundError)) throw err
-    }
-  }
-  return result
+  return await runSteps(payload.alerts.map((alert) => stepOf(alert, mapping)), publisher, 'grafana', 'resolved in Grafana', rights)
 }
