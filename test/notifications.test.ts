@@ -39,16 +39,8 @@ const attemptsOf = (entries: Json[]): Json[] => entries.filter((e) => e.kind ===
 /** The attempts on an alert's timeline once `enough` holds of them (read again every few ms), or after a timeout. */
 async function attemptsWhen (fastify: FastifyInstance, id: string, enough: (attempts: Json[]) => boolean): Promise<Json[]> {
   let attempts: Json[] = []
-  await waitForAsync(async () => enough(attempts = attemptsOf(await timeline(fastify, id))))
+  await waitFor(async () => enough(attempts = attemptsOf(await timeline(fastify, id))))
   return attempts
-}
-
-async function waitForAsync (condition: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!await condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for a condition')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }
 
 t.test('webhook: signed JSON with the event, the alert and its URL; routes match by the filter words and the event kind', async (t) => {

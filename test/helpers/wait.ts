@@ -17,10 +17,10 @@ export function once<T = unknown> (emitter: NodeJS.EventEmitter, event: string, 
   })
 }
 
-/** Resolves once `condition()` holds (checked every few ms), or rejects after a timeout. */
-export async function waitFor (condition: () => boolean, ms = WAIT_MS): Promise<void> {
+/** Resolves once `condition()` holds (checked every few ms; it may read asynchronously), or rejects after a timeout. */
+export async function waitFor (condition: () => boolean | Promise<boolean>, ms = WAIT_MS): Promise<void> {
   const deadline = Date.now() + ms
-  while (!condition()) {
+  while (!await condition()) {
     if (Date.now() > deadline) throw new Error('timed out waiting for a condition')
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
