@@ -52,7 +52,10 @@ export async function publishWhile (fastify: FastifyInstance, going: () => boole
   const message = 'x'.repeat(1000)
   const sent: string[] = []
   for (let batch = 0; going() && batch < 2000; batch++) {
-    for (let i = 0; i < 20; i++) sent.push((await fastify.publisher.publish({ type: 'alert', message, location: `${sent.length}` })).id)
+    // Together, so that a store that commits per event-loop turn (SQLite) commits the 20 at once; a keyless alert is appended as publish() is called, in order.
+    const start = sent.length
+    const published = await Promise.all(Array.from({ length: 20 }, async (_, i) => await fastify.publisher.publish({ type: 'alert', message, location: `${start + i}` })))
+    for (const alert of published) sent.push(alert.id)
     await new Promise((resolve) => setImmediate(resolve))
   }
   return sent
