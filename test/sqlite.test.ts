@@ -115,6 +115,39 @@ t.test('a file of the first schema is migrated at start, its alerts kept', async
   t.equal((backend.db.prepare('SELECT resolved_at AS r FROM alerts').get() as { r: number } | undefined)?.r, Date.parse(resolvedAt), 'resolved_at filled from the alert')
 })
 
+t.test('a file of schema 4 (event ids indexed) is migrated: replay from an old id, timelines and the seq high-water mark hold', async (t) => {
+  const dir = t.testdir()
+  const db = new Database(join(dir, DATABASE_FILE))
+  migrate(db, 0, 4)
+  const insertEvent = db.prepare('INSERT INTO events (id, stream, alert_id, at, json) VALUES (?, ?, ?, ?, ?)')
+  const raised = stamp({ type: 'alert', message: 'raised', location: 'x' })
+  const chat = stamp({ type: 'chat', sender: 's', message: 'hello' })
+  const acked = { ...raised, state: 'acknowledged', acknowledgedBy: 'ana' }
+  const update = { id: '0b0e8a8e-0000-4000-8000-000000000001', timestamp: raised.timestamp, type: 'alert_update', change: 'acknowledged', alert: acked }
+  const gone = stamp({ type: 'alert', message: 'evicted long ago', location: 'x' })
+  insertEvent.run(gone.id, 'alert', gone.id, Date.parse(gone.timestamp), JSON.stringify(gone))
+  insertEvent.run(raised.id, 'alert', raised.id, Date.parse(raised.timestamp), JSON.stringify(raised))
+  insertEvent.run(chat.id, 'chat', null, Date.parse(chat.timestamp), JSON.stringify(chat))
+  insertEvent.run(update.id, 'alert', raised.id, Date.parse(update.timestamp), JSON.stringify(update))
+  db.prepare('INSERT INTO alerts (id, seq, rev, key, state, severity, json) VALUES (?, 2, ?, NULL, ?, ?, ?)').run(raised.id, update.id, 'acknowledged', raised.severity, JSON.stringify(acked))
+  // A fifth event was written and swept: its seq must never be given again.
+  insertEvent.run('0b0e8a8e-0000-4000-8000-000000000005', 'chat', null, 0, '{}')
+  db.prepare('DELETE FROM events WHERE seq = 5').run()
+  db.close()
+  const backend = createSqliteBackend({ dir, replayWindow: 10, log })
+  t.teardown(async () => await backend.close())
+  t.equal(backend.db.pragma('user_version', { simple: true }), SCHEMA_VERSION)
+  t.same((await backend.store.timeline(raised.id)).map((e) => e.id), [raised.id, update.id], 'the raising event and its update')
+  t.same(await backend.store.timeline(gone.id), [], 'an alert no longer kept has no timeline')
+  const replay = await backend.store.since(raised.id)
+  t.same({ found: replay.found, ids: replay.events.map((e) => e.id) }, { found: true, ids: [chat.id, update.id] }, 'replay from an id written before the migration')
+  const next = stamp({ type: 'chat', sender: 's', message: 'after' })
+  await backend.store.append(next)
+  t.same(backend.db.prepare('SELECT seq FROM events WHERE id = ?').get(next.id), { seq: 6 }, 'the next seq follows the highest ever given')
+  t.same(backend.db.prepare('SELECT seq FROM evicted').all(), [{ seq: 1 }], 'the events of an alert no longer kept wait for the sweep')
+  t.same(backend.db.prepare('SELECT alert_seq FROM events ORDER BY seq').all().map((row) => (row as { alert_seq: number | null }).alert_seq), [null, null, null, 2, null], 'an update names its alert\'s seq')
+})
+
 t.test('writes of one turn share one transaction; the feed and the callers hear of them only once committed', async (t) => {
   const backend = createSqliteBackend({ dir: t.testdir(), replayWindow: 100, log })
   t.teardown(async () => await backend.close())
@@ -179,19 +212,39 @@ t.test('retention: resolved alerts, their events and chat older than RETENTION g
   t.equal(await backend.sweep(now - 30 * 86_400_000), 0, 'nothing left to sweep')
 })
 
+t.test('retention: the events of an alert dropped for room go RETENTION after it was dropped', async (t) => {
+  let now = Date.parse('2026-01-01T00:00:00Z')
+  const backend = createSqliteBackend({ dir: t.testdir(), replayWindow: 1000, openAlertsMax: 1, now: () => now, log })
+  t.teardown(async () => await backend.close())
+  const publisher = createPublisher(backend.store, { now: () => now })
+  const dropped = await publisher.publish({ type: 'alert', message: 'dropped', location: 'x', severity: 'info', key: 'k' })
+  await publisher.publish({ type: 'alert', message: 'dropped', location: 'x', severity: 'info', key: 'k' })
+  now += 10 * 86_400_000
+  const kept = await publisher.publish({ type: 'alert', message: 'kept', location: 'x' })
+  t.same((await backend.store.alerts()).map((s) => s.alert.id), [kept.id], 'the older one was dropped for room')
+  t.equal(await backend.sweep(now - 30 * 86_400_000), 0, 'nothing within RETENTION of its drop')
+  now += 31 * 86_400_000
+  t.equal(await backend.sweep(now - 30 * 86_400_000), 2, 'then its raising event and its repeat')
+  t.same(backend.db.prepare('SELECT count(*) AS n FROM evicted').get(), { n: 0 })
+  t.equal((await backend.store.since(dropped.id)).found, false, 'a replay from before them is a gap')
+  t.equal((await backend.store.since(kept.id)).found, true, 'and from after them is not')
+})
+
 t.test('a write that fails alone (a fault, not the disk) is undone alone, and the turn commits the rest', async (t) => {
   const backend = createSqliteBackend({ dir: t.testdir(), replayWindow: 100, log })
   t.teardown(async () => await backend.close())
   const good = stamp({ type: 'chat', sender: 's', message: 'good' })
+  // An alert without a state: its event row is written, then its alert row breaks a NOT NULL constraint.
+  const broken = { ...stamp({ type: 'alert', message: 'm', location: 'l' }), state: undefined } as unknown as Event
   const results = await Promise.allSettled([
     backend.store.append(good),
-    // The same event id twice breaks the table's uniqueness: this append fails, the first stands.
-    backend.store.append(good)
+    backend.store.append(broken)
   ])
   t.equal(results[0].status, 'fulfilled')
   t.equal(results[1].status, 'rejected')
   t.notOk(results[1].status === 'rejected' && results[1].reason instanceof StorageUnavailableError, 'a fault, not the storage')
-  t.same((await backend.store.since()).events, [good])
+  t.same((await backend.store.since()).events, [good], 'the broken alert\'s event row went with it')
+  t.same(backend.db.prepare('SELECT count(*) AS n FROM events').get(), { n: 1 })
 })
 
 t.test('writes to a closed store fail as storage unavailable', async (t) => {

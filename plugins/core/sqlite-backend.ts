@@ -124,12 +124,16 @@ export function openDatabase (given: string, synchronous: 'normal' | 'full' = 'n
 interface Pending {
   result: unknown
   events: Event[]
+  /** Each event's seq, in step with `events`. */
+  seqs: number[]
   evicted: string[]
   resolve: (value: unknown) => void
   reject: (err: Error) => void
 }
 
 interface AlertRow { json: string, rev: string, seq: number }
+type Stream = 'alert' | 'chat'
+const streamOf = (event: Event): Stream => event.type === 'chat' ? 'chat' : 'alert'
 interface MonitorRow { name: string, every_ms: number, grace_ms: number, severity: Severity, location: string, last_ping: number, missed: number | null }
 
 /** The severities whose open alerts may be dropped for room, least severe first: a critical alert never is. */
@@ -154,19 +158,21 @@ function prepare (db: Db) {
     savepoint: db.prepare('SAVEPOINT w'),
     release: db.prepare('RELEASE w'),
     rollbackTo: db.prepare('ROLLBACK TO w'),
-    insertEvent: db.prepare('INSERT INTO events (id, stream, alert_id, at, json) VALUES (?, ?, ?, ?, ?)'),
-    seqOf: db.prepare<[string], { seq: number, stream: string }>('SELECT seq, stream FROM events WHERE id = ?'),
+    // alert_seq: the seq of the alert an update is about (its raising event's); a raising event has none, being at that seq.
+    insertEvent: db.prepare('INSERT INTO events (id, stream, alert_id, alert_seq, at, json) VALUES (?, ?, ?, ?, ?, ?)'),
+    windowIds: db.prepare<[number, number, number], { id: string, seq: number, stream: Stream }>(
+      'SELECT id, seq, stream FROM events WHERE seq > ? AND ((stream = \'alert\' AND seq > ?) OR (stream = \'chat\' AND seq > ?)) ORDER BY seq'),
     cut: db.prepare<[string, number], { seq: number }>('SELECT seq FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1 OFFSET ?'),
     after: db.prepare<[number, number, number], { json: string }>(
       'SELECT json FROM events WHERE seq > ? AND ((stream = \'alert\' AND seq > ?) OR (stream = \'chat\' AND seq > ?)) ORDER BY seq'),
     chats: db.prepare<[number], { json: string }>('SELECT json FROM (SELECT seq, json FROM events WHERE stream = \'chat\' ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
-    timeline: db.prepare<[string], { json: string }>('SELECT json FROM events WHERE alert_id = ? ORDER BY seq'),
+    timeline: db.prepare<[number, number], { json: string }>('SELECT json FROM events WHERE seq = ? OR alert_seq = ? ORDER BY seq'),
     alertById: db.prepare<[string], AlertRow & { state: string }>('SELECT json, rev, seq, state FROM alerts WHERE id = ?'),
     openByKey: db.prepare<[string], AlertRow>('SELECT json, rev, seq FROM alerts WHERE key = ? AND state <> \'resolved\' ORDER BY seq DESC LIMIT 1'),
     allAlerts: db.prepare<[], AlertRow>('SELECT json, rev, seq FROM alerts ORDER BY seq'),
     openAlerts: db.prepare<[], AlertRow>('SELECT json, rev, seq FROM alerts WHERE state <> \'resolved\' ORDER BY seq'),
     openOf: db.prepare<[string], AlertRow>('SELECT json, rev, seq FROM alerts WHERE state <> \'resolved\' AND severity = ? ORDER BY seq'),
-    oldestOpen: db.prepare<[string], { id: string }>('SELECT id FROM alerts WHERE state <> \'resolved\' AND severity = ? AND state = \'open\' ORDER BY seq LIMIT 1'),
+    oldestOpen: db.prepare<[string], { id: string, seq: number }>('SELECT id, seq FROM alerts WHERE state <> \'resolved\' AND severity = ? AND state = \'open\' ORDER BY seq LIMIT 1'),
     countOpen: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM alerts WHERE state <> \'resolved\''),
     newest: db.prepare<[number, number], AlertRow>('SELECT json, rev, seq FROM alerts WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
     insertAlert: db.prepare('INSERT INTO alerts (id, seq, rev, key, state, severity, resolved_at, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
@@ -187,13 +193,14 @@ function prepare (db: Db) {
     claimMiss: db.prepare('UPDATE heartbeats SET missed = ? WHERE name = ? AND last_ping = ? AND missed IS NULL'),
     meta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE name = ?'),
     setMeta: db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)'),
-    oldResolved: db.prepare<[number, number], { id: string }>('SELECT id FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ? LIMIT ?'),
-    eventsOf: db.prepare<[string], { seq: number }>('SELECT max(seq) AS seq FROM events WHERE alert_id = ?'),
-    deleteEventsOf: db.prepare('DELETE FROM events WHERE alert_id = ?'),
+    oldResolved: db.prepare<[number, number], { id: string, seq: number }>('SELECT id, seq FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ? LIMIT ?'),
+    eventsOf: db.prepare<[number], { seq: number | null }>('SELECT max(seq) AS seq FROM events WHERE alert_seq = ?'),
+    deleteEventsOf: db.prepare('DELETE FROM events WHERE alert_seq = ?'),
     oldChat: db.prepare<[number, number], { seq: number }>('SELECT seq FROM events WHERE stream = \'chat\' AND at < ? ORDER BY at LIMIT ?'),
     deleteEvent: db.prepare('DELETE FROM events WHERE seq = ?'),
-    orphans: db.prepare<[number, number], { seq: number }>(
-      'SELECT e.seq FROM events e WHERE e.alert_id IS NOT NULL AND e.at < ? AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = e.alert_id) LIMIT ?')
+    evict: db.prepare('INSERT OR REPLACE INTO evicted (seq, at) VALUES (?, ?)'),
+    oldEvicted: db.prepare<[number, number], { seq: number }>('SELECT seq FROM evicted WHERE at < ? LIMIT ?'),
+    forgetEvicted: db.prepare('DELETE FROM evicted WHERE seq = ?')
   }
 }
 type Sql = ReturnType<typeof prepare>
@@ -204,6 +211,42 @@ interface Counts {
   unresolved: number
   /** The newest seq ever deleted: a replay from before it may have lost events. */
   deletedSeq: number
+}
+
+/**
+ * The ids of the events within the replay window, each with its seq: what
+ * `since` looks an id up in. The file keeps no index of event ids (random
+ * UUIDs: an index would have each commit write a page at a random place per
+ * event), and an id outside the window is a gap whether it is found or not.
+ * Filled from the file at start, then with each commit's events.
+ */
+interface WindowIds {
+  seqOf: (id: string) => number | undefined
+  add: (id: string, seq: number, stream: Stream) => void
+}
+
+function createWindowIds (sql: Sql, replayWindow: number, cut: (stream: Stream) => number): WindowIds {
+  const seqs = new Map<string, number>()
+  const queues: Record<Stream, string[]> = { alert: [], chat: [] }
+  // The oldest id of each queue is at `heads[stream]`; the array is compacted when half of it is spent.
+  const heads: Record<Stream, number> = { alert: 0, chat: 0 }
+  function add (id: string, seq: number, stream: Stream): void {
+    seqs.set(id, seq)
+    const queue = queues[stream]
+    queue.push(id)
+    if (queue.length - heads[stream] > replayWindow) {
+      seqs.delete(queue[heads[stream]] as string)
+      heads[stream]++
+      if (heads[stream] * 2 > queue.length) {
+        queues[stream] = queue.slice(heads[stream])
+        heads[stream] = 0
+      }
+    }
+  }
+  const alertCut = cut('alert')
+  const chatCut = cut('chat')
+  for (const row of sql.windowIds.iterate(Math.min(alertCut, chatCut), alertCut, chatCut)) add(row.id, row.seq, row.stream)
+  return { seqOf: (id) => seqs.get(id), add }
 }
 
 function recount (sql: Sql, counts: Counts): void {
@@ -231,7 +274,7 @@ interface Writer {
  * commits when the turn ends; only then are the events handed to `listeners`
  * and the callers answered.
  */
-function createWriter (db: Db, sql: Sql, counts: Counts, listeners: Array<(event: Event) => void>, onEvict: (ids: string[]) => void, log: Log): Writer {
+function createWriter (db: Db, sql: Sql, counts: Counts, windowIds: WindowIds, listeners: Array<(event: Event) => void>, onEvict: (ids: string[]) => void, log: Log): Writer {
   let pending: Pending[] = []
   let open = false
   let problem: string | undefined
@@ -263,6 +306,8 @@ function createWriter (db: Db, sql: Sql, counts: Counts, listeners: Array<(event
     open = false
     if (problem !== undefined) log.info('the database can be written again')
     problem = undefined
+    // `since` finds the turn's events before anyone hears of them.
+    for (const p of done) p.events.forEach((event, i) => { windowIds.add(event.id, p.seqs[i] as number, streamOf(event)) })
     // The feed hears the turn's events in commit order, before any caller is answered.
     for (const p of done) for (const event of p.events) for (const listener of listeners) listener(event)
     for (const p of done) {
@@ -274,7 +319,7 @@ function createWriter (db: Db, sql: Sql, counts: Counts, listeners: Array<(event
   async function write<T> (step: (p: Pending) => T): Promise<T> {
     if (closed) throw new StorageUnavailableError('the database is closed')
     return await new Promise<T>((resolve, reject) => {
-      const p: Pending = { result: undefined, events: [], evicted: [], resolve: resolve as (value: unknown) => void, reject }
+      const p: Pending = { result: undefined, events: [], seqs: [], evicted: [], resolve: resolve as (value: unknown) => void, reject }
       try {
         if (!open) {
           sql.begin.run()
@@ -319,15 +364,14 @@ function createWriter (db: Db, sql: Sql, counts: Counts, listeners: Array<(event
 /** The event store on the file: every check and change a statement or two, in the turn's transaction. */
 type SqliteOutbox = ReturnType<typeof createSqliteOutbox>
 
-function createStore (sql: Sql, write: Writer['write'], counts: Counts, outbox: SqliteOutbox, { replayWindow, openAlertsMax, now }: { replayWindow: number, openAlertsMax: number, now: () => number }): EventStore {
+function createStore (sql: Sql, write: Writer['write'], counts: Counts, windowIds: WindowIds, cut: (stream: Stream) => number, outbox: SqliteOutbox, { replayWindow, openAlertsMax, now }: { replayWindow: number, openAlertsMax: number, now: () => number }): EventStore {
   function holds (expect: Expect): boolean {
     if (expect.kind === 'key-free') return sql.openByKey.get(expect.key) === undefined
     if (expect.kind === 'rev') return sql.alertById.get(expect.alertId)?.rev === expect.rev
     return true
   }
 
-  function fold (alert: Alert, rev: string, seq: number, p: Pending): void {
-    const before = sql.alertById.get(alert.id)
+  function fold (alert: Alert, before: { state: string } | undefined, rev: string, seq: number, p: Pending): void {
     const resolvedAt = alert.state === 'resolved' ? Date.parse(alert.resolvedAt ?? alert.updatedAt) : null
     const json = JSON.stringify(alert)
     if (before === undefined) {
@@ -340,24 +384,24 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, outbox: 
     while (counts.unresolved > openAlertsMax) {
       const victim = oldestLeastSevere()
       if (victim === undefined) break
-      sql.deleteAlert.run(victim)
+      sql.deleteAlert.run(victim.id)
+      // Its events go RETENTION after it did (the sweep).
+      sql.evict.run(victim.seq, now())
       counts.unresolved--
-      p.evicted.push(victim)
+      p.evicted.push(victim.id)
     }
   }
 
-  function oldestLeastSevere (): string | undefined {
+  function oldestLeastSevere (): { id: string, seq: number } | undefined {
     for (const severity of EVICTABLE) {
       const row = sql.oldestOpen.get(severity)
-      if (row !== undefined) return row.id
+      if (row !== undefined) return row
     }
     return undefined
   }
 
   /** The seq at or below which each stream's events are outside the replay window (0: none yet). */
-  function cuts (): { alert: number, chat: number } {
-    return { alert: sql.cut.get('alert', replayWindow)?.seq ?? 0, chat: sql.cut.get('chat', replayWindow)?.seq ?? 0 }
-  }
+  const cuts = (): { alert: number, chat: number } => ({ alert: cut('alert'), chat: cut('chat') })
 
   const parse = (rows: Array<{ json: string }>): Event[] => rows.map((row) => JSON.parse(row.json) as Event)
 
@@ -370,15 +414,18 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, outbox: 
         }
         if (!holds(expect)) return { stored: false }
         const alert = alertOf(event)
-        if (alert !== undefined && alert.state !== 'resolved' && counts.unresolved >= openAlertsMax && oldestLeastSevere() === undefined && sql.alertById.get(alert.id) === undefined) {
+        const before = alert === undefined ? undefined : sql.alertById.get(alert.id)
+        if (alert !== undefined && alert.state !== 'resolved' && counts.unresolved >= openAlertsMax && oldestLeastSevere() === undefined && before === undefined) {
           return { stored: false, full: true }
         }
-        const info = sql.insertEvent.run(event.id, event.type === 'chat' ? 'chat' : 'alert', alert?.id ?? null, Date.parse(event.timestamp), JSON.stringify(event))
-        if (alert !== undefined) fold(alert, event.id, Number(info.lastInsertRowid), p)
+        const info = sql.insertEvent.run(event.id, streamOf(event), alert?.id ?? null, before?.seq ?? null, Date.parse(event.timestamp), JSON.stringify(event))
+        const seq = Number(info.lastInsertRowid)
+        if (alert !== undefined) fold(alert, before, event.id, seq, p)
         // In the event's savepoint: stored with its notifications, or neither.
         outbox.written(event, now())
         if (once !== undefined) sql.remember.run(once.key, JSON.stringify(event), now() + once.ttlMs)
         p.events.push(event)
+        p.seqs.push(seq)
         return { stored: true }
       })
     },
@@ -389,13 +436,15 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, outbox: 
       const cut = cuts()
       const window = parse(sql.after.all(Math.min(cut.alert, cut.chat), cut.alert, cut.chat))
       if (id === undefined) return { found: true, events: window }
-      const at = sql.seqOf.get(id)
+      const at = windowIds.seqOf(id)
       // Outside the window, or a later event of either stream left it (or was deleted): a gap.
-      if (at === undefined || at.seq <= Math.max(cut.alert, cut.chat, counts.deletedSeq)) return { found: false, events: window }
-      return { found: true, events: parse(sql.after.all(at.seq, cut.alert, cut.chat)) }
+      if (at === undefined || at <= Math.max(cut.alert, cut.chat, counts.deletedSeq)) return { found: false, events: window }
+      return { found: true, events: parse(sql.after.all(at, cut.alert, cut.chat)) }
     },
     async timeline (alertId) {
-      return parse(sql.timeline.all(alertId))
+      // Its raising event is at the alert's seq; each update names that seq.
+      const seq = sql.alertById.get(alertId)?.seq
+      return seq === undefined ? [] : parse(sql.timeline.all(seq, seq))
     },
     async alert (id) {
       const row = sql.alertById.get(id)
@@ -459,20 +508,29 @@ function createHeartbeats (sql: Sql, write: Writer['write']): HeartbeatStore {
   }
 }
 
-/** One batch of the sweep: resolved alerts with their events, then chat, then events of alerts no longer kept. */
+/** One batch of the sweep: resolved alerts with their events, then chat, then the events of alerts dropped for room (evicted). */
 function sweepBatch (sql: Sql, counts: Counts, outbox: SqliteOutbox, cutoff: number, now: number): number {
   let deleted = 0
   let newest = counts.deletedSeq
-  for (const { id } of sql.oldResolved.all(cutoff, SWEEP_BATCH)) {
-    newest = Math.max(newest, sql.eventsOf.get(id)?.seq ?? 0)
-    deleted += sql.deleteEventsOf.run(id).changes
+  /** Deletes the events of the alert raised at `seq`: its raising event and every update. */
+  function eventsOfAlert (seq: number): number {
+    newest = Math.max(newest, seq, sql.eventsOf.get(seq)?.seq ?? 0)
+    return sql.deleteEventsOf.run(seq).changes + sql.deleteEvent.run(seq).changes
+  }
+  for (const { id, seq } of sql.oldResolved.all(cutoff, SWEEP_BATCH)) {
+    deleted += eventsOfAlert(seq)
     sql.deleteAlert.run(id)
   }
-  for (const source of [sql.oldChat, sql.orphans]) {
-    if (deleted >= SWEEP_BATCH) break
-    for (const { seq } of source.all(cutoff, SWEEP_BATCH)) {
+  if (deleted < SWEEP_BATCH) {
+    for (const { seq } of sql.oldChat.all(cutoff, SWEEP_BATCH)) {
       newest = Math.max(newest, seq)
       deleted += sql.deleteEvent.run(seq).changes
+    }
+  }
+  if (deleted < SWEEP_BATCH) {
+    for (const { seq } of sql.oldEvicted.all(cutoff, SWEEP_BATCH)) {
+      deleted += eventsOfAlert(seq)
+      sql.forgetEvicted.run(seq)
     }
   }
   if (deleted < SWEEP_BATCH) deleted += outbox.sweep(cutoff, SWEEP_BATCH)
@@ -500,11 +558,13 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
   const counts: Counts = { unresolved: 0, deletedSeq: 0 }
   recount(sql, counts)
   const listeners: Array<(event: Event) => void> = []
-  const { write, flush, problem, close: closeWriter } = createWriter(db, sql, counts, listeners, onEvict, log)
+  const cut = (stream: Stream): number => sql.cut.get(stream, replayWindow)?.seq ?? 0
+  const windowIds = createWindowIds(sql, replayWindow, cut)
+  const { write, flush, problem, close: closeWriter } = createWriter(db, sql, counts, windowIds, listeners, onEvict, log)
 
   const outbox = createSqliteOutbox(db, async (step) => await write(step), now)
   const silences = createSqliteSilences(db, async (step) => await write(step))
-  const store = createStore(sql, write, counts, outbox, { replayWindow, openAlertsMax, now })
+  const store = createStore(sql, write, counts, windowIds, cut, outbox, { replayWindow, openAlertsMax, now })
   const claims = createClaims(sql, write, now)
   const heartbeats = createHeartbeats(sql, write)
   const feed: EventFeed = { subscribe (listener) { listeners.push(listener) } }

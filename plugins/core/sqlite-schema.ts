@@ -93,7 +93,42 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
   (db) => db.exec(`
     CREATE TABLE silences (id TEXT PRIMARY KEY, starts_at INTEGER NOT NULL, json TEXT NOT NULL);
     ALTER TABLE outbox ADD COLUMN group_ms INTEGER;
-  `)
+  `),
+  // 5: no index of event ids, an alert's events found by its raising seq, and
+  // the alerts dropped for room (evicted: their events go RETENTION later).
+  // Ids are random UUIDs: an index of them (and of events by alert id) had
+  // each commit write a page at a random place per event; `since` finds the
+  // ids of the replay window in memory instead (outside it is a gap anyway).
+  // The AUTOINCREMENT high-water mark is carried over, so that no seq is
+  // ever given twice (the sweep's deleted_seq relies on it).
+  (db) => {
+    const high = (db.prepare('SELECT seq FROM sqlite_sequence WHERE name = \'events\'').get() as { seq: number } | undefined)?.seq ?? 0
+    db.exec(`
+      CREATE TABLE events_new (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,
+        stream TEXT NOT NULL CHECK (stream IN ('alert', 'chat')),
+        alert_id TEXT,
+        alert_seq INTEGER,
+        at INTEGER NOT NULL,
+        json TEXT NOT NULL
+      );
+      INSERT INTO events_new (seq, id, stream, alert_id, alert_seq, at, json)
+        SELECT e.seq, e.id, e.stream, e.alert_id, CASE WHEN a.seq = e.seq THEN NULL ELSE a.seq END, e.at, e.json FROM events e LEFT JOIN alerts a ON a.id = e.alert_id ORDER BY e.seq;
+      DROP TABLE events;
+      ALTER TABLE events_new RENAME TO events;
+      CREATE INDEX events_stream ON events (stream, seq);
+      CREATE INDEX events_alert ON events (alert_seq, seq) WHERE alert_seq IS NOT NULL;
+      CREATE INDEX events_chat_at ON events (at) WHERE stream = 'chat';
+      CREATE TABLE evicted (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+      INSERT OR IGNORE INTO evicted (seq, at)
+        SELECT coalesce(e.alert_seq, e.seq), max(e.at) FROM events e
+        WHERE e.alert_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.seq = coalesce(e.alert_seq, e.seq))
+        GROUP BY 1;
+    `)
+    db.prepare('INSERT INTO sqlite_sequence (name, seq) SELECT \'events\', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = \'events\')').run()
+    db.prepare('UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = \'events\'').run(high)
+  }
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
