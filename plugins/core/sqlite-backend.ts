@@ -371,9 +371,8 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, windowId
     return true
   }
 
-  function fold (alert: Alert, before: { state: string } | undefined, rev: string, seq: number, p: Pending): void {
+  function fold (alert: Alert, before: { state: string } | undefined, rev: string, seq: number, p: Pending, json: string): void {
     const resolvedAt = alert.state === 'resolved' ? Date.parse(alert.resolvedAt ?? alert.updatedAt) : null
-    const json = JSON.stringify(alert)
     if (before === undefined) {
       sql.insertAlert.run(alert.id, seq, rev, alert.key ?? null, alert.state, alert.severity, resolvedAt, json)
       if (alert.state !== 'resolved') counts.unresolved++
@@ -414,16 +413,19 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, windowId
         }
         if (!holds(expect)) return { stored: false }
         const alert = alertOf(event)
-        const before = alert === undefined ? undefined : sql.alertById.get(alert.id)
-        if (alert !== undefined && alert.state !== 'resolved' && counts.unresolved >= openAlertsMax && oldestLeastSevere() === undefined && before === undefined) {
+        // A raise is a new alert, with a new id: only an update has one to look up.
+        const before = event.type === 'alert_update' ? sql.alertById.get(event.alert.id) : undefined
+        if (alert !== undefined && before === undefined && alert.state !== 'resolved' && counts.unresolved >= openAlertsMax && oldestLeastSevere() === undefined) {
           return { stored: false, full: true }
         }
-        const info = sql.insertEvent.run(event.id, streamOf(event), alert?.id ?? null, before?.seq ?? null, Date.parse(event.timestamp), JSON.stringify(event))
+        const json = JSON.stringify(event)
+        const info = sql.insertEvent.run(event.id, streamOf(event), alert?.id ?? null, before?.seq ?? null, Date.parse(event.timestamp), json)
         const seq = Number(info.lastInsertRowid)
-        if (alert !== undefined) fold(alert, before, event.id, seq, p)
+        // A raising event is the alert itself: its JSON is the alert's too.
+        if (alert !== undefined) fold(alert, before, event.id, seq, p, alert === event ? json : JSON.stringify(alert))
         // In the event's savepoint: stored with its notifications, or neither.
         outbox.written(event, now())
-        if (once !== undefined) sql.remember.run(once.key, JSON.stringify(event), now() + once.ttlMs)
+        if (once !== undefined) sql.remember.run(once.key, json, now() + once.ttlMs)
         p.events.push(event)
         p.seqs.push(seq)
         return { stored: true }
