@@ -1,0 +1,36 @@
+import { Cron } from 'croner'
+
+/** The latest time a Date can hold: the deadline of a schedule with no occurrence left. */
+export const LATEST = 8.64e15
+
+// Parsed schedules, by zone and expression: a ping parses its monitor's again otherwise.
+const parsed = new Map<string, Cron>()
+const PARSED_MAX = 1000
+
+function cronOf (expression: string, tz: string): Cron {
+  const key = `${tz}\n${expression}`
+  let cron = parsed.get(key)
+  if (cron === undefined) {
+    // No function: croner schedules nothing, it only reads the expression.
+    cron = new Cron(expression, { timezone: tz })
+    if (parsed.size >= PARSED_MAX) parsed.clear()
+    parsed.set(key, cron)
+  }
+  return cron
+}
+
+/** What is wrong with a cron expression in an IANA time zone, for people; undefined when it is usable (it parses, and occurs at least once from `now`). */
+export function scheduleProblem (expression: string, tz: string, now: number): string | undefined {
+  let cron: Cron
+  try {
+    cron = cronOf(expression, tz)
+  } catch (err) {
+    return /time ?zone/i.test((err as Error).message) ? `tz ${JSON.stringify(tz)} is not an IANA time zone (such as Europe/Berlin or UTC)` : `schedule ${JSON.stringify(expression)} is not a cron expression: ${(err as Error).message}`
+  }
+  return cron.nextRun(new Date(now)) === null ? `schedule ${JSON.stringify(expression)} never occurs` : undefined
+}
+
+/** The first occurrence of a schedule after `after` (ms), or LATEST when none is left. Daylight-saving changes are the zone's: a time skipped runs at the same time after the change, a repeated one once. */
+export function nextOccurrence (expression: string, tz: string, after: number): number {
+  return cronOf(expression, tz).nextRun(new Date(after))?.getTime() ?? LATEST
+}
