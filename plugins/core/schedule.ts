@@ -21,13 +21,17 @@ function cronOf (expression: string, tz: string): Cron {
 
 /** What is wrong with a cron expression in an IANA time zone, for people; undefined when it is usable (it parses, and occurs at least once from `now`). */
 export function scheduleProblem (expression: string, tz: string, now: number): string | undefined {
-  let cron: Cron
   try {
-    cron = cronOf(expression, tz)
-  } catch (err) {
-    return /time ?zone/i.test((err as Error).message) ? `tz ${JSON.stringify(tz)} is not an IANA time zone (such as Europe/Berlin or UTC)` : `schedule ${JSON.stringify(expression)} is not a cron expression: ${(err as Error).message}`
+    // Intl knows the zones croner can use; croner itself tells of a bad zone only for some expressions.
+    new Intl.DateTimeFormat('en', { timeZone: tz }).format(0)
+  } catch {
+    return `tz ${JSON.stringify(tz)} is not an IANA time zone (such as Europe/Berlin or UTC)`
   }
-  return cron.nextRun(new Date(now)) === null ? `schedule ${JSON.stringify(expression)} never occurs` : undefined
+  try {
+    return cronOf(expression, tz).nextRun(new Date(now)) === null ? `schedule ${JSON.stringify(expression)} never occurs` : undefined
+  } catch (err) {
+    return `schedule ${JSON.stringify(expression)} is not a cron expression: ${(err as Error).message}`
+  }
 }
 
 /** The first occurrence of a schedule after `after` (ms), or LATEST when none is left. Daylight-saving changes are the zone's: a time skipped runs at the same time after the change, a repeated one once. */
