@@ -262,6 +262,11 @@ t.test('core: settings merge and deadlines', async (t) => {
   t.equal(nextDeadline({ ...base, everyMs: LATEST }, 'success', now), LATEST, 'never past the latest date')
   t.equal(nextOccurrence('0 0 1 1 *', 'UTC', Date.parse('2026-06-01T00:00:00Z')), Date.parse('2027-01-01T00:00:00Z'))
   t.equal(scheduleProblem('@yearly', 'UTC', now), undefined)
+  t.equal(nextOccurrence('0 0 30 2 *', 'UTC', now), LATEST, 'no occurrence left: the latest date')
+  // More schedules than are kept parsed: the cache starts over, and every answer stays right.
+  const problems = Array.from({ length: 1100 }, (_, i) => scheduleProblem(`${i % 60} ${Math.floor(i / 60) % 24} * * *`, 'UTC', now)).filter((p) => p !== undefined)
+  t.same(problems, [], '1100 schedules, each read right')
+  t.equal(nextOccurrence('5 4 * * *', 'UTC', now), Date.parse('2026-06-01T04:05:00Z'))
   t.match(missMessage({ name: 'x', ...scheduled, lastPing: 0, deadline: 0 }), /expected on schedule 0 \*\/6 \* \* \* \(UTC\)/)
   t.match(missMessage({ name: 'x', ...base, lastPing: 0, deadline: 0 }), /expected every 5m/)
 })
