@@ -184,9 +184,11 @@ export const HeartbeatDetail = Type.Object({
 export type HeartbeatDetail = Static<typeof HeartbeatDetail>
 
 /** What a ping URL's last segment says: ping (success), start, fail, or an exit status (0 is success, 1 to 255 a failure). */
+export const HEARTBEAT_SIGNAL_PATTERN = '^(ping|start|fail|0|[1-9][0-9]?|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$'
+
 export const HeartbeatSignalParams = Type.Object({
   ...HeartbeatName.properties,
-  signal: Type.String({ pattern: '^(ping|start|fail|0|[1-9][0-9]?|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$', description: 'ping, start, fail, or an exit status 0 to 255.', examples: ['start', '0', '1'] })
+  signal: Type.String({ pattern: HEARTBEAT_SIGNAL_PATTERN, description: 'ping, start, fail, or an exit status 0 to 255.', examples: ['start', '0', '1'] })
 })
 
 export const HeartbeatList = Type.Object({
