@@ -303,3 +303,14 @@ t.test('the monitors a dashboard shows: GET /heartbeats with schedule and run fi
   t.match(listed, [{ name: 'a', schedule: '0 3 * * *', tz: 'Europe/Lisbon', state: 'missed' }, { name: 'b', state: 'missed' }])
   t.ok(listed[0].startedAt)
 })
+
+t.test('a GET ping counts against the publish budget as a POST does; reading a monitor does not', async (t) => {
+  const app = await build(t, { RATE_LIMIT_MAX: 2, RATE_LIMIT_WINDOW: '1 minute' })
+  t.equal((await app.inject('/heartbeats/a/start')).statusCode, 200)
+  t.equal((await app.inject({ method: 'POST', url: '/heartbeats/a' })).statusCode, 200)
+  const third = await app.inject('/heartbeats/a/0')
+  t.equal(third.statusCode, 429)
+  t.equal(third.json().code, 'RATE_LIMITED')
+  for (let i = 0; i < 5; i++) t.equal((await app.inject('/heartbeats/a')).statusCode, 200, 'reads are not limited')
+  t.equal((await app.inject('/heartbeats/a')).json().pings.length, 2, 'the refused ping is not recorded')
+})
