@@ -15,8 +15,10 @@ export default fp(async function heartbeats (fastify) {
     log: fastify.log,
     periodMs: fastify.config.HEARTBEAT_CHECK_MS,
     max: fastify.config.HEARTBEATS_MAX,
-    // One instance of a cluster reads the due monitors each period; the claim outlives the period, as the ticker's.
-    claim: async (slot) => await fastify.backend.claims.claim(`heartbeat-check:${slot}`, 2 * fastify.config.HEARTBEAT_CHECK_MS),
+    // One instance of a cluster reads the due monitors each period; the claim
+    // outlives the period, as the ticker's. A backend of one process has one
+    // checker, and would pay a write per period (each second) for nothing.
+    ...(fastify.backend.kind === 'redis' ? { claim: async (slot: number) => await fastify.backend.claims.claim(`heartbeat-check:${slot}`, 2 * fastify.config.HEARTBEAT_CHECK_MS) } : {}),
     timers: fastify.timers
   })
   fastify.decorate('heartbeats', monitors)
