@@ -7,7 +7,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
-import { build } from './helpers/app'
+import { build, buildLogged } from './helpers/app'
 import { mockTimers } from './helpers/clock'
 import { waitFor } from './helpers/wait'
 import type { HeartbeatStore } from '../plugins/core/backend'
@@ -313,4 +313,14 @@ t.test('a GET ping counts against the publish budget as a POST does; reading a m
   t.equal(third.json().code, 'RATE_LIMITED')
   for (let i = 0; i < 5; i++) t.equal((await app.inject('/heartbeats/a')).statusCode, 200, 'reads are not limited')
   t.equal((await app.inject('/heartbeats/a')).json().pings.length, 2, 'the refused ping is not recorded')
+})
+
+t.test('the token of a GET ping URL never reaches a log line', async (t) => {
+  const token = 'Hb-5e4d3c2b1a09f8e7d6c5'
+  const { fastify, text } = await buildLogged(t, { API_TOKEN: token, LOG_LEVEL: 'debug' })
+  t.equal((await fastify.inject(`/heartbeats/nightly/start?every=1d&token=${token}`)).statusCode, 200)
+  t.equal((await fastify.inject(`/heartbeats/nightly/1?token=${token}`)).statusCode, 200)
+  t.equal((await fastify.inject(`/heartbeats/nightly/1?token=${token}x`)).statusCode, 401)
+  t.match(text(), /heartbeats\/nightly\/start/, 'the requests were logged')
+  t.notOk(text().includes(token), 'without the token')
 })
