@@ -75,7 +75,7 @@ const pingDescription = 'Settings left out keep their values (defaults: every 5m
 const pingResponses = {
   200: HeartbeatView,
   ...pingErrors,
-  400: { ...publishErrors[400], ...queryErrors[400], description: 'A name, duration, schedule, time zone, severity or location that is not valid.', examples: [errorBody('INVALID_QUERY'), errorBody('INVALID_SCHEDULE')] },
+  400: { ...publishErrors[400], ...queryErrors[400], description: 'A name, duration, schedule, time zone, severity or location that is not valid.', examples: [errorBody('INVALID_QUERY'), errorBody('VALIDATION_FAILED'), errorBody('INVALID_SCHEDULE')] },
   409: { ...ErrorResponse, description: 'A new name past HEARTBEATS_MAX monitors.', examples: [errorBody('HEARTBEATS_FULL')] }
 }
 
