@@ -7,7 +7,8 @@ import t from 'tap'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
-import { build, buildLogged } from './helpers/app'
+import { build, buildLogged, listen } from './helpers/app'
+import { exchange } from './helpers/raw'
 import { mockTimers } from './helpers/clock'
 import { waitFor } from './helpers/wait'
 import type { HeartbeatStore } from '../plugins/core/backend'
@@ -323,4 +324,15 @@ t.test('the token of a GET ping URL never reaches a log line', async (t) => {
   t.equal((await fastify.inject(`/heartbeats/nightly/1?token=${token}x`)).statusCode, 401)
   t.match(text(), /heartbeats\/nightly\/start/, 'the requests were logged')
   t.notOk(text().includes(token), 'without the token')
+})
+
+t.test('a ping without a User-Agent keeps none', async (t) => {
+  const { fastify, url } = await listen(t)
+  const { port } = new URL(url)
+  const res = await exchange(t, Number(port), 'GET /heartbeats/bare/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')
+  t.equal(res.status, 200)
+  res.socket.destroy()
+  const [ping] = (await fastify.inject('/heartbeats/bare')).json().pings
+  t.same(Object.keys(ping).sort(), ['at', 'kind', 'source'])
+  t.equal(ping.source, '127.0.0.1')
 })
