@@ -264,6 +264,9 @@ t.test('core: settings merge and deadlines', async (t) => {
   t.equal(nextOccurrence('0 0 1 1 *', 'UTC', Date.parse('2026-06-01T00:00:00Z')), Date.parse('2027-01-01T00:00:00Z'))
   t.equal(scheduleProblem('@yearly', 'UTC', now), undefined)
   t.equal(nextOccurrence('0 0 30 2 *', 'UTC', now), LATEST, 'no occurrence left: the latest date')
+  // Impossible dates are told apart without croner's search to the year 3000 (or its stack overflow).
+  for (const never of ['0 0 31 4,6,9,11 *', '0 0 30,31 2 *', '* * 31 2,4 *']) t.equal(scheduleProblem(never, 'Europe/Berlin', now), `schedule "${never}" never occurs`, never)
+  for (const rare of ['0 0 29 2 *', '0 0 31 2,3 *', '0 0 31 4 1', '0 0 L 2 *', '0 0 * 2 *']) t.equal(scheduleProblem(rare, 'UTC', now), undefined, rare)
   // More schedules than are kept parsed: the cache starts over, and every answer stays right.
   const problems = Array.from({ length: 1100 }, (_, i) => scheduleProblem(`${i % 60} ${Math.floor(i / 60) % 24} * * *`, 'UTC', now)).filter((p) => p !== undefined)
   t.same(problems, [], '1100 schedules, each read right')

@@ -1,4 +1,4 @@
-import { Cron } from 'croner'
+import { Cron, CronPattern } from 'croner'
 
 /** The latest time a Date can hold: the deadline of a schedule with no occurrence left. */
 export const LATEST = 8.64e15
@@ -19,6 +19,21 @@ function cronOf (expression: string, tz: string): Cron {
   return cron
 }
 
+// The most days each month can have (February in a leap year).
+const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/**
+ * Whether some date has a day of the month and a month the pattern allows.
+ * Without it croner searches up to the year 3000 before it gives up (tens of
+ * milliseconds), or overflows its stack: a hostile ping must not cost that.
+ * With a weekday (or L) there is always such a date: only days of the month
+ * alone can be impossible (the 31st of April, June, September, November).
+ */
+function someDateMatches (pattern: CronPattern): boolean {
+  if (!pattern.starDOW || pattern.starDOM || pattern.lastDayOfMonth) return true
+  return pattern.month.some((month, m) => month !== 0 && pattern.day.some((day, d) => day !== 0 && d < (MONTH_DAYS[m] as number)))
+}
+
 /** What is wrong with a cron expression in an IANA time zone, for people; undefined when it is usable (it parses, and occurs at least once from `now`). */
 export function scheduleProblem (expression: string, tz: string, now: number): string | undefined {
   try {
@@ -28,7 +43,8 @@ export function scheduleProblem (expression: string, tz: string, now: number): s
     return `tz ${JSON.stringify(tz)} is not an IANA time zone (such as Europe/Berlin or UTC)`
   }
   try {
-    return cronOf(expression, tz).nextRun(new Date(now)) === null ? `schedule ${JSON.stringify(expression)} never occurs` : undefined
+    const cron = cronOf(expression, tz)
+    return !someDateMatches(new CronPattern(expression, tz)) || cron.nextRun(new Date(now)) === null ? `schedule ${JSON.stringify(expression)} never occurs` : undefined
   } catch (err) {
     return `schedule ${JSON.stringify(expression)} is not a cron expression: ${(err as Error).message}`
   }
