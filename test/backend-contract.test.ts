@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check'
 import type { Alert, Event } from '../schemas/events'
-import type { Backend, EventStore, HeartbeatPingWrite, Replay } from '../plugins/core/backend'
+import type { Backend, EventStore, HeartbeatMonitor, HeartbeatPing, HeartbeatPingKind, HeartbeatPingWrite, Replay } from '../plugins/core/backend'
+import { applyPing } from '../plugins/core/heartbeat-pings'
 import { HeartbeatsFullError } from '../plugins/core/errors'
 import { createPublisher, stamp } from '../plugins/core/publisher'
 import { BACKEND_KINDS, backendTest, makeBackend } from './helpers/backends'
@@ -285,6 +286,49 @@ for (const kind of BACKEND_KINDS) {
     await Promise.all(events.map(async (e) => await backend.store.append(e)))
     await backend.feed.caughtUp?.()
     t.same(heard, ['a0', 'c0', 'a1'])
+  })
+
+  backendTest(kind, 'heartbeat monitors: any sequence of pings, claims and removals leaves what a plain model says', async (t) => {
+    type HbOp = { op: 'ping', name: string, kind: HeartbeatPingKind, deadline: number } | { op: 'claim' | 'remove', name: string }
+    const hbName = fc.constantFrom('a', 'b', 'c')
+    const hbOp: fc.Arbitrary<HbOp> = fc.oneof(
+      fc.record({ op: fc.constant('ping' as const), name: hbName, kind: fc.constantFrom('success' as const, 'start' as const, 'fail' as const), deadline: fc.integer({ min: 0, max: 100 }) }),
+      fc.record({ op: fc.constantFrom('claim' as const, 'remove' as const), name: hbName })
+    )
+    await fc.assert(fc.asyncProperty(fc.array(hbOp, { minLength: 1, maxLength: 30 }), fc.integer({ min: 0, max: 100 }), async (ops, now) => {
+      await t.test('one run', async (tt) => {
+        const { heartbeats } = await makeBackend(tt, kind)
+        const model = new Map<string, { monitor: HeartbeatMonitor, pings: HeartbeatPing[] }>()
+        for (const [i, op] of ops.entries()) {
+          const at = 1000 + i
+          if (op.op === 'ping') {
+            const write = { ping: { at, kind: op.kind }, deadline: op.deadline, max: 2 }
+            const known = model.get(op.name)
+            if (known === undefined && model.size >= 2) {
+              await tt.rejects(heartbeats.ping(op.name, settings, write), HeartbeatsFullError)
+              continue
+            }
+            const applied = applyPing(known?.monitor, op.name, settings, write)
+            tt.same(await heartbeats.ping(op.name, settings, write), applied, `ping ${i}`)
+            model.set(op.name, { monitor: applied.monitor, pings: [applied.ping, ...(known?.pings ?? [])] })
+          } else if (op.op === 'claim') {
+            const monitor = model.get(op.name)?.monitor
+            const expected = monitor !== undefined && monitor.missed === undefined
+            tt.equal(await heartbeats.claimMiss(op.name, monitor?.lastPing ?? 0), expected, `claim ${i}`)
+            if (expected && monitor !== undefined) monitor.missed = monitor.lastPing
+          } else {
+            tt.same(await heartbeats.remove(op.name), model.get(op.name)?.monitor, `remove ${i}`)
+            model.delete(op.name)
+          }
+        }
+        const sorted = [...model.values()].map((e) => e.monitor).sort((x, y) => x.name < y.name ? -1 : 1)
+        tt.same(await heartbeats.list(), sorted, 'the list')
+        const due = sorted.filter((m) => m.missed === undefined && m.deadline <= now).sort((x, y) => x.deadline - y.deadline || (x.name < y.name ? -1 : 1))
+        tt.same(await heartbeats.due(now), due, 'the due ones')
+        for (const [name, entry] of model) tt.same(await heartbeats.pings(name), entry.pings, `the pings of ${name}`)
+      })
+    }), { numRuns: kind === 'redis' ? 25 : 60 })
+    t.pass('every run agreed')
   })
 
   backendTest(kind, 'replaying from any point yields exactly the state HTTP reads', async (t) => {
