@@ -1,8 +1,9 @@
 /**
  * The cost of one heartbeat check on Redis with many monitors: the time Redis
  * spends on the check's read of the due monitors (ZRANGEBYSCORE of the due
- * index, in heartbeat-read.lua), taken from INFO commandstats, against the
- * read of every monitor that a check without the index would do. Usage (a
+ * index, in heartbeat-read.lua), taken from INFO commandstats, and of the
+ * counts /metrics reads, against the read of every monitor that a check (and a
+ * scrape) without the index would do. Usage (a
  * Redis on 127.0.0.1:6379; its keys go under a fresh prefix, removed after):
  *
  *   npm run bench:heartbeats                       20,000 monitors, 10 due, 200 checks
@@ -62,9 +63,11 @@ async function main (): Promise<void> {
     const due = await backend.heartbeats.due(now)
     if (due.length !== dueCount) throw new Error(`expected ${dueCount} due, read ${due.length}`)
     const indexed = await redisMsPerCall(admin, checks, async () => await backend.heartbeats.due(now))
+    const counted = await redisMsPerCall(admin, checks, async () => await backend.heartbeats.count(now))
     const whole = await redisMsPerCall(admin, Math.max(1, Math.floor(checks / 20)), async () => await backend.heartbeats.list())
     const rows = [
       ['the due monitors (ZRANGEBYSCORE of the index)', indexed],
+      ['the counts by state, for /metrics (HLEN, ZCOUNT)', counted],
       ['every monitor (what a check read before the index)', whole]
     ] as const
     console.log(`${monitors} monitors, ${dueCount} due; Redis ${(await admin.info('server')).match(/redis_version:(\S+)/)?.[1] ?? '?'}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}\n`)

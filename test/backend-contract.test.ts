@@ -325,6 +325,7 @@ for (const kind of BACKEND_KINDS) {
         tt.same(await heartbeats.list(), sorted, 'the list')
         const due = sorted.filter((m) => m.missed === undefined && m.deadline <= now).sort((x, y) => x.deadline - y.deadline || (x.name < y.name ? -1 : 1))
         tt.same(await heartbeats.due(now), due, 'the due ones')
+        tt.same(await heartbeats.count(now), { total: sorted.length, missed: sorted.filter((m) => m.missed !== undefined || m.deadline <= now).length }, 'the counts')
         for (const [name, entry] of model) tt.same(await heartbeats.pings(name), entry.pings, `the pings of ${name}`)
       })
     }), { numRuns: kind === 'redis' ? 25 : 60 })

@@ -300,7 +300,7 @@ t.test('/metrics: the gauges count alerts by severity and state and monitors by 
   const { store, heartbeats } = app.backend
   const fail = async (): Promise<never> => { throw new Error('backend down') }
   Object.assign(store, { alerts: fail })
-  Object.assign(heartbeats, { list: fail })
+  Object.assign(heartbeats, { list: fail, count: fail })
   const res = await app.inject('/metrics')
   t.equal(res.statusCode, 200)
   t.match(res.body, /alert_server_open_alerts\{severity="warning",state="open"\} 1/, 'the last values stay')

@@ -189,6 +189,8 @@ export interface HeartbeatStore {
   list: () => Promise<HeartbeatMonitor[]>
   /** The monitors not missed whose deadline is at or before `now`, by deadline: read from an index, never the whole list. */
   due: (now: number) => Promise<HeartbeatMonitor[]>
+  /** How many monitors there are, and how many of them are missed at `now` (claimed, failed, or past their deadline): counted, not listed. */
+  count: (now: number) => Promise<{ total: number, missed: number }>
   /** Removes a monitor and its pings; resolves with it, or undefined when there was none. */
   remove: (name: string) => Promise<HeartbeatMonitor | undefined>
   /**

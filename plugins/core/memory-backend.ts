@@ -377,6 +377,10 @@ export function createMemoryHeartbeats (): HeartbeatStore {
     async due (now) {
       return index.due(now).map((name) => copy((monitors.get(name) as { monitor: HeartbeatMonitor }).monitor))
     },
+    async count (now) {
+      // Those not in the index are missed; of those in it, the due ones.
+      return { total: monitors.size, missed: monitors.size - index.size + index.due(now).length }
+    },
     async remove (name) {
       const entry = monitors.get(name)
       monitors.delete(name)

@@ -186,6 +186,7 @@ function prepare (db: Db) {
     monitors: db.prepare<[], MonitorRow>('SELECT * FROM heartbeats ORDER BY name'),
     dueMonitors: db.prepare<[number], MonitorRow>('SELECT * FROM heartbeats WHERE missed IS NULL AND deadline <= ? ORDER BY deadline, name'),
     countMonitors: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM heartbeats'),
+    countMissed: db.prepare<[number], { n: number }>('SELECT count(missed) + (SELECT count(*) FROM heartbeats WHERE missed IS NULL AND deadline <= ?) AS n FROM heartbeats'),
     ping: db.prepare(`INSERT INTO heartbeats (name, every_ms, grace_ms, severity, location, last_ping, missed, deadline, schedule, tz, started_at)
     VALUES (@name, @everyMs, @graceMs, @severity, @location, @lastPing, @missed, @deadline, @schedule, @tz, @startedAt)
     ON CONFLICT (name) DO UPDATE SET every_ms = excluded.every_ms, grace_ms = excluded.grace_ms, severity = excluded.severity,
@@ -483,6 +484,9 @@ function createHeartbeats (sql: Sql, write: Writer['write']): HeartbeatStore {
     },
     async due (now) {
       return sql.dueMonitors.all(now).map(monitorOf)
+    },
+    async count (now) {
+      return { total: (sql.countMonitors.get() as { n: number }).n, missed: (sql.countMissed.get(now) as { n: number }).n }
     },
     async remove (name) {
       return await write(() => {

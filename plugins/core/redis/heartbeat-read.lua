@@ -1,8 +1,9 @@
 -- Reads monitors; 'remove' deletes the one it read (and its pings), in the same step.
 -- Returns {name1, settings1, last1, missed1 ('' when not missed), deadline1 ('' when
 -- stored before deadlines were), started1 ('' when no run is in progress), name2, ...};
--- 'pings' returns the monitor's pings, newest first; 'index' puts the monitors
--- stored before the due index into it (once per process) and returns nothing.
+-- 'pings' returns the monitor's pings, newest first; 'count' returns {monitors,
+-- missed ones, due ones}; 'index' puts the monitors stored before the due index
+-- into it (once per process) and returns nothing.
 
 local settings = KEYS[1] -- hash: name -> settings JSON
 local last = KEYS[2]     -- hash: name -> last ping, ms since the epoch
@@ -12,11 +13,14 @@ local started = KEYS[5]  -- hash: name -> the start of the run in progress, ms
 local due = KEYS[6]      -- sorted set: the monitors not missed, by deadline
 local pings = KEYS[7]    -- list: the monitor's last pings ('one', 'remove', 'pings')
 
-local mode = ARGV[1]     -- 'all' | 'one' | 'remove' | 'due' | 'pings' | 'index'
+local mode = ARGV[1]     -- 'all' | 'one' | 'remove' | 'due' | 'pings' | 'index' | 'count'
 local name = ARGV[2]     -- the monitor ('one', 'remove', 'pings')
-local now = ARGV[3]      -- 'due': the monitors whose deadline is at or before it
+local now = ARGV[3]      -- 'due', 'count': the monitors whose deadline is at or before it
 
 if mode == 'pings' then return redis.call('LRANGE', pings, 0, -1) end
+if mode == 'count' then
+  return {redis.call('HLEN', settings), redis.call('HLEN', missed), redis.call('ZCOUNT', due, '-inf', now)}
+end
 if mode == 'index' then
   for _, each in ipairs(redis.call('HKEYS', settings)) do
     if redis.call('HEXISTS', deadlines, each) == 0 then

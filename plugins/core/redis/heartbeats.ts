@@ -33,8 +33,12 @@ export function createRedisHeartbeats (command: Redis, keys: RedisKeys): Heartbe
     return mode === 'due' ? out : out.sort((a, b) => a.name < b.name ? -1 : 1)
   }
 
-  // Monitors stored by a version without the due index are put into it before this process's first check.
+  // Monitors stored by a version without the due index are put into it before this process's first check or count.
   let indexed: Promise<unknown> | undefined
+  async function index (): Promise<void> {
+    indexed ??= read('index').catch((err: unknown) => { indexed = undefined; throw err })
+    await indexed
+  }
 
   return {
     async ping (name, settings, { ping, deadline, max }) {
@@ -59,9 +63,13 @@ export function createRedisHeartbeats (command: Redis, keys: RedisKeys): Heartbe
       return await readMonitors('all')
     },
     async due (now) {
-      indexed ??= read('index').catch((err: unknown) => { indexed = undefined; throw err })
-      await indexed
+      await index()
       return await readMonitors('due', '', now)
+    },
+    async count (now) {
+      await index()
+      const [total, missed, due] = (await read('count', '', now)).map(Number) as [number, number, number]
+      return { total, missed: missed + due }
     },
     async remove (name) {
       return (await readMonitors('remove', name))[0]

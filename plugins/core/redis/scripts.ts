@@ -161,9 +161,9 @@ export function heartbeatMissCall (keys: RedisKeys, name: string, lastPing: numb
   return { keys: { settings, last, missed, due }, argv: { name, lastPing: String(lastPing) } }
 }
 
-export type HeartbeatReadMode = 'all' | 'one' | 'remove' | 'due' | 'pings' | 'index'
+export type HeartbeatReadMode = 'all' | 'one' | 'remove' | 'due' | 'pings' | 'index' | 'count'
 
-/** heartbeat-read.lua: every monitor, one, one removed as it is read, the due ones, one's pings; or the index built for monitors stored before it. */
+/** heartbeat-read.lua: every monitor, one, one removed as it is read, the due ones, one's pings, the counts; or the index built for monitors stored before it. */
 export function heartbeatReadCall (keys: RedisKeys, mode: HeartbeatReadMode, name: string, now = 0): ScriptCall {
   return { keys: heartbeatKeys(keys, name), argv: { mode, name, now: String(now) } }
 }
