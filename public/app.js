@@ -8,6 +8,7 @@
  *   POST /alerts           {message, location, severity?, key?} -> the stored alert
  *   POST /alerts/<id>/ack, /alerts/<id>/resolve  {by} -> the alert as it now stands
  *   POST /message          {sender, message}      -> the stored chat message
+ *   GET  /heartbeats       {heartbeats, count}    the heartbeat monitors, by name
  *   WS   /ws?since=<id>    every event published after <id>, then live events
  *                          (?since=all: the whole retained history first)
  *
@@ -116,7 +117,10 @@
     chatError: $('chat-error'),
     chart: $('chart'),
     chartSummary: $('chart-summary'),
-    chartPeak: $('chart-peak')
+    chartPeak: $('chart-peak'),
+    heartbeatsPanel: $('heartbeats-panel'),
+    heartbeatList: $('heartbeat-list'),
+    heartbeatsMore: $('heartbeats-more')
   }
 
   const state = {
@@ -142,7 +146,7 @@
     /** GET /whoami's answer: who the token is and what it may do; everything until it is known. */
     me: { name: null, scopes: ['subscribe', 'publish', 'operate', 'admin'], named: false, open: true }
   }
-  const timers = { retry: 0, countdown: 0, open: 0, ping: 0, pong: 0, stable: 0, notice: 0, sent: 0 }
+  const timers = { retry: 0, countdown: 0, open: 0, ping: 0, pong: 0, stable: 0, notice: 0, sent: 0, heartbeats: 0 }
 
   // ---------------------------------------------------------------- storage
 
@@ -312,6 +316,7 @@
       el.tokenPanel.hidden = true
       setStatus('connected', 'Connected')
       startHeartbeat()
+      scheduleHeartbeats()
       clearTimeout(timers.stable)
       timers.stable = setTimeout(() => { state.attempt = 0 }, STABLE_AFTER_MS)
     })
@@ -338,11 +343,13 @@
         // Frames arrive in publish order, so this is where a replay would resume.
         state.lastEventId = frame.id
         addEvent(frame, true)
+        if (frame.source === 'heartbeat') scheduleHeartbeats()
         break
       case 'alert_update':
         if (!isAlertUpdate(frame)) return
         state.lastEventId = frame.id
         onAlertUpdate(frame)
+        if (frame.alert.source === 'heartbeat') scheduleHeartbeats()
         break
       case 'gap':
         onGap()
@@ -563,6 +570,11 @@
     const now = Date.now()
     for (const time of document.querySelectorAll('time[data-ms]')) {
       const text = age(Number(time.dataset.ms), now)
+      if (time.textContent !== text) time.textContent = text
+    }
+    // A monitor's deadline, ahead or behind.
+    for (const time of document.querySelectorAll('time[data-until]')) {
+      const text = until(Number(time.dataset.until), now)
       if (time.textContent !== text) time.textContent = text
     }
   }
@@ -1222,6 +1234,91 @@
   function drawChartEveryMinute () {
     drawChart()
     setTimeout(drawChartEveryMinute, MINUTE - (Date.now() % MINUTE) + 50)
+  }
+
+  // ----------------------------------------------------- heartbeat monitors
+
+  // The monitors are read over HTTP: on connecting, when a heartbeat alert is
+  // raised or resolved, and every HEARTBEATS_EVERY_MS (a deadline passes with no event).
+  const HEARTBEATS_EVERY_MS = 30000
+
+  /** How far a time is from now, in words, either way: "in 4 min", "3 min ago". */
+  function until (ms, now = Date.now()) {
+    const seconds = Math.round((ms - now) / 1000)
+    if (seconds <= 0) return age(ms, now)
+    if (seconds < 60) return `in ${seconds} s`
+    if (seconds < 3600) return `in ${Math.floor(seconds / 60)} min`
+    if (seconds < 86400) return `in ${Math.floor(seconds / 3600)} h`
+    if (seconds < 30 * 86400) return `in ${Math.floor(seconds / 86400)} d`
+    return dayFormat.format(new Date(ms))
+  }
+
+  /** Missed first, then the nearest deadline first; by name when equal. */
+  function byUrgency (a, b) {
+    const missed = (m) => (m.state === 'missed' ? 0 : 1)
+    return missed(a) - missed(b) || Date.parse(a.due) - Date.parse(b.due) || (a.name < b.name ? -1 : 1)
+  }
+
+  function monitorTime (iso, words) {
+    const ms = Date.parse(iso)
+    const time = document.createElement('time')
+    time.dateTime = iso
+    time.title = fullFormat.format(new Date(ms))
+    time.dataset.until = String(ms)
+    time.textContent = words(ms)
+    return time
+  }
+
+  function monitorItem (monitor) {
+    const item = document.createElement('li')
+    const missed = monitor.state === 'missed'
+    const running = typeof monitor.startedAt === 'string'
+    item.className = `event heartbeat-item state-${missed ? 'missed' : 'up'}`
+    item.dataset.name = monitor.name
+    const head = document.createElement('div')
+    head.className = 'event-head'
+    const label = missed ? 'Missed' : running ? 'Running' : 'Up'
+    head.append(textElement('span', 'monitor-name', monitor.name), textElement('span', `badge heartbeat-state heartbeat-${label.toLowerCase()}`, label))
+    const details = document.createElement('p')
+    details.className = 'alert-details monitor-details'
+    const schedule = typeof monitor.schedule === 'string' ? `${monitor.schedule} (${monitor.tz})` : `every ${monitor.every}`
+    details.append(textElement('span', 'monitor-schedule', schedule))
+    const last = textElement('span', 'monitor-last', 'last ping ')
+    last.append(monitorTime(monitor.lastPing, (ms) => age(ms)))
+    const due = textElement('span', 'monitor-due', missed ? 'deadline ' : 'due ')
+    due.append(monitorTime(monitor.due, (ms) => until(ms)))
+    details.append(last, due)
+    item.append(head, details)
+    return item
+  }
+
+  function renderHeartbeats (monitors) {
+    const sorted = monitors.filter((m) => m !== null && typeof m === 'object' && typeof m.name === 'string').sort(byUrgency)
+    const shown = sorted.slice(0, MAX_SHOWN)
+    el.heartbeatList.replaceChildren(...shown.map(monitorItem))
+    el.heartbeatsPanel.hidden = sorted.length === 0
+    el.heartbeatsMore.hidden = sorted.length <= shown.length
+    el.heartbeatsMore.textContent = `${sorted.length - shown.length} more not shown`
+  }
+
+  async function loadHeartbeats () {
+    clearTimeout(timers.heartbeats)
+    if (may('subscribe')) {
+      try {
+        const answer = await api('heartbeats')
+        renderHeartbeats(answer !== null && Array.isArray(answer.heartbeats) ? answer.heartbeats : [])
+      } catch {
+        // Not allowed, or a server without monitors: no panel. A lost server is the connection's business.
+        el.heartbeatsPanel.hidden = true
+      }
+    }
+    timers.heartbeats = setTimeout(loadHeartbeats, HEARTBEATS_EVERY_MS)
+  }
+
+  /** One read soon for a burst of heartbeat events. */
+  function scheduleHeartbeats () {
+    clearTimeout(timers.heartbeats)
+    timers.heartbeats = setTimeout(loadHeartbeats, 300)
   }
 
   // ----------------------------------------------------------------- forms

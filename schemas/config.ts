@@ -30,7 +30,8 @@ export const ConfigSchema = Type.Object({
   AM_TAG_LABELS: list('Comma list of Alertmanager labels whose values become tags, after the alertname (10 tags at most).', ''),
   GRAFANA_LOCATION_LABEL: Type.String({ minLength: 1, maxLength: 200, default: 'instance', description: 'The Grafana alert label whose value becomes an alert\'s location (grafana_folder when it is absent; "grafana" when both are).' }),
   GRAFANA_TAG_LABELS: list('Comma list of Grafana alert labels whose values become tags, after the alertname (10 tags at most).', ''),
-  HEARTBEAT_CHECK_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000, description: 'How often every instance looks for heartbeat monitors that missed their ping; a miss is raised at most this late.' }),
+  HEARTBEAT_CHECK_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000, description: 'How often the cluster looks for heartbeat monitors that missed their ping (one instance each time); a miss is raised at most this late.' }),
+  HEARTBEATS_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: 1000, description: 'The most heartbeat monitors there may be: past it, a ping for a new name is refused (409 HEARTBEATS_FULL); monitors that exist still ping.' }),
   // eslint-disable-next-line no-template-curly-in-string -- ${VAR} is the file's own syntax
   NOTIFY_FILE: Type.String({ default: '', description: 'Path of a YAML (or JSON) file of notification receivers (webhook, slack, ntfy, email) and routes (see docs/notifications.md); ${VAR} in it is read from the environment. Re-read on SIGHUP and when it changes. Needs STORE=sqlite or memory for now.' }),
   NOTIFY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 300000, default: 10000, description: 'How long one notification attempt may take before it counts as failed (and is tried again).' }),

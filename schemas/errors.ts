@@ -24,6 +24,8 @@ const catalogue = {
   HEARTBEAT_NOT_FOUND: [404, 'no heartbeat monitor named nightly-backup'],
   SILENCE_NOT_FOUND: [404, 'no silence with id 3f1c2a9e-1b7d-4c55-9a51-0c8e2d5b7f10'],
   ALERT_CONFLICT: [409, 'the alert is resolved; raise it again to reopen it'],
+  HEARTBEATS_FULL: [409, 'there are 1000 heartbeat monitors, the most allowed (HEARTBEATS_MAX); remove one first'],
+  INVALID_SCHEDULE: [400, 'schedule "0 25 * * *" is not a cron expression: CronPattern: Invalid value for hour: 25'],
   INVALID_QUERY: [400, 'querystring/state must be a comma list of open, acknowledged, resolved; got "closed"'],
   REQUEST_TIMEOUT: [408, 'the request was not received in time'],
   BODY_TOO_LARGE: [413, 'Request body is too large'],

@@ -142,10 +142,13 @@ export const HeartbeatName = Type.Object({
 })
 
 export const HeartbeatQuery = Type.Object({
-  every: Type.Optional(duration('How often a ping is expected: a whole number and a unit (ms, s, m, h, d, w), 1s to 365d; 5m for a new monitor, unchanged otherwise.')),
-  grace: Type.Optional(duration('How late a ping may be before the miss is raised, 0s to 365d; 1m for a new monitor, unchanged otherwise.')),
+  every: Type.Optional(duration('How often a ping is expected: a whole number and a unit (ms, s, m, h, d, w), 1s to 365d; 5m for a new monitor, unchanged otherwise. Replaces a schedule; not with schedule.')),
+  grace: Type.Optional(duration('How late a ping may be before the miss is raised, and how long a started run may take, 0s to 365d; 1m for a new monitor, unchanged otherwise.')),
+  schedule: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'A cron expression (5 fields, or 6 with seconds first; @daily and the like): a ping is expected at each occurrence, and a miss is raised grace after the first occurrence that follows the last ping. Replaces every; not with every.', examples: ['0 3 * * *'] })),
+  tz: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'The IANA time zone of the schedule (UTC by default; unchanged otherwise). Daylight-saving changes are the zone\'s: a skipped time is expected at the same time after the change, a repeated one once.', examples: ['Europe/Berlin'] })),
   severity: Type.Optional(Severity),
-  location: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: NOT_BLANK, [WELL_FORMED]: true, description: 'The location of its alert; the monitor\'s name by default: 1 to 200 characters, not blank, well-formed Unicode.' }))
+  location: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: NOT_BLANK, [WELL_FORMED]: true, description: 'The location of its alert; the monitor\'s name by default: 1 to 200 characters, not blank, well-formed Unicode.' })),
+  token: Type.Optional(Type.String({ description: 'The token (publish scope), for a sender that cannot set an Authorization header. A ping URL with it is a credential: keep it as secret as the token.' }))
 }, { additionalProperties: false })
 export type HeartbeatQuery = Static<typeof HeartbeatQuery>
 
@@ -156,10 +159,37 @@ export const HeartbeatView = Type.Object({
   severity: Severity,
   location: Type.String(),
   lastPing: Type.String({ format: 'date-time', description: 'When the last ping arrived.' }),
-  due: Type.String({ format: 'date-time', description: 'When a miss is raised if no ping comes first (last ping + every + grace).' }),
-  state: Type.Unsafe<'up' | 'missed'>({ type: 'string', enum: ['up', 'missed'], description: 'missed once `due` has passed without a ping, until the next one.' })
+  due: Type.String({ format: 'date-time', description: 'When a miss is raised if no ping comes first: last ping + every + grace, or the schedule\'s next occurrence after the last ping + grace, or a started run\'s start + grace.' }),
+  state: Type.Unsafe<'up' | 'missed'>({ type: 'string', enum: ['up', 'missed'], description: 'missed once `due` has passed without a ping, or after a failure, until the next success.' }),
+  schedule: Type.Optional(Type.String({ description: 'Its cron expression, when it has one (`every` is then the gap between its occurrences when it was set).' })),
+  tz: Type.Optional(Type.String({ description: 'The time zone of its schedule.' })),
+  startedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When the run in progress started (a /start ping not yet followed by a success or a failure).' }))
 }, { description: 'A heartbeat monitor.' })
 export type HeartbeatView = Static<typeof HeartbeatView>
+
+export const HeartbeatPingView = Type.Object({
+  at: Type.String({ format: 'date-time' }),
+  kind: Type.Unsafe<'success' | 'start' | 'fail'>({ type: 'string', enum: ['success', 'start', 'fail'], description: 'success (/ping, /0, POST without a suffix), start (/start), fail (/fail, a non-zero exit status).' }),
+  exitStatus: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, description: 'The exit status it reported.' })),
+  durationMs: Type.Optional(Type.Integer({ minimum: 0, description: 'How long the run took, when this success or failure ended a started one.' })),
+  source: Type.Optional(Type.String({ description: 'The client address it came from.' })),
+  userAgent: Type.Optional(Type.String({ description: 'Its User-Agent, control characters replaced, at most 200 characters.' }))
+}, { description: 'A ping, as a monitor keeps it.' })
+export type HeartbeatPingView = Static<typeof HeartbeatPingView>
+
+export const HeartbeatDetail = Type.Object({
+  ...HeartbeatView.properties,
+  pings: Type.Array(HeartbeatPingView, { description: 'Its last pings (100 at most), newest first.' })
+}, { description: 'A heartbeat monitor with its last pings.' })
+export type HeartbeatDetail = Static<typeof HeartbeatDetail>
+
+/** What a ping URL's last segment says: ping (success), start, fail, or an exit status (0 is success, 1 to 255 a failure). */
+export const HEARTBEAT_SIGNAL_PATTERN = '^(ping|start|fail|0|[1-9][0-9]?|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$'
+
+export const HeartbeatSignalParams = Type.Object({
+  ...HeartbeatName.properties,
+  signal: Type.String({ pattern: HEARTBEAT_SIGNAL_PATTERN, description: 'ping, start, fail, or an exit status 0 to 255.', examples: ['start', '0', '1'] })
+})
 
 export const HeartbeatList = Type.Object({
   heartbeats: Type.Array(HeartbeatView, { description: 'By name.' }),

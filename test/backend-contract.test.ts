@@ -4,7 +4,9 @@
  */
 import fc from 'fast-check'
 import type { Alert, Event } from '../schemas/events'
-import type { Backend, EventStore, Replay } from '../plugins/core/backend'
+import type { Backend, EventStore, HeartbeatMonitor, HeartbeatPing, HeartbeatPingKind, HeartbeatPingWrite, Replay } from '../plugins/core/backend'
+import { applyPing } from '../plugins/core/heartbeat-pings'
+import { HeartbeatsFullError } from '../plugins/core/errors'
 import { createPublisher, stamp } from '../plugins/core/publisher'
 import { BACKEND_KINDS, backendTest, makeBackend } from './helpers/backends'
 
@@ -187,27 +189,93 @@ for (const kind of BACKEND_KINDS) {
     }
   })
 
+  const settings = { everyMs: 60_000, graceMs: 0, severity: 'critical' as const, location: 'l' }
+  /** A success at `at` whose deadline is a minute later. */
+  const success = (at: number, max = 1000): HeartbeatPingWrite => ({ ping: { at, kind: 'success' }, deadline: at + 60_000, max })
+
   backendTest(kind, 'heartbeat monitors: ping, get, list, one claim per miss, removal', async (t) => {
     const { heartbeats } = await makeBackend(t, kind)
-    const settings = { everyMs: 60_000, graceMs: 0, severity: 'critical' as const, location: 'l' }
     t.same(await heartbeats.list(), [])
     t.equal(await heartbeats.get('a'), undefined)
-    t.same(await heartbeats.ping('b', settings, 1000), { monitor: { name: 'b', ...settings, lastPing: 1000 }, wasMissed: false })
-    await heartbeats.ping('a', { ...settings, severity: 'info', location: 'Lisbon ✓' }, 2000)
+    t.same(await heartbeats.ping('b', settings, success(1000)), { monitor: { name: 'b', ...settings, lastPing: 1000, deadline: 61_000 }, wasMissed: false, ping: { at: 1000, kind: 'success' } })
+    await heartbeats.ping('a', { ...settings, severity: 'info', location: 'Lisbon ✓' }, success(2000))
     t.same((await heartbeats.list()).map((m) => [m.name, m.lastPing, m.severity, m.location]), [['a', 2000, 'info', 'Lisbon ✓'], ['b', 1000, 'critical', 'l']])
     t.equal(await heartbeats.claimMiss('b', 999), false, 'not the last ping')
     const claims = await Promise.all(Array.from({ length: 20 }, async () => await heartbeats.claimMiss('b', 1000)))
     t.equal(claims.filter(Boolean).length, 1, 'exactly one claim of the miss')
-    t.same(await heartbeats.get('b'), { name: 'b', ...settings, lastPing: 1000, missed: 1000 })
-    const next = await heartbeats.ping('b', settings, 5000)
+    t.same(await heartbeats.get('b'), { name: 'b', ...settings, lastPing: 1000, missed: 1000, deadline: 61_000 })
+    const next = await heartbeats.ping('b', settings, success(5000))
     t.equal(next.wasMissed, true, 'the ping ends the miss')
     t.equal((await heartbeats.get('b'))?.missed, undefined)
-    t.equal((await heartbeats.ping('b', settings, 6000)).wasMissed, false)
+    t.equal((await heartbeats.ping('b', settings, success(6000))).wasMissed, false)
     t.equal(await heartbeats.claimMiss('b', 6000), true, 'a new ping can be missed again')
-    t.same(await heartbeats.remove('b'), { name: 'b', ...settings, lastPing: 6000, missed: 6000 })
+    t.same(await heartbeats.remove('b'), { name: 'b', ...settings, lastPing: 6000, missed: 6000, deadline: 66_000 })
     t.equal(await heartbeats.remove('b'), undefined)
     t.equal(await heartbeats.claimMiss('b', 6000), false, 'no monitor, no miss')
     t.same((await heartbeats.list()).map((m) => m.name), ['a'])
+    t.same(await heartbeats.pings('b'), [], 'a removed monitor keeps no pings')
+  })
+
+  backendTest(kind, 'heartbeat monitors: schedules kept, runs timed from start to end, failures are misses, the last 100 pings kept', async (t) => {
+    const { heartbeats } = await makeBackend(t, kind)
+    const scheduled = { ...settings, schedule: '0 3 * * *', tz: 'Europe/Berlin' }
+    await heartbeats.ping('job', scheduled, success(1000))
+    t.match(await heartbeats.get('job'), { schedule: '0 3 * * *', tz: 'Europe/Berlin' })
+    const started = await heartbeats.ping('job', scheduled, { ping: { at: 2000, kind: 'start', source: '10.0.0.1', userAgent: 'curl/8' }, deadline: 2500, max: 1000 })
+    t.same(started.monitor, { name: 'job', ...scheduled, lastPing: 2000, deadline: 2500, startedAt: 2000 })
+    t.same(started.ping, { at: 2000, kind: 'start', source: '10.0.0.1', userAgent: 'curl/8' })
+    t.equal((await heartbeats.get('job'))?.startedAt, 2000)
+    const ended = await heartbeats.ping('job', scheduled, success(2300))
+    t.same(ended.ping, { at: 2300, kind: 'success', durationMs: 300 }, 'the success ends the run and says how long it took')
+    t.equal((await heartbeats.get('job'))?.startedAt, undefined)
+
+    await heartbeats.ping('job', scheduled, { ping: { at: 3000, kind: 'start' }, deadline: 3500, max: 1000 })
+    const failed = await heartbeats.ping('job', scheduled, { ping: { at: 3100, kind: 'fail', exitStatus: 2 }, deadline: 63_100, max: 1000 })
+    t.same(failed.ping, { at: 3100, kind: 'fail', exitStatus: 2, durationMs: 100 })
+    t.equal(failed.wasMissed, false)
+    t.equal(failed.monitor.missed, 3100, 'a failure is a miss at once')
+    t.same(await heartbeats.due(1e15), [], 'a missed monitor is not due again')
+    t.equal(await heartbeats.claimMiss('job', 3100), false, 'and its miss cannot be claimed again')
+    const again = await heartbeats.ping('job', scheduled, { ping: { at: 3200, kind: 'fail' }, deadline: 63_200, max: 1000 })
+    t.equal(again.wasMissed, true)
+    t.equal(again.monitor.missed, 3100, 'a second failure keeps the first miss')
+    const restart = await heartbeats.ping('job', scheduled, { ping: { at: 3300, kind: 'start' }, deadline: 3800, max: 1000 })
+    t.equal(restart.monitor.missed, 3100, 'a start keeps the miss')
+    t.equal((await heartbeats.ping('job', scheduled, success(3400))).wasMissed, true, 'a success ends it')
+
+    for (let i = 0; i < 120; i++) await heartbeats.ping('many', settings, success(10_000 + i))
+    const kept = await heartbeats.pings('many')
+    t.equal(kept.length, 100, 'the last 100 pings')
+    t.same([kept[0]?.at, kept[99]?.at], [10_119, 10_020], 'newest first, the oldest dropped')
+    t.same((await heartbeats.pings('job')).map((p) => p.kind), ['success', 'start', 'fail', 'fail', 'start', 'success', 'start', 'success'])
+  })
+
+  backendTest(kind, 'heartbeat monitors: the due ones come from the deadline index, by deadline', async (t) => {
+    const { heartbeats } = await makeBackend(t, kind)
+    for (const [name, deadline] of [['c', 3000], ['a', 1000], ['b', 2000], ['d', 9000], ['e', 2000]] as const) {
+      await heartbeats.ping(name, settings, { ping: { at: 10, kind: 'success' }, deadline, max: 1000 })
+    }
+    t.same(await heartbeats.due(999), [])
+    t.same((await heartbeats.due(2000)).map((m) => m.name), ['a', 'b', 'e'], 'at or before now, earliest first')
+    await heartbeats.ping('a', settings, { ping: { at: 20, kind: 'success' }, deadline: 5000, max: 1000 })
+    t.equal(await heartbeats.claimMiss('b', 10), true)
+    await heartbeats.remove('e')
+    t.same((await heartbeats.due(5000)).map((m) => [m.name, m.deadline]), [['c', 3000], ['a', 5000]], 'moved, claimed and removed monitors follow')
+    t.same((await heartbeats.due(1e15)).map((m) => m.name), ['c', 'a', 'd'])
+  })
+
+  backendTest(kind, 'heartbeat monitors: a new name past the cap is refused, at once for concurrent pings; known names still ping', async (t) => {
+    const { heartbeats } = await makeBackend(t, kind)
+    const results = await Promise.allSettled(Array.from({ length: 12 }, async (_, i) => await heartbeats.ping(`m${i}`, settings, success(1000, 5))))
+    t.equal(results.filter((r) => r.status === 'fulfilled').length, 5, 'five of twelve concurrent new names')
+    for (const r of results) if (r.status === 'rejected') t.type(r.reason, HeartbeatsFullError)
+    t.equal((await heartbeats.list()).length, 5)
+    const known = (await heartbeats.list())[0]?.name as string
+    t.equal((await heartbeats.ping(known, settings, success(2000, 5))).monitor.lastPing, 2000, 'a known name pings past the cap')
+    await t.rejects(heartbeats.ping('new', settings, success(2000, 5)), HeartbeatsFullError)
+    t.equal(await heartbeats.get('new'), undefined, 'nothing stored')
+    await heartbeats.remove(known)
+    t.equal((await heartbeats.ping('new', settings, success(3000, 5))).monitor.name, 'new', 'room again once one is removed')
   })
 
   backendTest(kind, 'every appended event reaches the feed once, in publish order', async (t) => {
@@ -218,6 +286,50 @@ for (const kind of BACKEND_KINDS) {
     await Promise.all(events.map(async (e) => await backend.store.append(e)))
     await backend.feed.caughtUp?.()
     t.same(heard, ['a0', 'c0', 'a1'])
+  })
+
+  backendTest(kind, 'heartbeat monitors: any sequence of pings, claims and removals leaves what a plain model says', async (t) => {
+    type HbOp = { op: 'ping', name: string, kind: HeartbeatPingKind, deadline: number } | { op: 'claim' | 'remove', name: string }
+    const hbName = fc.constantFrom('a', 'b', 'c')
+    const hbOp: fc.Arbitrary<HbOp> = fc.oneof(
+      fc.record({ op: fc.constant('ping' as const), name: hbName, kind: fc.constantFrom('success' as const, 'start' as const, 'fail' as const), deadline: fc.integer({ min: 0, max: 100 }) }),
+      fc.record({ op: fc.constantFrom('claim' as const, 'remove' as const), name: hbName })
+    )
+    await fc.assert(fc.asyncProperty(fc.array(hbOp, { minLength: 1, maxLength: 30 }), fc.integer({ min: 0, max: 100 }), async (ops, now) => {
+      await t.test('one run', async (tt) => {
+        const { heartbeats } = await makeBackend(tt, kind)
+        const model = new Map<string, { monitor: HeartbeatMonitor, pings: HeartbeatPing[] }>()
+        for (const [i, op] of ops.entries()) {
+          const at = 1000 + i
+          if (op.op === 'ping') {
+            const write = { ping: { at, kind: op.kind }, deadline: op.deadline, max: 2 }
+            const known = model.get(op.name)
+            if (known === undefined && model.size >= 2) {
+              await tt.rejects(heartbeats.ping(op.name, settings, write), HeartbeatsFullError)
+              continue
+            }
+            const applied = applyPing(known?.monitor, op.name, settings, write)
+            tt.same(await heartbeats.ping(op.name, settings, write), applied, `ping ${i}`)
+            model.set(op.name, { monitor: applied.monitor, pings: [applied.ping, ...(known?.pings ?? [])] })
+          } else if (op.op === 'claim') {
+            const monitor = model.get(op.name)?.monitor
+            const expected = monitor !== undefined && monitor.missed === undefined
+            tt.equal(await heartbeats.claimMiss(op.name, monitor?.lastPing ?? 0), expected, `claim ${i}`)
+            if (expected && monitor !== undefined) monitor.missed = monitor.lastPing
+          } else {
+            tt.same(await heartbeats.remove(op.name), model.get(op.name)?.monitor, `remove ${i}`)
+            model.delete(op.name)
+          }
+        }
+        const sorted = [...model.values()].map((e) => e.monitor).sort((x, y) => x.name < y.name ? -1 : 1)
+        tt.same(await heartbeats.list(), sorted, 'the list')
+        const due = sorted.filter((m) => m.missed === undefined && m.deadline <= now).sort((x, y) => x.deadline - y.deadline || (x.name < y.name ? -1 : 1))
+        tt.same(await heartbeats.due(now), due, 'the due ones')
+        tt.same(await heartbeats.count(now), { total: sorted.length, missed: sorted.filter((m) => m.missed !== undefined || m.deadline <= now).length }, 'the counts')
+        for (const [name, entry] of model) tt.same(await heartbeats.pings(name), entry.pings, `the pings of ${name}`)
+      })
+    }), { numRuns: kind === 'redis' ? 25 : 60 })
+    t.pass('every run agreed')
   })
 
   backendTest(kind, 'replaying from any point yields exactly the state HTTP reads', async (t) => {

@@ -107,6 +107,10 @@ async function populate (fastify: FastifyInstance, token: string): Promise<void>
   await new Promise((resolve) => setImmediate(resolve))
   while (!await fastify.publisher.escalate(critical.id, 1)) await new Promise((resolve) => setImmediate(resolve))
   await fastify.inject({ method: 'POST', url: '/message', headers: bearer(token), payload: { sender: 'ops', message: 'On my way' } })
+  // Heartbeat monitors in each state: up, running, missed (a failure).
+  for (const path of ['nightly-backup/ping?every=1d', 'etl/start?schedule=0+3+*+*+*&tz=Europe/Berlin', 'certbot/fail']) {
+    await fastify.inject({ url: `/heartbeats/${path}`, headers: bearer(token) })
+  }
 }
 
 async function open (t: Teardown, url: string, token: string, colorScheme: 'light' | 'dark'): Promise<Page> {
@@ -117,6 +121,7 @@ async function open (t: Teardown, url: string, token: string, colorScheme: 'ligh
   await page.locator('#status[data-state="connected"]').waitFor({ timeout: 15_000 })
   await page.locator('#alert-list li.severity-critical.escalated').waitFor()
   await page.locator('#chat-list li').first().waitFor()
+  await page.locator('#heartbeat-list li.state-missed').waitFor()
   await page.locator('#sound-toggle').click()
   await page.locator('#resolved-group summary').click()
   await page.locator('#filter-text').fill('o')

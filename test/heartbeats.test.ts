@@ -261,7 +261,7 @@ t.test('the check keeps going after a failure, and stops with the server', async
   const firstWarning = new Promise<void>((resolve) => { warned = resolve })
   const log = { ...pino({ level: 'silent' }), warn: (obj: unknown) => { warnings.push(obj); warned() } }
   let fail = true
-  const store = { ...backend.heartbeats, list: async () => { if (fail) throw new Error('down'); return [] } }
+  const store = { ...backend.heartbeats, due: async () => { if (fail) throw new Error('down'); return [] } }
   const monitors = createHeartbeats({ store, publisher: createPublisher(backend.store), log: log as never, periodMs: 1000, timers })
   monitors.start()
   monitors.start()
@@ -300,7 +300,7 @@ t.test('/metrics: the gauges count alerts by severity and state and monitors by 
   const { store, heartbeats } = app.backend
   const fail = async (): Promise<never> => { throw new Error('backend down') }
   Object.assign(store, { alerts: fail })
-  Object.assign(heartbeats, { list: fail })
+  Object.assign(heartbeats, { list: fail, count: fail })
   const res = await app.inject('/metrics')
   t.equal(res.statusCode, 200)
   t.match(res.body, /alert_server_open_alerts\{severity="warning",state="open"\} 1/, 'the last values stay')
@@ -316,7 +316,7 @@ t.test('the OpenAPI document lists only answers a ping can give: no 415 (its bod
 })
 
 t.test('GET /heartbeats pages with limit and cursor, by name; without them it answers every monitor, as before', async (t) => {
-  const app = await build(t)
+  const app = await build(t, { HEARTBEATS_MAX: 5000 })
   const names = Array.from({ length: 5000 }, (_, i) => `job-${String(i).padStart(5, '0')}`)
   // Added out of order: the pages are by name whatever the order of creation.
   for (const name of [...names].reverse()) await app.heartbeats.ping(name, {})

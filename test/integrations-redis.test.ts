@@ -2,7 +2,7 @@ import { mockTimers } from './helpers/clock'
 import { Client } from './helpers/ws-client'
 import { post } from './helpers/http'
 import { waitFor } from './helpers/wait'
-import { cluster, instance, redisEnv, redisTest, type Instance } from './helpers/redis'
+import { cluster, instance, redisClient, redisEnv, redisTest, type Instance } from './helpers/redis'
 
 type Json = Record<string, any>
 
@@ -48,6 +48,54 @@ redisTest('heartbeat monitors outlive a restart of every instance, and their mis
   const alerts = await (await fetch(`${second.url}/alerts?key=heartbeat:nightly`)).json() as Json
   t.match(alerts.alerts, [{ severity: 'warning', state: 'open' }])
   t.equal((await fetch(`${second.url}/heartbeats/nightly`, { method: 'DELETE' })).status, 200)
+})
+
+redisTest('heartbeat ping URLs on two instances: a run started on one ends on the other, a failure raised once, GET pings and the pings kept shared', async (t) => {
+  const { clock, timers } = mockTimers()
+  const env = redisEnv(t, { WS_HEARTBEAT_MS: 0, HEARTBEATS_MAX: 2 })
+  const [a, b] = await cluster(t, 2, env, { timers }) as [Instance, Instance]
+  const onB = await Client.open(`${b.wsUrl}/ws`, t)
+  t.equal((await fetch(`${a.url}/heartbeats/etl/start?schedule=0%203%20*%20*%20*&tz=Europe/Berlin&grace=1h`)).status, 200, 'GET')
+  clock.advance(2 * MINUTE)
+  const failed = await (await fetch(`${b.url}/heartbeats/etl/2`, { headers: { 'user-agent': 'etl\tjob' } })).json() as Json
+  t.match(failed, { state: 'missed', schedule: '0 3 * * *', tz: 'Europe/Berlin' })
+  t.match(await onB.next<Json>(), { type: 'alert', key: 'heartbeat:etl', message: 'etl reported a failure (exit status 2) after 2m' })
+  await Promise.all([a, b, a, b].map(async (node) => await node.fastify.heartbeats.check()))
+  const shown = await (await fetch(`${a.url}/heartbeats/etl`)).json() as Json
+  t.match(shown.pings, [{ kind: 'fail', exitStatus: 2, durationMs: 120_000, userAgent: 'etl job' }, { kind: 'start' }], 'B\'s ping read on A, with the run measured across them')
+  await post(`${a.url}/heartbeats/etl/ping`, {})
+  t.match(await onB.next<Json>(), { type: 'alert_update', change: 'resolved' }, 'one alert: no miss raised on top of the failure')
+
+  // The cap, for the cluster: concurrent new names through both instances.
+  const answers = await Promise.all(['x1', 'x2', 'x3', 'x4'].map(async (name, i) => (await fetch(`${[a, b][i % 2]?.url as string}/heartbeats/${name}/ping`)).status))
+  t.same(answers.filter((s) => s === 200).length, 1, 'one more name fits under HEARTBEATS_MAX=2')
+  t.same(answers.filter((s) => s === 409).length, 3)
+})
+
+redisTest('heartbeats: one instance of the cluster reads the due monitors each period; monitors stored before the due index are put into it', async (t) => {
+  const { clock, timers } = mockTimers()
+  const env = redisEnv(t, { WS_HEARTBEAT_MS: 0 })
+  const prefix = env.REDIS_KEY_PREFIX as string
+  const client = redisClient(t)
+  // A monitor as a version without deadlines stored it.
+  await client.hset(`${prefix}heartbeats`, 'legacy', JSON.stringify({ everyMs: MINUTE, graceMs: 0, severity: 'critical', location: 'old' }))
+  await client.hset(`${prefix}heartbeats:last`, 'legacy', String(clock.now()))
+  const [a, b] = await cluster(t, 2, env, { timers }) as [Instance, Instance]
+  t.match(await (await fetch(`${a.url}/heartbeats/legacy`)).json(), { due: new Date(clock.now() + MINUTE).toISOString(), pings: [] })
+  const reads: string[] = []
+  for (const [label, node] of [['a', a], ['b', b]] as const) {
+    const store = node.redis.heartbeats
+    const due = store.due.bind(store)
+    store.due = async (now) => { reads.push(label); return await due(now) }
+  }
+  // The timers of both instances tick too, in the same period.
+  clock.advance(MINUTE)
+  await Promise.all([a.fastify.heartbeats.tick(), b.fastify.heartbeats.tick()])
+  const raised = async (): Promise<Json[]> => (await (await fetch(`${b.url}/alerts?key=heartbeat:legacy`)).json() as Json).alerts
+  await waitFor(async () => (await raised()).length === 1)
+  t.match(await raised(), [{ state: 'open', location: 'old' }], 'the old monitor was indexed and its miss raised')
+  t.equal(reads.length, 1, 'one check for the period, on one instance')
+  t.equal(await client.zcard(`${prefix}heartbeats:due`), 0, 'a missed monitor leaves the due index')
 })
 
 redisTest('Alertmanager on two instances: a repeat through the other is the same alert, and either resolves it', async (t) => {

@@ -46,7 +46,7 @@ const calls: Record<keyof typeof SCRIPT_FILES, ScriptCall> = {
   }),
   readAlerts: readAlertsCall(keys, 'newest', '5', keys.raised, '+inf'),
   eventRange: rangeCall(keys, 'seq', '7'),
-  heartbeatPing: heartbeatPingCall(keys, 'cron', '{}', 5),
+  heartbeatPing: heartbeatPingCall(keys, 'cron', { settingsJson: '{}', at: 5, kind: 'success', deadline: 10, max: 1000, pingJson: '{}', kept: 100 }),
   heartbeatMiss: heartbeatMissCall(keys, 'cron', 5),
   heartbeatRead: heartbeatReadCall(keys, 'one', 'cron')
 }
@@ -61,7 +61,7 @@ t.test('every script names each input, and its helper builds them by those names
 })
 
 t.test('the arguments of a call: the number of keys, the keys, then the arguments', async (t) => {
-  t.same(scriptArgs(heartbeatMissCall(keys, 'cron', 5)), [3, 'test:heartbeats', 'test:heartbeats:last', 'test:heartbeats:missed', 'cron', '5'])
+  t.same(scriptArgs(heartbeatMissCall(keys, 'cron', 5)), [4, 'test:heartbeats', 'test:heartbeats:last', 'test:heartbeats:missed', 'test:heartbeats:due', 'cron', '5'])
   const append = scriptArgs(calls.appendEvent)
   t.equal(append[0], 16)
   t.equal(append.length, 1 + 16 + 14)

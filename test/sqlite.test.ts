@@ -148,6 +148,22 @@ t.test('a file of schema 4 (event ids indexed) is migrated: replay from an old i
   t.same(backend.db.prepare('SELECT alert_seq FROM events ORDER BY seq').all().map((row) => (row as { alert_seq: number | null }).alert_seq), [null, null, null, 2, null], 'an update names its alert\'s seq')
 })
 
+t.test('a file of schema 4 is migrated: its heartbeat monitors get their deadline and enter the due index', async (t) => {
+  const dir = t.testdir()
+  const db = new Database(join(dir, DATABASE_FILE))
+  migrate(db, 0, 4)
+  db.prepare('INSERT INTO heartbeats (name, every_ms, grace_ms, severity, location, last_ping, missed) VALUES (?, ?, ?, ?, ?, ?, ?)').run('due', 60_000, 1000, 'critical', 'l', 5000, null)
+  db.prepare('INSERT INTO heartbeats (name, every_ms, grace_ms, severity, location, last_ping, missed) VALUES (?, ?, ?, ?, ?, ?, ?)').run('missed', 60_000, 0, 'info', 'l', 1000, 1000)
+  db.close()
+  const backend = createSqliteBackend({ dir, replayWindow: 10, log })
+  t.teardown(async () => await backend.close())
+  t.same(await backend.heartbeats.get('due'), { name: 'due', everyMs: 60_000, graceMs: 1000, severity: 'critical', location: 'l', lastPing: 5000, deadline: 66_000 })
+  t.same((await backend.heartbeats.due(1e12)).map((m) => m.name), ['due'], 'the missed one is not due again')
+  t.same(await backend.heartbeats.pings('due'), [])
+  const plan = backend.db.prepare('EXPLAIN QUERY PLAN SELECT * FROM heartbeats WHERE missed IS NULL AND deadline <= ? ORDER BY deadline, name').all(1) as Array<{ detail: string }>
+  t.match(plan.map((row) => row.detail).join('\n'), /USING INDEX heartbeats_due/, 'the check reads the deadline index, not the table')
+})
+
 t.test('writes of one turn share one transaction; the feed and the callers hear of them only once committed', async (t) => {
   const backend = createSqliteBackend({ dir: t.testdir(), replayWindow: 100, log })
   t.teardown(async () => await backend.close())

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { errorBody, httpError, isHttpError, type ErrorCode, type ErrorResponse } from '../../schemas/errors'
 import { redactUrlToken } from '../core/redact'
-import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, BoardFullError, IdempotencyConflictError, OutcomeUnknownError, StorageUnavailableError } from '../core/errors'
+import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, BoardFullError, HeartbeatsFullError, IdempotencyConflictError, InvalidScheduleError, OutcomeUnknownError, StorageUnavailableError } from '../core/errors'
 import { writeError } from '../core/socket-error'
 
 // Fastify's and its plugins' own errors, by their code, in this service's codes:
@@ -29,6 +29,8 @@ export function describeError (caught: FastifyError, contentType?: string): Erro
   if (caught instanceof IdempotencyConflictError) return { ...errorBody('IDEMPOTENCY_CONFLICT', caught.message), cause: caught }
   if (caught instanceof AlertNotFoundError) return { ...errorBody('ALERT_NOT_FOUND', caught.message), cause: caught }
   if (caught instanceof AlertConflictError) return { ...errorBody('ALERT_CONFLICT', caught.message), cause: caught }
+  if (caught instanceof HeartbeatsFullError) return { ...errorBody('HEARTBEATS_FULL', caught.message), cause: caught }
+  if (caught instanceof InvalidScheduleError) return { ...errorBody('INVALID_SCHEDULE', caught.message), cause: caught }
   if (isHttpError(caught)) return { ...errorBody(caught.code, caught.message, caught.statusCode), cause: caught }
   const status = caught.statusCode !== undefined && caught.statusCode >= 400 && caught.statusCode < 600 ? caught.statusCode : 500
   if (status >= 500 && caught.code !== 'FST_UNDER_PRESSURE') return { ...errorBody('INTERNAL_ERROR', 'Internal Server Error', status), cause: caught }

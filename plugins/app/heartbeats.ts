@@ -3,7 +3,7 @@ import { createHeartbeats, type Heartbeats } from '../core/heartbeats'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Heartbeat monitors: pings, the list, removal; misses raised once for the cluster. */
+    /** Heartbeat monitors: pings (success, start, failure), the list, one with its pings, removal; misses raised once for the cluster. */
     heartbeats: Heartbeats
   }
 }
@@ -14,6 +14,11 @@ export default fp(async function heartbeats (fastify) {
     publisher: fastify.publisher,
     log: fastify.log,
     periodMs: fastify.config.HEARTBEAT_CHECK_MS,
+    max: fastify.config.HEARTBEATS_MAX,
+    // One instance of a cluster reads the due monitors each period; the claim
+    // outlives the period, as the ticker's. A backend of one process has one
+    // checker, and would pay a write per period (each second) for nothing.
+    ...(fastify.backend.kind === 'redis' ? { claim: async (slot: number) => await fastify.backend.claims.claim(`heartbeat-check:${slot}`, 2 * fastify.config.HEARTBEAT_CHECK_MS) } : {}),
     timers: fastify.timers
   })
   fastify.decorate('heartbeats', monitors)

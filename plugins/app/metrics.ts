@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { SEVERITIES } from '../../schemas/events'
-import { HEARTBEAT_STATES, stateOf } from '../core/heartbeats'
+import { HEARTBEAT_STATES, type HeartbeatState } from '../core/heartbeats'
 import { TRANSPORTS } from '../core/fanout'
 
 declare module 'fastify' {
@@ -87,14 +87,15 @@ export default fp(async function metrics (fastify) {
   }).set(fastify.config.OPEN_ALERTS_MAX)
   registry.registerMetric(new Gauge({
     name: 'alert_server_heartbeat_monitors',
-    help: 'Heartbeat monitors, by state (up; missed: no ping within every + grace)',
+    help: 'Heartbeat monitors, by state (up; missed: no ping by its deadline, or a failure)',
     labelNames: ['state'],
     registers: [],
     async collect () {
-      const monitors = await heartbeats.list().catch(() => undefined)
-      if (monitors === undefined) return
-      const now = fastify.timers.now()
-      for (const state of HEARTBEAT_STATES) this.set({ state }, monitors.filter((m) => stateOf(m, now) === state).length)
+      // Counted by the store (its deadline index), not listed: a scrape costs the same with 20,000 monitors.
+      const counts = await heartbeats.count(fastify.timers.now()).catch(() => undefined)
+      if (counts === undefined) return
+      const byState: Record<HeartbeatState, number> = { up: counts.total - counts.missed, missed: counts.missed }
+      for (const state of HEARTBEAT_STATES) this.set({ state }, byState[state])
     }
   }))
   const broadcastSeconds = new Histogram({

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import { publishBudget, type WindowState } from '../core/publish-budget'
-import { clientKey, subscribes } from './requests'
+import { clientKey, routeConfig, subscribes } from './requests'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,6 +30,7 @@ export interface PublishLimits {
 type Done = (err: Error | null, state: WindowState) => void
 
 // The one publish budget per client (named identity, or address): POSTs,
+// requests to any route of the publish scope (a heartbeat's GET ping),
 // WebSocket upgrades and GET /events streams count against it through
 // @fastify/rate-limit (plugins/external/rate-limit.ts), chat over /ws through
 // takePublish, so a WebSocket is not a way around the limit. Reads are not
@@ -59,6 +60,6 @@ export default fp(async function publishBudgetPlugin (fastify) {
   fastify.decorate('publishLimits', {
     store: SharedStore,
     keyGenerator: clientKey,
-    allowList: (request: FastifyRequest) => request.method !== 'POST' && !subscribes(request)
+    allowList: (request: FastifyRequest) => request.method !== 'POST' && !subscribes(request) && routeConfig(request)?.scope !== 'publish'
   })
 }, { name: 'publish-budget', fastify: '5.x', dependencies: ['config', 'timers'] })

@@ -3,7 +3,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv'
 import fastJsonStringify from 'fast-json-stringify'
 import type { TSchema, Static } from '@sinclair/typebox'
 import { DURATION_PATTERN, LINK_PATTERN, NOT_BLANK, UUID, VISIBLE_ASCII, WELL_FORMED } from '../../schemas/events'
-import { HEARTBEAT_NAME_PATTERN } from '../../schemas/integrations'
+import { HEARTBEAT_NAME_PATTERN, HEARTBEAT_SIGNAL_PATTERN } from '../../schemas/integrations'
 import { httpError } from '../../schemas/errors'
 import type { Check } from '../core/client-frames'
 
@@ -41,7 +41,8 @@ export const PATTERN_WORDS: Readonly<Record<string, string>> = {
   // Grafana's fingerprint: empty is allowed (it is then computed from the labels).
   '^[\\x21-\\x7e]*$': 'must be visible ASCII characters (no spaces), or empty',
   [DURATION_PATTERN]: 'must be a duration: a whole number and a unit (ms, s, m, h, d or w), such as 30s, 5m, 2h, 1d',
-  [HEARTBEAT_NAME_PATTERN]: 'must be letters, digits, -, _ and . only'
+  [HEARTBEAT_NAME_PATTERN]: 'must be letters, digits, -, _ and . only',
+  [HEARTBEAT_SIGNAL_PATTERN]: 'must be ping, start, fail, or an exit status from 0 to 255'
 }
 
 /** What each format asks for, in words. */

@@ -119,21 +119,53 @@ export interface ClusterClaim {
 
 /** A heartbeat monitor's settings: what a ping sets. */
 export interface HeartbeatSettings {
-  /** How often a ping is expected. */
+  /** How often a ping is expected; with a schedule, the gap between its occurrences when it was set (for people). */
   everyMs: number
-  /** How late a ping may be before it counts as missed. */
+  /** How late a ping may be before it counts as missed; also how long a started run may take. */
   graceMs: number
   severity: Severity
   location: string
+  /** A cron expression: a ping is expected at each of its occurrences instead of every `everyMs`. */
+  schedule?: string
+  /** The IANA time zone of `schedule`. */
+  tz?: string
+}
+
+/** What a ping says: the job succeeded, started a run, or failed. */
+export type HeartbeatPingKind = 'success' | 'start' | 'fail'
+
+/** One ping as a monitor keeps it (the newest 100 of each: HEARTBEAT_PINGS_KEPT, core/heartbeat-pings.ts). */
+export interface HeartbeatPing {
+  at: number
+  kind: HeartbeatPingKind
+  /** The exit status it reported (/heartbeats/{name}/{0..255}). */
+  exitStatus?: number
+  /** How long the run took: set by the store when a success or a failure ends a started run. */
+  durationMs?: number
+  /** The client address it came from. */
+  source?: string
+  userAgent?: string
 }
 
 /** A heartbeat monitor as stored. */
 export interface HeartbeatMonitor extends HeartbeatSettings {
   name: string
-  /** When the last ping arrived (ms since the epoch). */
+  /** When the last ping (of any kind) arrived (ms since the epoch). */
   lastPing: number
-  /** The lastPing whose miss was claimed (and raised), until the next ping; undefined while not missed. */
+  /** The lastPing whose miss was claimed (and raised), or the failure's, until the next success; undefined while not missed. */
   missed?: number
+  /** When a miss is due if no ping comes first (ms since the epoch): the next expected ping plus the grace, or a started run's start plus the grace. */
+  deadline: number
+  /** When the run in progress started (a start ping not yet followed by a success or a failure). */
+  startedAt?: number
+}
+
+/** A ping as the store records it: the monitor's deadline after it, and the cap on monitors when it creates one. */
+export interface HeartbeatPingWrite {
+  ping: HeartbeatPing
+  deadline: number
+  /** The most monitors there may be: a ping for a new name past it is refused (HeartbeatsFullError). */
+  max: number
 }
 
 /**
@@ -142,13 +174,24 @@ export interface HeartbeatMonitor extends HeartbeatSettings {
  * exactly one alert per miss, and a ping always sees whether it ends one.
  */
 export interface HeartbeatStore {
-  /** Creates or updates the monitor with these settings and records a ping at `at`; says whether it was missed (so the ping ends a miss). */
-  ping: (name: string, settings: HeartbeatSettings, at: number) => Promise<{ monitor: HeartbeatMonitor, wasMissed: boolean }>
+  /**
+   * Creates or updates the monitor with these settings and records a ping;
+   * says whether it was missed. A success ends a miss; a failure is one
+   * (claimed by this caller unless it was missed already); a start keeps it.
+   * A new name past `max` monitors throws HeartbeatsFullError, atomically.
+   */
+  ping: (name: string, settings: HeartbeatSettings, write: HeartbeatPingWrite) => Promise<{ monitor: HeartbeatMonitor, wasMissed: boolean, ping: HeartbeatPing }>
   /** One monitor by name. */
   get: (name: string) => Promise<HeartbeatMonitor | undefined>
+  /** A monitor's kept pings, newest first. */
+  pings: (name: string) => Promise<HeartbeatPing[]>
   /** Every monitor, by name. */
   list: () => Promise<HeartbeatMonitor[]>
-  /** Removes a monitor; resolves with it, or undefined when there was none. */
+  /** The monitors not missed whose deadline is at or before `now`, by deadline: read from an index, never the whole list. */
+  due: (now: number) => Promise<HeartbeatMonitor[]>
+  /** How many monitors there are, and how many of them are missed at `now` (claimed, failed, or past their deadline): counted, not listed. */
+  count: (now: number) => Promise<{ total: number, missed: number }>
+  /** Removes a monitor and its pings; resolves with it, or undefined when there was none. */
   remove: (name: string) => Promise<HeartbeatMonitor | undefined>
   /**
    * Claims the miss of the ping at `lastPing`: true for exactly one caller,

@@ -44,3 +44,15 @@ export class AlertConflictError extends Error {
   override readonly name = 'AlertConflictError'
   readonly code = 'ALERT_CONFLICT'
 }
+
+/** A ping would create a heartbeat monitor past HEARTBEATS_MAX: nothing was stored. */
+export class HeartbeatsFullError extends Error {
+  override readonly name = 'HeartbeatsFullError'
+  readonly code = 'HEARTBEATS_FULL'
+}
+
+/** A heartbeat schedule that cannot be used: not a cron expression, not an IANA time zone, never occurring, or a zone without a schedule. */
+export class InvalidScheduleError extends Error {
+  override readonly name = 'InvalidScheduleError'
+  readonly code = 'INVALID_SCHEDULE'
+}

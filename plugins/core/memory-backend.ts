@@ -1,9 +1,12 @@
 import type { Alert, Chat, Event, Severity } from '../../schemas/events'
-import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatStore, Replay, StoredAlert } from './backend'
+import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatPing, HeartbeatStore, Replay, StoredAlert } from './backend'
 import { Ring } from './ring'
 import { createAgeQueue, type AgeQueue } from './age-queue'
 import { alertOf } from './lifecycle'
 import { createMemoryOutbox, createMemorySilences } from './memory-outbox'
+import { createDeadlineHeap } from './deadline-heap'
+import { HeartbeatsFullError } from './errors'
+import { applyPing, HEARTBEAT_PINGS_KEPT } from './heartbeat-pings'
 
 interface Entry { seq: number, event: Event }
 
@@ -344,30 +347,51 @@ export function createMemoryClaims (now: () => number = Date.now): ClusterClaim 
 
 /** Heartbeat monitors of one process: each step is synchronous, so none can come between a check and its change. */
 export function createMemoryHeartbeats (): HeartbeatStore {
-  const monitors = new Map<string, HeartbeatMonitor>()
+  const monitors = new Map<string, { monitor: HeartbeatMonitor, pings: HeartbeatPing[] }>()
+  // The monitors that may be missed (not missed yet), by deadline.
+  const index = createDeadlineHeap()
+  const copy = (monitor: HeartbeatMonitor): HeartbeatMonitor => ({ ...monitor })
   return {
-    async ping (name, settings, at) {
-      const wasMissed = monitors.get(name)?.missed !== undefined
-      const monitor: HeartbeatMonitor = { name, ...settings, lastPing: at }
-      monitors.set(name, monitor)
-      return { monitor: { ...monitor }, wasMissed }
+    async ping (name, settings, write) {
+      const entry = monitors.get(name)
+      if (entry === undefined && monitors.size >= write.max) throw new HeartbeatsFullError(`there are ${monitors.size} heartbeat monitors, the most allowed (HEARTBEATS_MAX); remove one first`)
+      const applied = applyPing(entry?.monitor, name, settings, write)
+      const pings = entry?.pings ?? []
+      pings.push(applied.ping)
+      if (pings.length > HEARTBEAT_PINGS_KEPT) pings.shift()
+      monitors.set(name, { monitor: applied.monitor, pings })
+      if (applied.monitor.missed === undefined) index.set(name, applied.monitor.deadline)
+      else index.delete(name)
+      return { ...applied, monitor: copy(applied.monitor) }
     },
     async get (name) {
-      const monitor = monitors.get(name)
-      return monitor === undefined ? undefined : { ...monitor }
+      const entry = monitors.get(name)
+      return entry === undefined ? undefined : copy(entry.monitor)
+    },
+    async pings (name) {
+      return (monitors.get(name)?.pings ?? []).map((ping) => ({ ...ping })).reverse()
     },
     async list () {
-      return [...monitors.values()].sort((a, b) => a.name < b.name ? -1 : 1).map((m) => ({ ...m }))
+      return [...monitors.values()].map(({ monitor }) => copy(monitor)).sort((a, b) => a.name < b.name ? -1 : 1)
+    },
+    async due (now) {
+      return index.due(now).map((name) => copy((monitors.get(name) as { monitor: HeartbeatMonitor }).monitor))
+    },
+    async count (now) {
+      // Those not in the index are missed; of those in it, the due ones.
+      return { total: monitors.size, missed: monitors.size - index.size + index.due(now).length }
     },
     async remove (name) {
-      const monitor = monitors.get(name)
+      const entry = monitors.get(name)
       monitors.delete(name)
-      return monitor
+      index.delete(name)
+      return entry?.monitor
     },
     async claimMiss (name, lastPing) {
-      const monitor = monitors.get(name)
+      const monitor = monitors.get(name)?.monitor
       if (monitor === undefined || monitor.lastPing !== lastPing || monitor.missed !== undefined) return false
       monitor.missed = lastPing
+      index.delete(name)
       return true
     }
   }

@@ -2,8 +2,9 @@ import Database, { type Database as Db } from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Alert, Chat, Event, Severity } from '../../schemas/events'
-import type { AlertScope, Appended, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatStore, Log, Once, StoredAlert } from './backend'
-import { StorageUnavailableError } from './errors'
+import type { AlertScope, Appended, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatPing, HeartbeatStore, Log, Once, StoredAlert } from './backend'
+import { HeartbeatsFullError, StorageUnavailableError } from './errors'
+import { applyPing, HEARTBEAT_PINGS_KEPT } from './heartbeat-pings'
 import { alertOf } from './lifecycle'
 import { checkSchema, migrate, SCHEMA_VERSION } from './sqlite-schema'
 import { createSqliteOutbox, createSqliteSilences } from './sqlite-outbox'
@@ -134,7 +135,7 @@ interface Pending {
 interface AlertRow { json: string, rev: string, seq: number }
 type Stream = 'alert' | 'chat'
 const streamOf = (event: Event): Stream => event.type === 'chat' ? 'chat' : 'alert'
-interface MonitorRow { name: string, every_ms: number, grace_ms: number, severity: Severity, location: string, last_ping: number, missed: number | null }
+interface MonitorRow { name: string, every_ms: number, grace_ms: number, severity: Severity, location: string, last_ping: number, missed: number | null, deadline: number, schedule: string | null, tz: string | null, started_at: number | null }
 
 /** The severities whose open alerts may be dropped for room, least severe first: a critical alert never is. */
 const EVICTABLE = ['info', 'warning'] as const
@@ -143,7 +144,10 @@ const SWEEP_BATCH = 500
 
 const storedOf = (row: AlertRow): StoredAlert => ({ alert: JSON.parse(row.json) as Alert, rev: row.rev, seq: row.seq })
 const monitorOf = (row: MonitorRow): HeartbeatMonitor => {
-  const monitor: HeartbeatMonitor = { name: row.name, everyMs: row.every_ms, graceMs: row.grace_ms, severity: row.severity, location: row.location, lastPing: row.last_ping }
+  const monitor: HeartbeatMonitor = { name: row.name, everyMs: row.every_ms, graceMs: row.grace_ms, severity: row.severity, location: row.location, lastPing: row.last_ping, deadline: row.deadline }
+  if (row.schedule !== null) monitor.schedule = row.schedule
+  if (row.tz !== null) monitor.tz = row.tz
+  if (row.started_at !== null) monitor.startedAt = row.started_at
   if (row.missed !== null) monitor.missed = row.missed
   return monitor
 }
@@ -186,10 +190,19 @@ function prepare (db: Db) {
     forgetClaims: db.prepare('DELETE FROM claims WHERE expires <= ?'),
     monitor: db.prepare<[string], MonitorRow>('SELECT * FROM heartbeats WHERE name = ?'),
     monitors: db.prepare<[], MonitorRow>('SELECT * FROM heartbeats ORDER BY name'),
-    ping: db.prepare(`INSERT INTO heartbeats (name, every_ms, grace_ms, severity, location, last_ping, missed) VALUES (?, ?, ?, ?, ?, ?, NULL)
+    dueMonitors: db.prepare<[number], MonitorRow>('SELECT * FROM heartbeats WHERE missed IS NULL AND deadline <= ? ORDER BY deadline, name'),
+    countMonitors: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM heartbeats'),
+    countMissed: db.prepare<[number], { n: number }>('SELECT count(missed) + (SELECT count(*) FROM heartbeats WHERE missed IS NULL AND deadline <= ?) AS n FROM heartbeats'),
+    ping: db.prepare(`INSERT INTO heartbeats (name, every_ms, grace_ms, severity, location, last_ping, missed, deadline, schedule, tz, started_at)
+    VALUES (@name, @everyMs, @graceMs, @severity, @location, @lastPing, @missed, @deadline, @schedule, @tz, @startedAt)
     ON CONFLICT (name) DO UPDATE SET every_ms = excluded.every_ms, grace_ms = excluded.grace_ms, severity = excluded.severity,
-    location = excluded.location, last_ping = excluded.last_ping, missed = NULL`),
+    location = excluded.location, last_ping = excluded.last_ping, missed = excluded.missed, deadline = excluded.deadline,
+    schedule = excluded.schedule, tz = excluded.tz, started_at = excluded.started_at`),
     removeMonitor: db.prepare('DELETE FROM heartbeats WHERE name = ?'),
+    addPing: db.prepare('INSERT INTO heartbeat_pings (name, json) VALUES (?, ?)'),
+    trimPings: db.prepare(`DELETE FROM heartbeat_pings WHERE name = @name AND seq <= (SELECT seq FROM heartbeat_pings WHERE name = @name ORDER BY seq DESC LIMIT 1 OFFSET ${HEARTBEAT_PINGS_KEPT})`),
+    pingsOf: db.prepare<[string], { json: string }>('SELECT json FROM heartbeat_pings WHERE name = ? ORDER BY seq DESC'),
+    removePings: db.prepare('DELETE FROM heartbeat_pings WHERE name = ?'),
     claimMiss: db.prepare('UPDATE heartbeats SET missed = ? WHERE name = ? AND last_ping = ? AND missed IS NULL'),
     meta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE name = ?'),
     setMeta: db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)'),
@@ -483,24 +496,56 @@ function createClaims (sql: Sql, write: Writer['write'], now: () => number): Clu
 
 function createHeartbeats (sql: Sql, write: Writer['write']): HeartbeatStore {
   return {
-    async ping (name, { everyMs, graceMs, severity, location }, at) {
+    async ping (name, settings, pingWrite) {
       return await write(() => {
-        const wasMissed = (sql.monitor.get(name)?.missed ?? null) !== null
-        sql.ping.run(name, everyMs, graceMs, severity, location, at)
-        return { monitor: { name, everyMs, graceMs, severity, location, lastPing: at }, wasMissed }
+        const row = sql.monitor.get(name)
+        if (row === undefined) {
+          const { n } = sql.countMonitors.get() as { n: number }
+          if (n >= pingWrite.max) throw new HeartbeatsFullError(`there are ${n} heartbeat monitors, the most allowed (HEARTBEATS_MAX); remove one first`)
+        }
+        const applied = applyPing(row === undefined ? undefined : monitorOf(row), name, settings, pingWrite)
+        const { monitor } = applied
+        sql.ping.run({
+          name,
+          everyMs: monitor.everyMs,
+          graceMs: monitor.graceMs,
+          severity: monitor.severity,
+          location: monitor.location,
+          lastPing: monitor.lastPing,
+          missed: monitor.missed ?? null,
+          deadline: monitor.deadline,
+          schedule: monitor.schedule ?? null,
+          tz: monitor.tz ?? null,
+          startedAt: monitor.startedAt ?? null
+        })
+        sql.addPing.run(name, JSON.stringify(applied.ping))
+        sql.trimPings.run({ name })
+        return applied
       })
     },
     async get (name) {
       const row = sql.monitor.get(name)
       return row === undefined ? undefined : monitorOf(row)
     },
+    async pings (name) {
+      return sql.pingsOf.all(name).map((row) => JSON.parse(row.json) as HeartbeatPing)
+    },
     async list () {
       return sql.monitors.all().map(monitorOf)
+    },
+    async due (now) {
+      return sql.dueMonitors.all(now).map(monitorOf)
+    },
+    async count (now) {
+      return { total: (sql.countMonitors.get() as { n: number }).n, missed: (sql.countMissed.get(now) as { n: number }).n }
     },
     async remove (name) {
       return await write(() => {
         const row = sql.monitor.get(name)
-        if (row !== undefined) sql.removeMonitor.run(name)
+        if (row !== undefined) {
+          sql.removeMonitor.run(name)
+          sql.removePings.run(name)
+        }
         return row === undefined ? undefined : monitorOf(row)
       })
     },

@@ -128,7 +128,19 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
     `)
     db.prepare('INSERT INTO sqlite_sequence (name, seq) SELECT \'events\', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = \'events\')').run()
     db.prepare('UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = \'events\'').run(high)
-  }
+  },
+  // 6: heartbeat monitors by deadline (the check reads the due ones from an
+  // index), cron schedules, started runs, and each monitor's last pings.
+  (db) => db.exec(`
+    ALTER TABLE heartbeats ADD COLUMN deadline INTEGER NOT NULL DEFAULT 0;
+    UPDATE heartbeats SET deadline = last_ping + every_ms + grace_ms;
+    ALTER TABLE heartbeats ADD COLUMN schedule TEXT;
+    ALTER TABLE heartbeats ADD COLUMN tz TEXT;
+    ALTER TABLE heartbeats ADD COLUMN started_at INTEGER;
+    CREATE INDEX heartbeats_due ON heartbeats (deadline) WHERE missed IS NULL;
+    CREATE TABLE heartbeat_pings (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, json TEXT NOT NULL);
+    CREATE INDEX heartbeat_pings_name ON heartbeat_pings (name, seq);
+  `)
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

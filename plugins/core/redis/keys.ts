@@ -37,8 +37,12 @@ export interface RedisKeys {
   idempotency: (key: string) => string
   /** Claimed with SET NX by the one instance that gets the name. */
   claim: (name: string) => string
-  /** Heartbeat monitors: settings (name → JSON), last pings (name → ms), claimed misses (name → the missed ping). No expiry: they outlive restarts. */
-  heartbeats: { settings: string, last: string, missed: string }
+  /**
+   * Heartbeat monitors: settings (name → JSON), last pings (name → ms), claimed misses (name → the missed ping),
+   * deadlines (name → ms), started runs (name → ms), the sorted set of the monitors not missed by deadline
+   * (what the check reads), and each monitor's last pings (a list, newest first). No expiry: they outlive restarts.
+   */
+  heartbeats: { settings: string, last: string, missed: string, deadline: string, started: string, due: string, pings: (name: string) => string }
 }
 
 export function redisKeys (prefix: string): RedisKeys {
@@ -59,6 +63,14 @@ export function redisKeys (prefix: string): RedisKeys {
     channel: `${prefix}events`,
     idempotency: (key) => `${prefix}idempotency:${key}`,
     claim: (name) => `${prefix}claim:${name}`,
-    heartbeats: { settings: `${prefix}heartbeats`, last: `${prefix}heartbeats:last`, missed: `${prefix}heartbeats:missed` }
+    heartbeats: {
+      settings: `${prefix}heartbeats`,
+      last: `${prefix}heartbeats:last`,
+      missed: `${prefix}heartbeats:missed`,
+      deadline: `${prefix}heartbeats:deadline`,
+      started: `${prefix}heartbeats:started`,
+      due: `${prefix}heartbeats:due`,
+      pings: (name) => `${prefix}heartbeats:pings:${name}`
+    }
   }
 }

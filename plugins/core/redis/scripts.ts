@@ -52,7 +52,7 @@ declare module 'ioredis' {
     appendEvent: (...args: Args) => Result<Array<string | number>, Context>
     readAlerts: (...args: Args) => Result<Array<string | null>, Context>
     eventRange: (...args: Args) => Result<Array<string | number>, Context>
-    heartbeatPing: (...args: Args) => Result<number, Context>
+    heartbeatPing: (...args: Args) => Result<[number, string, string], Context>
     heartbeatMiss: (...args: Args) => Result<number, Context>
     heartbeatRead: (...args: Args) => Result<string[], Context>
   }
@@ -131,20 +131,39 @@ export function rangeCall (keys: RedisKeys, mode: RangeMode, after: string): Scr
   }
 }
 
-const heartbeatKeys = (keys: RedisKeys): ScriptCall['keys'] =>
-  ({ settings: keys.heartbeats.settings, last: keys.heartbeats.last, missed: keys.heartbeats.missed })
+const heartbeatKeys = (keys: RedisKeys, name: string): ScriptCall['keys'] => {
+  const { settings, last, missed, deadline, started, due, pings } = keys.heartbeats
+  return { settings, last, missed, deadlines: deadline, started, due, pings: pings(name) }
+}
 
-/** heartbeat-ping.lua: store a ping and its settings, ending a miss. */
-export function heartbeatPingCall (keys: RedisKeys, name: string, settingsJson: string, at: number): ScriptCall {
-  return { keys: heartbeatKeys(keys), argv: { name, settingsJson, at: String(at) } }
+export interface HeartbeatPingArgs {
+  settingsJson: string
+  at: number
+  kind: string
+  deadline: number
+  max: number
+  /** The ping as JSON, without its duration (the script adds it when the ping ends a started run). */
+  pingJson: string
+  kept: number
+}
+
+/** heartbeat-ping.lua: store a ping and its settings, refused for a new name past the cap; ends, makes or keeps a miss by its kind. */
+export function heartbeatPingCall (keys: RedisKeys, name: string, args: HeartbeatPingArgs): ScriptCall {
+  return {
+    keys: heartbeatKeys(keys, name),
+    argv: { name, settingsJson: args.settingsJson, at: String(args.at), kind: args.kind, deadline: String(args.deadline), max: args.max, pingJson: args.pingJson, kept: args.kept }
+  }
 }
 
 /** heartbeat-miss.lua: claim the miss of the ping the caller saw. */
 export function heartbeatMissCall (keys: RedisKeys, name: string, lastPing: number): ScriptCall {
-  return { keys: heartbeatKeys(keys), argv: { name, lastPing: String(lastPing) } }
+  const { settings, last, missed, due } = keys.heartbeats
+  return { keys: { settings, last, missed, due }, argv: { name, lastPing: String(lastPing) } }
 }
 
-/** heartbeat-read.lua: every monitor, one, or one removed as it is read. */
-export function heartbeatReadCall (keys: RedisKeys, mode: 'all' | 'one' | 'remove', name: string): ScriptCall {
-  return { keys: heartbeatKeys(keys), argv: { mode, name } }
+export type HeartbeatReadMode = 'all' | 'one' | 'remove' | 'due' | 'pings' | 'index' | 'count'
+
+/** heartbeat-read.lua: every monitor, one, one removed as it is read, the due ones, one's pings, the counts; or the index built for monitors stored before it. */
+export function heartbeatReadCall (keys: RedisKeys, mode: HeartbeatReadMode, name: string, now = 0): ScriptCall {
+  return { keys: heartbeatKeys(keys, name), argv: { mode, name, now: String(now) } }
 }
