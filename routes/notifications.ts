@@ -39,8 +39,8 @@ const notifications: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { receiver, status, limit = 100 } = request.query
     const outbox = notifications.outbox
-    const entries = outbox === undefined ? [] : await outbox.recent({ ...(receiver === undefined ? {} : { receiver }), ...(status === undefined ? {} : { status }), limit })
-    const { pending } = outbox === undefined ? { pending: 0 } : await outbox.depth()
+    const entries = await outbox.recent({ ...(receiver === undefined ? {} : { receiver }), ...(status === undefined ? {} : { status }), limit })
+    const { pending } = await outbox.depth()
     const receivers = [...notifications.config().receivers.values()].map(({ name, kind }) => ({ name, kind }))
     return { deliveries: entries.map(deliveryOf), count: entries.length, pending, receivers }
   })

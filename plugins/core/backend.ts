@@ -166,10 +166,10 @@ export interface Backend {
   readonly feed: EventFeed
   readonly claims: ClusterClaim
   readonly heartbeats: HeartbeatStore
-  /** Notifications waiting to leave; absent where the backend keeps none yet (Redis). */
-  readonly outbox?: Outbox
-  /** Silences, kept with the events; absent where the backend keeps none yet (Redis). */
-  readonly silences?: SilenceStore
+  /** Notifications waiting to leave. */
+  readonly outbox: Outbox
+  /** Silences, kept with the events. */
+  readonly silences: SilenceStore
   /** Why the backend cannot serve now (e.g. "redis unreachable"), or undefined. */
   problem: () => string | undefined
   close: () => Promise<void>
@@ -286,6 +286,12 @@ export interface SilenceStore {
   add: (silence: Silence) => Promise<void>
   /** Every silence kept, by start. */
   list: () => Promise<Silence[]>
-  /** Removes a silence; resolves with it, or undefined when there was none. */
+  /** Removes a silence; resolves with it, or undefined when there was none (or another instance removed it first). */
   remove: (id: string) => Promise<Silence | undefined>
+  /**
+   * For silences shared by several instances (Redis): `listener` is handed
+   * every silence whenever this instance finds that another changed them, so
+   * that a copy of them kept for deciding at once stays current.
+   */
+  follow?: (listener: (silences: Silence[]) => void) => void
 }
