@@ -5,7 +5,7 @@ import { connectionOptions, describeRedisUrl, guard, logOutages } from './redis/
 import { createRedisFeed } from './redis/feed'
 import { createRedisHeartbeats } from './redis/heartbeats'
 import { redisKeys, type RedisKeys } from './redis/keys'
-import { createRedisOutbox, createRedisSilences } from './redis/outbox'
+import { createRedisOutbox, createRedisSilences, type RedisOutbox, type RedisSilences } from './redis/outbox'
 import { loadScripts } from './redis/scripts'
 import { createRedisStore, readRange } from './redis/store'
 
@@ -35,6 +35,8 @@ export interface RedisBackend extends Backend {
   /** The command connection (tests look into Redis through it). */
   readonly command: Redis
   readonly keys: RedisKeys
+  readonly outbox: RedisOutbox
+  readonly silences: RedisSilences
   /** This process, in claims and connection names. */
   readonly instance: string
   /** Resolves once ready, or once the first connection attempt failed (the connections keep retrying). */
