@@ -114,3 +114,26 @@ redisTest('a silence made on one instance holds on the other; ended on the other
   await waitFor(() => hook.requests.length >= 3)
   t.equal(bodyOf(hook.requests[2] as Received).alert.id, after.id, 'no longer silenced on the instance that made it')
 })
+
+redisTest('two instances: a route\'s reminder goes once, not once per instance', async (t) => {
+  const { clock, timers } = mockTimers()
+  const hook = await httpReceiver(t)
+  const file = notifyFile(t, `receivers: { hook: { webhook: { url: "${hook.url}" } } }\nroutes: [{ to: [hook], on: [raised], repeat: 1h }]\n`)
+  const env = redisEnv(t, { NOTIFY_FILE: file })
+  const nodes = [await instance(t, env, { timers }), await instance(t, env, { timers })]
+  const [a] = nodes as [Instance]
+  const alert = (await postAlert(a.fastify, { message: 'still down', location: 'x' })).json()
+  await hook.inbox.next()
+  await settled(nodes)
+  // Both instances look for reminders at the hour.
+  clock.advance(3_600_000)
+  t.match(bodyOf(await hook.inbox.next()), { event: 'reminder', alert: { id: alert.id } })
+  await settled(nodes)
+  clock.advance(1000)
+  await settled(nodes)
+  t.same(hook.requests.map((r) => bodyOf(r).event), ['raised', 'reminder'], 'one reminder for the cluster')
+  clock.advance(3_600_000)
+  await hook.inbox.next()
+  await settled(nodes)
+  t.same(hook.requests.map((r) => bodyOf(r).event), ['raised', 'reminder', 'reminder'], 'and one the next hour')
+})

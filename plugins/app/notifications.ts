@@ -124,7 +124,13 @@ export default fp(async function notifications (fastify) {
   // an append, must decide without waiting. With memory and SQLite this
   // process is the only writer; on Redis the store hands over the silences
   // again whenever another instance changed them.
-  let held: Silence[] = await silenceStore.list()
+  let held: Silence[] = []
+  try {
+    held = await silenceStore.list()
+  } catch (err) {
+    // Redis away at start: the store hands them over once it answers (and before routing an event).
+    fastify.log.warn({ err }, 'the silences could not be read yet; they are read once the store answers')
+  }
 
   /** A silence ended: the alerts it held that are open, not acknowledged and held by no other are notified once, as their routes say. */
   async function released (silence: Silence): Promise<void> {
@@ -213,10 +219,18 @@ export default fp(async function notifications (fastify) {
     try {
       const open = (await backend.store.alerts({ unresolved: true })).map((stored) => stored.alert)
       const { due, next: then } = remindersDue(current, open, now, reminded, (a) => silencedBy(held, a, now) !== undefined)
-      for (const { alert, receivers } of due) {
-        await outbox.enqueue(alert, receivers.map((receiver) => ({ id: randomUUID(), receiver, kind: 'reminder' as const })))
+      // One instance of a cluster sends each reminder (and, where claims are kept, none comes early after a restart).
+      const won = new Map<string, { alert: Alert, receivers: Set<string> }>()
+      for (const { alert, receivers, slot, periodMs } of due) {
+        if (!await backend.claims.claim(`reminder:${slot}`, 2 * periodMs)) continue
+        const to = won.get(alert.id) ?? { alert, receivers: new Set<string>() }
+        for (const receiver of receivers) to.receivers.add(receiver)
+        won.set(alert.id, to)
       }
-      if (due.length > 0) sender.kick()
+      for (const { alert, receivers } of won.values()) {
+        await outbox.enqueue(alert, [...receivers].map((receiver) => ({ id: randomUUID(), receiver, kind: 'reminder' as const })))
+      }
+      if (won.size > 0) sender.kick()
       next = then
     } catch (err) {
       fastify.log.warn({ err }, 'the reminder check failed; it is tried again')
