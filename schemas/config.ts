@@ -32,7 +32,7 @@ export const ConfigSchema = Type.Object({
   GRAFANA_TAG_LABELS: list('Comma list of Grafana alert labels whose values become tags, after the alertname (10 tags at most).', ''),
   HEARTBEAT_CHECK_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000, description: 'How often every instance looks for heartbeat monitors that missed their ping; a miss is raised at most this late.' }),
   // eslint-disable-next-line no-template-curly-in-string -- ${VAR} is the file's own syntax
-  NOTIFY_FILE: Type.String({ default: '', description: 'Path of a YAML (or JSON) file of notification receivers (webhook, slack, ntfy, email) and routes (see docs/notifications.md); ${VAR} in it is read from the environment. Re-read on SIGHUP and when it changes. Needs STORE=sqlite or memory for now.' }),
+  NOTIFY_FILE: Type.String({ default: '', description: 'Path of a YAML (or JSON) file of notification receivers (webhook, slack, ntfy, email) and routes (see docs/notifications.md); ${VAR} in it is read from the environment. Re-read on SIGHUP and when it changes. Give every instance of a cluster the same file.' }),
   NOTIFY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 300000, default: 10000, description: 'How long one notification attempt may take before it counts as failed (and is tried again).' }),
   NOTIFY_GIVE_UP: Type.String({ pattern: DURATION_PATTERN, default: '24h', description: 'How long after its event a notification that keeps failing is tried again before it is given up (recorded as failed). A duration such as 30m, 24h, 2d.' }),
   SMTP_URL: Type.String({ default: '', description: 'The mail server of email receivers: smtp://user:password@host:587 (STARTTLS when offered) or smtps://user:password@host:465. Never logged or shown.' }),
