@@ -254,13 +254,16 @@ for (const kind of BACKEND_KINDS) {
 // The outbox and the silences: the same behaviours on every backend.
 const T0 = 1_700_000_000_000
 
-/** Routes every appended event to these receivers, with ids d-1, d-2, ...; resolves with the events asked about. */
+/**
+ * Routes every appended event to these receivers, each entry with the id
+ * `<receiver>:<event id>` (a backend may ask the router again about one
+ * event); resolves with the events asked about.
+ */
 function routed (backend: Backend, receivers: string[]): Event[] {
   const asked: Event[] = []
-  let n = 0
   backend.outbox.route((event): OutboxDraft[] => {
     asked.push(event)
-    return receivers.map((receiver) => ({ id: `d-${++n}`, receiver, kind: event.type === 'alert' ? 'raised' : 'acknowledged' }))
+    return receivers.map((receiver) => ({ id: `${receiver}:${event.id}`, receiver, kind: event.type === 'alert' ? 'raised' : 'acknowledged' }))
   })
   return asked
 }
@@ -279,6 +282,8 @@ for (const kind of BACKEND_KINDS) {
     const asked = routed(backend, ['hook', 'chat'])
     const raised = stamp({ type: 'alert', message: 'disk full', location: 'db1', key: 'disk' }, () => now)
     t.same(await backend.store.append(raised, { kind: 'key-free', key: 'disk' }), { stored: true })
+    const d1 = `hook:${raised.id}`
+    const d2 = `chat:${raised.id}`
     // The key is taken now: this append is refused, and writes no entry.
     const second = stamp({ type: 'alert', message: 'disk full', location: 'db1', key: 'disk' }, () => now)
     t.same(await backend.store.append(second, { kind: 'key-free', key: 'disk' }), { stored: false })
@@ -288,38 +293,38 @@ for (const kind of BACKEND_KINDS) {
 
     const claimed = await outbox.claim('hook', now, 30_000, 10)
     t.equal(claimed.length, 1)
-    t.match(claimed[0], { id: 'd-1', receiver: 'hook', kind: 'raised', alertId: raised.id, status: 'pending', attempts: 0, event: { id: raised.id } })
+    t.match(claimed[0], { id: d1, receiver: 'hook', kind: 'raised', alertId: raised.id, status: 'pending', attempts: 0, event: { id: raised.id } })
     t.same(await outbox.claim('hook', now, 30_000, 10), [], 'a claimed entry is held for its lease')
     t.same(await outbox.dueReceivers(now), ['chat'])
     now += 30_000
-    t.same((await outbox.claim('hook', now, 30_000, 10)).map((e) => e.id), ['d-1'], 'and due again once the lease ends (a sender that died)')
+    t.same((await outbox.claim('hook', now, 30_000, 10)).map((e) => e.id), [d1], 'and due again once the lease ends (a sender that died)')
 
-    await outbox.settle('d-1', { attempt: attempt('d-1', raised.id, 'hook', 1, now, 'retrying', { status: 500, error: 'answered HTTP 500' }), retryAt: now + 2000 })
+    await outbox.settle(d1, { attempt: attempt(d1, raised.id, 'hook', 1, now, 'retrying', { status: 500, error: 'answered HTTP 500' }), retryAt: now + 2000 })
     t.same(await outbox.claim('hook', now + 1999, 30_000, 10), [])
     const retried = await outbox.claim('hook', now + 2000, 30_000, 10)
-    t.match(retried, [{ id: 'd-1', attempts: 1, lastStatus: 500, lastError: 'answered HTTP 500' }])
-    await outbox.settle('d-1', { attempt: attempt('d-1', raised.id, 'hook', 2, now + 2100, 'delivered', { status: 200 }) })
+    t.match(retried, [{ id: d1, attempts: 1, lastStatus: 500, lastError: 'answered HTTP 500' }])
+    await outbox.settle(d1, { attempt: attempt(d1, raised.id, 'hook', 2, now + 2100, 'delivered', { status: 200 }) })
     t.same(await outbox.depth(), { pending: 1, oldestAt: T0 })
     const recent = await outbox.recent({ limit: 10 })
-    t.match(recent, [{ id: 'd-2', status: 'pending' }, { id: 'd-1', status: 'delivered', attempts: 2, lastStatus: 200, lastAt: now + 2100 }])
+    t.match(recent, [{ id: d2, status: 'pending' }, { id: d1, status: 'delivered', attempts: 2, lastStatus: 200, lastAt: now + 2100 }])
     t.notOk('lastError' in (recent[1] ?? {}), 'a later attempt without an error clears it')
     t.equal(recent[1]?.due, undefined, 'a finished entry is due no more')
     t.same(recent[0]?.event, raised, 'the event as stored')
-    t.match(await outbox.recent({ receiver: 'hook', limit: 10 }), [{ id: 'd-1' }])
-    t.same((await outbox.recent({ status: 'delivered', limit: 10 })).map((e) => e.id), ['d-1'])
+    t.match(await outbox.recent({ receiver: 'hook', limit: 10 }), [{ id: d1 }])
+    t.same((await outbox.recent({ status: 'delivered', limit: 10 })).map((e) => e.id), [d1])
     t.same((await outbox.recent({ status: 'failed', limit: 10 })).length, 0)
-    t.same((await outbox.recent({ limit: 1 })).map((e) => e.id), ['d-2'], 'up to the limit')
+    t.same((await outbox.recent({ limit: 1 })).map((e) => e.id), [d2], 'up to the limit')
     t.match(await outbox.attempts(raised.id), [{ attempt: 1, result: 'retrying', status: 500 }, { attempt: 2, result: 'delivered', status: 200 }])
     t.same(await outbox.attempts('nothing'), [])
 
     const chat = await outbox.claim('chat', now, 30_000, 10)
     await outbox.release(chat[0]?.id ?? '', now)
     t.same((await outbox.claim('chat', now, 30_000, 10)).map((e) => e.attempts), [0], 'a released entry is due again, no attempt counted')
-    await outbox.settle('d-2', { attempt: attempt('d-2', raised.id, 'chat', 1, now, 'failed', { error: 'gave up' }) })
-    await outbox.release('d-2', now)
+    await outbox.settle(d2, { attempt: attempt(d2, raised.id, 'chat', 1, now, 'failed', { error: 'gave up' }) })
+    await outbox.release(d2, now)
     t.same(await outbox.depth(), { pending: 0 }, 'a finished entry is not given back')
     t.same(await outbox.dueReceivers(now + 1e9), [])
-    t.same((await outbox.recent({ status: 'failed', limit: 10 })).map((e) => e.id), ['d-2'])
+    t.same((await outbox.recent({ status: 'failed', limit: 10 })).map((e) => e.id), [d2])
     await outbox.settle('gone', { attempt: attempt('gone', raised.id, 'chat', 1, now, 'failed') })
     t.equal((await outbox.attempts(raised.id)).length, 4, 'an attempt at an entry no longer kept is still recorded')
   })

@@ -17,6 +17,7 @@ import { createRedisBackend, type RedisBackend } from '../plugins/core/redis-bac
 import { createRedisOutbox } from '../plugins/core/redis/outbox'
 import { redisPrefix, redisTest, SHARED_REDIS_URL } from './helpers/redis'
 import pino from 'pino'
+import { waitFor } from './helpers/wait'
 
 const T0 = 1_700_000_000_000
 
@@ -90,8 +91,9 @@ redisTest('redis: of several instances claiming at once, each entry goes to exac
   t.equal(ids.length, 40, 'every entry claimed')
   t.equal(new Set(ids).size, 40, 'none twice')
   t.ok(claims.every((c) => c.length <= 15), 'each claim takes up to its limit')
-  const first = claims.find((c) => c.some((e) => e.id === 'd-1')) ?? []
-  t.same(first.slice(0, 3).map((e) => e.id), ['d-1', 'd-2', 'd-3'], 'oldest first')
+  const message = (e: { event: Event }): string => e.event.type === 'alert' ? e.event.message : ''
+  const first = claims.find((c) => c.some((e) => message(e) === 'm0')) ?? []
+  t.same(first.slice(0, 3).map(message), ['m0', 'm1', 'm2'], 'oldest first')
   t.same(await b.outbox.claim('hook', T0 + 29_999, 30_000, 100), [], 'all held')
   // The instance that claimed them died: after the lease, another takes them.
   t.equal((await b.outbox.claim('hook', T0 + 30_000, 30_000, 100)).length, 40)
@@ -168,4 +170,28 @@ redisTest('redis: finished entries and attempts are capped; pending entries are 
   t.equal((await outbox.attempts(events[2]?.id ?? '')).length, 1)
   t.same(await a.command.exists(a.keys.outbox.entry('d-0')), 0, 'its hash is gone')
   t.same(await outbox.depth(), { pending: 1, oldestAt: T0 })
+})
+
+redisTest('redis: an instance\'s copy of the silences follows another\'s changes without an append; one that never read them reads them before routing', async (t) => {
+  const prefix = redisPrefix(t)
+  const make = async (silencesRefreshMs: number): Promise<RedisBackend> => {
+    const backend = createRedisBackend({ url: SHARED_REDIS_URL, prefix, historySize: 100, now: () => T0, silencesRefreshMs, log: pino({ level: 'silent' }) })
+    t.teardown(async () => await backend.close())
+    await backend.settled()
+    return backend
+  }
+  const [a, b] = [await make(60_000), await make(20)]
+  const seenByB: string[][] = []
+  b.silences.follow?.((silences) => seenByB.push(silences.map((s) => s.id)))
+  await a.silences.add({ id: 's1', match: { location: 'db1' }, startsAt: T0, endsAt: T0 + 60_000, comment: '', by: 'ana', createdAt: T0 })
+  await waitFor(() => seenByB.some((ids) => ids.includes('s1')))
+  t.pass('b read the silence on its own')
+
+  // a never read the silences: its first routed append reads them first.
+  let held: string[] | undefined
+  a.silences.follow?.((silences) => { held = silences.map((s) => s.id) })
+  a.outbox.route(() => held?.includes('s1') === true ? [] : [{ id: 'loud', receiver: 'hook', kind: 'raised' }])
+  await a.store.append(stamp({ type: 'alert', message: 'm', location: 'db1' }, () => T0))
+  t.same(held, ['s1'])
+  t.same(await a.outbox.depth(), { pending: 0 }, 'routed by the silence')
 })

@@ -17,6 +17,8 @@ export const OUTBOX_LIMITS: OutboxLimits = { finishedMax: 10_000, attemptedMax: 
 export interface RedisOutbox extends Outbox {
   /** The entries the router asks for about an event about to be appended; undefined while no router is set. */
   drafts: (event: Event) => OutboxDraft[] | undefined
+  /** Whether a router is set. */
+  routing: () => boolean
 }
 
 /** An entry from the fields of its hash, as a script read them ({field1, value1, ...}). */
@@ -60,6 +62,7 @@ export function createRedisOutbox (command: Redis, keys: RedisKeys, now: () => n
 
   return {
     drafts: (event) => router?.(event),
+    routing: () => router !== undefined,
     route (next) { router = next },
     async enqueue (event, drafts) {
       if (drafts.length === 0) return

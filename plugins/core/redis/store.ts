@@ -62,12 +62,9 @@ export function createRedisStore (command: Redis, keys: RedisKeys, { historySize
       const json = JSON.stringify(event)
       for (let tries = 1; ; tries++) {
         // Worked out from this instance's copy of the silences; the script checks that copy is current.
-        let drafts = notify.outbox.drafts(event)
-        if (drafts !== undefined && notify.silences.seen() === '') {
-          // Never read yet (Redis was away when this instance started): read them, and work the drafts out by them.
-          await notify.silences.refresh()
-          drafts = notify.outbox.drafts(event)
-        }
+        // Never read yet (Redis was away when this instance started): read them, so that the drafts are worked out by them.
+        if (notify.outbox.routing() && notify.silences.seen() === '') await notify.silences.refresh()
+        const drafts = notify.outbox.drafts(event)
         const reply = await guard(command.appendEvent(...scriptArgs(appendCall(keys, {
           id: event.id,
           json,
