@@ -240,10 +240,13 @@ export interface Settlement {
 
 /**
  * The outbox: notifications waiting to leave. The router is asked about each
- * appended event inside the append's atomic step, so an event is stored with
- * its notifications or not at all; a sender claims due entries (a claim holds
- * an entry for `leaseMs`, after which a crashed sender's entries are due
- * again) and settles each attempt.
+ * appended event, and its entries are written in the append's atomic step, so
+ * an event is stored with its notifications or not at all (memory and SQLite
+ * ask inside the step; Redis just before it, and again when the silences
+ * changed meanwhile, so the router must have no effects). A sender claims due
+ * entries (a claim holds an entry for `leaseMs`, after which a crashed
+ * sender's entries are due again; of several instances, one gets each) and
+ * settles each attempt.
  */
 export interface Outbox {
   /** Sets what each appended event is to be sent to (synchronous; no I/O). */
@@ -252,7 +255,12 @@ export interface Outbox {
   dueReceivers: (now: number) => Promise<string[]>
   /** Up to `limit` entries of one receiver due at `now`, oldest first, held for `leaseMs`. */
   claim: (receiver: string, now: number, leaseMs: number, limit: number) => Promise<OutboxEntry[]>
-  /** Up to `limit` grouped entries of one receiver never tried yet, due or not, oldest first, held for `leaseMs`: the rest of a group. */
+  /**
+   * Up to `limit` grouped entries of one receiver never tried yet, due or
+   * not, oldest first, held for `leaseMs`: the rest of a group. Redis leaves
+   * out those a live claim holds (another instance may be sending them);
+   * memory and SQLite, with one sender, may hand back its own.
+   */
   claimGroup: (receiver: string, now: number, leaseMs: number, limit: number) => Promise<OutboxEntry[]>
   /** Records an attempt and its outcome. */
   settle: (id: string, settlement: Settlement) => Promise<void>
