@@ -201,7 +201,8 @@ export default fp(async function notifications (fastify) {
   })
 
   // Routes with `repeat`: one timer, for the next reminder due. When each
-  // went is kept here: after a restart the first may come early.
+  // went is kept here; each is claimed by route and period, so that a
+  // cluster sends one, and after a restart it comes early only in memory.
   const reminded = new Map<string, number>()
   let remindTimer: Timer | undefined
   let reminding = false
