@@ -32,7 +32,7 @@ const notifications: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['operations'],
       summary: 'Recent notifications and how their delivery went',
       description: 'Newest first, filterable by receiver and status (pending, delivered, failed: given up). Each attempt is also on the alert\'s timeline. ' +
-        'With STORE=sqlite they are kept RETENTION; in memory, the newest 1,000 finished ones.',
+        'With STORE=sqlite they are kept RETENTION; in memory, the newest 1,000 finished ones; in Redis, the newest 10,000.',
       querystring: DeliveriesQuery,
       response: { 200: Deliveries, ...apiErrors }
     }
