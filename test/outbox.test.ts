@@ -195,3 +195,14 @@ redisTest('redis: an instance\'s copy of the silences follows another\'s changes
   t.same(held, ['s1'])
   t.same(await a.outbox.depth(), { pending: 0 }, 'routed by the silence')
 })
+
+redisTest('redis: an entry whose hash is gone (evicted) is dropped from the indexes, not handed out', async (t) => {
+  const [a] = await clusterOf(t, 1)
+  if (a === undefined) throw new Error('no cluster')
+  const event = stamp({ type: 'alert', message: 'm', location: 'l' }, () => T0)
+  await a.outbox.enqueue(event, [{ id: 'gone', receiver: 'hook', kind: 'raised', groupMs: 1000 }, { id: 'kept', receiver: 'hook', kind: 'raised' }])
+  await a.command.del(a.keys.outbox.entry('gone'))
+  t.same((await a.outbox.claim('hook', T0 + 1000, 1000, 10)).map((e) => e.id), ['kept'])
+  t.same(await a.command.zcard(a.keys.outbox.due('hook')), 1)
+  t.same(await a.command.zcard(a.keys.outbox.group('hook')), 0)
+})

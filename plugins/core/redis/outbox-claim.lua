@@ -19,6 +19,13 @@ local out = {}
 -- Members are '<16-digit seq>:<id>'.
 local function take (member)
   local entry = entryPrefix .. string.sub(member, 18)
+  -- An entry whose hash is gone (a Redis that evicts keys under memory
+  -- pressure) is dropped from the indexes rather than handed out empty.
+  if redis.call('EXISTS', entry) == 0 then
+    redis.call('ZREM', dueSet, member)
+    redis.call('ZREM', groupSet, member)
+    return
+  end
   redis.call('ZADD', dueSet, held, member)
   redis.call('HSET', entry, 'due', held, 'held', held)
   out[#out + 1] = redis.call('HGETALL', entry)
