@@ -137,3 +137,24 @@ redisTest('two instances: a route\'s reminder goes once, not once per instance',
   await settled(nodes)
   t.same(hook.requests.map((r) => bodyOf(r).event), ['raised', 'reminder', 'reminder'], 'and one the next hour')
 })
+
+redisTest('two instances: a silence made on one keeps the other from sending a reminder', async (t) => {
+  const { clock, timers } = mockTimers()
+  const hook = await httpReceiver(t)
+  const file = notifyFile(t, `receivers: { hook: { webhook: { url: "${hook.url}" } } }\nroutes: [{ to: [hook], on: [raised], repeat: 1h }]\n`)
+  const env = redisEnv(t, { NOTIFY_FILE: file })
+  const nodes = [await instance(t, env, { timers }), await instance(t, env, { timers })]
+  const [a] = nodes as [Instance]
+  const held = (await postAlert(a.fastify, { message: 'maintenance', location: 'db1' })).json()
+  const loud = (await postAlert(a.fastify, { message: 'still down', location: 'web1' })).json()
+  await waitFor(() => hook.requests.length >= 2)
+  await settled(nodes)
+  t.equal((await a.fastify.inject({ method: 'POST', url: '/silences', payload: { match: { location: 'db1' }, duration: '1d', comment: 'maintenance', by: 'ana' } })).statusCode, 201)
+  clock.advance(3_600_000)
+  await waitFor(() => hook.requests.length >= 3)
+  await settled(nodes)
+  clock.advance(1000)
+  await settled(nodes)
+  t.same(hook.requests.slice(2).map((r) => [bodyOf(r).event, bodyOf(r).alert.id]), [['reminder', loud.id]], 'a reminder for the alert no silence holds, none for the other')
+  t.not(held.id, loud.id)
+})

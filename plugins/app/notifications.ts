@@ -135,6 +135,8 @@ export default fp(async function notifications (fastify) {
   /** A silence ended: the alerts it held that are open, not acknowledged and held by no other are notified once, as their routes say. */
   async function released (silence: Silence): Promise<void> {
     if (current.routes.length === 0) return
+    // As they stand now: on Redis another instance may have made one a moment ago.
+    held = await silenceStore.list()
     const now = timers.now()
     for (const { alert } of await backend.store.alerts({ unresolved: true })) {
       // Held: changed while the silence was in force (what happened to it then was told to nobody).
@@ -218,6 +220,9 @@ export default fp(async function notifications (fastify) {
     const now = timers.now()
     let next = now + REMIND_RETRY_MS
     try {
+      // As they stand now: on Redis another instance may have made one a moment ago.
+      held = await silenceStore.list()
+      scheduleExpiry()
       const open = (await backend.store.alerts({ unresolved: true })).map((stored) => stored.alert)
       const { due, next: then } = remindersDue(current, open, now, reminded, (a) => silencedBy(held, a, now) !== undefined)
       // One instance of a cluster sends each reminder (and, where claims are kept, none comes early after a restart).
