@@ -20,7 +20,6 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
 
   /** The alerts a silence holds now, by id, with the silence's id; undefined when none is. */
   function silencedOn (alerts: Alert[]): Record<string, string> | undefined {
-    if (silences === undefined) return undefined
     let held: Record<string, string> | undefined
     for (const alert of alerts) {
       const silence = silences.holding(alert)
@@ -132,7 +131,7 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     const stored = await store.alert(id)
     if (stored === undefined) throw httpError('ALERT_NOT_FOUND', `no alert with id ${id}`)
     const changes = timelineOf(await store.timeline(id))
-    const timeline = withAttempts(changes, await outbox?.attempts(id) ?? [], stored.alert)
+    const timeline = withAttempts(changes, await outbox.attempts(id), stored.alert)
     return { alert: stored.alert, timeline, count: timeline.length, complete: changes[0]?.kind === 'raised' }
   })
 

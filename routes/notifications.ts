@@ -32,15 +32,15 @@ const notifications: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['operations'],
       summary: 'Recent notifications and how their delivery went',
       description: 'Newest first, filterable by receiver and status (pending, delivered, failed: given up). Each attempt is also on the alert\'s timeline. ' +
-        'With STORE=sqlite they are kept RETENTION; in memory, the newest 1,000 finished ones.',
+        'With STORE=sqlite they are kept RETENTION; in memory, the newest 1,000 finished ones; in Redis, the newest 10,000.',
       querystring: DeliveriesQuery,
       response: { 200: Deliveries, ...apiErrors }
     }
   }, async (request) => {
     const { receiver, status, limit = 100 } = request.query
     const outbox = notifications.outbox
-    const entries = outbox === undefined ? [] : await outbox.recent({ ...(receiver === undefined ? {} : { receiver }), ...(status === undefined ? {} : { status }), limit })
-    const { pending } = outbox === undefined ? { pending: 0 } : await outbox.depth()
+    const entries = await outbox.recent({ ...(receiver === undefined ? {} : { receiver }), ...(status === undefined ? {} : { status }), limit })
+    const { pending } = await outbox.depth()
     const receivers = [...notifications.config().receivers.values()].map(({ name, kind }) => ({ name, kind }))
     return { deliveries: entries.map(deliveryOf), count: entries.length, pending, receivers }
   })

@@ -12,10 +12,8 @@ const iso = (ms: number): string => new Date(ms).toISOString()
 const invalid = { ...ErrorResponse, description: 'The body is not a valid silence.', examples: [errorBody('VALIDATION_FAILED', 'body/endsAt must be after startsAt')] }
 const notFound = { ...ErrorResponse, description: 'No silence has this id (it ended, or never was).', examples: [errorBody('SILENCE_NOT_FOUND')] }
 
-// Silences are kept by memory and SQLite; on Redis these routes are absent for now.
 const silences: FastifyPluginAsyncTypebox = async (fastify) => {
   const control = fastify.notifications.silences
-  if (control === undefined) return
   const { timers } = fastify
   const view = (silence: Silence): View => ({
     id: silence.id,

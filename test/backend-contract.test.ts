@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check'
 import type { Alert, Event } from '../schemas/events'
-import type { Backend, EventStore, HeartbeatMonitor, HeartbeatPing, HeartbeatPingKind, HeartbeatPingWrite, Replay } from '../plugins/core/backend'
+import type { Backend, DeliveryAttempt, EventStore, HeartbeatMonitor, HeartbeatPing, HeartbeatPingKind, HeartbeatPingWrite, OutboxDraft, Replay, Silence } from '../plugins/core/backend'
 import { applyPing } from '../plugins/core/heartbeat-pings'
 import { HeartbeatsFullError } from '../plugins/core/errors'
 import { createPublisher, stamp } from '../plugins/core/publisher'
@@ -360,5 +360,134 @@ for (const kind of BACKEND_KINDS) {
     t.match(await raise('crit1', 'critical'), { message: 'crit1', count: 2 }, 'a repeat of an alert on the board still counts')
     await publisher.act({ key: 'crit2' }, 'resolve', 'ana')
     t.match(await raise('crit3', 'critical'), { message: 'crit3' }, 'room again once one is resolved')
+  })
+}
+
+// The outbox and the silences: the same behaviours on every backend.
+const T0 = 1_700_000_000_000
+
+/**
+ * Routes every appended event to these receivers, each entry with the id
+ * `<receiver>:<event id>` (a backend may ask the router again about one
+ * event); resolves with the events asked about.
+ */
+function routed (backend: Backend, receivers: string[]): Event[] {
+  const asked: Event[] = []
+  backend.outbox.route((event): OutboxDraft[] => {
+    asked.push(event)
+    return receivers.map((receiver) => ({ id: `${receiver}:${event.id}`, receiver, kind: event.type === 'alert' ? 'raised' : 'acknowledged' }))
+  })
+  return asked
+}
+
+const attempt = (id: string, alertId: string, receiver: string, n: number, at: number, result: DeliveryAttempt['result'], extra: Partial<DeliveryAttempt> = {}): DeliveryAttempt =>
+  ({ deliveryId: id, alertId, eventId: alertId, receiver, kind: 'raised', attempt: n, at, result, ...extra })
+
+const silence = (id: string, startsAt: number, extra: Partial<Silence> = {}): Silence =>
+  ({ id, match: { location: 'db1' }, startsAt, endsAt: startsAt + 60_000, comment: 'maintenance', by: 'ana', createdAt: startsAt, ...extra })
+
+for (const kind of BACKEND_KINDS) {
+  backendTest(kind, 'outbox: an appended event writes its entries in the same step; a refused one writes none; claim, lease, settle, release, recent, attempts, depth', async (t) => {
+    let now = T0
+    const backend = await makeBackend(t, kind, { now: () => now })
+    const { outbox } = backend
+    const asked = routed(backend, ['hook', 'chat'])
+    const raised = stamp({ type: 'alert', message: 'disk full', location: 'db1', key: 'disk' }, () => now)
+    t.same(await backend.store.append(raised, { kind: 'key-free', key: 'disk' }), { stored: true })
+    const d1 = `hook:${raised.id}`
+    const d2 = `chat:${raised.id}`
+    // The key is taken now: this append is refused, and writes no entry.
+    const second = stamp({ type: 'alert', message: 'disk full', location: 'db1', key: 'disk' }, () => now)
+    t.same(await backend.store.append(second, { kind: 'key-free', key: 'disk' }), { stored: false })
+    t.ok(asked.length >= 1 && asked.every((e) => e.id === raised.id || e.id === second.id), 'the router is asked about appended events')
+    t.same(await outbox.depth(), { pending: 2, oldestAt: T0 })
+    t.same((await outbox.dueReceivers(now)).sort(), ['chat', 'hook'])
+
+    const claimed = await outbox.claim('hook', now, 30_000, 10)
+    t.equal(claimed.length, 1)
+    t.match(claimed[0], { id: d1, receiver: 'hook', kind: 'raised', alertId: raised.id, status: 'pending', attempts: 0, event: { id: raised.id } })
+    t.same(await outbox.claim('hook', now, 30_000, 10), [], 'a claimed entry is held for its lease')
+    t.same(await outbox.dueReceivers(now), ['chat'])
+    now += 30_000
+    t.same((await outbox.claim('hook', now, 30_000, 10)).map((e) => e.id), [d1], 'and due again once the lease ends (a sender that died)')
+
+    await outbox.settle(d1, { attempt: attempt(d1, raised.id, 'hook', 1, now, 'retrying', { status: 500, error: 'answered HTTP 500' }), retryAt: now + 2000 })
+    t.same(await outbox.claim('hook', now + 1999, 30_000, 10), [])
+    const retried = await outbox.claim('hook', now + 2000, 30_000, 10)
+    t.match(retried, [{ id: d1, attempts: 1, lastStatus: 500, lastError: 'answered HTTP 500' }])
+    await outbox.settle(d1, { attempt: attempt(d1, raised.id, 'hook', 2, now + 2100, 'delivered', { status: 200 }) })
+    t.same(await outbox.depth(), { pending: 1, oldestAt: T0 })
+    const recent = await outbox.recent({ limit: 10 })
+    t.match(recent, [{ id: d2, status: 'pending' }, { id: d1, status: 'delivered', attempts: 2, lastStatus: 200, lastAt: now + 2100 }])
+    t.notOk('lastError' in (recent[1] ?? {}), 'a later attempt without an error clears it')
+    t.equal(recent[1]?.due, undefined, 'a finished entry is due no more')
+    t.same(recent[0]?.event, raised, 'the event as stored')
+    t.match(await outbox.recent({ receiver: 'hook', limit: 10 }), [{ id: d1 }])
+    t.same((await outbox.recent({ status: 'delivered', limit: 10 })).map((e) => e.id), [d1])
+    t.same((await outbox.recent({ status: 'failed', limit: 10 })).length, 0)
+    t.same((await outbox.recent({ limit: 1 })).map((e) => e.id), [d2], 'up to the limit')
+    t.match(await outbox.attempts(raised.id), [{ attempt: 1, result: 'retrying', status: 500 }, { attempt: 2, result: 'delivered', status: 200 }])
+    t.same(await outbox.attempts('nothing'), [])
+
+    const chat = await outbox.claim('chat', now, 30_000, 10)
+    await outbox.release(chat[0]?.id ?? '', now)
+    t.same((await outbox.claim('chat', now, 30_000, 10)).map((e) => e.attempts), [0], 'a released entry is due again, no attempt counted')
+    await outbox.settle(d2, { attempt: attempt(d2, raised.id, 'chat', 1, now, 'failed', { error: 'gave up' }) })
+    await outbox.release(d2, now)
+    t.same(await outbox.depth(), { pending: 0 }, 'a finished entry is not given back')
+    t.same(await outbox.dueReceivers(now + 1e9), [])
+    t.same((await outbox.recent({ status: 'failed', limit: 10 })).map((e) => e.id), [d2])
+    await outbox.settle('gone', { attempt: attempt('gone', raised.id, 'chat', 1, now, 'failed') })
+    t.equal((await outbox.attempts(raised.id)).length, 4, 'an attempt at an entry no longer kept is still recorded')
+  })
+
+  backendTest(kind, 'outbox: an idempotent replay and a chat message write no entries; enqueue writes entries about an event not appended', async (t) => {
+    const backend = await makeBackend(t, kind, { now: () => T0 })
+    backend.outbox.route((event) => event.type === 'chat' ? [] : [{ id: `d-${event.id}`, receiver: 'hook', kind: 'raised' }])
+    const raised = stamp({ type: 'alert', message: 'm', location: 'l' }, () => T0)
+    await backend.store.append(raised, undefined, { key: 'k', ttlMs: 60_000 })
+    t.same(await backend.store.append(stamp({ type: 'alert', message: 'm', location: 'l' }, () => T0), undefined, { key: 'k', ttlMs: 60_000 }), { stored: false, prior: raised })
+    await backend.store.append(chat('hello'))
+    t.same(await backend.outbox.depth(), { pending: 1, oldestAt: T0 })
+    await backend.outbox.enqueue(raised, [{ id: 'reminded', receiver: 'pager', kind: 'reminder' }])
+    await backend.outbox.enqueue(raised, [])
+    t.match(await backend.outbox.claim('pager', T0, 1000, 10), [{ id: 'reminded', kind: 'reminder', alertId: raised.id, event: raised, createdAt: T0 }])
+    t.same(await backend.outbox.depth(), { pending: 2, oldestAt: T0 })
+  })
+
+  backendTest(kind, 'outbox: a grouped entry is due when its window ends; claimGroup takes the receiver\'s grouped ones never tried, due or not', async (t) => {
+    let now = T0
+    const backend = await makeBackend(t, kind, { now: () => now })
+    const { outbox } = backend
+    let n = 0
+    outbox.route(() => { n++; return [{ id: `g-${n}`, receiver: 'hook', kind: 'raised', groupMs: 30_000 }, { id: `s-${n}`, receiver: 'solo', kind: 'raised' }] })
+    await backend.store.append(stamp({ type: 'alert', message: 'a', location: 'l' }, () => now))
+    now += 10_000
+    await backend.store.append(stamp({ type: 'alert', message: 'b', location: 'l' }, () => now))
+    t.same(await outbox.dueReceivers(now), ['solo'], 'the grouped ones wait for their window')
+    now = T0 + 30_000
+    t.same((await outbox.dueReceivers(now)).sort(), ['hook', 'solo'])
+    t.match(await outbox.claim('hook', now, 40_000, 10), [{ id: 'g-1', groupMs: 30_000 }], 'only the first is due')
+    // The claimed first may come back too (the sender leaves it out); a cluster's backend skips what a claim holds.
+    t.same((await outbox.claimGroup('hook', now, 40_000, 50)).map((e) => e.id).filter((id) => id !== 'g-1'), ['g-2'], 'the one not due yet goes with it')
+    t.same(await outbox.claim('hook', now + 39_999, 40_000, 10), [], 'all held')
+    t.same(await outbox.claimGroup('solo', now, 40_000, 50), [], 'only grouped entries')
+    await outbox.settle('g-2', { attempt: attempt('g-2', '', 'hook', 1, now, 'retrying'), retryAt: now + 1000 })
+    t.same((await outbox.claimGroup('hook', now + 80_000, 40_000, 50)).map((e) => e.id), ['g-1'], 'one tried is no longer the rest of a group')
+    t.same(await outbox.claimGroup('hook', now, 40_000, 0), [], 'a limit of none takes none')
+  })
+
+  backendTest(kind, 'silences: added, listed by start, removed once', async (t) => {
+    const { silences } = await makeBackend(t, kind)
+    t.same(await silences.list(), [])
+    await silences.add(silence('b', T0 + 1000, { match: { severity: 'critical', tag: 'db,web' } }))
+    await silences.add(silence('a', T0))
+    await silences.add(silence('c', T0 + 1000, { comment: 'Lisbon ✓' }))
+    t.same((await silences.list()).map((s) => s.id), ['a', 'b', 'c'])
+    t.same((await silences.list())[1], silence('b', T0 + 1000, { match: { severity: 'critical', tag: 'db,web' } }), 'kept as given')
+    const removed = await Promise.all([silences.remove('b'), silences.remove('b')])
+    t.same(removed.filter((s) => s !== undefined).map((s) => s?.id), ['b'], 'of two removals at once, one gets it')
+    t.equal(await silences.remove('nothing'), undefined)
+    t.same((await silences.list()).map((s) => s.id), ['a', 'c'])
   })
 }

@@ -301,12 +301,10 @@ t.test('a server stopped before its sender ran leaves the notification to the ne
   t.equal(hook.requests.length, 1)
 })
 
-t.test('start-up refuses a bad NOTIFY_FILE with one line naming the file and line, and NOTIFY_FILE on Redis', async (t) => {
+t.test('start-up refuses a bad NOTIFY_FILE with one line naming the file and line', async (t) => {
   const file = notifyFile(t, 'receivers:\n  hook: { webhook: { url: "http://x" } }\nroutes:\n  - to: [hook, pager]\n')
   await t.rejects(build(t, { NOTIFY_FILE: file }), { message: `NOTIFY_FILE ${file}:4: routes[0].to names "pager", which is not one of the receivers` })
   await t.rejects(build(t, { NOTIFY_FILE: join(t.testdir(), 'missing.yml') }), { message: /^NOTIFY_FILE .*missing\.yml: cannot be read \(ENOENT\)$/ })
-  await t.rejects(build(t, { STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: `notify-test-${process.pid}:`, NOTIFY_FILE: file }),
-    { message: 'NOTIFY_FILE is set, but notifications need STORE=sqlite or memory for now (STORE=redis keeps no outbox)' })
 })
 
 t.test('reload: a changed file is read again, a bad one keeps the previous configuration, SIGHUP reloads', async (t) => {

@@ -3,8 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { redisKeys } from '../plugins/core/redis/keys'
 import {
-  appendCall, heartbeatMissCall, heartbeatPingCall, heartbeatReadCall, loadScripts, rangeCall, readAlertsCall, scriptArgs,
-  SCRIPT_FILES, type ScriptCall
+  appendCall, heartbeatMissCall, heartbeatPingCall, heartbeatReadCall, loadScripts, outboxClaimCall, outboxRecentCall, outboxSettleCall,
+  outboxWriteCall, rangeCall, readAlertsCall, scriptArgs, SCRIPT_FILES, type ScriptCall
 } from '../plugins/core/redis/scripts'
 
 // Each Lua script names its inputs once, at its top (`local history = KEYS[2]`);
@@ -42,13 +42,19 @@ const calls: Record<keyof typeof SCRIPT_FILES, ScriptCall> = {
     alert: { id: 'a1', json: '{}', state: 'open', severity: 'critical', key: 'k' },
     once: { key: 'i', ttlMs: 1000 },
     historySize: 10,
-    openAlertsMax: 100
+    openAlertsMax: 100,
+    notify: { drafts: [{ id: 'd1', receiver: 'hook', kind: 'raised' }], silencesSeen: '3', createdAt: 5 }
   }),
   readAlerts: readAlertsCall(keys, 'newest', '5', keys.raised, '+inf'),
   eventRange: rangeCall(keys, 'seq', '7'),
   heartbeatPing: heartbeatPingCall(keys, 'cron', { settingsJson: '{}', at: 5, kind: 'success', deadline: 10, max: 1000, pingJson: '{}', kept: 100 }),
   heartbeatMiss: heartbeatMissCall(keys, 'cron', 5),
-  heartbeatRead: heartbeatReadCall(keys, 'one', 'cron')
+  heartbeatRead: heartbeatReadCall(keys, 'one', 'cron'),
+  outboxWrite: outboxWriteCall(keys, '{}', 'a1', [{ id: 'd1', receiver: 'hook', kind: 'reminder', groupMs: 1000 }], 5),
+  outboxClaim: outboxClaimCall(keys, 'group', 'hook', 5, 1000, 10),
+  outboxSettle: outboxSettleCall(keys, 'd1', 5, { attempt: { deliveryId: 'd1', alertId: 'a1', eventId: 'e1', receiver: 'hook', kind: 'raised', attempt: 1, at: 5, result: 'retrying', status: 500 }, retryAt: 10 },
+    { attemptsPerAlert: 1, attemptedMax: 1, finishedMax: 1 }),
+  outboxRecent: outboxRecentCall(keys, 'hook', 'pending', 10)
 }
 
 t.test('every script names each input, and its helper builds them by those names, in that order', async (t) => {
@@ -63,8 +69,8 @@ t.test('every script names each input, and its helper builds them by those names
 t.test('the arguments of a call: the number of keys, the keys, then the arguments', async (t) => {
   t.same(scriptArgs(heartbeatMissCall(keys, 'cron', 5)), [4, 'test:heartbeats', 'test:heartbeats:last', 'test:heartbeats:missed', 'test:heartbeats:due', 'cron', '5'])
   const append = scriptArgs(calls.appendEvent)
-  t.equal(append[0], 16)
-  t.equal(append.length, 1 + 16 + 14)
+  t.equal(append[0], 21)
+  t.equal(append.length, 1 + 21 + 17)
 })
 
 t.test('every .lua file of plugins/core/redis is a script that is loaded', async (t) => {

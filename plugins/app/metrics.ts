@@ -126,7 +126,7 @@ export default fp(async function metrics (fastify) {
     help: 'Notifications waiting in the outbox (pending, of every receiver)',
     registers: [],
     async collect () {
-      const depth = await outbox?.depth().catch(() => undefined)
+      const depth = await outbox.depth().catch(() => undefined)
       if (depth !== undefined) this.set(depth.pending)
     }
   }))
@@ -135,7 +135,7 @@ export default fp(async function metrics (fastify) {
     help: 'Age of the oldest notification still waiting in the outbox (0 when none is)',
     registers: [],
     async collect () {
-      const depth = await outbox?.depth().catch(() => undefined)
+      const depth = await outbox.depth().catch(() => undefined)
       if (depth !== undefined) this.set(depth.oldestAt === undefined ? 0 : Math.max(0, (fastify.timers.now() - depth.oldestAt) / 1000))
     }
   }))

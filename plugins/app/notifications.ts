@@ -15,8 +15,8 @@ import type { Timer } from '../core/timers'
 import { coalesced } from '../core/coalesce'
 
 export interface Notifications {
-  /** The outbox of the backend (absent on Redis, where notifications are refused). */
-  outbox?: Outbox
+  /** The outbox of the backend. */
+  outbox: Outbox
   /** The configuration in force. */
   config: () => NotifyConfig
   /** Re-reads NOTIFY_FILE; false (the previous configuration kept) when it cannot be read or is not valid. */
@@ -24,8 +24,7 @@ export interface Notifications {
   sender: Sender
   /** Called after every attempt (metrics). */
   onAttempt: (listener: (attempt: DeliveryAttempt) => void) => void
-  /** Silences, where the backend keeps them (not on Redis yet). */
-  silences?: SilenceControl
+  silences: SilenceControl
 }
 
 export interface SilenceControl {
@@ -67,10 +66,8 @@ function smtpSecrets (smtpUrl: string): string[] {
 export default fp(async function notifications (fastify) {
   const { NOTIFY_FILE, SMTP_URL, SMTP_FROM, NOTIFY_TIMEOUT_MS, NOTIFY_GIVE_UP, DOMAIN } = fastify.config
   const { backend, timers } = fastify
+  const { outbox, silences: silenceStore } = backend
   const file = NOTIFY_FILE === '' ? '' : resolve(NOTIFY_FILE)
-  if (file !== '' && backend.outbox === undefined) {
-    throw new Error(`NOTIFY_FILE is set, but notifications need STORE=sqlite or memory for now (STORE=${backend.kind} keeps no outbox)`)
-  }
   let current = emptyNotifyConfig()
   const fixedSecrets = smtpSecrets(SMTP_URL)
   const hide = (text: string): string => scrub(text, [...current.secrets, ...fixedSecrets])
@@ -112,7 +109,7 @@ export default fp(async function notifications (fastify) {
 
   const deliverer = createDeliverer({ domain: DOMAIN, smtpUrl: SMTP_URL, smtpFrom: SMTP_FROM, timeoutMs: NOTIFY_TIMEOUT_MS })
   const sender = createSender({
-    outbox: backend.outbox ?? noOutbox,
+    outbox,
     receiver: (name) => current.receivers.get(name),
     deliver: deliverer.deliver,
     timers,
@@ -123,16 +120,23 @@ export default fp(async function notifications (fastify) {
     onAttempt: (attempt) => { for (const listener of listeners) listener(attempt) }
   })
 
-  // Silences are read once and then kept here: with memory and SQLite this
-  // process is the only writer, and the router, which runs inside an append,
-  // must decide without waiting.
-  const silenceStore = backend.silences
-  let held: Silence[] = silenceStore === undefined ? [] : await silenceStore.list()
+  // Silences are read once and then kept here: the router, which runs inside
+  // an append, must decide without waiting. With memory and SQLite this
+  // process is the only writer; on Redis the store hands over the silences
+  // again whenever another instance changed them.
+  let held: Silence[] = []
+  try {
+    held = await silenceStore.list()
+  } catch (err) {
+    // Redis away at start: the store hands them over once it answers (and before routing an event).
+    fastify.log.warn({ err }, 'the silences could not be read yet; they are read once the store answers')
+  }
 
   /** A silence ended: the alerts it held that are open, not acknowledged and held by no other are notified once, as their routes say. */
   async function released (silence: Silence): Promise<void> {
-    const outbox = backend.outbox
-    if (outbox === undefined || current.routes.length === 0) return
+    if (current.routes.length === 0) return
+    // As they stand now: on Redis another instance may have made one a moment ago.
+    held = await silenceStore.list()
     const now = timers.now()
     for (const { alert } of await backend.store.alerts({ unresolved: true })) {
       // Held: changed while the silence was in force (what happened to it then was told to nobody).
@@ -144,7 +148,8 @@ export default fp(async function notifications (fastify) {
   }
 
   async function end (id: string): Promise<Silence | undefined> {
-    const silence = await silenceStore?.remove(id)
+    // Of several instances ending it at once (on Redis), the one that removed it notifies.
+    const silence = await silenceStore.remove(id)
     held = held.filter((s) => s.id !== id)
     scheduleExpiry()
     if (silence !== undefined && silence.startsAt <= timers.now()) await released(silence)
@@ -171,33 +176,35 @@ export default fp(async function notifications (fastify) {
     scheduleExpiry()
   }
 
-  const silenceControl: SilenceControl | undefined = silenceStore === undefined
-    ? undefined
-    : {
-        async add (silence) {
-          await silenceStore.add(silence)
-          held = [...held, silence].sort((a, b) => a.startsAt - b.startsAt)
-          scheduleExpiry()
-        },
-        list: () => held.filter((s) => s.endsAt > timers.now()),
-        end,
-        holds: (alert) => silencedBy(held, alert, timers.now()) !== undefined,
-        holding: (alert) => silencedBy(held, alert, timers.now())?.id
-      }
-  if (silenceStore !== undefined) {
-    fastify.addHook('onReady', async () => {
-      expiring = true
-      // Those that ended while the server was stopped end now.
-      await expire()
-    })
-    fastify.addHook('onClose', async () => {
-      expiring = false
+  const silenceControl: SilenceControl = {
+    async add (silence) {
+      await silenceStore.add(silence)
+      // It may be there already, handed over by the store meanwhile.
+      held = [...held.filter((s) => s.id !== silence.id), silence].sort((a, b) => a.startsAt - b.startsAt)
       scheduleExpiry()
-    })
+    },
+    list: () => held.filter((s) => s.endsAt > timers.now()),
+    end,
+    holds: (alert) => silencedBy(held, alert, timers.now()) !== undefined,
+    holding: (alert) => silencedBy(held, alert, timers.now())?.id
   }
+  silenceStore.follow?.((silences) => {
+    held = silences
+    scheduleExpiry()
+  })
+  fastify.addHook('onReady', async () => {
+    expiring = true
+    // Those that ended while the server was stopped end now.
+    await expire()
+  })
+  fastify.addHook('onClose', async () => {
+    expiring = false
+    scheduleExpiry()
+  })
 
   // Routes with `repeat`: one timer, for the next reminder due. When each
-  // went is kept here: after a restart the first may come early.
+  // went is kept here; each is claimed by route and period, so that a
+  // cluster sends one, and after a restart it comes early only in memory.
   const reminded = new Map<string, number>()
   let remindTimer: Timer | undefined
   let reminding = false
@@ -209,17 +216,27 @@ export default fp(async function notifications (fastify) {
     remindTimer.unref()
   }
   async function checkReminders (): Promise<void> {
-    const outbox = backend.outbox
-    if (outbox === undefined || !reminding) return
+    if (!reminding) return
     const now = timers.now()
     let next = now + REMIND_RETRY_MS
     try {
+      // As they stand now: on Redis another instance may have made one a moment ago.
+      held = await silenceStore.list()
+      scheduleExpiry()
       const open = (await backend.store.alerts({ unresolved: true })).map((stored) => stored.alert)
       const { due, next: then } = remindersDue(current, open, now, reminded, (a) => silencedBy(held, a, now) !== undefined)
-      for (const { alert, receivers } of due) {
-        await outbox.enqueue(alert, receivers.map((receiver) => ({ id: randomUUID(), receiver, kind: 'reminder' as const })))
+      // One instance of a cluster sends each reminder (and, where claims are kept, none comes early after a restart).
+      const won = new Map<string, { alert: Alert, receivers: Set<string> }>()
+      for (const { alert, receivers, slot, periodMs } of due) {
+        if (!await backend.claims.claim(`reminder:${slot}`, 2 * periodMs)) continue
+        const to = won.get(alert.id) ?? { alert, receivers: new Set<string>() }
+        for (const receiver of receivers) to.receivers.add(receiver)
+        won.set(alert.id, to)
       }
-      if (due.length > 0) sender.kick()
+      for (const { alert, receivers } of won.values()) {
+        await outbox.enqueue(alert, [...receivers].map((receiver) => ({ id: randomUUID(), receiver, kind: 'reminder' as const })))
+      }
+      if (won.size > 0) sender.kick()
       next = then
     } catch (err) {
       fastify.log.warn({ err }, 'the reminder check failed; it is tried again')
@@ -232,7 +249,6 @@ export default fp(async function notifications (fastify) {
     if (typeof got === 'string') throw new Error(`NOTIFY_FILE ${got}`)
     loaded = got.text
     current = got.config
-    const outbox = backend.outbox as Outbox
     outbox.route((event) => {
       try {
         return routeEvent(current, event, randomUUID, (alert) => silencedBy(held, alert, timers.now()) !== undefined)
@@ -265,25 +281,11 @@ export default fp(async function notifications (fastify) {
   }
 
   fastify.decorate('notifications', {
-    ...(backend.outbox === undefined ? {} : { outbox: backend.outbox }),
+    outbox,
     config: () => current,
     reload,
     sender,
     onAttempt: (listener: (attempt: DeliveryAttempt) => void) => { listeners.push(listener) },
-    ...(silenceControl === undefined ? {} : { silences: silenceControl })
+    silences: silenceControl
   })
 }, { name: 'notifications', fastify: '5.x', dependencies: ['config', 'timers', 'backend'] })
-
-/** Where there is no outbox (Redis without NOTIFY_FILE): nothing is ever due. */
-const noOutbox: Outbox = {
-  route: () => {},
-  dueReceivers: async () => [],
-  claim: async () => [],
-  claimGroup: async () => [],
-  settle: async () => {},
-  release: async () => {},
-  recent: async () => [],
-  attempts: async () => [],
-  depth: async () => ({ pending: 0 }),
-  enqueue: async () => {}
-}

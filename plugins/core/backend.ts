@@ -209,10 +209,10 @@ export interface Backend {
   readonly feed: EventFeed
   readonly claims: ClusterClaim
   readonly heartbeats: HeartbeatStore
-  /** Notifications waiting to leave; absent where the backend keeps none yet (Redis). */
-  readonly outbox?: Outbox
-  /** Silences, kept with the events; absent where the backend keeps none yet (Redis). */
-  readonly silences?: SilenceStore
+  /** Notifications waiting to leave. */
+  readonly outbox: Outbox
+  /** Silences, kept with the events. */
+  readonly silences: SilenceStore
   /** Why the backend cannot serve now (e.g. "redis unreachable"), or undefined. */
   problem: () => string | undefined
   close: () => Promise<void>
@@ -283,10 +283,13 @@ export interface Settlement {
 
 /**
  * The outbox: notifications waiting to leave. The router is asked about each
- * appended event inside the append's atomic step, so an event is stored with
- * its notifications or not at all; a sender claims due entries (a claim holds
- * an entry for `leaseMs`, after which a crashed sender's entries are due
- * again) and settles each attempt.
+ * appended event, and its entries are written in the append's atomic step, so
+ * an event is stored with its notifications or not at all (memory and SQLite
+ * ask inside the step; Redis just before it, and again when the silences
+ * changed meanwhile, so the router must have no effects). A sender claims due
+ * entries (a claim holds an entry for `leaseMs`, after which a crashed
+ * sender's entries are due again; of several instances, one gets each) and
+ * settles each attempt.
  */
 export interface Outbox {
   /** Sets what each appended event is to be sent to (synchronous; no I/O). */
@@ -295,7 +298,12 @@ export interface Outbox {
   dueReceivers: (now: number) => Promise<string[]>
   /** Up to `limit` entries of one receiver due at `now`, oldest first, held for `leaseMs`. */
   claim: (receiver: string, now: number, leaseMs: number, limit: number) => Promise<OutboxEntry[]>
-  /** Up to `limit` grouped entries of one receiver never tried yet, due or not, oldest first, held for `leaseMs`: the rest of a group. */
+  /**
+   * Up to `limit` grouped entries of one receiver never tried yet, due or
+   * not, oldest first, held for `leaseMs`: the rest of a group. Redis leaves
+   * out those a live claim holds (another instance may be sending them);
+   * memory and SQLite, with one sender, may hand back its own.
+   */
   claimGroup: (receiver: string, now: number, leaseMs: number, limit: number) => Promise<OutboxEntry[]>
   /** Records an attempt and its outcome. */
   settle: (id: string, settlement: Settlement) => Promise<void>
@@ -329,6 +337,12 @@ export interface SilenceStore {
   add: (silence: Silence) => Promise<void>
   /** Every silence kept, by start. */
   list: () => Promise<Silence[]>
-  /** Removes a silence; resolves with it, or undefined when there was none. */
+  /** Removes a silence; resolves with it, or undefined when there was none (or another instance removed it first). */
   remove: (id: string) => Promise<Silence | undefined>
+  /**
+   * For silences shared by several instances (Redis): `listener` is handed
+   * every silence whenever this instance finds that another changed them, so
+   * that a copy of them kept for deciding at once stays current.
+   */
+  follow?: (listener: (silences: Silence[]) => void) => void
 }

@@ -35,11 +35,11 @@ export function routeEvent (config: NotifyConfig, event: Event, newId: () => str
 /**
  * The reminders due at `now` (routes with `repeat`): for each alert that is
  * open (not acknowledged) and not silenced, each route that matches it and
- * last told it (or raised it) `repeat` ago or more. `told` keeps, per route
- * and alert, when the last reminder went; it is updated here.
+ * last told it (or raised it) `repeat` ago or more, one reminder each. `told`
+ * keeps, per route and alert, when the last reminder went; it is updated here.
  */
-export function remindersDue (config: NotifyConfig, alerts: Alert[], now: number, told: Map<string, number>, silenced: (alert: Alert) => boolean): { due: Array<{ alert: Alert, receivers: string[] }>, next: number } {
-  const out: Array<{ alert: Alert, receivers: string[] }> = []
+export function remindersDue (config: NotifyConfig, alerts: Alert[], now: number, told: Map<string, number>, silenced: (alert: Alert) => boolean): { due: Reminder[], next: number } {
+  const out: Reminder[] = []
   const open = new Set<string>()
   // When to look again: the next reminder due, and at the latest the shortest
   // repeat from now (an alert raised meanwhile is due no earlier than that).
@@ -48,24 +48,37 @@ export function remindersDue (config: NotifyConfig, alerts: Alert[], now: number
     if (alert.state !== 'open') continue
     open.add(alert.id)
     if (silenced(alert)) continue
-    const receivers = new Set<string>()
+    const raised = Date.parse(alert.timestamp)
     config.routes.forEach((route, i) => {
       if (route.repeatMs === undefined || !matches(alert, route.filter)) return
       const key = `${i}:${alert.id}`
-      const last = told.get(key) ?? Date.parse(alert.timestamp)
+      const last = told.get(key) ?? raised
       if (now - last < route.repeatMs) {
         next = Math.min(next, last + route.repeatMs)
         return
       }
       told.set(key, now)
       next = Math.min(next, now + route.repeatMs)
-      for (const name of route.to) receivers.add(name)
+      out.push({ alert, receivers: [...new Set(route.to)], slot: `${alert.id}:${i}:${Math.floor((now - raised) / route.repeatMs)}`, periodMs: route.repeatMs })
     })
-    if (receivers.size > 0) out.push({ alert, receivers: [...receivers] })
   }
   // Alerts acknowledged, resolved or gone are forgotten.
   for (const key of told.keys()) if (!open.has(key.slice(key.indexOf(':') + 1))) told.delete(key)
   return { due: out, next }
+}
+
+/** One route's reminder of one alert. */
+export interface Reminder {
+  alert: Alert
+  receivers: string[]
+  /**
+   * The alert, the route and the period since the raise the reminder is
+   * for: every instance of a cluster names the same reminder the same, so
+   * that one sends it.
+   */
+  slot: string
+  /** The route's `repeat`. */
+  periodMs: number
 }
 
 /** The server's public base URL (DOMAIN, as the API documents give it), or undefined without DOMAIN. */

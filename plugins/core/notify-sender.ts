@@ -95,7 +95,9 @@ export function createSender ({
       }
     })().finally(() => {
       passing = undefined
-      schedulePoll()
+      // A kick between the last pass and here found a pass still running: it is not lost.
+      if (again && running) kick()
+      else schedulePoll()
     })
   }
 

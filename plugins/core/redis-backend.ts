@@ -5,6 +5,7 @@ import { connectionOptions, describeRedisUrl, guard, logOutages } from './redis/
 import { createRedisFeed } from './redis/feed'
 import { createRedisHeartbeats } from './redis/heartbeats'
 import { redisKeys, type RedisKeys } from './redis/keys'
+import { createRedisOutbox, createRedisSilences, type RedisOutbox, type RedisSilences } from './redis/outbox'
 import { loadScripts } from './redis/scripts'
 import { createRedisStore, readRange } from './redis/store'
 
@@ -22,6 +23,10 @@ export interface RedisBackendOptions {
   onEvict?: (ids: string[]) => void
   /** How long a command may go unanswered before it fails (a publish then has an unknown outcome). */
   commandTimeoutMs?: number
+  /** The clock of the outbox's entries (ms since the epoch). */
+  now?: () => number
+  /** How often this instance looks whether another changed the silences (its copy serves GET /silences and the board). */
+  silencesRefreshMs?: number
   log: Log
 }
 
@@ -30,6 +35,8 @@ export interface RedisBackend extends Backend {
   /** The command connection (tests look into Redis through it). */
   readonly command: Redis
   readonly keys: RedisKeys
+  readonly outbox: RedisOutbox
+  readonly silences: RedisSilences
   /** This process, in claims and connection names. */
   readonly instance: string
   /** Resolves once ready, or once the first connection attempt failed (the connections keep retrying). */
@@ -37,14 +44,15 @@ export interface RedisBackend extends Backend {
 }
 
 /**
- * History, fan-out, claims and heartbeat monitors shared by every instance
+ * History, fan-out, claims, heartbeat monitors, the notification outbox and
+ * silences (redis/outbox.ts) shared by every instance
  * through one Redis: the store (redis/store.ts) appends and publishes on the
  * cluster's channel in one atomic step, the sequenced feed (redis/feed.ts)
  * hands every event of that channel, its own included, to this instance in
  * publish order, catching up after a lost subscription; heartbeats are in
  * redis/heartbeats.ts. Two connections: one for commands, one subscribed.
  */
-export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 10000, onEvict = () => {}, commandTimeoutMs = 5000, log }: RedisBackendOptions): RedisBackend {
+export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 10000, onEvict = () => {}, commandTimeoutMs = 5000, now = Date.now, silencesRefreshMs = 2000, log }: RedisBackendOptions): RedisBackend {
   if (!/^rediss?:\/\//.test(url)) throw new Error('REDIS_URL must be a redis:// or rediss:// URL')
   const keys = redisKeys(prefix)
   const instance = randomUUID()
@@ -69,6 +77,14 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     closed: () => closed
   })
   const isReady = (): boolean => subscribed() && command.status === 'ready'
+  const outbox = createRedisOutbox(command, keys, now)
+  const silences = createRedisSilences(command, keys)
+  // Another instance's silence reaches the router at once (append.lua checks
+  // the revision); this keeps the rest of this instance's copy current.
+  const refresher = setInterval(() => {
+    if (command.status === 'ready') silences.refresh().catch((err: unknown) => log.debug({ err }, 'reading the silences failed; tried again'))
+  }, silencesRefreshMs)
+  refresher.unref()
 
   return {
     kind: 'redis',
@@ -76,7 +92,9 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     command,
     keys,
     instance,
-    store: createRedisStore(command, keys, { historySize, openAlertsMax, onEvict }),
+    store: createRedisStore(command, keys, { historySize, openAlertsMax, onEvict, notify: { outbox, silences, now } }),
+    outbox,
+    silences,
     heartbeats: createRedisHeartbeats(command, keys),
     feed,
     claims: {
@@ -110,6 +128,7 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
 
     async close () {
       closed = true
+      clearInterval(refresher)
       await Promise.all([command, subscriber].map(async (connection) => {
         if (connection.status !== 'ready') {
           connection.disconnect()

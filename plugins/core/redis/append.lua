@@ -5,7 +5,13 @@
 -- Returns {-1, JSON of the event first stored under the idempotency key} when
 -- that key is still remembered, {0} when the expectation failed, {-2} when a
 -- new alert would pass OPEN_ALERTS_MAX and none may be dropped for it (all
--- critical or acknowledged), else {seq, evicted alert ids...}.
+-- critical or acknowledged), {-3} when the silences changed since the
+-- caller's notifications were worked out from them (it reads them again and
+-- retries), else {seq, evicted alert ids...}.
+--
+-- The notifications of the event (outbox entries, worked out by the caller)
+-- are written here, only when the event is stored, as outbox-write.lua
+-- writes them.
 --
 -- The counter starts from the server's clock in microseconds whenever it is
 -- missing (first use, or a Redis that lost its data): sequence numbers then
@@ -31,6 +37,11 @@ local resolvedSet = KEYS[13]    -- zset: resolved alert id by the seq that resol
 local onceKey = KEYS[14]        -- the idempotency key (any name when there is none)
 local evicted = KEYS[15]        -- hash: history key -> seq of the newest event that stream let go
 local acknowledgedSet = KEYS[16] -- set: alerts acknowledged and not resolved, never dropped for room
+local silencesRev = KEYS[17]    -- counter: bumped by every change of the silences
+local outboxSeq = KEYS[18]      -- counter: the write order of outbox entries
+local outboxReceivers = KEYS[19] -- set: receivers with pending entries
+local outboxOrder = KEYS[20]    -- zset: entry id by write order
+local outboxPending = KEYS[21]  -- zset: pending entry id by when written
 
 local eventId = ARGV[1]
 local eventJson = ARGV[2]
@@ -46,6 +57,9 @@ local alertSeverity = ARGV[11]
 local alertKey = ARGV[12]       -- '' for none
 local unresolvedMax = tonumber(ARGV[13])
 local onceTtlMs = ARGV[14]      -- '' when there is no idempotency key
+local silencesSeen = ARGV[15]   -- the silences revision the drafts were worked out at; '' when nothing is routed
+local drafts = ARGV[16]         -- JSON: the outbox entries, as outbox-write.lua takes them
+local createdAt = ARGV[17]      -- the entries' time, ms since the epoch
 
 if onceTtlMs ~= '' then
   local prior = redis.call('GET', onceKey)
@@ -56,6 +70,7 @@ if expectKind == 'key-free' then
 elseif expectKind == 'rev' then
   if redis.call('HGET', revs, expectKey) ~= expectRev then return {0} end
 end
+if silencesSeen ~= '' and (redis.call('GET', silencesRev) or '0') ~= silencesSeen then return {-3} end
 local unresolved = {unresolvedInfo, unresolvedWarning, unresolvedCritical}
 -- The oldest open alert that may be dropped for room: info first, then
 -- warning; never a critical one, never one somebody acknowledged.
@@ -144,6 +159,20 @@ if alertId ~= '' then
       over = over - 1
     end
   end
+end
+for _, d in ipairs(cjson.decode(drafts)) do
+  local n = redis.call('INCR', outboxSeq)
+  local member = string.format('%016d', n) .. ':' .. d.id
+  local groupMs = d.groupMs or 0
+  local due = string.format('%d', tonumber(createdAt) + groupMs)
+  redis.call('HSET', d.entryKey, 'id', d.id, 'receiver', d.receiver, 'kind', d.kind, 'groupMs', d.groupMs and string.format('%d', groupMs) or '',
+    'alertId', alertId, 'createdAt', createdAt, 'status', 'pending', 'attempts', '0', 'due', due, 'held', '0',
+    'member', member, 'dueKey', d.dueKey, 'groupKey', d.groupKey, 'event', eventJson)
+  redis.call('ZADD', d.dueKey, due, member)
+  if d.groupMs then redis.call('ZADD', d.groupKey, n, member) end
+  redis.call('SADD', outboxReceivers, d.receiver)
+  redis.call('ZADD', outboxOrder, n, d.id)
+  redis.call('ZADD', outboxPending, createdAt, d.id)
 end
 if onceTtlMs ~= '' then redis.call('SET', onceKey, eventJson, 'PX', onceTtlMs) end
 redis.call('PUBLISH', channel, '{"seq":' .. string.format('%d', seq) .. ',"event":' .. eventJson .. '}')

@@ -43,6 +43,38 @@ export interface RedisKeys {
    * (what the check reads), and each monitor's last pings (a list, newest first). No expiry: they outlive restarts.
    */
   heartbeats: { settings: string, last: string, missed: string, deadline: string, started: string, due: string, pings: (name: string) => string }
+  /**
+   * The notification outbox. `entry(id)` is a hash per entry (its fields and
+   * its event's JSON). Each receiver's pending entries are in `due(receiver)`
+   * by when they are next due, and its grouped entries never tried in
+   * `group(receiver)` by write order; members are `<16-digit seq>:<id>`, so
+   * that entries due at the same millisecond go in the order written.
+   */
+  outbox: {
+    /** Counter: the write order of entries. */
+    seq: string
+    entry: (id: string) => string
+    due: (receiver: string) => string
+    group: (receiver: string) => string
+    /** Set: the receivers that have pending entries. */
+    receivers: string
+    /** Sorted set: every entry kept (id) by write order, for the newest first. */
+    order: string
+    /** Sorted set: pending entry ids by when they were written (depth and age). */
+    pending: string
+    /** Sorted set: delivered and failed entry ids by write order; past its cap the oldest go. */
+    finished: string
+    /** A list per alert: its delivery attempts (JSON), oldest first, capped. */
+    attempts: (alertId: string) => string
+    /** Sorted set: alert ids by the order of their newest attempt; past its cap the oldest alerts' attempts go. */
+    attempted: string
+    /** Counter: the order of attempts. */
+    attemptSeq: string
+  }
+  /** Hash: silence id → the silence (JSON). */
+  silences: string
+  /** Counter: bumped by every change of the silences, so that an instance can tell its copy is stale. */
+  silencesRev: string
 }
 
 export function redisKeys (prefix: string): RedisKeys {
@@ -71,6 +103,21 @@ export function redisKeys (prefix: string): RedisKeys {
       started: `${prefix}heartbeats:started`,
       due: `${prefix}heartbeats:due`,
       pings: (name) => `${prefix}heartbeats:pings:${name}`
-    }
+    },
+    outbox: {
+      seq: `${prefix}outbox:seq`,
+      entry: (id) => `${prefix}outbox:entry:${id}`,
+      due: (receiver) => `${prefix}outbox:due:${receiver}`,
+      group: (receiver) => `${prefix}outbox:group:${receiver}`,
+      receivers: `${prefix}outbox:receivers`,
+      order: `${prefix}outbox:order`,
+      pending: `${prefix}outbox:pending`,
+      finished: `${prefix}outbox:finished`,
+      attempts: (alertId) => `${prefix}outbox:attempts:${alertId}`,
+      attempted: `${prefix}outbox:attempted`,
+      attemptSeq: `${prefix}outbox:attempt-seq`
+    },
+    silences: `${prefix}silences`,
+    silencesRev: `${prefix}silences:rev`
   }
 }

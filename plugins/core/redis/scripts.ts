@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Result } from 'ioredis'
-import type { Expect, Once } from '../backend'
+import type { DeliveryStatus, Expect, Once, OutboxDraft, Settlement } from '../backend'
 import type { RedisKeys } from './keys'
 
 /**
@@ -32,7 +32,11 @@ export const SCRIPT_FILES = {
   eventRange: 'range.lua',
   heartbeatPing: 'heartbeat-ping.lua',
   heartbeatMiss: 'heartbeat-miss.lua',
-  heartbeatRead: 'heartbeat-read.lua'
+  heartbeatRead: 'heartbeat-read.lua',
+  outboxWrite: 'outbox-write.lua',
+  outboxClaim: 'outbox-claim.lua',
+  outboxSettle: 'outbox-settle.lua',
+  outboxRecent: 'outbox-recent.lua'
 } as const
 
 type ScriptName = keyof typeof SCRIPT_FILES
@@ -55,6 +59,10 @@ declare module 'ioredis' {
     heartbeatPing: (...args: Args) => Result<[number, string, string], Context>
     heartbeatMiss: (...args: Args) => Result<number, Context>
     heartbeatRead: (...args: Args) => Result<string[], Context>
+    outboxWrite: (...args: Args) => Result<number, Context>
+    outboxClaim: (...args: Args) => Result<string[][], Context>
+    outboxSettle: (...args: Args) => Result<number, Context>
+    outboxRecent: (...args: Args) => Result<string[][], Context>
   }
 }
 
@@ -68,6 +76,21 @@ export interface AppendInput {
   once: Once | undefined
   historySize: number
   openAlertsMax: number
+  /** The event's notifications, worked out from the silences at revision `silencesSeen`; undefined when nothing is routed. */
+  notify: { drafts: OutboxDraft[], silencesSeen: string, createdAt: number } | undefined
+}
+
+/** The drafts as the scripts write them: each with the keys it goes under. */
+function draftsJson (keys: RedisKeys, drafts: OutboxDraft[]): string {
+  return JSON.stringify(drafts.map((d) => ({
+    id: d.id,
+    receiver: d.receiver,
+    kind: d.kind,
+    ...(d.groupMs === undefined ? {} : { groupMs: d.groupMs }),
+    entryKey: keys.outbox.entry(d.id),
+    dueKey: keys.outbox.due(d.receiver),
+    groupKey: keys.outbox.group(d.receiver)
+  })))
 }
 
 /** append.lua: append an event, fold its alert, publish it. */
@@ -90,7 +113,12 @@ export function appendCall (keys: RedisKeys, input: AppendInput): ScriptCall {
       resolvedSet: keys.resolved,
       onceKey: keys.idempotency(once?.key ?? ''),
       evicted: keys.evicted,
-      acknowledgedSet: keys.acknowledged
+      acknowledgedSet: keys.acknowledged,
+      silencesRev: keys.silencesRev,
+      outboxSeq: keys.outbox.seq,
+      outboxReceivers: keys.outbox.receivers,
+      outboxOrder: keys.outbox.order,
+      outboxPending: keys.outbox.pending
     },
     argv: {
       eventId: input.id,
@@ -106,7 +134,10 @@ export function appendCall (keys: RedisKeys, input: AppendInput): ScriptCall {
       alertSeverity: alert?.severity ?? '',
       alertKey: alert?.key ?? '',
       unresolvedMax: input.openAlertsMax,
-      onceTtlMs: once === undefined ? '' : once.ttlMs
+      onceTtlMs: once === undefined ? '' : once.ttlMs,
+      silencesSeen: input.notify?.silencesSeen ?? '',
+      drafts: draftsJson(keys, input.notify?.drafts ?? []),
+      createdAt: input.notify?.createdAt ?? 0
     }
   }
 }
@@ -166,4 +197,62 @@ export type HeartbeatReadMode = 'all' | 'one' | 'remove' | 'due' | 'pings' | 'in
 /** heartbeat-read.lua: every monitor, one, one removed as it is read, the due ones, one's pings, the counts; or the index built for monitors stored before it. */
 export function heartbeatReadCall (keys: RedisKeys, mode: HeartbeatReadMode, name: string, now = 0): ScriptCall {
   return { keys: heartbeatKeys(keys, name), argv: { mode, name, now: String(now) } }
+}
+
+/** outbox-write.lua: entries about an event that is not being appended now. */
+export function outboxWriteCall (keys: RedisKeys, eventJson: string, alertId: string, drafts: OutboxDraft[], createdAt: number): ScriptCall {
+  return {
+    keys: { outboxSeq: keys.outbox.seq, outboxReceivers: keys.outbox.receivers, outboxOrder: keys.outbox.order, outboxPending: keys.outbox.pending },
+    argv: { eventJson, alertId, drafts: draftsJson(keys, drafts), createdAt: String(createdAt) }
+  }
+}
+
+/** outbox-claim.lua: a receiver's due entries, or its grouped ones never tried, held for a lease. */
+export function outboxClaimCall (keys: RedisKeys, mode: 'due' | 'group', receiver: string, now: number, leaseMs: number, limit: number): ScriptCall {
+  return {
+    keys: { dueSet: keys.outbox.due(receiver), groupSet: keys.outbox.group(receiver) },
+    argv: { mode, now: String(now), leaseMs: String(leaseMs), limit, entryPrefix: keys.outbox.entry('') }
+  }
+}
+
+/** How many of each the outbox keeps: attempts per alert, alerts with attempts, finished entries. */
+export interface OutboxLimits { attemptsPerAlert: number, attemptedMax: number, finishedMax: number }
+
+/** outbox-settle.lua: an attempt recorded and its entry settled, or (`settlement` undefined) an entry given back, due at `at`. */
+export function outboxSettleCall (keys: RedisKeys, id: string, at: number, settlement: Settlement | undefined, limits: OutboxLimits): ScriptCall {
+  const attempt = settlement?.attempt
+  return {
+    keys: {
+      entry: keys.outbox.entry(id),
+      outboxReceivers: keys.outbox.receivers,
+      outboxPending: keys.outbox.pending,
+      outboxFinished: keys.outbox.finished,
+      outboxOrder: keys.outbox.order,
+      attemptsList: keys.outbox.attempts(attempt?.alertId ?? ''),
+      attempted: keys.outbox.attempted,
+      attemptSeq: keys.outbox.attemptSeq
+    },
+    argv: {
+      mode: attempt === undefined ? 'release' : 'settle',
+      id,
+      at: String(at),
+      result: attempt?.result ?? '',
+      attempt: attempt?.attempt ?? 0,
+      lastStatus: attempt?.status ?? '',
+      lastError: attempt?.error ?? '',
+      retryAt: settlement?.retryAt === undefined ? '' : String(settlement.retryAt),
+      attemptJson: attempt === undefined ? '' : JSON.stringify(attempt),
+      alertId: attempt?.alertId ?? '',
+      attemptsPerAlert: limits.attemptsPerAlert,
+      attemptedMax: limits.attemptedMax,
+      finishedMax: limits.finishedMax,
+      entryPrefix: keys.outbox.entry(''),
+      attemptsPrefix: keys.outbox.attempts('')
+    }
+  }
+}
+
+/** outbox-recent.lua: the newest entries of a receiver and a status (or any). */
+export function outboxRecentCall (keys: RedisKeys, receiver: string | undefined, status: DeliveryStatus | undefined, limit: number): ScriptCall {
+  return { keys: { outboxOrder: keys.outbox.order }, argv: { receiver: receiver ?? '', status: status ?? '', limit, entryPrefix: keys.outbox.entry('') } }
 }

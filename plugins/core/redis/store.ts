@@ -4,6 +4,7 @@ import type { AlertScope, EventStore, Expect, StoredAlert } from '../backend'
 import { alertOf } from '../lifecycle'
 import { guard } from './connection'
 import type { RedisKeys } from './keys'
+import type { RedisOutbox, RedisSilences } from './outbox'
 import { appendCall, rangeCall, readAlertsCall, scriptArgs, type RangeMode, type ReadAlertsMode } from './scripts'
 
 /** An event with its place in the publish order of the whole cluster. */
@@ -31,14 +32,21 @@ export interface RedisStoreOptions {
   historySize: number
   openAlertsMax: number
   onEvict: (ids: string[]) => void
+  /** Where an appended event's notifications come from: the outbox's router, the silences it decides by, and the clock of their time. */
+  notify: { outbox: RedisOutbox, silences: RedisSilences, now: () => number }
 }
+
+// An append refused because the silences changed is worked out again; after
+// this many in a row (silences changing all the time) it is stored with
+// what was worked out last: an event is never lost for a notification.
+const SILENCE_RETRIES = 5
 
 /**
  * History and alerts shared through Redis. Appending stores the event, folds
  * its alert and publishes it on the cluster's channel in one atomic step
  * (append.lua), so the channel's order is the history's.
  */
-export function createRedisStore (command: Redis, keys: RedisKeys, { historySize, openAlertsMax, onEvict }: RedisStoreOptions): EventStore {
+export function createRedisStore (command: Redis, keys: RedisKeys, { historySize, openAlertsMax, onEvict, notify }: RedisStoreOptions): EventStore {
   async function readAlerts (mode: ReadAlertsMode, value = '', listed: string = keys.raised, below = '+inf'): Promise<StoredAlert[]> {
     const reply = await guard(command.readAlerts(...scriptArgs(readAlertsCall(keys, mode, value, listed, below))))
     const out: StoredAlert[] = []
@@ -51,22 +59,34 @@ export function createRedisStore (command: Redis, keys: RedisKeys, { historySize
   return {
     async append (event, expect: Expect = { kind: 'none' }, once) {
       const alert = alertOf(event)
-      const reply = await guard(command.appendEvent(...scriptArgs(appendCall(keys, {
-        id: event.id,
-        json: JSON.stringify(event),
-        stream: event.type === 'chat' ? 'chat' : 'alert',
-        expect,
-        alert: alert === undefined ? undefined : { id: alert.id, json: JSON.stringify(alert), state: alert.state, severity: alert.severity, key: alert.key ?? '' },
-        once,
-        historySize,
-        openAlertsMax
-      }))), true)
-      const seq = Number(reply[0])
-      if (seq === -1) return { stored: false, prior: JSON.parse(String(reply[1])) as Event }
-      if (seq === 0) return { stored: false }
-      if (seq === -2) return { stored: false, full: true }
-      if (reply.length > 1) onEvict(reply.slice(1).map(String))
-      return { stored: true }
+      const json = JSON.stringify(event)
+      for (let tries = 1; ; tries++) {
+        // Worked out from this instance's copy of the silences; the script checks that copy is current.
+        // Never read yet (Redis was away when this instance started): read them, so that the drafts are worked out by them.
+        if (notify.outbox.routing() && notify.silences.seen() === '') await notify.silences.refresh()
+        const drafts = notify.outbox.drafts(event)
+        const reply = await guard(command.appendEvent(...scriptArgs(appendCall(keys, {
+          id: event.id,
+          json,
+          stream: event.type === 'chat' ? 'chat' : 'alert',
+          expect,
+          alert: alert === undefined ? undefined : { id: alert.id, json: JSON.stringify(alert), state: alert.state, severity: alert.severity, key: alert.key ?? '' },
+          once,
+          historySize,
+          openAlertsMax,
+          notify: drafts === undefined ? undefined : { drafts, silencesSeen: tries > SILENCE_RETRIES ? '' : notify.silences.seen(), createdAt: notify.now() }
+        }))), true)
+        const seq = Number(reply[0])
+        if (seq === -3) {
+          await notify.silences.refresh()
+          continue
+        }
+        if (seq === -1) return { stored: false, prior: JSON.parse(String(reply[1])) as Event }
+        if (seq === 0) return { stored: false }
+        if (seq === -2) return { stored: false, full: true }
+        if (reply.length > 1) onEvict(reply.slice(1).map(String))
+        return { stored: true }
+      }
     },
     async chats (count) {
       const members = await guard(command.zrange(keys.history.chat, count === undefined ? 0 : -Math.max(1, count), '-1'))
