@@ -7,6 +7,7 @@ import type { NotifyKind, OutboxDraft } from './backend'
 import { matches } from './board'
 import { alertOf } from './lifecycle'
 import type { NotifyConfig } from './notify-config'
+import type { AlertLinks } from './action-links'
 
 /** What an event did to its alert, as a notification tells it; undefined for chat. */
 export function notifyKindOf (event: Event): NotifyKind | undefined {
@@ -93,6 +94,8 @@ export interface Notice {
   url?: string
   /** The dashboard, when DOMAIN is set. */
   dashboard?: string
+  /** Signed Acknowledge and Resolve links (PUBLIC_URL set, the alert not resolved). */
+  actions?: AlertLinks
 }
 
 function happenedOf (kind: NotifyKind, alert: Alert, by: string | undefined): string {
@@ -107,7 +110,7 @@ function happenedOf (kind: NotifyKind, alert: Alert, by: string | undefined): st
 }
 
 /** The message of one event, for any receiver. */
-export function noticeOf (kind: NotifyKind, event: Event, domain: string): Notice {
+export function noticeOf (kind: NotifyKind, event: Event, domain: string, links?: (alert: Alert) => AlertLinks): Notice {
   const alert = alertOf(event) as Alert
   const by = event.type === 'alert_update' ? event.by : undefined
   const note = event.type === 'alert_update' ? event.note : undefined
@@ -141,6 +144,8 @@ export function noticeOf (kind: NotifyKind, event: Event, domain: string): Notic
     notice.url = `${base}/alerts/${alert.id}/timeline`
     notice.dashboard = `${base}/`
   }
+  const actions = links?.(alert)
+  if (actions !== undefined && (actions.acknowledge !== undefined || actions.resolve !== undefined)) notice.actions = actions
   return notice
 }
 
@@ -149,5 +154,7 @@ export function plainText (notice: Notice): string {
   const lines = [notice.headline, '', ...notice.fields.map(([label, value]) => `${label}: ${value}`)]
   if (notice.url !== undefined) lines.push('', `Timeline: ${notice.url}`)
   if (notice.dashboard !== undefined) lines.push(`Dashboard: ${notice.dashboard}`)
+  if (notice.actions?.acknowledge !== undefined) lines.push(`Acknowledge: ${notice.actions.acknowledge}`)
+  if (notice.actions?.resolve !== undefined) lines.push(`Resolve: ${notice.actions.resolve}`)
   return `${lines.join('\n')}\n`
 }

@@ -93,6 +93,10 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
   (db) => db.exec(`
     CREATE TABLE silences (id TEXT PRIMARY KEY, starts_at INTEGER NOT NULL, json TEXT NOT NULL);
     ALTER TABLE outbox ADD COLUMN group_ms INTEGER;
+  `),
+  // 5: the server's own settings (the action links' secret when ACTION_SECRET is not set), apart from meta's bookkeeping.
+  (db) => db.exec(`
+    CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
   `)
 ]
 
