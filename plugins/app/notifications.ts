@@ -157,7 +157,7 @@ export default fp(async function notifications (fastify) {
     for (const { alert } of await backend.store.alerts({ unresolved: true })) {
       // Held: changed while the silence was in force (what happened to it then was told to nobody).
       if (alert.state !== 'open' || Date.parse(alert.updatedAt) < silence.startsAt || !takes(silence, alert) || silencedBy(held, alert, now) !== undefined) continue
-      const drafts = routeEvent(current, alert, randomUUID)
+      const drafts = routeEvent(current, alert, randomUUID, undefined, now)
       if (drafts.length > 0) await outbox.enqueue(alert, drafts)
     }
     sender.kick()
@@ -255,7 +255,8 @@ export default fp(async function notifications (fastify) {
     const outbox = backend.outbox as Outbox
     outbox.route((event) => {
       try {
-        return routeEvent(current, event, randomUUID, (alert) => silencedBy(held, alert, timers.now()) !== undefined)
+        const now = timers.now()
+        return routeEvent(current, event, randomUUID, (alert) => silencedBy(held, alert, now) !== undefined, now)
       } catch (err) {
         // Never fail an append for a notification: the event matters more.
         fastify.log.error({ err }, 'notification routing failed; this event notifies nobody')

@@ -6,7 +6,7 @@ import type { Alert, Event } from '../../schemas/events'
 import type { NotifyKind, OutboxDraft } from './backend'
 import { matches } from './board'
 import { alertOf } from './lifecycle'
-import type { NotifyConfig } from './notify-config'
+import { routeMuted, type NotifyConfig } from './notify-config'
 import type { AlertLinks } from './action-links'
 
 /** What an event did to its alert, as a notification tells it; undefined for chat. */
@@ -16,15 +16,15 @@ export function notifyKindOf (event: Event): NotifyKind | undefined {
   return undefined
 }
 
-/** The outbox entries of one event: each receiver of each route that matches it, once; none for a silenced alert. */
-export function routeEvent (config: NotifyConfig, event: Event, newId: () => string, silenced: (alert: Alert) => boolean = () => false): OutboxDraft[] {
+/** The outbox entries of one event: each receiver of each route that matches it and is not muted at `now` (its mute_time_intervals), once; none for a silenced alert. */
+export function routeEvent (config: NotifyConfig, event: Event, newId: () => string, silenced: (alert: Alert) => boolean = () => false, now = Date.now()): OutboxDraft[] {
   const kind = notifyKindOf(event)
   const alert = alertOf(event)
   if (kind === undefined || alert === undefined || config.routes.length === 0 || silenced(alert)) return []
   // Each receiver once; held for the longest group of the routes that send it there.
   const receivers = new Map<string, number | undefined>()
   for (const route of config.routes) {
-    if (!route.on.has(kind) || !matches(alert, route.filter)) continue
+    if (!route.on.has(kind) || !matches(alert, route.filter) || routeMuted(config, route, now)) continue
     for (const name of route.to) {
       const before = receivers.get(name)
       receivers.set(name, route.groupMs === undefined ? before : Math.max(before ?? 0, route.groupMs))
@@ -51,7 +51,8 @@ export function remindersDue (config: NotifyConfig, alerts: Alert[], now: number
     if (silenced(alert)) continue
     const receivers = new Set<string>()
     config.routes.forEach((route, i) => {
-      if (route.repeatMs === undefined || !matches(alert, route.filter)) return
+      // A muted route's reminder waits: it goes at the first check after its window, if still due.
+      if (route.repeatMs === undefined || !matches(alert, route.filter) || routeMuted(config, route, now)) return
       const key = `${i}:${alert.id}`
       const last = told.get(key) ?? Date.parse(alert.timestamp)
       if (now - last < route.repeatMs) {
