@@ -286,3 +286,26 @@ t.test('memory: a secret per process', async (t) => {
   const b = await build(t)
   t.not(await a.notifications.actionSecret(), await b.notifications.actionSecret())
 })
+
+t.test('hostile requests to the action links: clear coded errors, never a 5xx, nothing changed', async (t) => {
+  const fastify = await build(t, { PUBLIC_URL: 'https://alerts.example.com' })
+  const alert = (await postAlert(fastify, { message: 'disk full', location: 'db1' })).json()
+  const secret = await fastify.notifications.actionSecret()
+  const claims = { alertId: alert.id as string, action: 'ack' as const, receiver: 'phone', expires: Date.now() + 60_000 }
+  const path = linkPath(claims, signLink(secret, claims))
+  const cases: Array<[string, Record<string, unknown>, number, string]> = [
+    ['an id of 200 characters', { url: path.replace(alert.id, 'a'.repeat(200)) }, 400, 'VALIDATION_FAILED'],
+    ['a signature of 200 characters', { method: 'POST', url: path.replace(/sig=[^&]+/, `sig=${'A'.repeat(200)}`) }, 400, 'VALIDATION_FAILED'],
+    ['a body over 1 KiB', { method: 'POST', url: path, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'x='.padEnd(5000, 'y') }, 413, 'BODY_TOO_LARGE'],
+    ['an expiry past every date', { method: 'POST', url: path.replace(/expires=\d+/, 'expires=999999999999999') }, 403, 'ACTION_LINK_INVALID'],
+    ['a percent-encoded id', { method: 'POST', url: path.replace(alert.id, encodeURIComponent(`${alert.id as string}/../x`)) }, 403, 'ACTION_LINK_INVALID']
+  ]
+  for (const [name, request, status, code] of cases) {
+    const res = await fastify.inject(request)
+    t.equal(res.statusCode, status, name)
+    t.equal(res.json().code, code, name)
+  }
+  const json = await fastify.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: '{"by":"someone else"}' })
+  t.equal(json.statusCode, 200, 'a JSON body is read as nothing: the link says who')
+  t.equal(json.json().alert.acknowledgedBy, 'notify:phone')
+})
