@@ -10,12 +10,14 @@ import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
+import type { AddressInfo } from 'node:net'
+import { SMTPServer } from 'smtp-server'
 import type { FastifyInstance } from 'fastify'
 import { build, buildLogged } from './helpers/app'
 import { mockTimers } from './helpers/clock'
 import { postAlert } from './helpers/http'
 import { httpReceiver } from './helpers/receivers'
-import { waitFor } from './helpers/wait'
+import { once, waitFor } from './helpers/wait'
 import { BACKEND_KINDS, backendTest, makeBackend } from './helpers/backends'
 import { redisPrefix, redisTest, SHARED_REDIS_URL } from './helpers/redis'
 import { createLinkSigner, linkPath, publicUrlOf, signLink, verifyLink } from '../plugins/core/action-links'
@@ -308,4 +310,41 @@ t.test('hostile requests to the action links: clear coded errors, never a 5xx, n
   const json = await fastify.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: '{"by":"someone else"}' })
   t.equal(json.statusCode, 200, 'a JSON body is read as nothing: the link says who')
   t.equal(json.json().alert.acknowledgedBy, 'notify:phone')
+})
+
+t.test('e-mail through a real SMTP server: the text and the HTML part carry the links, which work', async (t) => {
+  const mails: string[] = []
+  const smtp = new SMTPServer({
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData (stream, _session, callback) {
+      const chunks: Buffer[] = []
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+      stream.on('end', () => {
+        mails.push(Buffer.concat(chunks).toString())
+        callback()
+      })
+    }
+  })
+  smtp.listen(0, '127.0.0.1')
+  await once(smtp.server, 'listening')
+  t.teardown(async () => await new Promise((resolve) => smtp.close(() => resolve(undefined))))
+  const { port } = smtp.server.address() as AddressInfo
+  const file = notifyFile(t, 'receivers:\n  on-call: { email: { to: [oncall@example.com] } }\nroutes:\n  - to: on-call\n    on: [raised]\n')
+  const fastify = await build(t, { NOTIFY_FILE: file, SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_FROM: 'alerts@example.com', PUBLIC_URL: 'https://alerts.example.com' })
+  const alert = (await postAlert(fastify, { message: 'Replica lag', location: 'db2' })).json()
+  await waitFor(() => mails.length >= 1)
+  // Quoted-printable: soft line breaks joined, =XX decoded.
+  const mail = (mails[0] ?? '').replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+  const text = new RegExp(`^Acknowledge: (https://alerts\\.example\\.com/alerts/${alert.id as string}/actions/ack\\?by=on-call&expires=\\d+&sig=[\\w-]{43})\\r?$`, 'm').exec(mail)
+  t.ok(text !== null, 'the text part has the Acknowledge link')
+  t.match(mail, /^Resolve: https:\/\/alerts\.example\.com\/alerts\/.+\/actions\/resolve\?by=on-call&/m)
+  const html = /<a href="(https:\/\/alerts\.example\.com\/alerts\/[^"]+\/actions\/resolve[^"]+)">Resolve<\/a>/.exec(mail)
+  t.ok(html !== null, 'the HTML part has the Resolve link')
+  const ack = await fastify.inject({ method: 'POST', url: pathOf(text?.[1] ?? '') })
+  t.equal(ack.statusCode, 200)
+  t.equal(ack.json().by, 'notify:on-call')
+  const resolved = await fastify.inject({ method: 'POST', url: pathOf((html?.[1] ?? '').replaceAll('&amp;', '&')) })
+  t.equal(resolved.statusCode, 200)
+  t.equal(resolved.json().alert.state, 'resolved')
 })
