@@ -7,7 +7,7 @@ import type { BurstResult, ConnectResult, FilteredResult, IngestResult, SingleRe
  * and latest.md (the tables).
  */
 
-export type Target = 'project' | 'project-sqlite' | 'reference' | 'bare-fastify' | 'bare-fastify-no-logger'
+export type Target = 'project' | 'project-sqlite' | 'project-notify' | 'reference' | 'bare-fastify' | 'bare-fastify-no-logger'
 
 export interface Settings {
   quick: boolean
@@ -292,6 +292,16 @@ export function evaluateTargets (settings: Settings, runs: Runs): TargetLine[] {
     })
   }
 
+  const bn = summarizeBurst(runs.burst, 'project-notify')
+  const bm = summarizeBurst(runs.burst, 'project')
+  if (bn !== undefined) {
+    lines.push({
+      name: 'Burst with notifications (three routes, a 1 s webhook) ≥ 0.9x without',
+      detail: bm === undefined ? 'not measured' : `${int(bn.deliveriesPerSec)} vs ${int(bm.deliveriesPerSec)} deliveries/s = ${ratio(bn.deliveriesPerSec, bm.deliveriesPerSec)}`,
+      reached: bm === undefined ? undefined : bn.deliveriesPerSec >= 0.9 * bm.deliveriesPerSec
+    })
+  }
+
   const ip = summarizeIngest(runs.ingest, 'project')
   const ib = summarizeIngest(runs.ingest, 'bare-fastify-no-logger')
   lines.push({
@@ -322,6 +332,25 @@ function storeComparison (settings: Settings, runs: Runs): string[][] {
   for (const clients of settings.latency.sizes) {
     const p50 = (r: LatencyRun): number => percentile(r.steps.find((s) => s.clients === clients)?.result.lastMs ?? [], 50)
     add(`single alert p50 POST → last client, ${int(clients)} clients, ms`, rounds(runs.latency, 'project', p50), rounds(runs.latency, 'project-sqlite', p50), ms)
+  }
+  return rows
+}
+
+/** Rows comparing the project with three routes matching every alert to a webhook that answers in 1 s, against the project without routes. */
+function notifyComparison (settings: Settings, runs: Runs): string[][] {
+  const rows: string[][] = []
+  const add = (name: string, plain: number[], notify: number[], format: (n: number) => string): void => {
+    if (plain.length === 0 || notify.length === 0) return
+    rows.push([name, spread(plain, format), spread(notify, format), ratio(median(notify), median(plain))])
+  }
+  add('burst deliveries/s', rounds(runs.burst, 'project', (r) => r.result.deliveriesPerSec), rounds(runs.burst, 'project-notify', (r) => r.result.deliveriesPerSec), int)
+  add('burst drain, ms', rounds(runs.burst, 'project', (r) => r.result.drainMs), rounds(runs.burst, 'project-notify', (r) => r.result.drainMs), ms)
+  add('burst per-alert p99, ms (POST → last client)', rounds(runs.burst, 'project', (r) => percentile(r.result.lastMs, 99)), rounds(runs.burst, 'project-notify', (r) => percentile(r.result.lastMs, 99)), ms)
+  for (const clients of settings.latency.sizes) {
+    const p50 = (r: LatencyRun): number => percentile(r.steps.find((s) => s.clients === clients)?.result.lastMs ?? [], 50)
+    const p99 = (r: LatencyRun): number => percentile(r.steps.find((s) => s.clients === clients)?.result.lastMs ?? [], 99)
+    add(`single alert p50 POST → last client, ${int(clients)} clients, ms`, rounds(runs.latency, 'project', p50), rounds(runs.latency, 'project-notify', p50), ms)
+    add(`single alert p99 POST → last client, ${int(clients)} clients, ms`, rounds(runs.latency, 'project', p99), rounds(runs.latency, 'project-notify', p99), ms)
   }
   return rows
 }
@@ -488,6 +517,13 @@ export function markdown (meta: Meta, settings: Settings, runs: Runs, targets: T
     out.push('\n#### 7. The store: the project on SQLite (STORE=sqlite, a fresh file each run) against memory, in the same run\n')
     out.push(table(['metric', 'memory, each round', 'sqlite, each round', 'ratio of medians (sqlite/memory)'], storeRows))
     out.push('\nA ratio means little unless the SQLite rounds fall outside the spread of the memory rounds: compare the rounds.')
+  }
+
+  const notifyRows = notifyComparison(settings, runs)
+  if (notifyRows.length > 0) {
+    out.push('\n#### 8. Notifications: three NOTIFY_FILE routes matching every alert, to one webhook on loopback that answers after 1 s, against no routes (both in memory)\n')
+    out.push(table(['metric', 'no routes, each round', 'routes, each round', 'ratio of medians (routes/none)'], notifyRows))
+    out.push('\nEvery alert writes one outbox entry (the three routes name one receiver) in the append\'s step; the sender delivers one at a time, a second each, so the outbox only grows during the run: the fan-out must not notice.')
   }
 
   out.push('\n#### Targets\n')

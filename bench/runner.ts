@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { get } from 'node:http'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer as createHttpServer, get, type Server } from 'node:http'
 import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -28,6 +28,9 @@ import {
  *   npm run bench -- --stores memory      the project's stores to run latency, burst and ingest on
  *                                         (default memory,sqlite: the project in memory, and on SQLite
  *                                         as `project-sqlite`, in the same run)
+ *   npm run bench -- --no-notify          without `project-notify` in latency and burst: the project in
+ *                                         memory with three NOTIFY_FILE routes matching every alert, to a
+ *                                         webhook on loopback that answers after 1 s
  *
  * Only full runs of every scenario write latest.*; other runs write quick.* or partial.*
  * (or the name given with --out).
@@ -109,6 +112,7 @@ const RESULTS = path.join(ROOT, 'bench', 'results')
 const SCRIPTS: Record<Target, { script: string, args: string[] }> = {
   project: { script: path.join(ROOT, 'dist', 'server.js'), args: [] },
   'project-sqlite': { script: path.join(ROOT, 'dist', 'server.js'), args: [] },
+  'project-notify': { script: path.join(ROOT, 'dist', 'server.js'), args: [] },
   reference: { script: path.join(__dirname, 'reference-server.js'), args: [] },
   'bare-fastify': { script: path.join(__dirname, 'bare-fastify.js'), args: [] },
   'bare-fastify-no-logger': { script: path.join(__dirname, 'bare-fastify.js'), args: ['--no-logger'] }
@@ -117,10 +121,10 @@ const SCRIPTS: Record<Target, { script: string, args: string[] }> = {
 const STORES = ['memory', 'sqlite'] as const
 type Store = typeof STORES[number]
 
-interface Options { quick: boolean, rounds: number | undefined, only: ScenarioName[] | undefined, pin: boolean, cpuProf: boolean, out: string | undefined, connections: number | undefined, stores: Store[], synchronous: string | undefined }
+interface Options { quick: boolean, rounds: number | undefined, only: ScenarioName[] | undefined, pin: boolean, cpuProf: boolean, out: string | undefined, connections: number | undefined, stores: Store[], synchronous: string | undefined, notify: boolean }
 
 function parseArgs (argv: string[]): Options {
-  const opts: Options = { quick: false, rounds: undefined, only: undefined, pin: true, cpuProf: false, out: undefined, connections: undefined, stores: [...STORES], synchronous: undefined }
+  const opts: Options = { quick: false, rounds: undefined, only: undefined, pin: true, cpuProf: false, out: undefined, connections: undefined, stores: [...STORES], synchronous: undefined, notify: true }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     const value = (): string => {
@@ -131,6 +135,7 @@ function parseArgs (argv: string[]): Options {
     if (arg === '--quick') opts.quick = true
     else if (arg === '--no-pin') opts.pin = false
     else if (arg === '--cpu-prof') opts.cpuProf = true
+    else if (arg === '--no-notify') opts.notify = false
     else if (arg === '--rounds') opts.rounds = Math.max(1, Number.parseInt(value(), 10) || 1)
     else if (arg === '--out') opts.out = value()
     else if (arg === '--connections') opts.connections = Math.max(1, Number.parseInt(value(), 10) || 1)
@@ -201,6 +206,62 @@ class Loadgen {
 let clockTicks = 100
 let current: ServerProcess | undefined
 
+// How long the notification benchmark's webhook takes to answer.
+const SLOW_RECEIVER_MS = 1000
+
+/**
+ * The webhook receiver of `project-notify`: on loopback, in the runner's
+ * process, answering every POST after a second. Counts what it was sent.
+ */
+class SlowReceiver {
+  requests = 0
+  private readonly server: Server
+  url = ''
+
+  private constructor () {
+    this.server = createHttpServer((req, res) => {
+      this.requests++
+      req.resume()
+      setTimeout(() => res.end('ok'), SLOW_RECEIVER_MS)
+    })
+  }
+
+  static async start (): Promise<SlowReceiver> {
+    const receiver = new SlowReceiver()
+    await new Promise<void>((resolve) => receiver.server.listen(0, '127.0.0.1', resolve))
+    const address = receiver.server.address()
+    if (address === null || typeof address === 'string') throw new Error('the slow receiver has no port')
+    receiver.url = `http://127.0.0.1:${address.port}/hook`
+    return receiver
+  }
+
+  /** A NOTIFY_FILE with three routes that match every alert, all to this receiver. */
+  notifyFile (dir: string): string {
+    const file = path.join(dir, 'notify.yml')
+    writeFileSync(file, [
+      'receivers:',
+      `  slow: { webhook: { url: "${this.url}" } }`,
+      'routes:',
+      '  - to: slow',
+      '  - match: { min_severity: info }',
+      '    to: slow',
+      '  - match: { state: open }',
+      '    on: [raised, repeated]',
+      '    to: slow',
+      ''
+    ].join('\n'))
+    return file
+  }
+
+  async close (): Promise<void> {
+    this.server.closeAllConnections()
+    await new Promise((resolve) => this.server.close(resolve))
+  }
+}
+
+let slowReceiver: SlowReceiver | undefined
+let notifyFile = ''
+
 /** One server under test, in its own process. */
 class ServerProcess {
   private output = ''
@@ -219,10 +280,11 @@ class ServerProcess {
     const { cmd, args } = command(pin, [...nodeArgs, SCRIPTS[target].script, ...SCRIPTS[target].args])
     const dataDir = target === 'project-sqlite' ? mkdtempSync(path.join(os.tmpdir(), 'alert-bench-')) : undefined
     const store = dataDir === undefined ? { STORE: 'memory' } : { STORE: 'sqlite', DATA_DIR: dataDir }
+    const notify = target === 'project-notify' ? { NOTIFY_FILE: notifyFile } : {}
     // A clean environment: the same variables for every server, nothing inherited from npm.
     const child = spawn(cmd, args, {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, ...store, PORT: String(port) },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, ...store, ...notify, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     const server = new ServerProcess(target, child, port)
@@ -399,7 +461,7 @@ interface Context {
 /** Starts the target, runs `fn` against it, stops it; notes how busy the rest of the machine was meanwhile. */
 async function withServer<T> (ctx: Context, target: Target, fn: (server: ServerProcess) => Promise<T>): Promise<T & { background: Background }> {
   const waitedMs = await waitForQuiet([ctx.loadgen.pid])
-  const server = await ServerProcess.start(target, ctx.serverPin, target === 'project' || target === 'project-sqlite' ? ctx.projectNodeArgs : [], ctx.settings.serverEnv)
+  const server = await ServerProcess.start(target, ctx.serverPin, target.startsWith('project') ? ctx.projectNodeArgs : [], ctx.settings.serverEnv)
   try {
     const pids = [ctx.loadgen.pid, server.pid]
     const before = snapshot(pids)
@@ -451,7 +513,8 @@ async function burst (ctx: Context, target: Target, round: number): Promise<Burs
       await ctx.loadgen.call('burst', { port: server.port, alerts, inflight, slowEvery: 0, pad: false, idleMs: 3000, limitMs: 120_000 }))
     const rssPeakKiB = peak()
     log(`burst r${round} ${target}: ${result.deliveriesPerSec.toLocaleString('en-US')} deliveries/s, drain ${result.drainMs} ms, ` +
-      `${result.deliveries}/${result.expected} delivered, ${result.integrity.clientsComplete}/${result.integrity.clients} complete; server ${cpuPct}% CPU, loadgen ${Math.round(result.loadgenCpuPct)}%`)
+      `${result.deliveries}/${result.expected} delivered, ${result.integrity.clientsComplete}/${result.integrity.clients} complete; server ${cpuPct}% CPU, loadgen ${Math.round(result.loadgenCpuPct)}%` +
+      (target === 'project-notify' ? `; the webhook got ${slowReceiver?.requests ?? 0} notifications so far` : ''))
     return { target, round, connect: c, result, rssBeforeKiB, rssPeakKiB, serverCpuPct: cpuPct }
   })
 }
@@ -636,15 +699,22 @@ async function main (): Promise<void> {
   const pair: Target[] = ['project', 'reference']
   // The project on SQLite beside it, for latency, burst and ingest: the store as a dimension of the same run.
   const stored: Target[] = opts.stores.includes('sqlite') ? [...(opts.stores.includes('memory') ? pair : ['reference' as const]), 'project-sqlite'] : pair
+  // And with notifications, for latency and burst: three routes to a webhook that answers after a second.
+  const notifyDir = opts.notify ? mkdtempSync(path.join(os.tmpdir(), 'alert-bench-notify-')) : undefined
+  if (notifyDir !== undefined) {
+    slowReceiver = await SlowReceiver.start()
+    notifyFile = slowReceiver.notifyFile(notifyDir)
+  }
+  const fanned: Target[] = opts.notify ? [...stored, 'project-notify'] : stored
   for (const scenario of scenarios) {
     const scenarioRounds = scenario === 'slow' ? settings.slow.rounds : settings.rounds
     for (let round = 1; round <= scenarioRounds; round++) {
       switch (scenario) {
         case 'latency':
-          for (const t of stored) await measure(`latency r${round} ${t}`, runs.latency, async () => await latency(ctx, t, round))
+          for (const t of fanned) await measure(`latency r${round} ${t}`, runs.latency, async () => await latency(ctx, t, round))
           break
         case 'burst':
-          for (const t of stored) await measure(`burst r${round} ${t}`, runs.burst, async () => await burst(ctx, t, round))
+          for (const t of fanned) await measure(`burst r${round} ${t}`, runs.burst, async () => await burst(ctx, t, round))
           break
         case 'memory':
           for (const t of pair) await measure(`memory r${round} ${t}`, runs.memory, async () => await memory(ctx, t, round))
@@ -666,6 +736,8 @@ async function main (): Promise<void> {
     }
   }
   loadgen.stop()
+  await slowReceiver?.close()
+  if (notifyDir !== undefined) rmSync(notifyDir, { recursive: true, force: true })
 
   const cpus = os.cpus()
   const meta: Meta = {

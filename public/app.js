@@ -120,7 +120,11 @@
     chartPeak: $('chart-peak'),
     heartbeatsPanel: $('heartbeats-panel'),
     heartbeatList: $('heartbeat-list'),
-    heartbeatsMore: $('heartbeats-more')
+    heartbeatsMore: $('heartbeats-more'),
+    silencesPanel: $('silences-panel'),
+    silencesEmpty: $('silences-empty'),
+    silenceList: $('silence-list'),
+    silencesError: $('silences-error')
   }
 
   const state = {
@@ -144,7 +148,9 @@
     /** The last chat frame sent over the socket, put back in the box if it is refused. */
     lastChat: null,
     /** GET /whoami's answer: who the token is and what it may do; everything until it is known. */
-    me: { name: null, scopes: ['subscribe', 'publish', 'operate', 'admin'], named: false, open: true }
+    me: { name: null, scopes: ['subscribe', 'publish', 'operate', 'admin'], named: false, open: true },
+    /** The silences not ended (GET /silences), or null while unknown or where the server keeps none (404). */
+    silences: null
   }
   const timers = { retry: 0, countdown: 0, open: 0, ping: 0, pong: 0, stable: 0, notice: 0, sent: 0, heartbeats: 0 }
 
@@ -171,7 +177,7 @@
   }
 
   /** Calls the API; resolves with the JSON answer or throws ApiError with the server's own message. */
-  async function api (path, body) {
+  async function api (path, body, method = body === undefined ? 'GET' : 'POST') {
     const headers = { Accept: 'application/json' }
     if (body !== undefined) headers['Content-Type'] = 'application/json'
     const token = getToken()
@@ -179,7 +185,7 @@
     let res
     try {
       res = await fetch(new URL(path, document.baseURI), {
-        method: body === undefined ? 'GET' : 'POST',
+        method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: 'no-store'
@@ -230,6 +236,7 @@
     if (named) el.chatSender.value = me.name
     showIdentity()
     scheduleRender()
+    void loadSilences()
   }
 
   /** Both histories and the board, merged into one list, oldest first. */
@@ -877,16 +884,36 @@
       actions: textElement('div', 'alert-actions', ''),
       acknowledge: button('acknowledge', 'Acknowledge'),
       resolve: button('resolve', 'Resolve'),
-      note: document.createElement('input')
+      silence: button('silence', 'Silence'),
+      note: document.createElement('input'),
+      silenceForm: textElement('div', 'silence-form', ''),
+      silenceDuration: document.createElement('select'),
+      silenceComment: document.createElement('input')
     }
+    // Silence the alert's key for a while, with a comment (POST /silences).
+    const { silenceForm, silenceDuration, silenceComment } = card.parts
+    silenceForm.hidden = true
+    for (const [value, text] of SILENCE_DURATIONS) {
+      const option = textElement('option', '', text)
+      option.value = value
+      silenceDuration.append(option)
+    }
+    silenceDuration.className = 'silence-duration'
+    silenceDuration.setAttribute('aria-label', 'Silence for')
+    silenceComment.type = 'text'
+    silenceComment.className = 'silence-comment'
+    silenceComment.maxLength = 1000
+    silenceComment.placeholder = 'Why (required)'
+    silenceComment.setAttribute('aria-label', 'Why the alert is silenced')
+    silenceForm.append(silenceDuration, silenceComment, button('silence-confirm', 'Silence notifications'), button('silence-cancel', 'Cancel'))
     // Sent with Acknowledge or Resolve, and kept on the alert (its notes).
     card.parts.note.type = 'text'
     card.parts.note.className = 'note-input'
     card.parts.note.maxLength = 1000
     card.parts.note.placeholder = 'Note (optional)'
     card.parts.note.setAttribute('aria-label', 'Note sent with Acknowledge or Resolve')
-    card.parts.actions.append(card.parts.note, card.parts.acknowledge, card.parts.resolve)
-    card.append(card.parts.head, card.parts.message, card.parts.details, card.parts.actions)
+    card.parts.actions.append(card.parts.note, card.parts.acknowledge, card.parts.resolve, card.parts.silence)
+    card.append(card.parts.head, card.parts.message, card.parts.details, card.parts.actions, silenceForm)
     board.cards.set(id, card)
     return card
   }
@@ -928,7 +955,7 @@
     card.shown = alert
     card.shownBusy = board.busy.has(alert.id)
 
-    const { head, message, details, actions, acknowledge, resolve } = card.parts
+    const { head, message, details, actions, acknowledge, resolve, silence, silenceForm } = card.parts
     head.replaceChildren()
     // The severity is said in words as well as in colour.
     head.append(badge(`severity-badge severity-${alert.severity}`, SEVERITY_LABEL[alert.severity]))
@@ -981,6 +1008,11 @@
     acknowledge.hidden = alert.state !== 'open'
     acknowledge.disabled = busy
     resolve.disabled = busy
+    // A silence matches the alert's key: an alert without one has no silence button.
+    const silenceable = canSilence() && typeof alert.key === 'string' && alert.state !== 'resolved'
+    silence.hidden = !silenceable || !silenceForm.hidden
+    if (!silenceable) silenceForm.hidden = true
+    silence.disabled = busy
   }
 
   function showCounts (counts) {
@@ -1038,7 +1070,98 @@
     const button = e.target instanceof Element ? e.target.closest('button[data-action]') : null
     const card = button?.closest('li[data-id]')
     if (!button || !card) return
-    void act(card.dataset.id, button.dataset.action, card.querySelector('input.note-input'))
+    const action = button.dataset.action
+    if (action === 'silence' || action === 'silence-cancel') {
+      card.parts.silenceForm.hidden = action === 'silence-cancel'
+      card.parts.silence.hidden = action === 'silence'
+      if (action === 'silence') card.parts.silenceComment.focus()
+      return
+    }
+    if (action === 'silence-confirm') {
+      void silenceCard(card)
+      return
+    }
+    void act(card.dataset.id, action, card.querySelector('input.note-input'))
+  }
+
+  // ------------------------------------------------------------- silences
+
+  const SILENCE_DURATIONS = [['1h', '1 hour'], ['4h', '4 hours'], ['1d', '1 day']]
+
+  /** Silences need the operate scope and a server that keeps them (GET /silences answered). */
+  const canSilence = () => may('operate') && state.silences !== null
+
+  /** Reads the silences not ended; a server without them (404) or a token without operate shows no silence anywhere. */
+  async function loadSilences () {
+    if (!may('operate')) {
+      state.silences = null
+    } else {
+      try {
+        const answer = await api('silences')
+        state.silences = Array.isArray(answer?.silences) ? answer.silences : null
+        hideError(el.silencesError)
+      } catch (err) {
+        if (err.status === 404 || err.status === 403) state.silences = null
+        else showError(el.silencesError, `The silences could not be read: ${err.message}`)
+      }
+    }
+    renderSilences()
+    scheduleRender()
+  }
+
+  function renderSilences () {
+    const list = state.silences ?? []
+    el.silencesPanel.hidden = !canSilence()
+    el.silencesEmpty.hidden = list.length > 0
+    el.silenceList.replaceChildren(...list.map((silence) => {
+      const item = textElement('li', 'silence-item', '')
+      item.dataset.id = silence.id
+      const words = Object.entries(silence.match ?? {}).map(([word, value]) => `${word} ${value}`).join(', ')
+      item.append(textElement('span', 'silence-match', words))
+      const until = textElement('span', 'silence-until', ` until ${new Date(silence.endsAt).toLocaleString()}`)
+      item.append(until)
+      item.append(textElement('span', 'silence-comment-text', ` “${silence.comment}” (${silence.by})`))
+      const end = textElement('button', 'button-small silence-end', 'End')
+      end.type = 'button'
+      end.addEventListener('click', () => { void endSilence(silence.id, end) })
+      item.append(' ', end)
+      return item
+    }))
+  }
+
+  async function silenceCard (card) {
+    const alert = card.shown
+    const comment = card.parts.silenceComment.value.trim()
+    if (comment === '') {
+      showError(el.boardError, 'Say why the alert is silenced.')
+      card.parts.silenceComment.focus()
+      return
+    }
+    hideError(el.boardError)
+    const by = state.me.named === true ? state.me.name : identity()
+    const body = { match: { key: alert.key }, duration: card.parts.silenceDuration.value, comment }
+    if (by !== '') body.by = by
+    try {
+      await api('silences', body)
+      card.parts.silenceComment.value = ''
+      card.parts.silenceForm.hidden = true
+      card.parts.silence.hidden = false
+      await loadSilences()
+    } catch (err) {
+      showError(el.boardError, `The alert could not be silenced: ${err.message}`)
+      if (err.status === 401) requireToken(err.message)
+    }
+  }
+
+  async function endSilence (id, button) {
+    button.disabled = true
+    try {
+      await api(`silences/${encodeURIComponent(id)}`, undefined, 'DELETE')
+    } catch (err) {
+      // Ended meanwhile (404): the list is read again all the same.
+      if (err.status !== 404) showError(el.silencesError, `The silence could not be ended: ${err.message}`)
+    }
+    await loadSilences()
   }
 
   // -------------------------------------------------- sound, notification

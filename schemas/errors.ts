@@ -19,12 +19,15 @@ const catalogue = {
   TOKEN_EXPIRED: [401, 'the token has expired; get a fresh one'],
   SCOPE_MISSING: [403, 'this needs the publish scope, which this token does not have'],
   ORIGIN_NOT_ALLOWED: [403, 'origin https://elsewhere.example is not allowed'],
+  ACTION_LINK_INVALID: [403, 'this link is not valid: it was changed, or it is for another alert or action'],
   NOT_FOUND: [404, 'Route GET:/nowhere not found'],
   ALERT_NOT_FOUND: [404, 'no alert with id 7bb4eacd-9d48-4fff-a9d0-a7caffbd52a8'],
   HEARTBEAT_NOT_FOUND: [404, 'no heartbeat monitor named nightly-backup'],
   SILENCE_NOT_FOUND: [404, 'no silence with id 3f1c2a9e-1b7d-4c55-9a51-0c8e2d5b7f10'],
   ALERT_CONFLICT: [409, 'the alert is resolved; raise it again to reopen it'],
+  ACTION_ALREADY_DONE: [409, 'the alert was already acknowledged by ana; nothing changed'],
   HEARTBEATS_FULL: [409, 'there are 1000 heartbeat monitors, the most allowed (HEARTBEATS_MAX); remove one first'],
+  ACTION_LINK_EXPIRED: [410, 'this link expired at 2026-01-02T12:00:00.000Z; open the alert on the dashboard'],
   INVALID_SCHEDULE: [400, 'schedule "0 25 * * *" is not a cron expression: CronPattern: Invalid value for hour: 25'],
   INVALID_QUERY: [400, 'querystring/state must be a comma list of open, acknowledged, resolved; got "closed"'],
   REQUEST_TIMEOUT: [408, 'the request was not received in time'],
@@ -137,6 +140,15 @@ export const streamErrors = {
 export const lifecycleErrors = {
   404: response('No retained alert has this id, or no open alert has this key.', 'ALERT_NOT_FOUND'),
   409: response('Not allowed in the alert\'s state: a resolved alert cannot be acknowledged.', 'ALERT_CONFLICT')
+}
+
+// And those of the signed links of notifications (no token: the link is the credential).
+export const actionLinkErrors = {
+  403: response('The link is not valid: its signature does not hold (changed, or another alert\'s or action\'s link).', 'ACTION_LINK_INVALID'),
+  404: response('No retained alert has this id.', 'ALERT_NOT_FOUND'),
+  409: response('Nothing to do: the alert is already acknowledged (or resolved), or a resolved alert cannot be acknowledged.', 'ACTION_ALREADY_DONE', 'ALERT_CONFLICT'),
+  410: response('The link expired (ACTION_TTL after the notification was sent).', 'ACTION_LINK_EXPIRED'),
+  503: response('Overloaded, or the store cannot be read or written now; see Retry-After.', 'OVERLOADED', 'BACKEND_UNAVAILABLE', 'STORAGE_UNAVAILABLE')
 }
 
 // And those of the board's query.

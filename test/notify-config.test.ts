@@ -46,8 +46,8 @@ t.test('the documented example reads as written', async (t) => {
   t.equal(config.routes[1]?.groupMs, 30_000)
   for (const secret of [...Object.values(env), 'https://ntfy.example.com/ops-alerts', 'https://tickets.example.com/hook']) t.ok(config.secrets.includes(secret))
   t.equal(scrub(`posting to ${env.SLACK_WEBHOOK_URL} failed`, config.secrets), 'posting to [redacted] failed')
-  t.same(parse('{"receivers": {"h": {"webhook": {"url": "http://h"}}}, "routes": [{"to": "h"}]}'), { receivers: new Map([['h', { name: 'h', kind: 'webhook', url: 'http://h' }]]), routes: [{ filter: {}, on: new Set(['raised', 'escalated', 'acknowledged', 'resolved']), to: ['h'] }], secrets: ['http://h'] }, 'JSON is YAML too')
-  t.same(parse(''), { receivers: new Map(), routes: [], secrets: [] }, 'an empty file notifies nobody')
+  t.same(parse('{"receivers": {"h": {"webhook": {"url": "http://h"}}}, "routes": [{"to": "h"}]}'), { receivers: new Map([['h', { name: 'h', kind: 'webhook', url: 'http://h' }]]), routes: [{ filter: {}, on: new Set(['raised', 'escalated', 'acknowledged', 'resolved']), to: ['h'] }], timeIntervals: new Map(), secrets: ['http://h'] }, 'JSON is YAML too')
+  t.same(parse(''), { receivers: new Map(), routes: [], timeIntervals: new Map(), secrets: [] }, 'an empty file notifies nobody')
 })
 
 t.test('routes match with the filter words and the event kind; a receiver is told once per event', async (t) => {
@@ -70,7 +70,7 @@ t.test('routes match with the filter words and the event kind; a receiver is tol
 t.test('bad files: one line with the file, the line and the problem', async (t) => {
   const cases: Array<[string, string, boolean?]> = [
     ['receivers: [a\n', '/etc/notify.yml:2: not valid YAML'],
-    ['receiver: {}\n', '/etc/notify.yml:1: unknown key "receiver": the file has receivers and routes'],
+    ['receiver: {}\n', '/etc/notify.yml:1: unknown key "receiver": the file has receivers, routes and time_intervals'],
     ['receivers:\n  x: { pager: { url: "http://x" } }\n', '/etc/notify.yml:2: receiver x has unknown kind "pager": one of webhook, slack, ntfy, email'],
     ['receivers:\n  x: { webhook: {} }\n', '/etc/notify.yml:2: receiver x (webhook) needs url'],
     ['receivers:\n  x:\n    webhook:\n      url: "ftp://x"\n', '/etc/notify.yml:4: receiver x url must be an http:// or https:// URL'],

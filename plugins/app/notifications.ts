@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
@@ -13,6 +13,7 @@ import { parseDuration } from '../core/duration'
 import { silencedBy, silences as takes } from '../core/silences'
 import type { Timer } from '../core/timers'
 import { coalesced } from '../core/coalesce'
+import { createLinkSigner, publicUrlOf, type LinkSigner } from '../core/action-links'
 
 export interface Notifications {
   /** The outbox of the backend. */
@@ -25,6 +26,8 @@ export interface Notifications {
   /** Called after every attempt (metrics). */
   onAttempt: (listener: (attempt: DeliveryAttempt) => void) => void
   silences: SilenceControl
+  /** The key of the Acknowledge and Resolve links: ACTION_SECRET, else the one kept in the store (read once, then remembered). */
+  actionSecret: () => Promise<string>
 }
 
 export interface SilenceControl {
@@ -64,12 +67,29 @@ function smtpSecrets (smtpUrl: string): string[] {
 // SIGHUP and whenever it changes. A file that turns bad keeps the
 // configuration before it: a half-written file must not silence anything.
 export default fp(async function notifications (fastify) {
-  const { NOTIFY_FILE, SMTP_URL, SMTP_FROM, NOTIFY_TIMEOUT_MS, NOTIFY_GIVE_UP, DOMAIN } = fastify.config
+  const { NOTIFY_FILE, SMTP_URL, SMTP_FROM, NOTIFY_TIMEOUT_MS, NOTIFY_GIVE_UP, DOMAIN, PUBLIC_URL, ACTION_SECRET, ACTION_TTL } = fastify.config
   const { backend, timers } = fastify
   const { outbox, silences: silenceStore } = backend
   const file = NOTIFY_FILE === '' ? '' : resolve(NOTIFY_FILE)
   let current = emptyNotifyConfig()
-  const fixedSecrets = smtpSecrets(SMTP_URL)
+  const publicUrl = publicUrlOf(PUBLIC_URL)
+  if (ACTION_SECRET !== '' && ACTION_SECRET.length < 16) throw new Error('ACTION_SECRET must be 16 characters at least (or unset: one is generated and kept in the store)')
+  const actionTtlMs = parseDuration(ACTION_TTL) ?? 86_400_000
+  // Kept in the store when not configured, so links outlive a restart (and, on Redis, work on every instance).
+  let secret: Promise<string> | undefined
+  const actionSecret = async (): Promise<string> => {
+    if (ACTION_SECRET !== '') return ACTION_SECRET
+    secret ??= backend.settings.keep('action_secret', () => randomBytes(32).toString('base64url'))
+    // A failed read (the store away) is tried again next time.
+    return await secret.catch((err: unknown) => {
+      secret = undefined
+      throw err
+    })
+  }
+  const signer = async (): Promise<LinkSigner | undefined> => publicUrl === undefined
+    ? undefined
+    : createLinkSigner({ base: publicUrl, secret: await actionSecret(), ttlMs: actionTtlMs, now: () => timers.now() })
+  const fixedSecrets = [...smtpSecrets(SMTP_URL), ...(ACTION_SECRET === '' ? [] : [ACTION_SECRET])]
   const hide = (text: string): string => scrub(text, [...current.secrets, ...fixedSecrets])
   const listeners: Array<(attempt: DeliveryAttempt) => void> = []
 
@@ -107,7 +127,7 @@ export default fp(async function notifications (fastify) {
   const reloadFile = coalesced(load)
   const reload = async (): Promise<boolean> => file === '' ? true : await reloadFile()
 
-  const deliverer = createDeliverer({ domain: DOMAIN, smtpUrl: SMTP_URL, smtpFrom: SMTP_FROM, timeoutMs: NOTIFY_TIMEOUT_MS })
+  const deliverer = createDeliverer({ domain: publicUrl ?? DOMAIN, smtpUrl: SMTP_URL, smtpFrom: SMTP_FROM, timeoutMs: NOTIFY_TIMEOUT_MS, signer })
   const sender = createSender({
     outbox,
     receiver: (name) => current.receivers.get(name),
@@ -141,7 +161,7 @@ export default fp(async function notifications (fastify) {
     for (const { alert } of await backend.store.alerts({ unresolved: true })) {
       // Held: changed while the silence was in force (what happened to it then was told to nobody).
       if (alert.state !== 'open' || Date.parse(alert.updatedAt) < silence.startsAt || !takes(silence, alert) || silencedBy(held, alert, now) !== undefined) continue
-      const drafts = routeEvent(current, alert, randomUUID)
+      const drafts = routeEvent(current, alert, randomUUID, undefined, now)
       if (drafts.length > 0) await outbox.enqueue(alert, drafts)
     }
     sender.kick()
@@ -251,7 +271,8 @@ export default fp(async function notifications (fastify) {
     current = got.config
     outbox.route((event) => {
       try {
-        return routeEvent(current, event, randomUUID, (alert) => silencedBy(held, alert, timers.now()) !== undefined)
+        const now = timers.now()
+        return routeEvent(current, event, randomUUID, (alert) => silencedBy(held, alert, now) !== undefined, now)
       } catch (err) {
         // Never fail an append for a notification: the event matters more.
         fastify.log.error({ err }, 'notification routing failed; this event notifies nobody')
@@ -286,6 +307,7 @@ export default fp(async function notifications (fastify) {
     reload,
     sender,
     onAttempt: (listener: (attempt: DeliveryAttempt) => void) => { listeners.push(listener) },
-    silences: silenceControl
+    silences: silenceControl,
+    actionSecret
   })
 }, { name: 'notifications', fastify: '5.x', dependencies: ['config', 'timers', 'backend'] })

@@ -201,6 +201,16 @@ export interface HeartbeatStore {
   claimMiss: (name: string, lastPing: number) => Promise<boolean>
 }
 
+/** Values the server keeps for itself (a generated secret), shared by every instance and kept as long as the backend keeps anything. */
+export interface SettingStore {
+  /**
+   * The value kept under `name`. When there is none, `make()`'s is kept,
+   * unless another caller (another instance) kept one first: every caller
+   * gets the one value kept.
+   */
+  keep: (name: string, make: () => string) => Promise<string>
+}
+
 export interface Backend {
   readonly kind: 'memory' | 'sqlite' | 'redis'
   /** For people: "memory", the SQLite file, or the Redis address without credentials. */
@@ -213,6 +223,8 @@ export interface Backend {
   readonly outbox: Outbox
   /** Silences, kept with the events. */
   readonly silences: SilenceStore
+  /** The server's own values (the action links' secret). */
+  readonly settings: SettingStore
   /** Why the backend cannot serve now (e.g. "redis unreachable"), or undefined. */
   problem: () => string | undefined
   close: () => Promise<void>

@@ -1,5 +1,5 @@
 import type { Alert, Chat, Event, Severity } from '../../schemas/events'
-import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatPing, HeartbeatStore, Replay, StoredAlert } from './backend'
+import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatPing, HeartbeatStore, Replay, SettingStore, StoredAlert } from './backend'
 import { Ring } from './ring'
 import { createAgeQueue, type AgeQueue } from './age-queue'
 import { alertOf } from './lifecycle'
@@ -397,6 +397,21 @@ export function createMemoryHeartbeats (): HeartbeatStore {
   }
 }
 
+/** Settings of this process: a generated one lasts as long as the process. */
+export function createMemorySettings (): SettingStore {
+  const values = new Map<string, string>()
+  return {
+    async keep (name, make) {
+      let value = values.get(name)
+      if (value === undefined) {
+        value = make()
+        values.set(name, value)
+      }
+      return value
+    }
+  }
+}
+
 /** Everything in this process: nothing to connect to, always ready. */
 export function createMemoryBackend (options: StoreOptions): Backend {
   const listeners: Listener[] = []
@@ -416,6 +431,7 @@ export function createMemoryBackend (options: StoreOptions): Backend {
     heartbeats: createMemoryHeartbeats(),
     outbox,
     silences: createMemorySilences(),
+    settings: createMemorySettings(),
     problem: () => undefined,
     close: async () => {}
   }

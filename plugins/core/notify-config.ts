@@ -11,6 +11,7 @@ import { SEVERITIES } from '../../schemas/events'
 import type { NotifyKind } from './backend'
 import { parseAlertFilter, type AlertFilter, type AlertFilterQuery } from './board'
 import { parseDuration } from './duration'
+import { inAny, knownZone, minutesOf, MONTHS, rangeOf, WEEKDAYS, type Range, type TimeInterval } from './time-intervals'
 
 /** The events a route's `on` may name (a reminder comes from its `repeat`). */
 export const NOTIFY_KINDS: readonly NotifyKind[] = ['raised', 'repeated', 'escalated', 'acknowledged', 'resolved']
@@ -33,16 +34,25 @@ export interface Route {
   repeatMs?: number
   /** Alerts matched within this long go out as one message (ms). */
   groupMs?: number
+  /** The names of `time_intervals` during which this route notifies nobody. */
+  muteTimeIntervals?: string[]
 }
 
 export interface NotifyConfig {
   receivers: Map<string, Receiver>
   routes: Route[]
+  /** The file's `time_intervals`, by name. */
+  timeIntervals: Map<string, TimeInterval[]>
   /** Every value that must never be shown: URLs, tokens, secrets, whatever came from the environment. */
   secrets: string[]
 }
 
-export const emptyNotifyConfig = (): NotifyConfig => ({ receivers: new Map(), routes: [], secrets: [] })
+export const emptyNotifyConfig = (): NotifyConfig => ({ receivers: new Map(), routes: [], timeIntervals: new Map(), secrets: [] })
+
+/** Whether one of the route's `mute_time_intervals` holds at `at`. */
+export function routeMuted (config: NotifyConfig, route: Route, at: number): boolean {
+  return route.muteTimeIntervals?.some((name) => inAny(config.timeIntervals.get(name) ?? [], at)) ?? false
+}
 
 /** `text` with every secret of `config` replaced by [redacted]. */
 export function scrub (text: string, secrets: readonly string[]): string {
@@ -62,7 +72,8 @@ const FIELDS: Record<ReceiverKind, { required: string[], optional: string[] }> =
   email: { required: ['to'], optional: ['from'] }
 }
 const MATCH_WORDS = ['state', 'severity', 'min_severity', 'location', 'key', 'tag'] as const
-const ROUTE_FIELDS = ['match', 'on', 'to', 'repeat', 'group']
+const ROUTE_FIELDS = ['match', 'on', 'to', 'repeat', 'group', 'mute_time_intervals']
+const INTERVAL_FIELDS = ['times', 'weekdays', 'days_of_month', 'months', 'location']
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
 
@@ -157,7 +168,16 @@ function readConfig (root: unknown, env: Record<string, string | undefined>, smt
   const top = mapOf(root, 'the file')
   for (const pair of top.items) {
     const name = keyOf(pair)
-    if (name !== 'receivers' && name !== 'routes') throw new Problem(pair, `unknown key ${JSON.stringify(name)}: the file has receivers and routes`)
+    if (name !== 'receivers' && name !== 'routes' && name !== 'time_intervals') throw new Problem(pair, `unknown key ${JSON.stringify(name)}: the file has receivers, routes and time_intervals`)
+  }
+  const intervals = top.get('time_intervals', true)
+  if (intervals !== undefined && intervals !== null) {
+    if (!isSeq(intervals)) throw new Problem(intervals as YamlNode, 'time_intervals must be a list')
+    intervals.items.forEach((item, i) => {
+      const { name, node, list } = readNamedInterval(item, `time_intervals[${i}]`, env, secrets)
+      if (config.timeIntervals.has(name)) throw new Problem(node, `time_intervals[${i}] names ${JSON.stringify(name)} again`)
+      config.timeIntervals.set(name, list)
+    })
   }
   const receivers = top.get('receivers', true)
   if (receivers !== undefined && receivers !== null) {
@@ -169,7 +189,7 @@ function readConfig (root: unknown, env: Record<string, string | undefined>, smt
   const routes = top.get('routes', true)
   if (routes !== undefined && routes !== null) {
     if (!isSeq(routes)) throw new Problem(routes as YamlNode, 'routes must be a list')
-    routes.items.forEach((item, i) => config.routes.push(readRoute(item, `routes[${i}]`, config.receivers, env, secrets)))
+    routes.items.forEach((item, i) => config.routes.push(readRoute(item, `routes[${i}]`, config, env, secrets)))
   }
   return config
 }
@@ -226,7 +246,7 @@ function durationOf (node: unknown, what: string, env: Record<string, string | u
   return ms
 }
 
-function readRoute (node: unknown, what: string, receivers: Map<string, Receiver>, env: Record<string, string | undefined>, secrets: Set<string>): Route {
+function readRoute (node: unknown, what: string, { receivers, timeIntervals }: NotifyConfig, env: Record<string, string | undefined>, secrets: Set<string>): Route {
   const body = mapOf(node, what)
   for (const field of body.items) {
     const key = keyOf(field)
@@ -259,7 +279,83 @@ function readRoute (node: unknown, what: string, receivers: Map<string, Receiver
   if (unknown !== undefined) throw new Problem(toNode as YamlNode, `${what}.to names ${JSON.stringify(unknown.slice(0, 64))}, which is not one of the receivers`)
   if (body.has('repeat')) route.repeatMs = durationOf(body.get('repeat', true), `${what}.repeat`, env, secrets)
   if (body.has('group')) route.groupMs = durationOf(body.get('group', true), `${what}.group`, env, secrets)
+  if (body.has('mute_time_intervals')) {
+    const node = body.get('mute_time_intervals', true)
+    const names = [...new Set(stringsOf(node, `${what}.mute_time_intervals`, env, secrets))]
+    const unknownName = names.find((name) => !timeIntervals.has(name))
+    if (unknownName !== undefined) throw new Problem(node as YamlNode, `${what}.mute_time_intervals names ${JSON.stringify(unknownName.slice(0, 64))}, which is not one of the time_intervals`)
+    route.muteTimeIntervals = names
+  }
   return route
+}
+
+/** One entry of `time_intervals`: `{name, time_intervals: [...]}`. */
+function readNamedInterval (node: unknown, what: string, env: Record<string, string | undefined>, secrets: Set<string>): { name: string, node: YamlNode, list: TimeInterval[] } {
+  const body = mapOf(node, what)
+  for (const field of body.items) {
+    const key = keyOf(field)
+    if (key !== 'name' && key !== 'time_intervals') throw new Problem(field, `${what} has unknown field ${JSON.stringify(key.slice(0, 64))}: it takes name, time_intervals`)
+  }
+  if (!body.has('name')) throw new Problem(body, `${what} needs name`)
+  const nameNode = body.get('name', true) as YamlNode
+  const name = stringOf(nameNode, `${what}.name`, env, secrets)
+  if (!NAME.test(name)) throw new Problem(nameNode, `${what}.name must be letters, digits, - _ . (64 at most)`)
+  const list = body.get('time_intervals', true)
+  if (!isSeq(list) || list.items.length === 0) throw new Problem((list ?? body) as YamlNode, `${what}.time_intervals must be a list of at least one interval`)
+  return { name, node: nameNode, list: list.items.map((item, i) => readInterval(item, `${what}.time_intervals[${i}]`, env, secrets)) }
+}
+
+function readInterval (node: unknown, what: string, env: Record<string, string | undefined>, secrets: Set<string>): TimeInterval {
+  const body = mapOf(node, what)
+  for (const field of body.items) {
+    const key = keyOf(field)
+    if (!INTERVAL_FIELDS.includes(key)) throw new Problem(field, `${what} has unknown field ${JSON.stringify(key.slice(0, 64))}: an interval takes ${INTERVAL_FIELDS.join(', ')}`)
+  }
+  const interval: TimeInterval = { location: 'UTC' }
+  if (body.has('location')) {
+    const locationNode = body.get('location', true)
+    const location = stringOf(locationNode, `${what}.location`, env, secrets)
+    if (!knownZone(location)) throw new Problem(locationNode as YamlNode, `${what}.location ${JSON.stringify(location.slice(0, 64))} is not a time zone this server knows (an IANA name such as Europe/Berlin)`)
+    interval.location = location
+  }
+  const ranges = (field: string, names: readonly string[], offset: number, min: number, max: number, example: string): Range[] | undefined => {
+    if (!body.has(field)) return undefined
+    const fieldNode = body.get(field, true)
+    return stringsOf(fieldNode, `${what}.${field}`, env, secrets).map((text) => {
+      const range = rangeOf(text, names, offset, min, max)
+      if (range === undefined) throw new Problem(fieldNode as YamlNode, `${what}.${field}: ${JSON.stringify(text.slice(0, 64))} is not a value or a range such as ${example}`)
+      return range
+    })
+  }
+  const weekdays = ranges('weekdays', WEEKDAYS, 0, 1, 0, 'monday:friday')
+  if (weekdays !== undefined) interval.weekdays = weekdays
+  const days = ranges('days_of_month', [], 0, -31, 31, '1:7 or -7:-1')
+  if (days !== undefined) interval.daysOfMonth = days
+  const months = ranges('months', MONTHS, 1, 1, 12, 'january:march or 1:3')
+  if (months !== undefined) interval.months = months
+  if (body.has('times')) {
+    const timesNode = body.get('times', true)
+    if (!isSeq(timesNode) || timesNode.items.length === 0) throw new Problem(timesNode as YamlNode, `${what}.times must be a list of {start_time, end_time}`)
+    interval.times = timesNode.items.map((item, i) => {
+      const range = mapOf(item, `${what}.times[${i}]`)
+      for (const field of range.items) {
+        const key = keyOf(field)
+        if (key !== 'start_time' && key !== 'end_time') throw new Problem(field, `${what}.times[${i}] has unknown field ${JSON.stringify(key.slice(0, 64))}: it takes start_time, end_time`)
+      }
+      const time = (field: string): number => {
+        const valueNode = range.get(field, true)
+        if (valueNode === undefined) throw new Problem(range, `${what}.times[${i}] needs ${field}`)
+        const minutes = minutesOf(stringOf(valueNode, `${what}.times[${i}].${field}`, env, secrets))
+        if (minutes === undefined) throw new Problem(valueNode as YamlNode, `${what}.times[${i}].${field} must be a time HH:MM (00:00 to 24:00)`)
+        return minutes
+      }
+      const start = time('start_time')
+      const end = time('end_time')
+      if (end <= start) throw new Problem(range, `${what}.times[${i}] must end after it starts (an interval across midnight is two: to 24:00, and from 00:00)`)
+      return [start, end] as Range
+    })
+  }
+  return interval
 }
 
 /** The severities' order for the words of messages (ntfy's priority, the subject). */

@@ -6,7 +6,8 @@ import type { Alert, Event } from '../../schemas/events'
 import type { NotifyKind, OutboxDraft } from './backend'
 import { matches } from './board'
 import { alertOf } from './lifecycle'
-import type { NotifyConfig } from './notify-config'
+import { routeMuted, type NotifyConfig } from './notify-config'
+import type { AlertLinks } from './action-links'
 
 /** What an event did to its alert, as a notification tells it; undefined for chat. */
 export function notifyKindOf (event: Event): NotifyKind | undefined {
@@ -15,15 +16,15 @@ export function notifyKindOf (event: Event): NotifyKind | undefined {
   return undefined
 }
 
-/** The outbox entries of one event: each receiver of each route that matches it, once; none for a silenced alert. */
-export function routeEvent (config: NotifyConfig, event: Event, newId: () => string, silenced: (alert: Alert) => boolean = () => false): OutboxDraft[] {
+/** The outbox entries of one event: each receiver of each route that matches it and is not muted at `now` (its mute_time_intervals), once; none for a silenced alert. */
+export function routeEvent (config: NotifyConfig, event: Event, newId: () => string, silenced: (alert: Alert) => boolean = () => false, now = Date.now()): OutboxDraft[] {
   const kind = notifyKindOf(event)
   const alert = alertOf(event)
   if (kind === undefined || alert === undefined || config.routes.length === 0 || silenced(alert)) return []
   // Each receiver once; held for the longest group of the routes that send it there.
   const receivers = new Map<string, number | undefined>()
   for (const route of config.routes) {
-    if (!route.on.has(kind) || !matches(alert, route.filter)) continue
+    if (!route.on.has(kind) || !matches(alert, route.filter) || routeMuted(config, route, now)) continue
     for (const name of route.to) {
       const before = receivers.get(name)
       receivers.set(name, route.groupMs === undefined ? before : Math.max(before ?? 0, route.groupMs))
@@ -50,7 +51,8 @@ export function remindersDue (config: NotifyConfig, alerts: Alert[], now: number
     if (silenced(alert)) continue
     const raised = Date.parse(alert.timestamp)
     config.routes.forEach((route, i) => {
-      if (route.repeatMs === undefined || !matches(alert, route.filter)) return
+      // A muted route's reminder waits: it goes at the first check after its window, if still due.
+      if (route.repeatMs === undefined || !matches(alert, route.filter) || routeMuted(config, route, now)) return
       const key = `${i}:${alert.id}`
       const last = told.get(key) ?? raised
       if (now - last < route.repeatMs) {
@@ -106,6 +108,8 @@ export interface Notice {
   url?: string
   /** The dashboard, when DOMAIN is set. */
   dashboard?: string
+  /** Signed Acknowledge and Resolve links (PUBLIC_URL set, the alert not resolved). */
+  actions?: AlertLinks
 }
 
 function happenedOf (kind: NotifyKind, alert: Alert, by: string | undefined): string {
@@ -120,7 +124,7 @@ function happenedOf (kind: NotifyKind, alert: Alert, by: string | undefined): st
 }
 
 /** The message of one event, for any receiver. */
-export function noticeOf (kind: NotifyKind, event: Event, domain: string): Notice {
+export function noticeOf (kind: NotifyKind, event: Event, domain: string, links?: (alert: Alert) => AlertLinks): Notice {
   const alert = alertOf(event) as Alert
   const by = event.type === 'alert_update' ? event.by : undefined
   const note = event.type === 'alert_update' ? event.note : undefined
@@ -154,6 +158,8 @@ export function noticeOf (kind: NotifyKind, event: Event, domain: string): Notic
     notice.url = `${base}/alerts/${alert.id}/timeline`
     notice.dashboard = `${base}/`
   }
+  const actions = links?.(alert)
+  if (actions !== undefined && (actions.acknowledge !== undefined || actions.resolve !== undefined)) notice.actions = actions
   return notice
 }
 
@@ -162,5 +168,7 @@ export function plainText (notice: Notice): string {
   const lines = [notice.headline, '', ...notice.fields.map(([label, value]) => `${label}: ${value}`)]
   if (notice.url !== undefined) lines.push('', `Timeline: ${notice.url}`)
   if (notice.dashboard !== undefined) lines.push(`Dashboard: ${notice.dashboard}`)
+  if (notice.actions?.acknowledge !== undefined) lines.push(`Acknowledge: ${notice.actions.acknowledge}`)
+  if (notice.actions?.resolve !== undefined) lines.push(`Resolve: ${notice.actions.resolve}`)
   return `${lines.join('\n')}\n`
 }

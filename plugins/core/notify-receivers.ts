@@ -8,6 +8,7 @@ import { createTransport, type Transporter } from 'nodemailer'
 import type { OutboxEntry } from './backend'
 import type { Receiver } from './notify-config'
 import { noticeOf, plainText, type Notice } from './notify-messages'
+import type { LinkSigner } from './action-links'
 
 /** A failed attempt: what went wrong, and the HTTP or SMTP status when there was one. */
 export class DeliveryError extends Error {
@@ -25,6 +26,8 @@ export interface DeliverOptions {
   smtpFrom?: string
   /** How long an SMTP connection may be silent (the sender's timeout). */
   timeoutMs: number
+  /** What signs the Acknowledge and Resolve links; resolves undefined when messages carry none (no PUBLIC_URL). */
+  signer?: () => Promise<LinkSigner | undefined>
 }
 
 export interface Deliverer {
@@ -48,7 +51,16 @@ export function webhookBody (notice: Notice, deliveryId: string): Record<string,
   if (notice.by !== undefined) body.by = notice.by
   if (notice.note !== undefined) body.note = notice.note
   if (notice.url !== undefined) body.url = notice.url
+  if (notice.actions !== undefined) body.actions = notice.actions
   return body
+}
+
+/** A notice's action links as label and URL, Acknowledge first. */
+function actionLinks (notice: Notice): Array<[string, string]> {
+  const out: Array<[string, string]> = []
+  if (notice.actions?.acknowledge !== undefined) out.push(['Acknowledge', notice.actions.acknowledge])
+  if (notice.actions?.resolve !== undefined) out.push(['Resolve', notice.actions.resolve])
+  return out
 }
 
 // Slack's mrkdwn reserves these three (docs.slack.dev, "Formatting text for app surfaces": escaping).
@@ -66,6 +78,7 @@ export function slackBody (notice: Notice): Record<string, unknown> {
   if (notice.url !== undefined) links.push(`<${notice.url}|Timeline>`)
   if (notice.dashboard !== undefined) links.push(`<${notice.dashboard}|Dashboard>`)
   if (notice.alert.link !== undefined) links.push(`<${notice.alert.link}|Link>`)
+  links.push(...actionLinks(notice).map(([label, url]) => `<${url}|${label}>`))
   const blocks: Array<Record<string, unknown>> = [
     { type: 'header', text: { type: 'plain_text', text: cut(`${notice.alert.severity.toUpperCase()}: ${notice.happened}`, 150) } },
     {
@@ -94,7 +107,8 @@ export function slackGroupBody (notices: Notice[]): Record<string, unknown> {
   const shown = notices.slice(0, 48)
   const blocks: Array<Record<string, unknown>> = [{ type: 'header', text: { type: 'plain_text', text: cut(`${notices.length} notifications`, 150) } }]
   for (const notice of shown) {
-    const link = notice.url === undefined ? '' : `  <${notice.url}|Timeline>`
+    const targets: Array<[string, string]> = notice.url === undefined ? [] : [['Timeline', notice.url]]
+    const link = [...targets, ...actionLinks(notice)].map(([label, url]) => `  <${url}|${label}>`).join('')
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: cut(`*${mrkdwn(notice.headline)}*${link}`, 3000) } })
   }
   if (notices.length > shown.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `and ${notices.length - shown.length} more` }] })
@@ -124,6 +138,9 @@ export function ntfyHeaders (notice: Notice, token?: string): Record<string, str
   }
   const click = notice.alert.link ?? notice.url ?? notice.dashboard
   if (click !== undefined) headers['x-click'] = click
+  // Action buttons (docs.ntfy.sh/publish, "Action buttons", simple format): `http` posts from the phone, which is the action itself.
+  const actions = actionLinks(notice).map(([label, url]) => `http, ${label}, ${url}, method=POST, clear=true`)
+  if (actions.length > 0) headers['x-actions'] = actions.join('; ')
   if (token !== undefined) headers.authorization = `Bearer ${token}`
   return headers
 }
@@ -134,7 +151,11 @@ const escapeHtml = (text: string): string => text.replaceAll('&', '&amp;').repla
 export function emailHtml (notices: Notice[]): string {
   const parts = notices.map((notice) => {
     const rows = notice.fields.map(([label, value]) => `<tr><th align="left">${escapeHtml(label)}</th><td>${escapeHtml(value)}</td></tr>`).join('')
-    const links = [notice.url === undefined ? '' : `<a href="${escapeHtml(notice.url)}">Timeline</a>`, notice.dashboard === undefined ? '' : `<a href="${escapeHtml(notice.dashboard)}">Dashboard</a>`].filter((l) => l !== '').join(' · ')
+    const links = [
+      notice.url === undefined ? '' : `<a href="${escapeHtml(notice.url)}">Timeline</a>`,
+      notice.dashboard === undefined ? '' : `<a href="${escapeHtml(notice.dashboard)}">Dashboard</a>`,
+      ...actionLinks(notice).map(([label, url]) => `<a href="${escapeHtml(url)}">${label}</a>`)
+    ].filter((l) => l !== '').join(' · ')
     return `<h2>${escapeHtml(notice.headline)}</h2><table>${rows}</table>${links === '' ? '' : `<p>${links}</p>`}`
   })
   return `<!doctype html><html><body>${parts.join('<hr>')}</body></html>`
@@ -167,7 +188,7 @@ export function failureOf (err: unknown, signal: AbortSignal): DeliveryError {
   return new DeliveryError(`cannot reach the receiver${named}`)
 }
 
-export function createDeliverer ({ domain, smtpUrl, smtpFrom, timeoutMs }: DeliverOptions): Deliverer {
+export function createDeliverer ({ domain, smtpUrl, smtpFrom, timeoutMs, signer }: DeliverOptions): Deliverer {
   let mailer: Transporter | undefined
   const transport = (): Transporter => {
     if (smtpUrl === undefined || smtpUrl === '') throw new DeliveryError('SMTP_URL is not set')
@@ -176,7 +197,8 @@ export function createDeliverer ({ domain, smtpUrl, smtpFrom, timeoutMs }: Deliv
   }
 
   async function deliver (receiver: Receiver, entries: OutboxEntry[], signal: AbortSignal): Promise<{ status?: number }> {
-    const notices = entries.map((entry) => noticeOf(entry.kind, entry.event, domain))
+    const links = await signer?.()
+    const notices = entries.map((entry) => noticeOf(entry.kind, entry.event, domain, links === undefined ? undefined : (alert) => links.links(alert, receiver.name)))
     const entry = entries[0] as OutboxEntry
     const notice = notices[0] as Notice
     const grouped = entries.length > 1

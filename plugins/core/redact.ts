@@ -1,5 +1,5 @@
 /**
- * Tokens sent as ?token= (browsers cannot set headers on a WebSocket or an
+ * Tokens sent as ?token= and the signatures of action links (?sig=) (browsers cannot set headers on a WebSocket or an
  * EventSource) hidden wherever a URL is logged or echoed: log lines (app.ts)
  * and error messages (plugins/app/errors.ts), the whole value, never a prefix.
  */
@@ -9,12 +9,15 @@
 // string (an escaped quote or backslash inside it belongs to the value).
 const QUERY_PARAM = /([?&])([^=&?#\s"\\]*)=((?:\\.|[^&\s"\\])*)/g
 
+// Parameters whose value is a credential: ?token= (streams), ?sig= (the signed action links of notifications).
+const HIDDEN = new Set(['token', 'sig'])
+
 // The query parser percent-decodes names, so ?%74oken= is read as ?token=.
 function namesToken (name: string): boolean {
-  return name.replace(/%([\da-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))).toLowerCase() === 'token'
+  return HIDDEN.has(name.replace(/%([\da-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))).toLowerCase())
 }
 
-/** Hides the value of every query parameter whose decoded name is token, anywhere in `text`. */
+/** Hides the value of every query parameter whose decoded name is token or sig, anywhere in `text`. */
 export function redactToken (text: string): string {
   if (!text.includes('=')) return text
   return text.replace(QUERY_PARAM, (param: string, separator: string, name: string) =>

@@ -104,6 +104,17 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
         return await guard(command.set(keys.claim(name), instance, 'PX', ttlMs, 'NX'), true) === 'OK'
       }
     },
+    settings: {
+      // SET NX: the first instance's value is kept, and every instance reads that one.
+      // (The key is built here, beside redis/keys.ts's: `<prefix>setting:<name>`.)
+      async keep (name, make) {
+        const key = `${prefix}setting:${name}`
+        await guard(command.set(key, make(), 'NX'))
+        const kept = await guard(command.get(key))
+        if (kept === null) throw new Error(`the setting ${name} vanished from Redis`)
+        return kept
+      }
+    },
     problem: () => isReady() ? undefined : 'redis unreachable',
 
     async settled () {

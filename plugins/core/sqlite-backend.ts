@@ -2,7 +2,7 @@ import Database, { type Database as Db } from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Alert, Chat, Event, Severity } from '../../schemas/events'
-import type { AlertScope, Appended, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatPing, HeartbeatStore, Log, Once, StoredAlert } from './backend'
+import type { AlertScope, Appended, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatPing, HeartbeatStore, Log, Once, SettingStore, StoredAlert } from './backend'
 import { HeartbeatsFullError, StorageUnavailableError } from './errors'
 import { applyPing, HEARTBEAT_PINGS_KEPT } from './heartbeat-pings'
 import { alertOf } from './lifecycle'
@@ -206,6 +206,8 @@ function prepare (db: Db) {
     claimMiss: db.prepare('UPDATE heartbeats SET missed = ? WHERE name = ? AND last_ping = ? AND missed IS NULL'),
     meta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE name = ?'),
     setMeta: db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)'),
+    setting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE name = ?'),
+    keepSetting: db.prepare('INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)'),
     oldResolved: db.prepare<[number, number], { id: string, seq: number }>('SELECT id, seq FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ? LIMIT ?'),
     eventsOf: db.prepare<[number], { seq: number | null }>('SELECT max(seq) AS seq FROM events WHERE alert_seq = ?'),
     deleteEventsOf: db.prepare('DELETE FROM events WHERE alert_seq = ?'),
@@ -494,6 +496,19 @@ function createClaims (sql: Sql, write: Writer['write'], now: () => number): Clu
   }
 }
 
+function createSettings (sql: Sql, write: Writer['write']): SettingStore {
+  return {
+    async keep (name, make) {
+      const kept = sql.setting.get(name)
+      if (kept !== undefined) return kept.value
+      return await write(() => {
+        sql.keepSetting.run(name, make())
+        return (sql.setting.get(name) as { value: string }).value
+      })
+    }
+  }
+}
+
 function createHeartbeats (sql: Sql, write: Writer['write']): HeartbeatStore {
   return {
     async ping (name, settings, pingWrite) {
@@ -627,6 +642,7 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
     heartbeats,
     outbox,
     silences,
+    settings: createSettings(sql, write),
     problem,
     async sweep (cutoff) {
       let total = 0

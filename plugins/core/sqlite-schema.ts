@@ -140,6 +140,10 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
     CREATE INDEX heartbeats_due ON heartbeats (deadline) WHERE missed IS NULL;
     CREATE TABLE heartbeat_pings (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, json TEXT NOT NULL);
     CREATE INDEX heartbeat_pings_name ON heartbeat_pings (name, seq);
+  `),
+  // 7: the server's own settings (the action links' secret when ACTION_SECRET is not set), apart from meta's bookkeeping.
+  (db) => db.exec(`
+    CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
   `)
 ]
 
