@@ -30,6 +30,8 @@ function sequencer (redis: FakeRedis) {
   })
   const got: string[] = []
   s.subscribe((e) => { got.push((e as { message: string }).message) })
+  // A reset is recorded in line with the events: clients are told before what follows it.
+  s.onReset(() => { got.push('<reset>') })
   return { s, got, logged }
 }
 
@@ -53,8 +55,8 @@ t.test('Redis back in time (counter below what was delivered): logged once, and 
   await s.resubscribed()
   s.receive(publish(redis, 'd'))
   s.receive(publish(redis, 'e'))
-  await waitFor(() => got.length === 5)
-  t.same(got, ['a', 'b', 'c', 'd', 'e'], 'events published after the rollback reach the listeners')
+  await waitFor(() => got.length === 6)
+  t.same(got, ['a', 'b', 'c', '<reset>', 'd', 'e'], 'events published after the rollback reach the listeners, after the reset')
   t.same(logged.filter((l) => /went back in time/.test(l.msg)).map((l) => l.level), ['error'], 'said once')
 })
 
@@ -71,7 +73,7 @@ t.test('Redis back in time, then past where it was before the feed heard of it: 
   await s.resubscribed()
   s.receive(publish(redis, 'z'))
   await waitFor(() => got.includes('z'))
-  t.same(got, ['a', 'b', 'z'], 'the events after the rollback flow again')
+  t.same(got, ['a', 'b', '<reset>', 'z'], 'the events after the rollback flow again')
   t.equal(logged.filter((l) => /went back in time/.test(l.msg)).length, 1)
 })
 
@@ -83,8 +85,8 @@ t.test('a live event at or below what was delivered, with the subscription up: c
   redis.history = redis.history.slice(0, 1)
   redis.counter = 11
   s.receive(publish(redis, 'd'))
-  await waitFor(() => got.length === 4)
-  t.same(got, ['a', 'b', 'c', 'd'])
+  await waitFor(() => got.length === 5)
+  t.same(got, ['a', 'b', 'c', '<reset>', 'd'])
   t.equal(logged.filter((l) => /went back in time/.test(l.msg)).length, 1)
 })
 

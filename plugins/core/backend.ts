@@ -110,6 +110,12 @@ export interface EventFeed {
    * after a bounded wait when the feed cannot catch up (Redis away).
    */
   caughtUp?: () => Promise<void>
+  /**
+   * For a feed whose store can lose events it already handed over (Redis
+   * restarted from an older snapshot, a lagging replica promoted, an emptied
+   * Redis): called when it did, before the first event numbered after it.
+   */
+  onReset?: (listener: () => void) => void
 }
 
 /** A name that exactly one caller gets, until `ttlMs` has passed. */

@@ -12,6 +12,17 @@ export const GAP_FRAME: GapFrame = {
     'Anything older is gone: reload from GET /alerts/history and GET /message'
 }
 
+/**
+ * Sent live to every client when the store lost events it had already sent
+ * (Redis restarted from an older snapshot, a lagging replica promoted, or
+ * emptied): what the client holds may be gone or renumbered, so it reloads.
+ */
+export const RESET_GAP_FRAME: GapFrame = {
+  type: 'gap',
+  message: 'the server\'s store went back to older data (Redis restarted from an older snapshot, or emptied): events sent before may be gone. ' +
+    'Reload from GET /alerts/history and GET /message; live events follow'
+}
+
 /** What a replay needs of the fan-out that owns the client (one object for the fan-out's life). */
 export interface ReplayHub {
   /** Unsent bytes above which a client is cut; live events held during a replay count against it too. */

@@ -31,6 +31,8 @@ export interface Sequencer {
   /** The channel was (re)subscribed: events may have been missed meanwhile. Resolves once they have been read back (or given up on). */
   resubscribed: () => Promise<void>
   caughtUp: () => Promise<void>
+  /** Called when Redis went back in time and the feed started again from its newest event: what clients were sent may be gone. */
+  onReset: (listener: () => void) => void
 }
 
 /**
@@ -76,6 +78,7 @@ async function rolledBack (from: number, newest: number, fromId: string | undefi
  */
 export function createSequencer ({ readAfter, counter, idAt, log, closed }: SequencerOptions): Sequencer {
   const listeners: Array<(event: Event) => void> = []
+  const resetListeners: Array<() => void> = []
   /** The sequence number of the newest event handed to the listeners. */
   let last: number | undefined
   /** The id of that event: whether Redis still holds it at that number tells a rollback. */
@@ -141,6 +144,9 @@ export function createSequencer ({ readAfter, counter, idAt, log, closed }: Sequ
       last = undefined
       lastId = undefined
       floor = newest
+      // Before anything numbered after it is delivered, so that clients are
+      // told first and what follows is theirs to keep.
+      for (const listener of resetListeners) listener()
       return
     }
     const first = missed[0]
@@ -181,7 +187,8 @@ export function createSequencer ({ readAfter, counter, idAt, log, closed }: Sequ
       deliver(message)
     },
     resubscribed: resync,
-    caughtUp
+    caughtUp,
+    onReset (listener) { resetListeners.push(listener) }
   }
 }
 
@@ -231,7 +238,7 @@ export function createRedisFeed ({ subscriber, channel, ...options }: RedisFeedO
   })
 
   return {
-    feed: { subscribe: sequencer.subscribe, caughtUp: sequencer.caughtUp },
+    feed: { subscribe: sequencer.subscribe, caughtUp: sequencer.caughtUp, onReset: sequencer.onReset },
     subscribed: () => subscribed,
     events
   }
