@@ -44,6 +44,7 @@ import exportRoute from './routes/export'
 import { redactToken, redactUrlToken } from './plugins/core/redact'
 import notificationRoutes from './routes/notifications'
 import silenceRoutes from './routes/silences'
+import admin from './routes/admin'
 
 /** The longest path segment a route's parameter takes (a heartbeat's name is refused past 100 with a 400 naming it). */
 const MAX_PARAM_LENGTH = 500
@@ -186,6 +187,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(exportRoute)
   await fastify.register(notificationRoutes)
   await fastify.register(silenceRoutes)
+  await fastify.register(admin)
   await fastify.register(events)
 }
 

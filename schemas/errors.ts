@@ -24,6 +24,7 @@ const catalogue = {
   HEARTBEAT_NOT_FOUND: [404, 'no heartbeat monitor named nightly-backup'],
   SILENCE_NOT_FOUND: [404, 'no silence with id 3f1c2a9e-1b7d-4c55-9a51-0c8e2d5b7f10'],
   ALERT_CONFLICT: [409, 'the alert is resolved; raise it again to reopen it'],
+  NOT_ON_REDIS: [409, 'this server keeps its events in an SQLite file, not in Redis: there is no Redis wipe to confirm'],
   INVALID_QUERY: [400, 'querystring/state must be a comma list of open, acknowledged, resolved; got "closed"'],
   REQUEST_TIMEOUT: [408, 'the request was not received in time'],
   BODY_TOO_LARGE: [413, 'Request body is too large'],
@@ -110,6 +111,12 @@ export const publishErrors = {
   429: response('Over the rate limit, or too many wrong tokens from this address; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED'),
   503: response('Overloaded, (with Redis) Redis unreachable, (with SQLite) the database file cannot be written, or the board is full of critical and acknowledged alerts (OPEN_ALERTS_MAX); see Retry-After.', 'OVERLOADED', 'BACKEND_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'BOARD_FULL'),
   504: response('With Redis: Redis did not answer in time, so the event may or may not have been stored and sent. Retry with the same Idempotency-Key (safe), or check the history before sending it again.', 'OUTCOME_UNKNOWN')
+}
+
+// Those of POST /admin/redis/confirm-wipe.
+export const confirmWipeErrors = {
+  ...apiErrors,
+  409: response('The server does not run on Redis.', 'NOT_ON_REDIS')
 }
 
 // The WebSocket upgrade's refusals.

@@ -164,6 +164,19 @@ export interface HeartbeatStore {
   claimMiss: (name: string, lastPing: number) => Promise<boolean>
 }
 
+/**
+ * Whether the shared store lost this deployment's data while this instance
+ * ran (Redis: FLUSHALL, or a new empty Redis behind the same address).
+ */
+export interface WipeWatch {
+  /** While a wipe is not confirmed: the reason, starting with its code (REDIS_WIPED). */
+  problem: () => string | undefined
+  /** Looks now (periodically, and on each reconnection); never rejects. */
+  check: () => Promise<void>
+  /** An operator saw it: the marker is written again, and the heartbeat monitors this instance last saw are restored. */
+  confirm: () => Promise<{ wasWiped: boolean, monitorsRestored: number }>
+}
+
 export interface Backend {
   readonly kind: 'memory' | 'sqlite' | 'redis'
   /** For people: "memory", the SQLite file, or the Redis address without credentials. */
@@ -176,6 +189,8 @@ export interface Backend {
   readonly outbox?: Outbox
   /** Silences, kept with the events; absent where the backend keeps none yet (Redis). */
   readonly silences?: SilenceStore
+  /** Where the backend is shared and can be emptied under a running instance (Redis). */
+  readonly wipes?: WipeWatch
   /** Why the backend cannot serve now (e.g. "redis unreachable"), or undefined. */
   problem: () => string | undefined
   close: () => Promise<void>

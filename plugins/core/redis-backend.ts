@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import type { Backend, Log } from './backend'
+import type { Backend, Log, WipeWatch } from './backend'
 import { connectionOptions, describeRedisUrl, guard, logOutages } from './redis/connection'
 import { createRedisFeed } from './redis/feed'
 import { createRedisHeartbeats } from './redis/heartbeats'
 import { redisKeys, type RedisKeys } from './redis/keys'
 import { loadScripts } from './redis/scripts'
+import { createWipeWatch } from './redis/wipe'
 import { createRedisStore, readRange } from './redis/store'
 
 export { describeRedisUrl, guard } from './redis/connection'
@@ -23,6 +24,8 @@ export interface RedisBackendOptions {
   /** How long a command may go unanswered before it fails (a publish then has an unknown outcome). */
   commandTimeoutMs?: number
   log: Log
+  /** The clock of the wipe marker's timestamps. */
+  now?: () => number
 }
 
 export interface RedisBackend extends Backend {
@@ -32,6 +35,7 @@ export interface RedisBackend extends Backend {
   readonly keys: RedisKeys
   /** This process, in claims and connection names. */
   readonly instance: string
+  readonly wipes: WipeWatch
   /** Resolves once ready, or once the first connection attempt failed (the connections keep retrying). */
   settled: () => Promise<void>
 }
@@ -42,9 +46,10 @@ export interface RedisBackend extends Backend {
  * cluster's channel in one atomic step, the sequenced feed (redis/feed.ts)
  * hands every event of that channel, its own included, to this instance in
  * publish order, catching up after a lost subscription; heartbeats are in
- * redis/heartbeats.ts. Two connections: one for commands, one subscribed.
+ * redis/heartbeats.ts; a wipe is noticed by redis/wipe.ts. Two connections:
+ * one for commands, one subscribed.
  */
-export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 10000, onEvict = () => {}, commandTimeoutMs = 5000, log }: RedisBackendOptions): RedisBackend {
+export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 10000, onEvict = () => {}, commandTimeoutMs = 5000, log, now = Date.now }: RedisBackendOptions): RedisBackend {
   if (!/^rediss?:\/\//.test(url)) throw new Error('REDIS_URL must be a redis:// or rediss:// URL')
   const keys = redisKeys(prefix)
   const instance = randomUUID()
@@ -65,10 +70,15 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     readAfter: async (seq) => await readRange(command, keys, 'seq', String(seq)),
     counter: async () => Number(await guard(command.get(keys.seq)) ?? 0),
     idAt: async (seq) => await guard(command.hget(keys.seqs, String(seq))) ?? undefined,
+    evictedThrough: async () => Math.max(0, ...(await guard(command.hvals(keys.evicted))).map(Number)),
     log,
     closed: () => closed
   })
   const isReady = (): boolean => subscribed() && command.status === 'ready'
+  const heartbeats = createRedisHeartbeats(command, keys)
+  const wipes = createWipeWatch({ command, key: keys.marker, heartbeats, instance, log, now })
+  // The first connection marks the keyspace; a reconnection may find a new, empty Redis.
+  command.on('ready', () => { void wipes.check() })
 
   return {
     kind: 'redis',
@@ -77,7 +87,8 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     keys,
     instance,
     store: createRedisStore(command, keys, { historySize, openAlertsMax, onEvict }),
-    heartbeats: createRedisHeartbeats(command, keys),
+    heartbeats,
+    wipes,
     feed,
     claims: {
       // The key outlives its use (the caller's ttl) so that an instance whose

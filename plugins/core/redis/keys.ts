@@ -39,6 +39,8 @@ export interface RedisKeys {
   claim: (name: string) => string
   /** Heartbeat monitors: settings (name → JSON), last pings (name → ms), claimed misses (name → the missed ping). No expiry: they outlive restarts. */
   heartbeats: { settings: string, last: string, missed: string }
+  /** Written once per deployment (redis/wipe.ts): gone while an instance runs, the Redis was wiped. */
+  marker: string
 }
 
 export function redisKeys (prefix: string): RedisKeys {
@@ -59,6 +61,7 @@ export function redisKeys (prefix: string): RedisKeys {
     channel: `${prefix}events`,
     idempotency: (key) => `${prefix}idempotency:${key}`,
     claim: (name) => `${prefix}claim:${name}`,
-    heartbeats: { settings: `${prefix}heartbeats`, last: `${prefix}heartbeats:last`, missed: `${prefix}heartbeats:missed` }
+    heartbeats: { settings: `${prefix}heartbeats`, last: `${prefix}heartbeats:last`, missed: `${prefix}heartbeats:missed` },
+    marker: `${prefix}marker`
   }
 }
