@@ -20,6 +20,10 @@ export interface Replay {
   found: boolean
   /** Events after the id, both streams, in publish order. */
   events: Event[]
+  /** Read with a limit that cut it: more events follow the last one. */
+  more?: boolean
+  /** Where the next page starts, when not after the last of `events` (some were left out). */
+  next?: string
 }
 
 /** An alert as it stands, with what the store orders and guards it by. */
@@ -83,8 +87,12 @@ export interface EventStore {
   append: (event: Event, expect?: Expect, once?: Once) => Promise<Appended>
   /** The newest `count` chat messages retained (all of them when undefined), oldest first. */
   chats: (count?: number) => Promise<Chat[]>
-  /** Every retained event published after `id` (all of them when `id` is undefined). */
-  since: (id?: string) => Promise<Replay>
+  /**
+   * Every retained event published after `id` (all of them when `id` is
+   * undefined), or the first `limit` of them (`more` says whether others
+   * follow): a replay reads a long history page by page.
+   */
+  since: (id?: string, limit?: number) => Promise<Replay>
   /** Every retained event about one alert (its raising, then each update), in publish order. */
   timeline: (alertId: string) => Promise<Event[]>
   /** One alert by id. */

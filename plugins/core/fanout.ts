@@ -2,14 +2,14 @@ import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import type { Event } from '../../schemas/events'
 import type { GapFrame } from '../../schemas/frames'
-import type { Log, Replay } from './backend'
+import type { Log } from './backend'
 import { passes, type EventFilter } from './event-filter'
 import { KEEPALIVE } from './framing'
 import { realTimers, type Timers } from './timers'
 import { directSocket } from './ws-internals'
 import { LAPSE_REASONS, type Identity, type Lapse } from './credentials'
 import { backlog, concat, encode, isOpen, terminate, type Client, type DropReason, type Framed, type Group, type Subscriber, type Transport } from './fanout-client'
-import { hold, replayTo, writeAfterReplay, type ReplayHub } from './replay-session'
+import { hold, replayTo, writeAfterReplay, type ReplayHub, type ReplaySource } from './replay-session'
 
 export { TRANSPORTS, type DropReason, type HttpStream, type Subscriber, type Transport } from './fanout-client'
 export { GAP_FRAME, RESET_GAP_FRAME } from './replay-session'
@@ -23,7 +23,7 @@ export interface AddOptions {
    * Events to send before live ones (a replay), none lost or doubled in
    * between. Live events are held while it is read.
    */
-  replay?: () => Promise<Replay>
+  replay?: ReplaySource
   /** Who the subscriber is (its name, when its credential expires), when credentials are configured: see `dropLapsed`. */
   identity?: Identity
 }
@@ -60,6 +60,12 @@ export interface Fanout {
   dropLapsed: (lapse: (identity: Identity) => Lapse | undefined) => number
   /** Stops the heartbeats and closes every client with the given code (HTTP streams end); those that have not closed after a grace are destroyed. */
   close: (code: number, reason: string) => void
+  /**
+   * The replays under way: how many wait for their client to read, and the
+   * bytes held for them (pages read and not yet written, live events held,
+   * what their sockets have not sent).
+   */
+  replays: () => { running: number, waiting: number, heldBytes: number }
   /** Called whenever the server cuts a client. */
   onDrop: (listener: (reason: DropReason) => void) => void
   /** Called after each batch of events has been written to every client, with the time that took. */
@@ -373,6 +379,19 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
       // HTTP stream's response ends: its client reconnects (EventSource with
       // Last-Event-ID) to another instance, or to this one once it is back.
       for (const client of clients.values()) hub.closeClient(client, code, reason)
+    },
+
+    replays () {
+      let running = 0
+      let waiting = 0
+      let heldBytes = 0
+      for (const client of clients.values()) {
+        if (client.replay === undefined) continue
+        running++
+        if (client.replay.waiting) waiting++
+        heldBytes += client.replay.heldBytes + (client.pendingBytes ?? 0) + backlog(client)
+      }
+      return { running, waiting, heldBytes }
     },
 
     onDrop (listener) {

@@ -157,8 +157,8 @@ function prepare (db: Db) {
     insertEvent: db.prepare('INSERT INTO events (id, stream, alert_id, at, json) VALUES (?, ?, ?, ?, ?)'),
     seqOf: db.prepare<[string], { seq: number, stream: string }>('SELECT seq, stream FROM events WHERE id = ?'),
     cut: db.prepare<[string, number], { seq: number }>('SELECT seq FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1 OFFSET ?'),
-    after: db.prepare<[number, number, number], { json: string }>(
-      'SELECT json FROM events WHERE seq > ? AND ((stream = \'alert\' AND seq > ?) OR (stream = \'chat\' AND seq > ?)) ORDER BY seq'),
+    after: db.prepare<[number, number, number, number], { json: string }>(
+      'SELECT json FROM events WHERE seq > ? AND ((stream = \'alert\' AND seq > ?) OR (stream = \'chat\' AND seq > ?)) ORDER BY seq LIMIT ?'),
     chats: db.prepare<[number], { json: string }>('SELECT json FROM (SELECT seq, json FROM events WHERE stream = \'chat\' ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
     timeline: db.prepare<[string], { json: string }>('SELECT json FROM events WHERE alert_id = ? ORDER BY seq'),
     alertById: db.prepare<[string], AlertRow & { state: string }>('SELECT json, rev, seq, state FROM alerts WHERE id = ?'),
@@ -385,14 +385,15 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, outbox: 
     async chats (count = replayWindow) {
       return parse(sql.chats.all(Math.min(count, replayWindow))) as Chat[]
     },
-    async since (id) {
+    async since (id, limit) {
       const cut = cuts()
-      const window = parse(sql.after.all(Math.min(cut.alert, cut.chat), cut.alert, cut.chat))
-      if (id === undefined) return { found: true, events: window }
-      const at = sql.seqOf.get(id)
+      const at = id === undefined ? undefined : sql.seqOf.get(id)
       // Outside the window, or a later event of either stream left it (or was deleted): a gap.
-      if (at === undefined || at.seq <= Math.max(cut.alert, cut.chat, counts.deletedSeq)) return { found: false, events: window }
-      return { found: true, events: parse(sql.after.all(at.seq, cut.alert, cut.chat)) }
+      const found = id === undefined || (at !== undefined && at.seq > Math.max(cut.alert, cut.chat, counts.deletedSeq))
+      // One more than asked for tells whether more follow (-1: no limit).
+      const rows = sql.after.all(found && at !== undefined ? at.seq : Math.min(cut.alert, cut.chat), cut.alert, cut.chat, limit === undefined ? -1 : limit + 1)
+      if (limit === undefined || rows.length <= limit) return { found, events: parse(rows) }
+      return { found, events: parse(rows.slice(0, limit)), more: true }
     },
     async timeline (alertId) {
       return parse(sql.timeline.all(alertId))
