@@ -80,6 +80,9 @@ redisTest('a wipe under a running instance: said once, not ready (REDIS_WIPED) u
   const late = await build(t, env)
   t.match(JSON.parse(await redis.get(`${prefix}marker`) ?? '{}'), { by: 'seed', instance: redisOf(late).instance })
   t.equal((await ready(late)).status, 200, 'it cannot tell, and serves')
+  await redis.set(`${prefix}marker`, 'not JSON')
+  await redisOf(fastify).wipes.check()
+  t.equal((await ready(fastify)).status, 503, 'a marker that cannot be read is no confirmation either')
   await redisOf(fastify).wipes.check()
   t.equal((await ready(fastify)).status, 503, 'a marker that is not a confirmation does not end the wipe')
 
@@ -128,6 +131,8 @@ redisTest('a FLUSHALL, and a restart of a Redis that keeps nothing: noticed (the
 
   await server.stop()
   await waitFor(() => node.redis.problem() !== undefined)
+  await node.redis.wipes.check()
+  t.equal((await ready(node.fastify)).body.reason, 'redis unreachable', 'a check that cannot reach Redis says nothing of a wipe')
   await server.start()
   // The mock clock never moves: only the reconnection checks.
   await waitFor(async () => (await ready(node.fastify)).body.reason === WIPED_REASON, 15_000)

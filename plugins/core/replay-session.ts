@@ -110,25 +110,6 @@ function replayFailed (hub: ReplayHub, client: Client, err: unknown): void {
  */
 export async function replayTo (hub: ReplayHub, client: Client, replay: ReplaySource): Promise<void> {
   client.replay = { heldBytes: 0, waiting: false }
-  try {
-    if (hub.caughtUp !== undefined) {
-      // A lagging feed may still hand over events from before the replay's
-      // starting point, which this client already had (from another
-      // instance): held, they would be sent again after the replay. So wait
-      // until the feed has handed over everything published so far, let it
-      // be flushed, and forget what was held: the replay, read after, holds
-      // every one of those events past its starting point.
-      await hub.caughtUp()
-      await new Promise((resolve) => setImmediate(resolve))
-      if (client.pending !== undefined) {
-        client.pending = []
-        client.pendingBytes = undefined
-      }
-    }
-  } catch (err) {
-    replayFailed(hub, client, err)
-    return
-  }
   // A socket destroyed with writes pending may never call them back: one
   // listener for the whole replay ends the wait (not one per chunk, which
   // a client that does not read would pile up on its socket).
@@ -144,6 +125,25 @@ export async function replayTo (hub: ReplayHub, client: Client, replay: ReplaySo
   }
 }
 
+/** The first page, read once the feed has caught up (see below). */
+async function firstPage (hub: ReplayHub, client: Client, replay: ReplaySource, limit: number): Promise<Replay> {
+  if (hub.caughtUp !== undefined) {
+    // A lagging feed may still hand over events from before the replay's
+    // starting point, which this client already had (from another
+    // instance): held, they would be sent again after the replay. So wait
+    // until the feed has handed over everything published so far, let it
+    // be flushed, and forget what was held: the replay, read after, holds
+    // every one of those events past its starting point.
+    await hub.caughtUp()
+    await new Promise((resolve) => setImmediate(resolve))
+    if (client.pending !== undefined) {
+      client.pending = []
+      client.pendingBytes = undefined
+    }
+  }
+  return await replay(undefined, limit)
+}
+
 async function sendReplay (hub: ReplayHub, client: Client, replay: ReplaySource, closed: Promise<void>): Promise<void> {
   const { maxBufferedBytes } = hub
   const chunkBytes = Math.max(1, Math.floor(maxBufferedBytes / 4))
@@ -157,7 +157,7 @@ async function sendReplay (hub: ReplayHub, client: Client, replay: ReplaySource,
   for (let first = true; ; first = false) {
     let page: Replay
     try {
-      page = await replay(after, limit)
+      page = first ? await firstPage(hub, client, replay, limit) : await replay(after, limit)
     } catch (err) {
       replayFailed(hub, client, err)
       return
