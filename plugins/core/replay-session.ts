@@ -75,8 +75,8 @@ async function writeFlushed (client: Client, items: Framed[]): Promise<void> {
  */
 export type ReplaySource = (after: string | undefined, limit: number) => Promise<Replay>
 
-// A page is sized to about half the backlog limit from the events read so
-// far, within these bounds (the first page, knowing nothing, is the least).
+// A page is sized to about a quarter of the backlog limit (a chunk) from the
+// events read so far, within these bounds (the first page, knowing nothing, is the least).
 const PAGE_MIN = 16
 const PAGE_MAX = 2000
 /**
@@ -88,7 +88,7 @@ const RECENT_IDS = 1000
 
 function pageSize (maxBufferedBytes: number, bytes: number, events: number): number {
   if (events === 0) return PAGE_MIN
-  return Math.min(PAGE_MAX, Math.max(PAGE_MIN, Math.floor(maxBufferedBytes / 2 / (bytes / events))))
+  return Math.min(PAGE_MAX, Math.max(PAGE_MIN, Math.floor(maxBufferedBytes / 4 / (bytes / events))))
 }
 
 function replayFailed (hub: ReplayHub, client: Client, err: unknown): void {
@@ -177,7 +177,13 @@ async function sendReplay (hub: ReplayHub, client: Client, replay: ReplaySource,
     const meets = events.findIndex((event) => live.has(event.id))
     if (meets >= 0) events = events.slice(0, meets)
     // Framed at once, and the events let go: a page waits as bytes, counted.
-    const frames = events.map((event) => encode(transport, event))
+    // Written to the TCP socket or the response, a frame needs no copy of its JSON.
+    const bare = client.tcp !== undefined || client.response !== undefined
+    const frames = events.map((event) => {
+      const item = encode(transport, event)
+      if (bare) item.json = ''
+      return item
+    })
     if (first && !page.found) frames.unshift(encode(transport, GAP_FRAME))
     for (const item of frames) {
       session.heldBytes += item.frame.length
