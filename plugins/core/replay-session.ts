@@ -86,6 +86,7 @@ const PAGE_MAX = 2000
  */
 const RECENT_IDS = 1000
 
+/** A page's length from the bytes kept per event read so far (none kept: the longest). */
 function pageSize (maxBufferedBytes: number, bytes: number, events: number): number {
   if (events === 0) return PAGE_MIN
   return Math.min(PAGE_MAX, Math.max(PAGE_MIN, Math.floor(maxBufferedBytes / 4 / (bytes / events))))
@@ -189,7 +190,8 @@ async function sendReplay (hub: ReplayHub, client: Client, replay: ReplaySource,
       session.heldBytes += item.frame.length
       readBytes += item.frame.length
     }
-    readEvents += frames.length
+    // Per event read, kept or not: a filter that keeps few makes the pages longer.
+    readEvents += page.events.length
     for (let i = 0; i < frames.length;) {
       const items: Framed[] = []
       let bytes = 0
