@@ -45,6 +45,7 @@ import { redactToken, redactUrlToken } from './plugins/core/redact'
 import notificationRoutes from './routes/notifications'
 import silenceRoutes from './routes/silences'
 import actionRoutes from './routes/actions'
+import admin from './routes/admin'
 
 /** The longest path segment a route's parameter takes (a heartbeat's name is refused past 100 with a 400 naming it). */
 const MAX_PARAM_LENGTH = 500
@@ -188,6 +189,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(notificationRoutes)
   await fastify.register(silenceRoutes)
   await fastify.register(actionRoutes)
+  await fastify.register(admin)
   await fastify.register(events)
 }
 

@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox'
 import { streamErrors } from '../schemas/errors'
 import { EventsHeaders, EventsQuery } from '../schemas/frames'
 import { GAP_FRAME } from '../plugins/core/fanout'
-import { filterReplay, replaySince } from '../plugins/core/event-filter'
+import { filterReplay, replayPages, replaySince } from '../plugins/core/event-filter'
 import { frameRecord, sseRetry, type StreamFormat } from '../plugins/core/framing'
 import { FILTER_LISTS, repeatedParameters, subscription } from './shared'
 
@@ -36,7 +36,7 @@ const streamBody = (description: string) => ({
 
 const events: FastifyPluginAsyncTypebox = async (fastify) => {
   const { fanout, backend, timers } = fastify
-  const read = async (id?: string): ReturnType<typeof backend.store.since> => await backend.store.since(id)
+  const read = async (id?: string, limit?: number): ReturnType<typeof backend.store.since> => await backend.store.since(id, limit)
 
   fastify.get('/events', {
     schema: {
@@ -87,7 +87,7 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
     await fanout.add({ format, response }, {
       identity: request.identity ?? undefined,
       filter,
-      replay: since === undefined ? undefined : async () => await replaySince(read, since)
+      replay: since === undefined ? undefined : replayPages(read, since)
     })
   })
 }

@@ -4,7 +4,7 @@ import { neverShed } from './shared'
 
 const Status = Type.Object({
   status: Type.Unsafe<'ok' | 'ready' | 'not ready'>({ type: 'string', enum: ['ok', 'ready', 'not ready'] }),
-  reason: Type.Optional(Type.String({ description: 'Why not: starting, shutting down, overloaded, redis unreachable, storage unavailable.' })),
+  reason: Type.Optional(Type.String({ description: 'Why not: starting, shutting down, overloaded, redis unreachable, storage unavailable, or REDIS_WIPED: … (Redis lost this deployment\'s keys; see POST /admin/redis/confirm-wipe).' })),
   warnings: Type.Optional(Type.Array(Type.String(), { description: 'What an operator should know although the server serves: the board is full and new alerts are refused (BOARD_FULL).' }))
 })
 

@@ -8,7 +8,7 @@ import { tokenBucket } from '../plugins/core/token-bucket'
 import { releaseUpgrade } from '../plugins/core/ws-internals'
 import { clientKey } from '../plugins/app/requests'
 import { scopeAllows } from '../plugins/core/credentials'
-import { replaySince } from '../plugins/core/event-filter'
+import { replayPages } from '../plugins/core/event-filter'
 import { actor, FILTER_LISTS, repeatedParameters, subscription, type Subscription } from './shared'
 
 const ws: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -100,7 +100,7 @@ const ws: FastifyPluginAsyncTypebox = async (fastify) => {
       tcp,
       identity: identity ?? undefined,
       filter,
-      replay: since === undefined ? undefined : async () => await replaySince(async (id) => await backend.store.since(id), since)
+      replay: since === undefined ? undefined : replayPages(async (id, limit) => await backend.store.since(id, limit), since)
     })
   })
 }

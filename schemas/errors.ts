@@ -29,6 +29,7 @@ const catalogue = {
   HEARTBEATS_FULL: [409, 'there are 1000 heartbeat monitors, the most allowed (HEARTBEATS_MAX); remove one first'],
   ACTION_LINK_EXPIRED: [410, 'this link expired at 2026-01-02T12:00:00.000Z; open the alert on the dashboard'],
   INVALID_SCHEDULE: [400, 'schedule "0 25 * * *" is not a cron expression: CronPattern: Invalid value for hour: 25'],
+  NOT_ON_REDIS: [409, 'this server keeps its events in an SQLite file, not in Redis: there is no Redis wipe to confirm'],
   INVALID_QUERY: [400, 'querystring/state must be a comma list of open, acknowledged, resolved; got "closed"'],
   REQUEST_TIMEOUT: [408, 'the request was not received in time'],
   BODY_TOO_LARGE: [413, 'Request body is too large'],
@@ -115,6 +116,12 @@ export const publishErrors = {
   429: response('Over the rate limit, or too many wrong tokens from this address; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED'),
   503: response('Overloaded, (with Redis) Redis unreachable, (with SQLite) the database file cannot be written, or the board is full of critical and acknowledged alerts (OPEN_ALERTS_MAX); see Retry-After.', 'OVERLOADED', 'BACKEND_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'BOARD_FULL'),
   504: response('With Redis: Redis did not answer in time, so the event may or may not have been stored and sent. Retry with the same Idempotency-Key (safe), or check the history before sending it again.', 'OUTCOME_UNKNOWN')
+}
+
+// Those of POST /admin/redis/confirm-wipe.
+export const confirmWipeErrors = {
+  ...apiErrors,
+  409: response('The server does not run on Redis.', 'NOT_ON_REDIS')
 }
 
 // The WebSocket upgrade's refusals.

@@ -20,7 +20,10 @@ export type ErrorFrame = Static<typeof ErrorFrame>
 export const GapFrame = Type.Object({
   type: Type.Literal('gap'),
   message: Type.String()
-}, { description: 'The id given in ?since= is not (or no longer) in the history: the whole retained history follows, and anything older must be reloaded from elsewhere.' })
+}, {
+  description: 'The id given in ?since= is not (or no longer) in the history: the whole retained history follows, and anything older must be reloaded from elsewhere. ' +
+    'Also sent live when the store lost events it had sent (Redis back with older data, or emptied): reload; live events follow.'
+})
 export type GapFrame = Static<typeof GapFrame>
 
 export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { description: 'The answer to a ping frame.' })

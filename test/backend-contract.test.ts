@@ -104,6 +104,28 @@ for (const kind of BACKEND_KINDS) {
     t.same(names(await s.since(events[1]?.id)), ['a1', 'c1', 'a2', 'a3'], 'a chat id still in its window still works')
   })
 
+  backendTest(kind, 'since() with a limit reads a page: the first events, and whether more follow', async (t) => {
+    const s = await store(t, 10)
+    const events = [alert('a0'), chat('c0'), alert('a1'), chat('c1'), alert('a2'), chat('c2'), alert('a3')]
+    for (const e of events) await s.append(e)
+    // Page by page from the start, each after the last event of the one before.
+    const pages: string[][] = []
+    let after: string | undefined
+    for (;;) {
+      const page = await s.since(after, 3)
+      t.equal(page.found, true)
+      pages.push(names(page))
+      if (page.more !== true) break
+      after = page.events.at(-1)?.id
+    }
+    t.same(pages, [['a0', 'c0', 'a1'], ['c1', 'a2', 'c2'], ['a3']], 'the pages are the whole replay, in publish order')
+    t.same(await s.since(events[3]?.id, 4), { found: true, events: events.slice(4) }, 'a limit the rest fits in: no more')
+    t.same(await s.since(events[3]?.id, 3), { found: true, events: events.slice(4) }, 'a limit the rest fills exactly: no more')
+    t.same(await s.since(events[6]?.id, 3), { found: true, events: [] })
+    const unknown = await s.since('00000000-0000-4000-8000-000000000000', 2)
+    t.same(unknown, { found: false, events: events.slice(0, 2), more: true }, 'an unknown id: the first page of the whole window')
+  })
+
   backendTest(kind, 'a replay from an id has a gap when the other stream let go of a later event', async (t) => {
     const s = await store(t)
     const c0 = chat('c0')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { filterReplay, parseEventFilter, parseSince, passes, replaySince, type EventFilterQuery } from '../plugins/core/event-filter'
+import { filterReplay, parseEventFilter, parseSince, passes, replayPages, replaySince, type EventFilterQuery } from '../plugins/core/event-filter'
 import type { Alert, AlertUpdate, Chat, Event } from '../schemas/events'
 import { listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
@@ -317,4 +317,26 @@ t.test('property: every subscriber\'s stream is the full stream with its filter 
     await waitFor(() => fanout.size === 0)
   }), { numRuns: 25 })
   t.equal(runs >= 25, true, `${runs} runs`)
+})
+
+t.test('a replay read in pages: the first from where asked, the next after the last event read, kept or not', async (t) => {
+  const events: Event[] = [alert(), update(), chat]
+  const asked: Array<[string | undefined, number | undefined]> = []
+  // A store of these three events, read with a limit.
+  const since = async (id?: string, limit = Infinity): Promise<{ found: boolean, events: Event[], more?: boolean }> => {
+    asked.push([id, limit])
+    const from = id === undefined ? 0 : events.findIndex((e) => e.id === id) + 1
+    const rest = events.slice(from)
+    return rest.length > limit ? { found: true, events: rest.slice(0, limit), more: true } : { found: true, events: rest }
+  }
+  const byId = replayPages(since, { kind: 'id', id: events[0]?.id ?? '' })
+  t.same(await byId(undefined, 1), { found: true, events: [events[1]], more: true })
+  t.same(await byId(events[1]?.id, 1), { found: true, events: [chat] })
+  t.same(asked, [[events[0]?.id, 1], [events[1]?.id, 1]])
+  // By time: what was stamped before the moment is left out, and the next page still starts after it.
+  const byTime = replayPages(since, { kind: 'time', after: Date.parse('2026-01-01T12:01:00.000Z') })
+  t.same(await byTime(undefined, 2), { found: true, events: [], more: true, next: events[1]?.id })
+  t.same(await byTime(events[1]?.id, 2), { found: true, events: [chat], next: chat.id })
+  t.same(await byTime(chat.id, 2), { found: true, events: [] }, 'an empty page says nothing of where next')
+  t.same(await replayPages(since, { kind: 'all' })(undefined, 5), { found: true, events })
 })

@@ -10,7 +10,7 @@ import { waitFor } from './helpers/wait'
 
 const event = (message: string): Event => ({ id: randomUUID(), timestamp: new Date(0).toISOString(), type: 'chat', sender: 's', message })
 
-interface FakeRedis { counter: number, history: Sequenced[] }
+interface FakeRedis { counter: number, history: Sequenced[], evicted?: number }
 
 function sequencer (redis: FakeRedis) {
   const logged: Array<{ level: string, msg: string }> = []
@@ -25,11 +25,14 @@ function sequencer (redis: FakeRedis) {
     readAfter,
     counter: async () => redis.counter,
     idAt: async (seq) => redis.history.find((e) => e.seq === seq)?.event.id,
+    evictedThrough: async () => redis.evicted ?? 0,
     log: log as never,
     closed: () => false
   })
   const got: string[] = []
   s.subscribe((e) => { got.push((e as { message: string }).message) })
+  // A reset is recorded in line with the events: clients are told before what follows it.
+  s.onReset(() => { got.push('<reset>') })
   return { s, got, logged }
 }
 
@@ -53,8 +56,8 @@ t.test('Redis back in time (counter below what was delivered): logged once, and 
   await s.resubscribed()
   s.receive(publish(redis, 'd'))
   s.receive(publish(redis, 'e'))
-  await waitFor(() => got.length === 5)
-  t.same(got, ['a', 'b', 'c', 'd', 'e'], 'events published after the rollback reach the listeners')
+  await waitFor(() => got.length === 6)
+  t.same(got, ['a', 'b', 'c', '<reset>', 'd', 'e'], 'events published after the rollback reach the listeners, after the reset')
   t.same(logged.filter((l) => /went back in time/.test(l.msg)).map((l) => l.level), ['error'], 'said once')
 })
 
@@ -71,7 +74,7 @@ t.test('Redis back in time, then past where it was before the feed heard of it: 
   await s.resubscribed()
   s.receive(publish(redis, 'z'))
   await waitFor(() => got.includes('z'))
-  t.same(got, ['a', 'b', 'z'], 'the events after the rollback flow again')
+  t.same(got, ['a', 'b', '<reset>', 'z'], 'the events after the rollback flow again')
   t.equal(logged.filter((l) => /went back in time/.test(l.msg)).length, 1)
 })
 
@@ -83,8 +86,8 @@ t.test('a live event at or below what was delivered, with the subscription up: c
   redis.history = redis.history.slice(0, 1)
   redis.counter = 11
   s.receive(publish(redis, 'd'))
-  await waitFor(() => got.length === 4)
-  t.same(got, ['a', 'b', 'c', 'd'])
+  await waitFor(() => got.length === 5)
+  t.same(got, ['a', 'b', 'c', '<reset>', 'd'])
   t.equal(logged.filter((l) => /went back in time/.test(l.msg)).length, 1)
 })
 
@@ -99,4 +102,33 @@ t.test('an ordinary reconnection is no rollback: missed events are read back, no
   await waitFor(() => got.length === 3)
   t.same(got, ['a', 'missed', 'b'])
   t.same(logged, [])
+})
+
+t.test('an emptied Redis numbering from the clock again, the subscription up: a reset, then its events', async (t) => {
+  const redis: FakeRedis = { counter: 1000, history: [] }
+  const { s, got, logged } = sequencer(redis)
+  await s.resubscribed()
+  for (const m of ['a', 'b']) s.receive(publish(redis, m))
+  // FLUSHALL: nothing left; append.lua starts the counter from the clock, far ahead.
+  redis.history = []
+  redis.counter = 5_000_000
+  s.receive(publish(redis, 'c'))
+  await waitFor(() => got.length === 4)
+  t.same(got, ['a', 'b', '<reset>', 'c'])
+  t.equal(logged.filter((l) => /went back in time/.test(l.msg)).length, 1)
+})
+
+t.test('the event delivered last let go for room while unsubscribed: no reset, the rest read back', async (t) => {
+  const redis: FakeRedis = { counter: 0, history: [] }
+  const { s, got, logged } = sequencer(redis)
+  await s.resubscribed()
+  s.receive(publish(redis, 'a'))
+  for (const m of ['x', 'y', 'z']) publish(redis, m)
+  // The history keeps two: 'a' and 'x' were let go.
+  redis.history = redis.history.slice(2)
+  redis.evicted = 2
+  await s.resubscribed()
+  await waitFor(() => got.length === 3)
+  t.same(got, ['a', 'y', 'z'])
+  t.same(logged.map((l) => l.level), ['warn'], 'said as missed, not as a rollback')
 })

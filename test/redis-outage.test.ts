@@ -5,6 +5,8 @@ import { freePort } from './helpers/app'
 import { once, waitFor } from './helpers/wait'
 import { Client } from './helpers/ws-client'
 import { getJson, post, publishAlert } from './helpers/http'
+import { RESET_GAP_FRAME } from '../plugins/core/fanout'
+import { WIPED_REASON } from '../plugins/core/redis/wipe'
 import { PrivateRedis, cluster, instance, redisClient, redisTest, type Instance } from './helpers/redis'
 
 // These tests stop and start a redis-server of their own, never the shared one.
@@ -51,8 +53,16 @@ redisTest('Redis going away: 503, error frames, clients stay connected; Redis ba
 
   await server.start()
   await waitFor(() => a.redis.problem() === undefined && b.redis.problem() === undefined, RECONNECT_MS)
+  // This Redis keeps nothing on disk: it came back empty, which is said
+  // (test/redis-wipe.test.ts) until an operator confirms.
+  await waitFor(async () => (await getJson(`${b.url}/ready`)).reason === WIPED_REASON)
+  t.equal((await post(`${a.url}/admin/redis/confirm-wipe`, {})).status, 200)
+  await b.redis.wipes.check()
   t.same(await getJson(`${b.url}/ready`), { status: 'ready' })
   const back = await publishAlert(b.url, 'after')
+  // What the clients were sent is gone from Redis: they are told to reload first.
+  t.same(await onA.next(), RESET_GAP_FRAME)
+  t.same(await onB.next(), RESET_GAP_FRAME)
   t.same(await onA.next(), back)
   t.same(await onB.next(), back)
   onA.send({ sender: 'Jose', message: 'back again' })

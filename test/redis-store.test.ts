@@ -36,7 +36,7 @@ redisTest('every key and the channel are under the prefix, and prefixes do not s
 
   const keys = (await client.keys(`${prefix}*`)).sort()
   t.same(keys, [one.keys.history.alert, one.keys.history.chat, one.keys.ids, one.keys.seqs, one.keys.evicted, one.keys.seq,
-    one.keys.alerts, one.keys.revs, one.keys.raised, one.keys.unresolved.warning].sort())
+    one.keys.alerts, one.keys.revs, one.keys.raised, one.keys.unresolved.warning, one.keys.marker].sort())
   t.equal(await client.hlen(one.keys.ids), 3, 'evicted ids leave the id index')
   t.equal(await client.hlen(one.keys.seqs), 3, 'and the sequence index')
   t.same(await b.alerts(), [])

@@ -108,7 +108,7 @@ t.test('POST bodies nested deep are 400s, not faults', async (t) => {
  * the limit, where the replay waits for it to drain. `backlog.most` is the
  * largest backlog the client's socket held after any write to it.
  */
-async function stalledReplay (t: Test) {
+async function stalledReplay (t: Test, query = '') {
   const limit = 64 * 1024
   const { fastify, wsUrl } = await listen(t, { HISTORY_SIZE: 20000, REPLAY_WINDOW: 20000, WS_MAX_BUFFERED_BYTES: limit, MAX_EVENT_LOOP_DELAY_MS: 0 })
   const text = 'x'.repeat(1000)
@@ -128,7 +128,7 @@ async function stalledReplay (t: Test) {
       return accepted
     }) as Socket['write']
   })
-  const client = new Client(`${wsUrl}/ws?since=all`)
+  const client = new Client(`${wsUrl}/ws?since=all${query}`)
   t.teardown(() => client.socket.terminate())
   // Paused as it opens, before any frame is read: it never reads.
   client.socket.once('open', () => client.socket.pause())
@@ -147,6 +147,14 @@ t.test('?since=all to a client that does not read: the backlog stays near WS_MAX
   const { fastify, client, backlog, limit, text } = await stalledReplay(t)
   t.ok(backlog.most <= limit + 16 * 1024, `the server's backlog for the client stayed bounded (at most ${backlog.most} bytes after any write)`)
   t.equal(fastify.fanout.size, 1, 'still connected: it is slow, not gone')
+  // Once the replay waits for the client, what it holds is a page and the backlog, not the history.
+  await waitFor(() => fastify.fanout.replays().waiting === 1)
+  const { running, heldBytes } = fastify.fanout.replays()
+  t.equal(running, 1)
+  t.ok(heldBytes <= 1.5 * limit, `held ${heldBytes} bytes for the stalled replay (limit ${limit})`)
+  const scraped = (await fastify.inject('/metrics')).body
+  t.match(scraped, /alert_server_replays\{state="waiting"\} 1/)
+  t.match(scraped, /alert_server_replay_held_bytes \d+/)
   client.socket.resume()
   for (let i = 0; i < 20000; i++) {
     const frame = await client.next(10000)
@@ -159,6 +167,17 @@ t.test('?since=all to a client that does not read: the backlog stays near WS_MAX
   const res = await fastify.inject({ method: 'POST', url: '/alerts', payload: { message: 'live', location: 'after' } })
   t.same(await client.next(), res.json(), 'then live events')
   t.same(warnings, [], 'the chunks waiting to leave did not pile listeners on the socket')
+})
+
+t.test('a stalled replay whose place the history let go of meanwhile: the client is cut with 1013 when it reads on', async (t) => {
+  const { fastify, client } = await stalledReplay(t, '&location=here')
+  // A window's worth published elsewhere while it stalls: its filter holds
+  // none of them for it, and the alerts its replay was reading leave the history.
+  for (let i = 0; i < 20000; i++) await fastify.publisher.publish({ type: 'alert', message: `later ${i}`, location: 'elsewhere' })
+  t.equal(fastify.fanout.size, 1, 'still connected: nothing was held for it')
+  const closed = once<number>(client.socket, 'close', 20_000)
+  client.socket.resume()
+  t.equal(await closed, 1013, 'cut as too slow, not replayed from the start again')
 })
 
 t.test('live events held during a stalled replay count against the limit: past it the client is cut with 1013', async (t) => {

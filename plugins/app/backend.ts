@@ -24,6 +24,8 @@ const EVICTION_LOG_MS = 60_000
 // a failed write is tried again (readiness comes back once it succeeds).
 const SWEEP_MS = 60_000
 const PROBE_MS = 5_000
+// How often an instance on Redis looks for its keyspace marker (a FLUSHALL under a running cluster).
+export const WIPE_CHECK_MS = 10_000
 
 /**
  * Whether the Redis keeps anything on disk, read from its settings: a warning
@@ -95,7 +97,13 @@ export default fp(async function backend (fastify) {
   const { createRedisBackend } = require('../core/redis-backend') as typeof import('../core/redis-backend')
   const redis = createRedisBackend({ ...options, url: REDIS_URL, prefix: REDIS_KEY_PREFIX, log: fastify.log, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS })
   fastify.decorate('backend', redis)
-  fastify.addHook('onClose', async () => await redis.close())
+  // Also checked on each reconnection (redis-backend.ts).
+  const wipeCheck = repeating(async () => { await redis.wipes.check() }, WIPE_CHECK_MS, 'the Redis wipe check', fastify.log, timers)
+  fastify.addHook('onReady', async () => { wipeCheck.start() })
+  fastify.addHook('onClose', async () => {
+    wipeCheck.stop()
+    await redis.close()
+  })
   // Start ready when Redis is there; when it is not, start anyway (publishing
   // answers 503 and readiness is false) and catch up once it arrives.
   await redis.settled()

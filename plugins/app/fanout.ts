@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { createFanout, type Fanout } from '../core/fanout'
+import { createFanout, RESET_GAP_FRAME, type Fanout } from '../core/fanout'
 import { checkWsInternals, wsServerOptions } from '../core/ws-internals'
 import { httpError } from '../../schemas/errors'
 import { clientAddress, subscribes } from './requests'
@@ -17,6 +17,8 @@ export default fp(async function fanout (fastify) {
   for (const problem of problems) fastify.log.warn({ problem }, 'websocket frames go through ws (slower)')
   const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, streamHeartbeatMs: SSE_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log, timers: fastify.timers, caughtUp: fastify.backend.feed.caughtUp })
   fastify.backend.feed.subscribe((event) => fanout.broadcast(event))
+  // The store lost events its clients may hold (Redis went back in time): they reload.
+  fastify.backend.feed.onReset?.(() => fanout.gap(RESET_GAP_FRAME))
   fastify.decorate('fanout', fanout)
   // A revoked or expired credential's connections are closed: at once after a
   // reload of TOKENS_FILE, and by a sweep each second for expiry.

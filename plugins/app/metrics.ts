@@ -34,6 +34,23 @@ export default fp(async function metrics (fastify) {
       for (const transport of TRANSPORTS) this.set({ transport }, fanout.count(transport))
     }
   }))
+  registry.registerMetric(new Gauge({
+    name: 'alert_server_replays',
+    help: 'Replays (?since=) under way, and of those the ones waiting for their client to read (state: running, waiting)',
+    labelNames: ['state'],
+    registers: [],
+    collect () {
+      const { running, waiting } = fanout.replays()
+      this.set({ state: 'running' }, running)
+      this.set({ state: 'waiting' }, waiting)
+    }
+  }))
+  registry.registerMetric(new Gauge({
+    name: 'alert_server_replay_held_bytes',
+    help: 'Bytes held for subscribers whose replay is under way: pages read and not yet written, live events held, what their sockets have not sent',
+    registers: [],
+    collect () { this.set(fanout.replays().heldBytes) }
+  }))
   const published = new Counter({
     name: 'alert_server_events_published_total',
     help: 'Events published, by type',

@@ -20,7 +20,9 @@ export default fp(async function readiness (fastify) {
     () => phase === 'ready' ? undefined : phase,
     () => fastify.isUnderPressure() ? 'overloaded' : undefined,
     // An instance that cannot reach its backend can neither publish nor deliver.
-    () => backend.problem()
+    () => backend.problem(),
+    // A wiped Redis serves, but what it served is gone: an operator must know (REDIS_WIPED).
+    () => backend.wipes?.problem()
   ]
   fastify.decorate('readiness', {
     // A full board still serves reads, acknowledgements and resolves: said, not failed.

@@ -20,6 +20,10 @@ export interface Replay {
   found: boolean
   /** Events after the id, both streams, in publish order. */
   events: Event[]
+  /** Read with a limit that cut it: more events follow the last one. */
+  more?: boolean
+  /** Where the next page starts, when not after the last of `events` (some were left out). */
+  next?: string
 }
 
 /** An alert as it stands, with what the store orders and guards it by. */
@@ -83,8 +87,12 @@ export interface EventStore {
   append: (event: Event, expect?: Expect, once?: Once) => Promise<Appended>
   /** The newest `count` chat messages retained (all of them when undefined), oldest first. */
   chats: (count?: number) => Promise<Chat[]>
-  /** Every retained event published after `id` (all of them when `id` is undefined). */
-  since: (id?: string) => Promise<Replay>
+  /**
+   * Every retained event published after `id` (all of them when `id` is
+   * undefined), or the first `limit` of them (`more` says whether others
+   * follow): a replay reads a long history page by page.
+   */
+  since: (id?: string, limit?: number) => Promise<Replay>
   /** Every retained event about one alert (its raising, then each update), in publish order. */
   timeline: (alertId: string) => Promise<Event[]>
   /** One alert by id. */
@@ -110,6 +118,12 @@ export interface EventFeed {
    * after a bounded wait when the feed cannot catch up (Redis away).
    */
   caughtUp?: () => Promise<void>
+  /**
+   * For a feed whose store can lose events it already handed over (Redis
+   * restarted from an older snapshot, a lagging replica promoted, an emptied
+   * Redis): called when it did, before the first event numbered after it.
+   */
+  onReset?: (listener: () => void) => void
 }
 
 /** A name that exactly one caller gets, until `ttlMs` has passed. */
@@ -211,6 +225,19 @@ export interface SettingStore {
   keep: (name: string, make: () => string) => Promise<string>
 }
 
+/**
+ * Whether the shared store lost this deployment's data while this instance
+ * ran (Redis: FLUSHALL, or a new empty Redis behind the same address).
+ */
+export interface WipeWatch {
+  /** While a wipe is not confirmed: the reason, starting with its code (REDIS_WIPED). */
+  problem: () => string | undefined
+  /** Looks now (periodically, and on each reconnection); never rejects. */
+  check: () => Promise<void>
+  /** An operator saw it: the marker is written again, and the heartbeat monitors this instance last saw are restored. */
+  confirm: () => Promise<{ wasWiped: boolean, monitorsRestored: number }>
+}
+
 export interface Backend {
   readonly kind: 'memory' | 'sqlite' | 'redis'
   /** For people: "memory", the SQLite file, or the Redis address without credentials. */
@@ -225,6 +252,8 @@ export interface Backend {
   readonly silences: SilenceStore
   /** The server's own values (the action links' secret). */
   readonly settings: SettingStore
+  /** Where the backend is shared and can be emptied under a running instance (Redis). */
+  readonly wipes?: WipeWatch
   /** Why the backend cannot serve now (e.g. "redis unreachable"), or undefined. */
   problem: () => string | undefined
   close: () => Promise<void>

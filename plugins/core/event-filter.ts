@@ -112,6 +112,22 @@ export async function replaySince (since: (id?: string) => Promise<Replay>, from
   return { found: true, events: all.events.filter((event) => Date.parse(event.timestamp) > from.after) }
 }
 
+/**
+ * The pages of a replay from `from`: the first from its starting point, the
+ * next after the last event of the page before (`after`); a replay from a
+ * point in time keeps, on every page, what was stamped after it.
+ */
+export function replayPages (since: (id?: string, limit?: number) => Promise<Replay>, from: Since): (after: string | undefined, limit: number) => Promise<Replay> {
+  return async (after, limit) => {
+    const page = await since(after ?? (from.kind === 'id' ? from.id : undefined), limit)
+    if (from.kind !== 'time') return page
+    // The next page starts after the last event read, kept or not.
+    const next = page.events[page.events.length - 1]?.id
+    const events = page.events.filter((event) => Date.parse(event.timestamp) > from.after)
+    return next === undefined ? { ...page, events } : { ...page, events, next }
+  }
+}
+
 /** A replay cut to what a filter lets through; a gap stays a gap. */
 export function filterReplay (replay: Replay, filter: EventFilter | undefined): Replay {
   return filter === undefined ? replay : { found: replay.found, events: replay.events.filter((event) => passes(event, filter)) }

@@ -58,6 +58,8 @@ export interface Client {
    * copies are skipped until the first live event that is not among them.
    */
   replayed?: Set<string>
+  /** While its replay is under way: the bytes of the page read and not yet written, and whether it waits for the client to read. */
+  replay?: { heldBytes: number, waiting: boolean }
 }
 
 /** One frame for one transport; `json` is the frame serialized (done once per turn for every transport). */

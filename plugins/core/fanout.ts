@@ -1,17 +1,18 @@
 import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import type { Event } from '../../schemas/events'
-import type { Log, Replay } from './backend'
+import type { GapFrame } from '../../schemas/frames'
+import type { Log } from './backend'
 import { passes, type EventFilter } from './event-filter'
 import { KEEPALIVE } from './framing'
 import { realTimers, type Timers } from './timers'
 import { directSocket } from './ws-internals'
 import { LAPSE_REASONS, type Identity, type Lapse } from './credentials'
 import { backlog, concat, encode, isOpen, terminate, type Client, type DropReason, type Framed, type Group, type Subscriber, type Transport } from './fanout-client'
-import { hold, replayTo, writeAfterReplay, type ReplayHub } from './replay-session'
+import { hold, replayTo, writeAfterReplay, type ReplayHub, type ReplaySource } from './replay-session'
 
 export { TRANSPORTS, type DropReason, type HttpStream, type Subscriber, type Transport } from './fanout-client'
-export { GAP_FRAME } from './replay-session'
+export { GAP_FRAME, RESET_GAP_FRAME } from './replay-session'
 
 export interface AddOptions {
   /** The TCP socket under the WebSocket (the upgrade request's socket); none for an HTTP stream. */
@@ -22,7 +23,7 @@ export interface AddOptions {
    * Events to send before live ones (a replay), none lost or doubled in
    * between. Live events are held while it is read.
    */
-  replay?: () => Promise<Replay>
+  replay?: ReplaySource
   /** Who the subscriber is (its name, when its credential expires), when credentials are configured: see `dropLapsed`. */
   identity?: Identity
 }
@@ -41,6 +42,12 @@ export interface Fanout {
   add: (subscriber: Subscriber, options: AddOptions) => Promise<void>
   /** Queues an event for every client; written at the end of this event-loop turn. */
   broadcast: (event: Event) => void
+  /**
+   * Queues a gap frame for every client, whatever its filter, in order with
+   * the events broadcast around it (a client whose replay is under way gets
+   * it after its replay): the store lost events they may have been sent.
+   */
+  gap: (frame: GapFrame) => void
   /** Sends one frame to one client at once (replies, errors). */
   send: (subscriber: Subscriber, frame: object) => void
   /** Cuts one client with a close code (an HTTP stream's response ends); destroyed if it does not finish the close in time. */
@@ -53,6 +60,12 @@ export interface Fanout {
   dropLapsed: (lapse: (identity: Identity) => Lapse | undefined) => number
   /** Stops the heartbeats and closes every client with the given code (HTTP streams end); those that have not closed after a grace are destroyed. */
   close: (code: number, reason: string) => void
+  /**
+   * The replays under way: how many wait for their client to read, and the
+   * bytes held for them (pages read and not yet written, live events held,
+   * what their sockets have not sent).
+   */
+  replays: () => { running: number, waiting: number, heldBytes: number }
   /** Called whenever the server cuts a client. */
   onDrop: (listener: (reason: DropReason) => void) => void
   /** Called after each batch of events has been written to every client, with the time that took. */
@@ -180,7 +193,7 @@ function createHub ({ maxBufferedBytes, log, timers, caughtUp }: Pick<FanoutOpti
  * a client whose replay is under way has them held, or skips those its
  * replay just sent.
  */
-function writeTurn (hub: Hub, events: Event[]): void {
+function writeTurn (hub: Hub, events: Array<Event | GapFrame>): void {
   const jsons = events.map((event) => JSON.stringify(event))
   const framedBy = new Map<Transport, Framed[]>()
   const passedBy = new Map<string, boolean[]>()
@@ -194,7 +207,7 @@ function writeTurn (hub: Hub, events: Event[]): void {
     if (filter !== undefined) {
       let passed = passedBy.get(filter.key)
       if (passed === undefined) {
-        passed = events.map((event) => passes(event, filter))
+        passed = events.map((event) => event.type === 'gap' || passes(event, filter))
         passedBy.set(filter.key, passed)
       }
       const mask = passed
@@ -272,7 +285,7 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
   const hub = createHub({ maxBufferedBytes, log, timers, caughtUp })
   const { clients, counts } = hub
   const flushListeners: Array<(seconds: number) => void> = []
-  let queue: Event[] = []
+  let queue: Array<Event | GapFrame> = []
   let scheduled = false
 
   function flush (): void {
@@ -293,6 +306,14 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
 
   function onClose (this: WebSocket): void {
     hub.leave(clients.get(this))
+  }
+
+  function enqueue (item: Event | GapFrame): void {
+    queue.push(item)
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
+    }
   }
 
   const heartbeats = startHeartbeats(hub, { heartbeatMs, streamHeartbeatMs, timers })
@@ -324,13 +345,9 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
       if (options.replay !== undefined) await replayTo(hub, client, options.replay)
     },
 
-    broadcast (event) {
-      queue.push(event)
-      if (!scheduled) {
-        scheduled = true
-        setImmediate(flush)
-      }
-    },
+    broadcast: enqueue,
+
+    gap: enqueue,
 
     send (subscriber, frame) {
       const client = clients.get(subscriber)
@@ -362,6 +379,19 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
       // HTTP stream's response ends: its client reconnects (EventSource with
       // Last-Event-ID) to another instance, or to this one once it is back.
       for (const client of clients.values()) hub.closeClient(client, code, reason)
+    },
+
+    replays () {
+      let running = 0
+      let waiting = 0
+      let heldBytes = 0
+      for (const client of clients.values()) {
+        if (client.replay === undefined) continue
+        running++
+        if (client.replay.waiting) waiting++
+        heldBytes += client.replay.heldBytes + (client.pendingBytes ?? 0) + backlog(client)
+      }
+      return { running, waiting, heldBytes }
     },
 
     onDrop (listener) {

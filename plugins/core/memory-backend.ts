@@ -91,7 +91,7 @@ interface Rings {
   chats: (count: number) => Chat[]
   /** Both streams, in publish order. */
   merged: () => Entry[]
-  since: (id: string | undefined) => Replay
+  since: (id: string | undefined, limit?: number) => Replay
 }
 
 /** The replay rings: each stream capped at `historySize`, one publish order across both. */
@@ -131,13 +131,15 @@ function createRings (historySize: number): Rings {
       return streams.chat.toArray().slice(-count).map((e) => e.event as Chat)
     },
     merged,
-    since (id) {
+    since (id, limit = Infinity) {
       const all = merged()
-      if (id === undefined) return { found: true, events: all.map((e) => e.event) }
-      const after = seqById.get(id)
+      const after = id === undefined ? -1 : seqById.get(id)
       // Not retained, or retained while the other stream (capped apart) let go of a later event.
-      if (after === undefined || evictedSeq > after) return { found: false, events: all.map((e) => e.event) }
-      return { found: true, events: all.filter((e) => e.seq > after).map((e) => e.event) }
+      const found = after !== undefined && (id === undefined || evictedSeq <= after)
+      const from = found ? all.findIndex((e) => e.seq > after) : 0
+      const rest = from < 0 ? [] : all.slice(from)
+      const events = rest.slice(0, limit).map((e) => e.event)
+      return rest.length > limit ? { found, events, more: true } : { found, events }
     }
   }
 }
@@ -308,8 +310,8 @@ export function createMemoryStore ({ historySize, openAlertsMax = 10000, onEvict
     async timeline (alertId) {
       return rings.merged().map((e) => e.event).filter((event) => alertOf(event)?.id === alertId)
     },
-    async since (id) {
-      return rings.since(id)
+    async since (id, limit) {
+      return rings.since(id, limit)
     },
     async alert (id) {
       const stored = alerts.get(id)

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import type { Backend, Log } from './backend'
+import type { Backend, Log, WipeWatch } from './backend'
 import { connectionOptions, describeRedisUrl, guard, logOutages } from './redis/connection'
 import { createRedisFeed } from './redis/feed'
 import { createRedisHeartbeats } from './redis/heartbeats'
 import { redisKeys, type RedisKeys } from './redis/keys'
 import { createRedisOutbox, createRedisSilences, type RedisOutbox, type RedisSilences } from './redis/outbox'
 import { loadScripts } from './redis/scripts'
+import { createWipeWatch } from './redis/wipe'
 import { createRedisStore, readRange } from './redis/store'
 
 export { describeRedisUrl, guard } from './redis/connection'
@@ -28,6 +29,8 @@ export interface RedisBackendOptions {
   /** How often this instance looks whether another changed the silences (its copy serves GET /silences and the board). */
   silencesRefreshMs?: number
   log: Log
+  /** The clock of the wipe marker's timestamps. */
+  now?: () => number
 }
 
 export interface RedisBackend extends Backend {
@@ -39,6 +42,7 @@ export interface RedisBackend extends Backend {
   readonly silences: RedisSilences
   /** This process, in claims and connection names. */
   readonly instance: string
+  readonly wipes: WipeWatch
   /** Resolves once ready, or once the first connection attempt failed (the connections keep retrying). */
   settled: () => Promise<void>
 }
@@ -50,7 +54,8 @@ export interface RedisBackend extends Backend {
  * cluster's channel in one atomic step, the sequenced feed (redis/feed.ts)
  * hands every event of that channel, its own included, to this instance in
  * publish order, catching up after a lost subscription; heartbeats are in
- * redis/heartbeats.ts. Two connections: one for commands, one subscribed.
+ * redis/heartbeats.ts; a wipe is noticed by redis/wipe.ts. Two connections:
+ * one for commands, one subscribed.
  */
 export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 10000, onEvict = () => {}, commandTimeoutMs = 5000, now = Date.now, silencesRefreshMs = 2000, log }: RedisBackendOptions): RedisBackend {
   if (!/^rediss?:\/\//.test(url)) throw new Error('REDIS_URL must be a redis:// or rediss:// URL')
@@ -73,6 +78,7 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     readAfter: async (seq) => await readRange(command, keys, 'seq', String(seq)),
     counter: async () => Number(await guard(command.get(keys.seq)) ?? 0),
     idAt: async (seq) => await guard(command.hget(keys.seqs, String(seq))) ?? undefined,
+    evictedThrough: async () => Math.max(0, ...(await guard(command.hvals(keys.evicted))).map(Number)),
     log,
     closed: () => closed
   })
@@ -85,6 +91,10 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     if (command.status === 'ready') silences.refresh().catch((err: unknown) => log.debug({ err }, 'reading the silences failed; tried again'))
   }, silencesRefreshMs)
   refresher.unref()
+  const heartbeats = createRedisHeartbeats(command, keys)
+  const wipes = createWipeWatch({ command, key: keys.marker, heartbeats, instance, log, now })
+  // The first connection marks the keyspace; a reconnection may find a new, empty Redis.
+  command.on('ready', () => { void wipes.check() })
 
   return {
     kind: 'redis',
@@ -95,7 +105,8 @@ export function createRedisBackend ({ url, prefix, historySize, openAlertsMax = 
     store: createRedisStore(command, keys, { historySize, openAlertsMax, onEvict, notify: { outbox, silences, now } }),
     outbox,
     silences,
-    heartbeats: createRedisHeartbeats(command, keys),
+    heartbeats,
+    wipes,
     feed,
     claims: {
       // The key outlives its use (the caller's ttl) so that an instance whose

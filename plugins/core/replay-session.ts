@@ -1,5 +1,4 @@
 import { once, type EventEmitter } from 'node:events'
-import type { Event } from '../../schemas/events'
 import type { GapFrame } from '../../schemas/frames'
 import type { Log, Replay } from './backend'
 import { filterReplay } from './event-filter'
@@ -10,6 +9,17 @@ export const GAP_FRAME: GapFrame = {
   type: 'gap',
   message: 'the event asked for is not in the retained history; the whole retained history follows. ' +
     'Anything older is gone: reload from GET /alerts/history and GET /message'
+}
+
+/**
+ * Sent live to every client when the store lost events it had already sent
+ * (Redis restarted from an older snapshot, a lagging replica promoted, or
+ * emptied): what the client holds may be gone or renumbered, so it reloads.
+ */
+export const RESET_GAP_FRAME: GapFrame = {
+  type: 'gap',
+  message: 'the server\'s store went back to older data (Redis restarted from an older snapshot, or emptied): events sent before may be gone. ' +
+    'Reload from GET /alerts/history and GET /message; live events follow'
 }
 
 /** What a replay needs of the fan-out that owns the client (one object for the fan-out's life). */
@@ -59,38 +69,48 @@ async function writeFlushed (client: Client, items: Framed[]): Promise<void> {
 }
 
 /**
- * Sends a replay in chunks, each only once the client's backlog is below
- * half the limit (waiting for the previous chunk to leave when it is not):
- * a replay of a long history to a client that does not read holds at most
- * about the limit, not the whole history. Live events meanwhile wait in
- * `pending`, within the same limit.
+ * Reads a replay page by page: `after` undefined for the first page (from
+ * where the subscriber asked), then the id of the last event of the page
+ * before; at most `limit` events, `more` when others follow.
  */
-export async function replayTo (hub: ReplayHub, client: Client, replay: () => Promise<Replay>): Promise<void> {
-  let result: Replay
-  try {
-    if (hub.caughtUp !== undefined) {
-      // A lagging feed may still hand over events from before the replay's
-      // starting point, which this client already had (from another
-      // instance): held, they would be sent again after the replay. So wait
-      // until the feed has handed over everything published so far, let it
-      // be flushed, and forget what was held: the replay, read after, holds
-      // every one of those events past its starting point.
-      await hub.caughtUp()
-      await new Promise((resolve) => setImmediate(resolve))
-      if (client.pending !== undefined) {
-        client.pending = []
-        client.pendingBytes = undefined
-      }
-    }
-    result = filterReplay(await replay(), client.group.filter)
-  } catch (err) {
-    client.pending = undefined
-    hub.log.error({ err }, 'replay failed')
-    hub.write(client, [encode(client.group.transport, { type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' })])
-    hub.drop(client, 'replay_failed', 1011, 'replay failed')
-    return
-  }
-  const { found, events } = result
+export type ReplaySource = (after: string | undefined, limit: number) => Promise<Replay>
+
+// A page is sized to about a quarter of the backlog limit (a chunk) from the
+// events read so far, within these bounds (the first page, knowing nothing, is the least).
+const PAGE_MIN = 16
+const PAGE_MAX = 2000
+/**
+ * Ids of the events sent last, for the hand-over to live events (see
+ * Client.replayed): an event read in a page can reach the feed after the
+ * page was read (Redis: each instance hears the channel in its own time).
+ */
+const RECENT_IDS = 1000
+
+/** A page's length from the bytes kept per event read so far (none kept: the longest). */
+function pageSize (maxBufferedBytes: number, bytes: number, events: number): number {
+  if (events === 0) return PAGE_MIN
+  return Math.min(PAGE_MAX, Math.max(PAGE_MIN, Math.floor(maxBufferedBytes / 4 / (bytes / events))))
+}
+
+function replayFailed (hub: ReplayHub, client: Client, err: unknown): void {
+  client.pending = undefined
+  client.replay = undefined
+  hub.log.error({ err }, 'replay failed')
+  hub.write(client, [encode(client.group.transport, { type: 'error', code: 'server_error', message: 'history could not be read; reconnect later' })])
+  hub.drop(client, 'replay_failed', 1011, 'replay failed')
+}
+
+/**
+ * Sends a replay page by page, each page in chunks, a chunk only once the
+ * client's backlog is below half the limit (waiting for the previous chunk
+ * to leave when it is not), and the next page read only once the last chunk
+ * of the page before has been written: a replay of a long history to a
+ * client that does not read holds about the limit (a page, and the
+ * backlog), not the whole history. Live events meanwhile wait in `pending`,
+ * within the same limit.
+ */
+export async function replayTo (hub: ReplayHub, client: Client, replay: ReplaySource): Promise<void> {
+  client.replay = { heldBytes: 0, waiting: false }
   // A socket destroyed with writes pending may never call them back: one
   // listener for the whole replay ends the wait (not one per chunk, which
   // a client that does not read would pile up on its socket).
@@ -99,39 +119,107 @@ export async function replayTo (hub: ReplayHub, client: Client, replay: () => Pr
   const emitter = (client.socket ?? client.response) as EventEmitter
   const closed = once(emitter, 'close', { signal: listening.signal }).then(() => {}, () => {})
   try {
-    await sendReplay(hub, client, found, events, closed)
+    await sendReplay(hub, client, replay, closed)
   } finally {
     listening.abort()
+    client.replay = undefined
   }
 }
 
-async function sendReplay (hub: ReplayHub, client: Client, found: boolean, events: Event[], closed: Promise<void>): Promise<void> {
+/** The first page, read once the feed has caught up (see below). */
+async function firstPage (hub: ReplayHub, client: Client, replay: ReplaySource, limit: number): Promise<Replay> {
+  if (hub.caughtUp !== undefined) {
+    // A lagging feed may still hand over events from before the replay's
+    // starting point, which this client already had (from another
+    // instance): held, they would be sent again after the replay. So wait
+    // until the feed has handed over everything published so far, let it
+    // be flushed, and forget what was held: the replay, read after, holds
+    // every one of those events past its starting point.
+    await hub.caughtUp()
+    await new Promise((resolve) => setImmediate(resolve))
+    if (client.pending !== undefined) {
+      client.pending = []
+      client.pendingBytes = undefined
+    }
+  }
+  return await replay(undefined, limit)
+}
+
+async function sendReplay (hub: ReplayHub, client: Client, replay: ReplaySource, closed: Promise<void>): Promise<void> {
   const { maxBufferedBytes } = hub
   const chunkBytes = Math.max(1, Math.floor(maxBufferedBytes / 4))
-  const sent = new Set<string>()
-  let items: Framed[] = found ? [] : [encode(client.group.transport, GAP_FRAME)]
-  let bytes = 0
-  for (let i = 0; i <= events.length; i++) {
-    const event = events[i]
-    if (event !== undefined) {
-      const item = encode(client.group.transport, event)
-      items.push(item)
-      sent.add(event.id)
-      bytes += item.frame.length
-      if (bytes < chunkBytes) continue
+  const { transport, filter } = client.group
+  const session = client.replay ?? { heldBytes: 0, waiting: false }
+  const recent: string[] = []
+  let after: string | undefined
+  let limit = PAGE_MIN
+  let readBytes = 0
+  let readEvents = 0
+  for (let first = true; ; first = false) {
+    let page: Replay
+    try {
+      page = first ? await firstPage(hub, client, replay, limit) : await replay(after, limit)
+    } catch (err) {
+      replayFailed(hub, client, err)
+      return
     }
-    if (items.length === 0) break
     if (!hub.connected(client)) return
-    const flushed = Promise.race([writeFlushed(client, items), closed])
-    items = []
-    bytes = 0
-    if (backlog(client) > maxBufferedBytes / 2) await flushed
+    if (!first && !page.found) {
+      // The history let go of where this client's replay had got to: it read
+      // more slowly than events were published.
+      hub.drop(client, 'slow', 1013, 'too slow: backlog over limit')
+      return
+    }
+    const last = page.next ?? page.events[page.events.length - 1]?.id
+    // Where the replay meets the live events held meanwhile (read right
+    // after the page, before any wait): from there on they are sent instead.
+    const live = new Set(client.pending?.map((item) => item.id))
+    let events = filterReplay(page, filter).events
+    const meets = events.findIndex((event) => live.has(event.id))
+    if (meets >= 0) events = events.slice(0, meets)
+    // Framed at once, and the events let go: a page waits as bytes, counted.
+    // Written to the TCP socket or the response, a frame needs no copy of its JSON.
+    const bare = client.tcp !== undefined || client.response !== undefined
+    const frames = events.map((event) => {
+      const item = encode(transport, event)
+      if (bare) item.json = ''
+      return item
+    })
+    if (first && !page.found) frames.unshift(encode(transport, GAP_FRAME))
+    for (const item of frames) {
+      session.heldBytes += item.frame.length
+      readBytes += item.frame.length
+    }
+    // Per event read, kept or not: a filter that keeps few makes the pages longer.
+    readEvents += page.events.length
+    for (let i = 0; i < frames.length;) {
+      const items: Framed[] = []
+      let bytes = 0
+      while (i < frames.length && (items.length === 0 || bytes < chunkBytes)) {
+        const item = frames[i++] as Framed
+        items.push(item)
+        bytes += item.frame.length
+        if (item.id !== '') recent.push(item.id)
+      }
+      if (recent.length > RECENT_IDS) recent.splice(0, recent.length - RECENT_IDS)
+      if (!hub.connected(client)) return
+      const flushed = Promise.race([writeFlushed(client, items), closed])
+      session.heldBytes -= bytes
+      if (backlog(client) > maxBufferedBytes / 2) {
+        session.waiting = true
+        await flushed
+        session.waiting = false
+      }
+    }
+    if (meets >= 0 || page.more !== true || last === undefined) break
+    after = last
+    limit = pageSize(maxBufferedBytes, readBytes, readEvents)
   }
   if (!hub.connected(client)) return
   const held = client.pending ?? []
   client.pending = undefined
   client.pendingBytes = undefined
-  client.replayed = sent
+  client.replayed = new Set(recent)
   // Handed over while the replay was read or sent: send what the replay did not hold.
   writeAfterReplay(hub, client, held)
 }

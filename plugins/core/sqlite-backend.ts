@@ -167,8 +167,8 @@ function prepare (db: Db) {
     windowIds: db.prepare<[number, number, number], { id: string, seq: number, stream: Stream }>(
       'SELECT id, seq, stream FROM events WHERE seq > ? AND ((stream = \'alert\' AND seq > ?) OR (stream = \'chat\' AND seq > ?)) ORDER BY seq'),
     cut: db.prepare<[string, number], { seq: number }>('SELECT seq FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1 OFFSET ?'),
-    after: db.prepare<[number, number, number], { json: string }>(
-      'SELECT json FROM events WHERE seq > ? AND ((stream = \'alert\' AND seq > ?) OR (stream = \'chat\' AND seq > ?)) ORDER BY seq'),
+    after: db.prepare<[number, number, number, number], { json: string }>(
+      'SELECT json FROM events WHERE seq > ? AND ((stream = \'alert\' AND seq > ?) OR (stream = \'chat\' AND seq > ?)) ORDER BY seq LIMIT ?'),
     chats: db.prepare<[number], { json: string }>('SELECT json FROM (SELECT seq, json FROM events WHERE stream = \'chat\' ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
     timeline: db.prepare<[number, number], { json: string }>('SELECT json FROM events WHERE seq = ? OR alert_seq = ? ORDER BY seq'),
     alertById: db.prepare<[string], AlertRow & { state: string }>('SELECT json, rev, seq, state FROM alerts WHERE id = ?'),
@@ -449,14 +449,15 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, windowId
     async chats (count = replayWindow) {
       return parse(sql.chats.all(Math.min(count, replayWindow))) as Chat[]
     },
-    async since (id) {
+    async since (id, limit) {
       const cut = cuts()
-      const window = parse(sql.after.all(Math.min(cut.alert, cut.chat), cut.alert, cut.chat))
-      if (id === undefined) return { found: true, events: window }
-      const at = windowIds.seqOf(id)
+      const at = id === undefined ? undefined : windowIds.seqOf(id)
       // Outside the window, or a later event of either stream left it (or was deleted): a gap.
-      if (at === undefined || at <= Math.max(cut.alert, cut.chat, counts.deletedSeq)) return { found: false, events: window }
-      return { found: true, events: parse(sql.after.all(at, cut.alert, cut.chat)) }
+      const found = id === undefined || (at !== undefined && at > Math.max(cut.alert, cut.chat, counts.deletedSeq))
+      // One more than asked for tells whether more follow (-1: no limit).
+      const rows = sql.after.all(found && at !== undefined ? at : Math.min(cut.alert, cut.chat), cut.alert, cut.chat, limit === undefined ? -1 : limit + 1)
+      if (limit === undefined || rows.length <= limit) return { found, events: parse(rows) }
+      return { found, events: parse(rows.slice(0, limit)), more: true }
     },
     async timeline (alertId) {
       // Its raising event is at the alert's seq; each update names that seq.

@@ -18,6 +18,8 @@ export interface SequencerOptions {
   counter: () => Promise<number>
   /** The id of the event stored under a sequence number, or undefined when none is (evicted, or never there). */
   idAt: (seq: number) => Promise<string | undefined>
+  /** The sequence number of the newest event either stream has let go for room (0 when none has). */
+  evictedThrough: () => Promise<number>
   log: Log
   /** Whether the backend has been closed: a catch-up then stops retrying and nobody waits. */
   closed: () => boolean
@@ -31,6 +33,8 @@ export interface Sequencer {
   /** The channel was (re)subscribed: events may have been missed meanwhile. Resolves once they have been read back (or given up on). */
   resubscribed: () => Promise<void>
   caughtUp: () => Promise<void>
+  /** Called when Redis went back in time and the feed started again from its newest event: what clients were sent may be gone. */
+  onReset: (listener: () => void) => void
 }
 
 /**
@@ -56,16 +60,19 @@ async function retried (catchUp: () => Promise<void>, log: Log, wanted: () => bo
 
 /**
  * Whether Redis went back in time (restarted from an older snapshot, a
- * lagging replica promoted, the last second of an everysec AOF lost): its
- * counter is below `from`, the newest event delivered, or that number now
- * holds another event than `fromId`. Every event it numbers from now on would
- * look delivered already, and be dropped.
+ * lagging replica promoted, the last second of an everysec AOF lost) or lost
+ * its data (FLUSHALL, a new empty Redis): its counter is below `from`, the
+ * newest event delivered, or that number now holds another event than
+ * `fromId`, or none although neither stream let it go for room. Every event
+ * it numbers from now on would look delivered already, and be dropped; or
+ * (an emptied Redis numbers from the clock again) what clients hold is gone.
  */
-async function rolledBack (from: number, newest: number, fromId: string | undefined, idAt: (seq: number) => Promise<string | undefined>): Promise<boolean> {
+async function rolledBack (from: number, newest: number, fromId: string | undefined, { idAt, evictedThrough }: Pick<SequencerOptions, 'idAt' | 'evictedThrough'>): Promise<boolean> {
   if (newest < from) return true
   if (fromId === undefined) return false
   const now = await idAt(from)
-  return now !== undefined && now !== fromId
+  if (now === undefined) return from > await evictedThrough()
+  return now !== fromId
 }
 
 /**
@@ -74,8 +81,9 @@ async function rolledBack (from: number, newest: number, fromId: string | undefi
  * subscription after a lost connection, means events were missed; they are
  * read back from the history and delivered first, while live messages wait.
  */
-export function createSequencer ({ readAfter, counter, idAt, log, closed }: SequencerOptions): Sequencer {
+export function createSequencer ({ readAfter, counter, idAt, evictedThrough, log, closed }: SequencerOptions): Sequencer {
   const listeners: Array<(event: Event) => void> = []
+  const resetListeners: Array<() => void> = []
   /** The sequence number of the newest event handed to the listeners. */
   let last: number | undefined
   /** The id of that event: whether Redis still holds it at that number tells a rollback. */
@@ -135,12 +143,15 @@ export function createSequencer ({ readAfter, counter, idAt, log, closed }: Sequ
       return
     }
     const { events: missed, newest } = await readAfter(from)
-    if (await rolledBack(from, newest, lastId, idAt)) {
-      log.error({ delivered: from, newest }, 'Redis went back in time (restarted from an older snapshot or failed over to a lagging replica): events published before it may be lost; the feed starts again from its newest event')
+    if (await rolledBack(from, newest, lastId, { idAt, evictedThrough })) {
+      log.error({ delivered: from, newest }, 'Redis went back in time (restarted from an older snapshot, failed over to a lagging replica, or emptied): events published before it may be lost; the feed starts again from its newest event, and clients are told to reload')
       // Start over from what Redis holds now: what it numbers next is new.
       last = undefined
       lastId = undefined
       floor = newest
+      // Before anything numbered after it is delivered, so that clients are
+      // told first and what follows is theirs to keep.
+      for (const listener of resetListeners) listener()
       return
     }
     const first = missed[0]
@@ -181,7 +192,8 @@ export function createSequencer ({ readAfter, counter, idAt, log, closed }: Sequ
       deliver(message)
     },
     resubscribed: resync,
-    caughtUp
+    caughtUp,
+    onReset (listener) { resetListeners.push(listener) }
   }
 }
 
@@ -231,7 +243,7 @@ export function createRedisFeed ({ subscriber, channel, ...options }: RedisFeedO
   })
 
   return {
-    feed: { subscribe: sequencer.subscribe, caughtUp: sequencer.caughtUp },
+    feed: { subscribe: sequencer.subscribe, caughtUp: sequencer.caughtUp, onReset: sequencer.onReset },
     subscribed: () => subscribed,
     events
   }

@@ -75,6 +75,8 @@ export interface RedisKeys {
   silences: string
   /** Counter: bumped by every change of the silences, so that an instance can tell its copy is stale. */
   silencesRev: string
+  /** Written once per deployment (redis/wipe.ts): gone while an instance runs, the Redis was wiped. */
+  marker: string
 }
 
 export function redisKeys (prefix: string): RedisKeys {
@@ -118,6 +120,7 @@ export function redisKeys (prefix: string): RedisKeys {
       attemptSeq: `${prefix}outbox:attempt-seq`
     },
     silences: `${prefix}silences`,
-    silencesRev: `${prefix}silences:rev`
+    silencesRev: `${prefix}silences:rev`,
+    marker: `${prefix}marker`
   }
 }

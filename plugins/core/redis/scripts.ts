@@ -154,11 +154,11 @@ export function readAlertsCall (keys: RedisKeys, mode: ReadAlertsMode, value: st
 
 export type RangeMode = 'all' | 'id' | 'seq'
 
-/** range.lua: the retained events of both streams after an id or a sequence number (or all), in order. */
-export function rangeCall (keys: RedisKeys, mode: RangeMode, after: string): ScriptCall {
+/** range.lua: the retained events of both streams after an id or a sequence number (or all), in order; the first `limit` (0: all). */
+export function rangeCall (keys: RedisKeys, mode: RangeMode, after: string, limit = 0): ScriptCall {
   return {
     keys: { seqKey: keys.seq, alertHistory: keys.history.alert, chatHistory: keys.history.chat, ids: keys.ids, evicted: keys.evicted },
-    argv: { mode, after }
+    argv: { mode, after, limit: String(limit) }
   }
 }
 

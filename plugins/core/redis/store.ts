@@ -16,16 +16,20 @@ export interface Range {
   /** The sequence number of the newest event ever published (0 before the first). */
   newest: number
   events: Sequenced[]
+  /** Read with a limit that cut it: more events follow. */
+  more?: boolean
 }
 
-/** The retained events of both streams after an id or a sequence number (or all), in publish order, read in one step. */
-export async function readRange (command: Redis, keys: RedisKeys, mode: RangeMode, after = ''): Promise<Range> {
-  const reply = await guard(command.eventRange(...scriptArgs(rangeCall(keys, mode, after))))
+/** The retained events of both streams after an id or a sequence number (or all), in publish order, read in one step; the first `limit` (0: all). */
+export async function readRange (command: Redis, keys: RedisKeys, mode: RangeMode, after = '', limit = 0): Promise<Range> {
+  const reply = await guard(command.eventRange(...scriptArgs(rangeCall(keys, mode, after, limit))))
   const out: Sequenced[] = []
-  for (let i = 2; i < reply.length; i += 2) {
+  for (let i = 3; i < reply.length; i += 2) {
     out.push({ seq: Number(reply[i]), event: JSON.parse(String(reply[i + 1])) as Event })
   }
-  return { found: Number(reply[0]) === 1, newest: Number(reply[1]), events: out }
+  const range: Range = { found: Number(reply[0]) === 1, newest: Number(reply[1]), events: out }
+  if (Number(reply[2]) === 1) range.more = true
+  return range
 }
 
 export interface RedisStoreOptions {
@@ -96,9 +100,10 @@ export function createRedisStore (command: Redis, keys: RedisKeys, { historySize
       const { events } = await readRange(command, keys, 'all')
       return events.map((e) => e.event).filter((event) => alertOf(event)?.id === alertId)
     },
-    async since (id) {
-      const { found, events: range } = await readRange(command, keys, id === undefined ? 'all' : 'id', id)
-      return { found, events: range.map((e) => e.event) }
+    async since (id, limit) {
+      const { found, events: range, more } = await readRange(command, keys, id === undefined ? 'all' : 'id', id, limit)
+      const events = range.map((e) => e.event)
+      return more === true ? { found, events, more } : { found, events }
     },
     async alert (id) {
       return (await readAlerts('id', id))[0]
