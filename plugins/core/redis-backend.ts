@@ -24,13 +24,11 @@ export interface RedisBackendOptions {
   onEvict?: (ids: string[]) => void
   /** How long a command may go unanswered before it fails (a publish then has an unknown outcome). */
   commandTimeoutMs?: number
-  /** The clock of the outbox's entries (ms since the epoch). */
+  /** The clock of the outbox's entries and the wipe marker's timestamps (ms since the epoch). */
   now?: () => number
   /** How often this instance looks whether another changed the silences (its copy serves GET /silences and the board). */
   silencesRefreshMs?: number
   log: Log
-  /** The clock of the wipe marker's timestamps. */
-  now?: () => number
 }
 
 export interface RedisBackend extends Backend {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import type { HeartbeatMonitor, HeartbeatStore, Log, WipeWatch } from '../backend'
+import type { HeartbeatMonitor, HeartbeatSettings, HeartbeatStore, Log, WipeWatch } from '../backend'
 import { guard } from './connection'
 
 /** What the marker key holds: who wrote it, and why (`seed`: found missing at start; `confirm`: an operator confirmed a wipe). */
@@ -90,10 +90,13 @@ export function createWipeWatch ({ command, key, heartbeats, instance, log, now 
       let monitorsRestored = 0
       if (wasWiped) {
         const present = new Set((await heartbeats.list()).map((monitor) => monitor.name))
-        for (const { name, everyMs, graceMs, severity, location, lastPing } of known) {
+        for (const { name, everyMs, graceMs, severity, location, schedule, tz, lastPing, deadline } of known) {
           if (present.has(name)) continue
-          // Its last ping as it was: one overdue is raised by the next check.
-          await heartbeats.ping(name, { everyMs, graceMs, severity, location }, lastPing)
+          const settings: HeartbeatSettings = { everyMs, graceMs, severity, location }
+          if (schedule !== undefined) settings.schedule = schedule
+          if (tz !== undefined) settings.tz = tz
+          // Its last ping and deadline as they were: one overdue is raised by the next check. Restoring is not refused by the cap.
+          await heartbeats.ping(name, settings, { ping: { at: lastPing, kind: 'success' }, deadline, max: Number.MAX_SAFE_INTEGER })
           monitorsRestored++
         }
       }
