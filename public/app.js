@@ -3,7 +3,8 @@
  * example of how to use it.
  *
  *   GET  /alerts/history   {alerts, count}        oldest first
- *   GET  /alerts?state=…   {alerts, count, next?} the board, newest first
+ *   GET  /alerts?state=…   {alerts, count, next?, silenced?} the board, newest first
+ *                          (silenced: alert id -> id of the silence holding it)
  *   GET  /message          {chatMessages, count}  oldest first
  *   POST /alerts           {message, location, severity?, key?} -> the stored alert
  *   POST /alerts/<id>/ack, /alerts/<id>/resolve  {by} -> the alert as it now stands
