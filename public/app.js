@@ -3,7 +3,8 @@
  * example of how to use it.
  *
  *   GET  /alerts/history   {alerts, count}        oldest first
- *   GET  /alerts?state=…   {alerts, count, next?} the board, newest first
+ *   GET  /alerts?state=…   {alerts, count, next?, silenced?} the board, newest first
+ *                          (silenced: alert id -> id of the silence holding it)
  *   GET  /message          {chatMessages, count}  oldest first
  *   POST /alerts           {message, location, severity?, key?} -> the stored alert
  *   POST /alerts/<id>/ack, /alerts/<id>/resolve  {by} -> the alert as it now stands
@@ -152,7 +153,7 @@
     /** The silences not ended (GET /silences), or null while unknown or where the server keeps none (404). */
     silences: null
   }
-  const timers = { retry: 0, countdown: 0, open: 0, ping: 0, pong: 0, stable: 0, notice: 0, sent: 0, heartbeats: 0 }
+  const timers = { retry: 0, countdown: 0, open: 0, ping: 0, pong: 0, stable: 0, notice: 0, sent: 0, heartbeats: 0, silenceEdge: 0 }
 
   // ---------------------------------------------------------------- storage
 
@@ -653,6 +654,8 @@
     arrivals: 0,
     /** alert id -> {by, note} of the last change that carried a note. */
     notes: new Map(),
+    /** alert id -> id of the silence holding it, as the board said when it was loaded (GET /alerts `silenced`). */
+    held: new Map(),
     /** Cards to highlight at the next render: new or changed while the page watched. */
     flash: new Set(),
     /** Alerts with an acknowledge or resolve on its way. */
@@ -671,8 +674,17 @@
 
   const has = (table, name) => typeof name === 'string' && Object.hasOwn(table, name)
 
-  /** Open and acknowledged alerts (page after page), and the latest resolved ones. */
+  /**
+   * Open and acknowledged alerts (page after page), and the latest resolved ones.
+   * The alerts a silence holds (each page's `silenced` map) are kept in board.held.
+   */
   async function fetchBoard () {
+    const held = new Map()
+    const keepHeld = (answer) => {
+      const map = answer?.silenced
+      if (map === null || typeof map !== 'object') return
+      for (const [id, silence] of Object.entries(map)) if (typeof silence === 'string') held.set(id, silence)
+    }
     const unresolved = async () => {
       const alerts = []
       let cursor = ''
@@ -680,12 +692,15 @@
         const answer = await api(`alerts?state=open,acknowledged&limit=${BOARD_PAGE}${cursor === '' ? '' : `&cursor=${encodeURIComponent(cursor)}`}`)
         if (answer === null || !Array.isArray(answer.alerts)) break
         alerts.push(...answer.alerts)
+        keepHeld(answer)
         if (typeof answer.next !== 'string') break
         cursor = answer.next
       }
       return alerts
     }
     const [open, resolved] = await Promise.all([unresolved(), api(`alerts?state=resolved&limit=${MAX_SHOWN}`)])
+    keepHeld(resolved)
+    board.held = held
     return [...open, ...(resolved !== null && Array.isArray(resolved.alerts) ? resolved.alerts : [])]
   }
 
@@ -815,6 +830,7 @@
     el.resolvedGroup.hidden = resolvedShown.length === 0
     el.resolvedCount.textContent = `(${resolvedShown.length})`
     showCounts(counts)
+    watchSilenceEdges()
   }
 
   /** Whether an alert passes the board's filter: its severity, and every word found in its message, location, key or tags (any case). */
@@ -831,6 +847,7 @@
     board.alerts.delete(id)
     board.arrival.delete(id)
     board.notes.delete(id)
+    board.held.delete(id)
     board.cards.get(id)?.remove()
     board.cards.delete(id)
   }
@@ -854,7 +871,10 @@
     let card = board.cards.get(alert.id)
     const isNew = card === undefined
     if (card === undefined) card = newCard(alert.id)
-    if (card.shown !== alert || card.shownBusy !== board.busy.has(alert.id)) fillCard(card, alert)
+    const silence = silenceOf(alert)
+    if (card.shown !== alert || card.shownBusy !== board.busy.has(alert.id) || card.shownSilence !== silenceSignature(silence)) {
+      fillCard(card, alert, silence)
+    }
     if (board.flash.has(alert.id)) {
       // A new card arrives with a movement; a changed one only lights up, so
       // that its buttons stay still under the pointer. Restarted, so a second
@@ -942,7 +962,7 @@
     return line
   }
 
-  function fillCard (card, alert) {
+  function fillCard (card, alert, holder) {
     const highlight = ['fresh', 'changed'].filter((name) => card.classList.contains(name))
     card.className = `event alert-item severity-${alert.severity} state-${alert.state}`
     card.classList.add(...highlight)
@@ -954,6 +974,10 @@
     card.dataset.state = alert.state
     card.shown = alert
     card.shownBusy = board.busy.has(alert.id)
+    card.shownSilence = silenceSignature(holder)
+    card.classList.toggle('silenced', holder !== null)
+    if (holder === null) delete card.dataset.silence
+    else card.dataset.silence = holder.id
 
     const { head, message, details, actions, acknowledge, resolve, silence, silenceForm } = card.parts
     head.replaceChildren()
@@ -966,6 +990,7 @@
     if (alert.count > 1) head.append(badge('count-badge', `x${alert.count}`, `Raised ${alert.count} times`))
     if (alert.state === 'acknowledged') head.append(badge('state-badge', 'Acknowledged'))
     if (alert.state === 'resolved') head.append(badge('state-badge', 'Resolved'))
+    if (holder !== null) head.append(silencedBadge(holder))
     const raised = timeElement(alert)
     raised.classList.add('raised-at')
     head.append(raised)
@@ -1090,6 +1115,116 @@
 
   /** Silences need the operate scope and a server that keeps them (GET /silences answered). */
   const canSilence = () => may('operate') && state.silences !== null
+
+  // How the server matches a silence (plugins/core/board.ts parseAlertFilter and
+  // matches), mirrored so that alerts arriving live are marked as the board would mark them.
+  const SEVERITY_ORDER = ['info', 'warning', 'critical']
+  const ALERT_STATES = ['open', 'acknowledged', 'resolved']
+  const WHOLE_VALUES = '\ud800'
+  const FILTER_WORDS = ['state', 'severity', 'location', 'key', 'tag']
+  const KNOWN_VALUES = { state: ALERT_STATES, severity: SEVERITY_ORDER }
+  const LONGEST_WAIT_MS = 86400000
+  /** silence -> its filter (null: a match that does not parse takes nothing). */
+  const silenceFilters = new WeakMap()
+
+  /** "a, b,,c" as ["a", "b", "c"], as the server splits a filter word. */
+  function commaValues (value, enumerated) {
+    const parts = value.includes(WHOLE_VALUES) ? value.split(WHOLE_VALUES) : [value]
+    return (enumerated || parts.length === 1 ? parts.flatMap((part) => part.split(',')) : parts).map((v) => v.trim()).filter((v) => v.length > 0)
+  }
+
+  /** A silence's match as a filter, or null when the server would refuse it (it then takes nothing). */
+  function parseMatch (match) {
+    if (match === null || typeof match !== 'object') return null
+    const filter = {}
+    if (match.min_severity !== undefined) {
+      const least = typeof match.min_severity === 'string' ? SEVERITY_ORDER.indexOf(match.min_severity.trim()) : -1
+      if (least < 0) return null
+      // info lets everything through: no test at all.
+      if (least > 0) filter.minSeverity = least
+    }
+    for (const name of FILTER_WORDS) {
+      const value = match[name]
+      if (value === undefined) continue
+      if (typeof value !== 'string') return null
+      const known = KNOWN_VALUES[name]
+      const values = commaValues(value, known !== undefined)
+      if (values.length === 0) return null
+      if (known !== undefined && values.some((v) => !known.includes(v))) return null
+      filter[name] = new Set(values)
+    }
+    return filter
+  }
+
+  function matchesAlert (alert, filter) {
+    return (filter.state === undefined || filter.state.has(alert.state)) &&
+      (filter.severity === undefined || filter.severity.has(alert.severity)) &&
+      (filter.minSeverity === undefined || SEVERITY_ORDER.indexOf(alert.severity) >= filter.minSeverity) &&
+      (filter.location === undefined || filter.location.has(alert.location)) &&
+      (filter.key === undefined || (typeof alert.key === 'string' && filter.key.has(alert.key))) &&
+      (filter.tag === undefined || (Array.isArray(alert.tags) ? alert.tags : []).some((tag) => filter.tag.has(tag)))
+  }
+
+  /** In force at `now`: startsAt <= now < endsAt. */
+  const inForce = (silence, now) => Date.parse(silence.startsAt) <= now && now < Date.parse(silence.endsAt)
+
+  function takes (silence, alert) {
+    if (!silenceFilters.has(silence)) silenceFilters.set(silence, parseMatch(silence.match))
+    const filter = silenceFilters.get(silence)
+    return filter !== null && matchesAlert(alert, filter)
+  }
+
+  /**
+   * The silence holding an alert now, or null: where the page knows the silences
+   * (operate), the first in force whose match takes it; otherwise the board's
+   * word for it when the board was loaded ({id} only: the silence itself is not readable).
+   */
+  function silenceOf (alert) {
+    if (state.silences !== null) {
+      const now = Date.now()
+      return state.silences.find((silence) => inForce(silence, now) && takes(silence, alert)) ?? null
+    }
+    const id = board.held.get(alert.id)
+    return id === undefined ? null : { id }
+  }
+
+  /** What of a silence a card shows: a card is filled again when it changes. */
+  const silenceSignature = (silence) => silence === null ? '' : `${silence.id}\n${silence.comment ?? ''}\n${silence.endsAt ?? ''}`
+
+  /** The "Silenced" badge: its comment and end in the tooltip and in words for screen readers, else the silence's id. */
+  function silencedBadge (silence) {
+    const ends = Date.parse(silence.endsAt)
+    const parts = []
+    if (typeof silence.comment === 'string') parts.push(`“${silence.comment}”`)
+    if (!Number.isNaN(ends)) parts.push(`until ${fullFormat.format(new Date(ends))}`)
+    const about = parts.length > 0 ? parts.join(', ') : `silence ${silence.id}`
+    const node = badge('silenced-badge', 'Silenced', `Notifications silenced: ${about}`)
+    node.append(textElement('span', 'visually-hidden', `: notifications held, ${about}`))
+    return node
+  }
+
+  /** Renders again when the next silence starts or ends, and drops the ended ones from the list. */
+  function watchSilenceEdges () {
+    clearTimeout(timers.silenceEdge)
+    const now = Date.now()
+    let next = Infinity
+    for (const silence of state.silences ?? []) {
+      for (const at of [Date.parse(silence.startsAt), Date.parse(silence.endsAt)]) if (at > now && at < next) next = at
+    }
+    if (next !== Infinity) timers.silenceEdge = setTimeout(onSilenceEdge, Math.min(next - now, LONGEST_WAIT_MS))
+  }
+
+  function onSilenceEdge () {
+    if (state.silences !== null) {
+      const now = Date.now()
+      const left = state.silences.filter((silence) => !(Date.parse(silence.endsAt) <= now))
+      if (left.length !== state.silences.length) {
+        state.silences = left
+        renderSilences()
+      }
+    }
+    scheduleRender()
+  }
 
   /** Reads the silences not ended; a server without them (404) or a token without operate shows no silence anywhere. */
   async function loadSilences () {

@@ -96,6 +96,9 @@ async function raise (fastify: FastifyInstance, token: string, body: Record<stri
 
 /** A board with every kind of card, chat, notices and messages on show. */
 async function populate (fastify: FastifyInstance, token: string): Promise<void> {
+  // A silence holds an open card and a resolved one: their Silenced badges are measured.
+  const silence = await fastify.inject({ method: 'POST', url: '/silences', headers: bearer(token), payload: { match: { location: 'Dock 3,Rack 7' }, duration: '1h', comment: 'dock works' } })
+  if (silence.statusCode !== 201) throw new Error(silence.body)
   const critical = await raise(fastify, token, { message: 'Door forced', location: 'Dock 3', severity: 'critical' })
   await raise(fastify, token, { message: 'Disk 91% full', location: 'db1', severity: 'warning', key: 'disk:db1', tags: ['db', 'disk'], link: 'https://runbooks.example.com/disk' })
   const info = await raise(fastify, token, { message: 'Backup started late', location: 'backup-host', severity: 'info' })
@@ -122,6 +125,7 @@ async function open (t: Teardown, url: string, token: string, colorScheme: 'ligh
   await page.locator('#alert-list li.severity-critical.escalated').waitFor()
   await page.locator('#chat-list li').first().waitFor()
   await page.locator('#heartbeat-list li.state-missed').waitFor()
+  await page.locator('#alert-list li.severity-critical .silenced-badge').waitFor()
   await page.locator('#sound-toggle').click()
   await page.locator('#resolved-group summary').click()
   await page.locator('#filter-text').fill('o')

@@ -102,3 +102,110 @@ test('without operate, no silence button and no silences panel', async (t) => {
   t.equal(await page.locator('#silence-list li').count(), 0, 'nothing of the silences is read')
   t.same(problems, [])
 })
+
+const badge = (page: Page, message: string) => card(page, message).locator('.silenced-badge')
+
+test('cards a silence holds are marked: on the board, when made from a card, live, until ended', async (t) => {
+  const ops: FileEntry = { name: 'maria', scopes: ['subscribe', 'publish', 'operate'], token: token() }
+  const tokens = tokensFile(t, [ops])
+  const { fastify, url } = await listen(t, { TOKENS_FILE: tokens.path })
+  // Held on loading: a silence on a location, made before the page opens.
+  const made = await fastify.inject({ method: 'POST', url: '/silences', headers: bearer(ops.token), payload: { match: { location: 'Vault' }, duration: '1h', comment: 'vault works' } })
+  t.equal(made.statusCode, 201, made.body)
+  // Comma lists, as the server reads them: any of the tags, while open or acknowledged.
+  const lab = await fastify.inject({ method: 'POST', url: '/silences', headers: bearer(ops.token), payload: { match: { tag: 'lab, noisy', state: 'open,acknowledged' }, duration: '1h', comment: 'lab noise' } })
+  t.equal(lab.statusCode, 201, lab.body)
+  await raise(fastify, ops.token, { message: 'Vault open', location: 'Vault' })
+  // A resolved alert and an open one share the key door-1.
+  await raise(fastify, ops.token, { message: 'Door forced earlier', key: 'door-1' })
+  await fastify.inject({ method: 'POST', url: '/alerts/resolve', headers: bearer(ops.token), payload: { key: 'door-1' } })
+  await raise(fastify, ops.token, { message: 'Door forced', key: 'door-1' })
+  await raise(fastify, ops.token, { message: 'Window broken', key: 'window-1' })
+  const { page, problems } = await open(t, url, ops.token)
+
+  await badge(page, 'Vault open').waitFor()
+  t.equal(await badge(page, 'Vault open').textContent(), 'Silenced: notifications held, “vault works”, until ' +
+    await page.evaluate((end) => new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'long' }).format(new Date(end)), made.json().endsAt as string))
+  t.match(await badge(page, 'Vault open').getAttribute('title'), /^Notifications silenced: “vault works”, until /)
+  t.equal(await badge(page, 'Vault open').locator('.visually-hidden').isVisible(), true, 'the words are in the page for screen readers')
+  t.equal(await card(page, 'Vault open').getAttribute('data-silence'), made.json().id)
+  const door = card(page, 'Door forced')
+  await door.waitFor()
+  t.equal(await badge(page, 'Door forced').count(), 0, 'not held yet')
+  t.equal(await badge(page, 'Window broken').count(), 0)
+
+  await door.getByRole('button', { name: 'Silence', exact: true }).click()
+  await door.getByRole('textbox', { name: 'Why the alert is silenced' }).fill('door sensor swap')
+  await door.getByRole('button', { name: 'Silence notifications' }).click()
+  await badge(page, 'Door forced').waitFor()
+  await page.locator('#resolved-group summary').click()
+  await badge(page, 'Door forced earlier').waitFor()
+  t.match(await badge(page, 'Door forced').getAttribute('title'), /“door sensor swap”/)
+  t.equal(await badge(page, 'Window broken').count(), 0, 'another key is not held')
+
+  // The open door-1 alert is resolved, and door-1 raised again: a new alert, marked on arrival.
+  await fastify.inject({ method: 'POST', url: '/alerts/resolve', headers: bearer(ops.token), payload: { key: 'door-1' } })
+  await raise(fastify, ops.token, { message: 'Door forced again', key: 'door-1' })
+  await badge(page, 'Door forced again').waitFor()
+  // A live alert the silence does not take arrives unmarked; one in the vault arrives marked.
+  await raise(fastify, ops.token, { message: 'Gate stuck', key: 'gate-1' })
+  await raise(fastify, ops.token, { message: 'Vault humid', location: 'Vault', severity: 'info' })
+  await badge(page, 'Vault humid').waitFor()
+  await card(page, 'Gate stuck').waitFor()
+  t.equal(await badge(page, 'Gate stuck').count(), 0)
+  // A live change decides too: resolved, the alert is no longer taken by a silence of open and acknowledged ones.
+  await raise(fastify, ops.token, { message: 'Fume hood', key: 'hood-1', tags: ['noisy'] })
+  await badge(page, 'Fume hood').waitFor()
+  t.match(await badge(page, 'Fume hood').getAttribute('title'), /“lab noise”/)
+  await fastify.inject({ method: 'POST', url: '/alerts/resolve', headers: bearer(ops.token), payload: { key: 'hood-1' } })
+  await card(page, 'Fume hood').and(page.locator('.state-resolved')).waitFor()
+  t.equal(await badge(page, 'Fume hood').count(), 0, 'resolved: no longer held')
+
+  // Ending the door-1 silence removes its marks at once; the vault's stays.
+  await page.locator('#silence-list li.silence-item', { hasText: 'door sensor swap' }).getByRole('button', { name: 'End' }).click()
+  await waitFor(async () => await page.locator('.alert-item .silenced-badge').count() === 2)
+  t.equal(await badge(page, 'Door forced again').count(), 0)
+  t.equal(await badge(page, 'Door forced earlier').count(), 0)
+  t.equal(await badge(page, 'Vault open').count(), 1)
+  t.equal(await badge(page, 'Vault humid').count(), 1)
+  t.same(problems, [])
+})
+
+test('a silence that ends by time loses its marks at its end, and leaves the list', async (t) => {
+  const ops: FileEntry = { name: 'maria', scopes: ['subscribe', 'publish', 'operate'], token: token() }
+  const tokens = tokensFile(t, [ops])
+  const { fastify, url } = await listen(t, { TOKENS_FILE: tokens.path })
+  const made = await fastify.inject({ method: 'POST', url: '/silences', headers: bearer(ops.token), payload: { match: { location: 'Dock', min_severity: 'warning' }, duration: '1h', comment: 'an hour' } })
+  t.equal(made.statusCode, 201, made.body)
+  await raise(fastify, ops.token, { message: 'Door forced', location: 'Dock' })
+  await raise(fastify, ops.token, { message: 'Door note', location: 'Dock', severity: 'info' })
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  t.teardown(async () => await context.close())
+  const page = await context.newPage()
+  await page.clock.install()
+  await page.goto(`${url}/?token=${encodeURIComponent(ops.token)}`)
+  await badge(page, 'Door forced').waitFor()
+  await page.locator('#silence-list li.silence-item').waitFor()
+  await card(page, 'Door note').waitFor()
+  t.equal(await badge(page, 'Door note').count(), 0, 'below the least severity')
+  await page.clock.fastForward(3_600_000 + 1000)
+  await waitFor(async () => await badge(page, 'Door forced').count() === 0)
+  await page.locator('#silences-empty').waitFor({ state: 'visible' })
+  t.equal(await page.locator('#silence-list li').count(), 0, 'the ended silence leaves the list')
+})
+
+test('a subscribe-only token sees the marks the board gives', async (t) => {
+  const lobby: FileEntry = { name: 'lobby', scopes: ['subscribe'], token: token() }
+  const ops: FileEntry = { name: 'maria', scopes: ['subscribe', 'publish', 'operate'], token: token() }
+  const tokens = tokensFile(t, [lobby, ops])
+  const { fastify, url } = await listen(t, { TOKENS_FILE: tokens.path })
+  const made = await fastify.inject({ method: 'POST', url: '/silences', headers: bearer(ops.token), payload: { match: { key: 'door-1' }, duration: '1h', comment: 'kept from the wall' } })
+  await raise(fastify, ops.token, { message: 'Door forced', key: 'door-1' })
+  await raise(fastify, ops.token, { message: 'Window broken', key: 'window-1' })
+  const { page, problems } = await open(t, url, lobby.token)
+  await badge(page, 'Door forced').waitFor()
+  const id = made.json().id as string
+  t.equal(await badge(page, 'Door forced').getAttribute('title'), `Notifications silenced: silence ${id}`, 'only the id is known')
+  t.equal(await badge(page, 'Window broken').count(), 0)
+  t.same(problems, [])
+})
