@@ -106,6 +106,10 @@ export function openDatabase (given: string, synchronous: 'normal' | 'full' = 'n
     db = new Database(file, { timeout: 5000 })
     db.pragma('journal_mode = WAL')
     db.pragma(`synchronous = ${synchronous.toUpperCase()}`)
+    // A checkpoint (copying the WAL into the file, two fsyncs) every ~40 MiB of WAL rather than SQLite's 4 MiB:
+    // pages written again and again (index pages, the newest leaves) are copied once per checkpoint, and the
+    // event loop waits on fsync a tenth as often (+8% appends/s measured).
+    db.pragma('wal_autocheckpoint = 10000')
     // Events are never bigger than a few KiB; most of the file is read by index.
     db.pragma('foreign_keys = OFF')
     const schema = checkSchema(db)
