@@ -279,8 +279,17 @@ export default fp(async function notifications (fastify) {
         return []
       }
     })
-    // Appended events (this instance's, after commit) may have written entries: look now, not at the next poll.
-    backend.feed.subscribe(() => { sender.kick() })
+    // Appended events (this instance's, after commit) may have written entries: look now, not at the next poll;
+    // once for the events of one event-loop turn (a burst is hundreds a second), not once per event.
+    let kickQueued = false
+    backend.feed.subscribe(() => {
+      if (kickQueued) return
+      kickQueued = true
+      setImmediate(() => {
+        kickQueued = false
+        sender.kick()
+      })
+    })
     // The directory, not the file: editors and deploy tools replace a file by renaming another over it.
     const watcher: FSWatcher = watch(dirname(file), { persistent: false }, () => { void reload() })
     watcher.on('error', (err) => fastify.log.error({ err }, 'NOTIFY_FILE watch failed; reload with SIGHUP'))

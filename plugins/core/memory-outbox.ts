@@ -17,6 +17,8 @@ export function createMemoryOutbox (now: () => number = Date.now): MemoryOutbox 
   let router: (event: Event) => OutboxDraft[] = () => []
   /** Every entry kept, in the order written (Map keeps insertion order). */
   const entries = new Map<string, OutboxEntry>()
+  /** The pending entries of each receiver, in the order written: what dueReceivers and claim read. */
+  const pendingOf = new Map<string, Map<string, OutboxEntry>>()
   let finished = 0
   const attempts: DeliveryAttempt[] = []
 
@@ -35,7 +37,11 @@ export function createMemoryOutbox (now: () => number = Date.now): MemoryOutbox 
     const alertId = alertOf(event)?.id ?? ''
     const at = now()
     for (const draft of drafts) {
-      entries.set(draft.id, { ...draft, event, alertId, createdAt: at, status: 'pending', attempts: 0, due: at + (draft.groupMs ?? 0) })
+      const entry: OutboxEntry = { ...draft, event, alertId, createdAt: at, status: 'pending', attempts: 0, due: at + (draft.groupMs ?? 0) }
+      entries.set(draft.id, entry)
+      let pending = pendingOf.get(draft.receiver)
+      if (pending === undefined) pendingOf.set(draft.receiver, pending = new Map())
+      pending.set(draft.id, entry)
     }
   }
 
@@ -49,15 +55,22 @@ export function createMemoryOutbox (now: () => number = Date.now): MemoryOutbox 
     },
     route (next) { router = next },
     async dueReceivers (at) {
-      const names = new Set<string>()
-      for (const entry of entries.values()) if (entry.status === 'pending' && (entry.due ?? 0) <= at) names.add(entry.receiver)
-      return [...names]
+      // A receiver's entries held by a claim are few (its sender's in flight): the first due one is found soon.
+      const names: string[] = []
+      for (const [name, pending] of pendingOf) {
+        for (const entry of pending.values()) {
+          if ((entry.due ?? 0) > at) continue
+          names.push(name)
+          break
+        }
+      }
+      return names
     },
     async claim (receiver, at, leaseMs, limit) {
       const out: OutboxEntry[] = []
-      for (const entry of entries.values()) {
+      for (const entry of pendingOf.get(receiver)?.values() ?? []) {
         if (out.length >= limit) break
-        if (entry.receiver !== receiver || entry.status !== 'pending' || (entry.due ?? 0) > at) continue
+        if ((entry.due ?? 0) > at) continue
         entry.due = at + leaseMs
         out.push(copy(entry))
       }
@@ -90,6 +103,9 @@ export function createMemoryOutbox (now: () => number = Date.now): MemoryOutbox 
       }
       entry.status = attempt.result === 'delivered' ? 'delivered' : 'failed'
       delete entry.due
+      const pending = pendingOf.get(entry.receiver)
+      pending?.delete(id)
+      if (pending?.size === 0) pendingOf.delete(entry.receiver)
       finished++
       forgetFinished()
     },
