@@ -38,7 +38,9 @@ t.test('sqlite: entries are in the event\'s transaction, and a restart keeps the
   const alert = stamp({ type: 'alert', message: 'disk full', location: 'db1' }, () => T0)
   // Both writes of one turn: committed together when the turn ends.
   const appended = first.store.append(alert)
-  const peek = new Database(join(dir, DATABASE_FILE), { readonly: true })
+  // A second connection that only reads: writes refused by the connection itself.
+  const peek = new Database(join(dir, DATABASE_FILE), { fileMustExist: true })
+  peek.pragma('query_only = ON')
   t.teardown(() => peek.close())
   t.equal((peek.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n, 0, 'nothing is visible before the commit')
   await appended
