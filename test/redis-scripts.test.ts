@@ -3,8 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { redisKeys } from '../plugins/core/redis/keys'
 import {
-  appendCall, heartbeatMissCall, heartbeatPingCall, heartbeatReadCall, loadScripts, outboxClaimCall, outboxRecentCall, outboxSettleCall,
-  outboxWriteCall, rangeCall, readAlertsCall, scriptArgs, SCRIPT_FILES, type ScriptCall
+  appendCall, heartbeatMissCall, INCLUDED_FILES, heartbeatPingCall, heartbeatReadCall, loadScripts, outboxClaimCall, outboxRecentCall, outboxSettleCall,
+  outboxWriteCall, rangeCall, readAlertsCall, scriptArgs, SCRIPT_FILES, scriptText, type ScriptCall
 } from '../plugins/core/redis/scripts'
 
 // Each Lua script names its inputs once, at its top (`local history = KEYS[2]`);
@@ -73,11 +73,15 @@ t.test('the arguments of a call: the number of keys, the keys, then the argument
   t.equal(append.length, 1 + 21 + 17)
 })
 
-t.test('every .lua file of plugins/core/redis is a script that is loaded', async (t) => {
+t.test('every .lua file of plugins/core/redis is a script that is loaded, or included into one', async (t) => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.lua')).sort()
-  t.same(Object.values(SCRIPT_FILES).sort(), files)
+  t.same([...Object.values(SCRIPT_FILES), ...INCLUDED_FILES].sort(), files)
   const loaded = loadScripts()
   for (const [name, file] of Object.entries(SCRIPT_FILES) as Array<[keyof typeof SCRIPT_FILES, string]>) {
-    t.equal(loaded[name].lua, readFileSync(join(dir, file), 'utf8'), file)
+    t.equal(loaded[name].lua, scriptText(dir, file), file)
+    t.notMatch(loaded[name].lua, /^-- include /m, `${file}: every include replaced`)
+  }
+  for (const name of ['appendEvent', 'outboxWrite'] as const) {
+    t.match(loaded[name].lua, readFileSync(join(dir, 'outbox-entries.lua'), 'utf8'), `${name} writes outbox entries with the included function`)
   }
 })

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis'
 import { build, buildLogged } from './helpers/app'
 import { mockTimers } from './helpers/clock'
 import { bearer, tokensFile } from './helpers/credentials'
-import { PrivateRedis, SHARED_REDIS_URL, instance, redisClient, redisEnv, redisTest } from './helpers/redis'
+import { deletePrefix, PrivateRedis, SHARED_REDIS_URL, instance, redisClient, redisEnv, redisTest } from './helpers/redis'
 import { waitFor } from './helpers/wait'
 import { WIPE_CHECK_MS } from '../plugins/app/backend'
 import { WIPED_REASON } from '../plugins/core/redis/wipe'
@@ -24,12 +24,7 @@ const ADMIN = 'admin-token-for-the-wipe-tests'
 async function wipe (url: string, prefix: string): Promise<void> {
   const client = new Redis(url, { maxRetriesPerRequest: 0 })
   try {
-    let cursor = '0'
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      if (keys.length > 0) await client.del(...keys)
-      cursor = next
-    } while (cursor !== '0')
+    await deletePrefix(client, prefix)
   } finally {
     client.disconnect()
   }

@@ -71,17 +71,22 @@ export function redisPrefix (t: Teardown, url = SHARED_REDIS_URL): string {
   client.on('error', () => {})
   t.teardown(async () => {
     try {
-      let cursor = '0'
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-        if (keys.length > 0) await client.del(...keys)
-        cursor = next
-      } while (cursor !== '0')
+      await deletePrefix(client, prefix)
     } finally {
       client.disconnect()
     }
   })
   return prefix
+}
+
+/** Deletes every key under a prefix: a FLUSHALL of one deployment alone. */
+export async function deletePrefix (client: Redis, prefix: string): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    if (keys.length > 0) await client.del(...keys)
+    cursor = next
+  } while (cursor !== '0')
 }
 
 /** The environment of an instance on the shared Redis under a fresh prefix. */

@@ -61,6 +61,8 @@ local silencesSeen = ARGV[15]   -- the silences revision the drafts were worked 
 local drafts = ARGV[16]         -- JSON: the outbox entries, as outbox-write.lua takes them
 local createdAt = ARGV[17]      -- the entries' time, ms since the epoch
 
+-- include outbox-entries.lua
+
 if onceTtlMs ~= '' then
   local prior = redis.call('GET', onceKey)
   if prior then return {-1, prior} end
@@ -160,20 +162,7 @@ if alertId ~= '' then
     end
   end
 end
-for _, d in ipairs(cjson.decode(drafts)) do
-  local n = redis.call('INCR', outboxSeq)
-  local member = string.format('%016d', n) .. ':' .. d.id
-  local groupMs = d.groupMs or 0
-  local due = string.format('%d', tonumber(createdAt) + groupMs)
-  redis.call('HSET', d.entryKey, 'id', d.id, 'receiver', d.receiver, 'kind', d.kind, 'groupMs', d.groupMs and string.format('%d', groupMs) or '',
-    'alertId', alertId, 'createdAt', createdAt, 'status', 'pending', 'attempts', '0', 'due', due, 'held', '0',
-    'member', member, 'dueKey', d.dueKey, 'groupKey', d.groupKey, 'event', eventJson)
-  redis.call('ZADD', d.dueKey, due, member)
-  if d.groupMs then redis.call('ZADD', d.groupKey, n, member) end
-  redis.call('SADD', outboxReceivers, d.receiver)
-  redis.call('ZADD', outboxOrder, n, d.id)
-  redis.call('ZADD', outboxPending, createdAt, d.id)
-end
+writeOutboxEntries(drafts, eventJson, alertId, createdAt, outboxSeq, outboxReceivers, outboxOrder, outboxPending)
 if onceTtlMs ~= '' then redis.call('SET', onceKey, eventJson, 'PX', onceTtlMs) end
 redis.call('PUBLISH', channel, '{"seq":' .. string.format('%d', seq) .. ',"event":' .. eventJson .. '}')
 return out

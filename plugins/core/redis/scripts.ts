@@ -41,11 +41,19 @@ export const SCRIPT_FILES = {
 
 type ScriptName = keyof typeof SCRIPT_FILES
 
+/** Files included into scripts (a line `-- include <file>`), not scripts of their own. */
+export const INCLUDED_FILES = ['outbox-entries.lua'] as const
+
+/** A script's text with each `-- include <file>` line replaced by that file (Redis runs one text per script). */
+export function scriptText (dir: string, file: string): string {
+  return readFileSync(join(dir, file), 'utf8').replace(/^-- include (\S+\.lua)$/gm, (_line, included: string) => readFileSync(join(dir, included), 'utf8'))
+}
+
 /** The scripts, read from their files, as ioredis' `scripts` option takes them (the number of keys is each call's first argument). */
 export function loadScripts (dir: string = __dirname): Record<ScriptName, { lua: string }> {
   const out: Partial<Record<ScriptName, { lua: string }>> = {}
   for (const [name, file] of Object.entries(SCRIPT_FILES) as Array<[ScriptName, string]>) {
-    out[name] = { lua: readFileSync(join(dir, file), 'utf8') }
+    out[name] = { lua: scriptText(dir, file) }
   }
   return out as Record<ScriptName, { lua: string }>
 }
