@@ -245,27 +245,17 @@ interface WindowIds {
 }
 
 function createWindowIds (sql: Sql, replayWindow: number, cut: (stream: Stream) => number): WindowIds {
-  const seqs = new Map<string, number>()
-  const queues: Record<Stream, string[]> = { alert: [], chat: [] }
-  // The oldest id of each queue is at `heads[stream]`; the array is compacted when half of it is spent.
-  const heads: Record<Stream, number> = { alert: 0, chat: 0 }
+  // Per stream, id → seq in the order added (a Map keeps insertion order): the first is the oldest.
+  const windows: Record<Stream, Map<string, number>> = { alert: new Map(), chat: new Map() }
   function add (id: string, seq: number, stream: Stream): void {
-    seqs.set(id, seq)
-    const queue = queues[stream]
-    queue.push(id)
-    if (queue.length - heads[stream] > replayWindow) {
-      seqs.delete(queue[heads[stream]] as string)
-      heads[stream]++
-      if (heads[stream] * 2 > queue.length) {
-        queues[stream] = queue.slice(heads[stream])
-        heads[stream] = 0
-      }
-    }
+    const window = windows[stream]
+    window.set(id, seq)
+    if (window.size > replayWindow) window.delete(window.keys().next().value as string)
   }
   const alertCut = cut('alert')
   const chatCut = cut('chat')
   for (const row of sql.windowIds.iterate(Math.min(alertCut, chatCut), alertCut, chatCut)) add(row.id, row.seq, row.stream)
-  return { seqOf: (id) => seqs.get(id), add }
+  return { seqOf: (id) => windows.alert.get(id) ?? windows.chat.get(id), add }
 }
 
 function recount (sql: Sql, counts: Counts): void {
