@@ -11,7 +11,8 @@ const SHUTDOWN_LIMIT_MS = 10_000
 
 // The signals that stop the server. close-with-grace would stop it on SIGHUP
 // too (and on the other fault signals it knows); SIGHUP reloads instead
-// (TOKENS_FILE: plugins/app/credentials.ts), so it is skipped there.
+// (TOKENS_FILE: plugins/app/credentials.ts; NOTIFY_FILE: plugins/app/notifications.ts),
+// so it is skipped there.
 const NOT_STOPPING: Array<'SIGHUP'> = ['SIGHUP']
 
 /** Why the server could not start, in one line a person can act on. */

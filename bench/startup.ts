@@ -16,6 +16,7 @@ import { get } from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { openDatabase } from '../plugins/core/sqlite-backend'
+import { idHash } from '../plugins/core/sqlite-schema'
 
 // Compiled to bench/.build/bench/: three levels below the project root.
 const ROOT = path.resolve(__dirname, '..', '..', '..')
@@ -29,8 +30,9 @@ function option (name: string, fallback: number): number {
 /** Fills `dir` with `events` events: `open` open alerts (one event each), the rest resolved alerts (raised, then resolved) and chat. */
 function fill (dir: string, events: number, open: number): void {
   const { db, lock } = openDatabase(dir)
-  const insertEvent = db.prepare('INSERT INTO events (id, stream, alert_id, at, json) VALUES (?, ?, ?, ?, ?)')
-  const insertAlert = db.prepare('INSERT INTO alerts (id, seq, rev, key, state, severity, resolved_at, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+  // alert_seq: an update names its alert's raising event, as the server writes it (the timeline reads it).
+  const insertEvent = db.prepare('INSERT INTO events (id, stream, alert_id, alert_seq, at, json) VALUES (?, ?, ?, ?, ?, ?)')
+  const insertAlert = db.prepare('INSERT INTO alerts (id_hash, id, seq, rev, key, state, severity, resolved_at, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
   const start = Date.now() - events * 1000
   let written = 0
   const alert = (i: number, state: 'open' | 'resolved'): Record<string, unknown> => ({
@@ -52,20 +54,20 @@ function fill (dir: string, events: number, open: number): void {
       const at = start + i * 1000
       if (i < open) {
         const a = alert(i, 'open')
-        const seq = Number(insertEvent.run(a.id, 'alert', a.id, at, JSON.stringify(a)).lastInsertRowid)
-        insertAlert.run(a.id, seq, a.id, a.key, 'open', a.severity, null, JSON.stringify(a))
+        const seq = Number(insertEvent.run(a.id, 'alert', a.id, null, at, JSON.stringify(a)).lastInsertRowid)
+        insertAlert.run(idHash(String(a.id)), a.id, seq, a.id, a.key, 'open', a.severity, null, JSON.stringify(a))
         written++
       } else if (i % 10 === 0) {
-        insertEvent.run(randomUUID(), 'chat', null, at, JSON.stringify({ id: randomUUID(), timestamp: new Date(at).toISOString(), type: 'chat', sender: 'ops', message: `chat ${i}` }))
+        insertEvent.run(randomUUID(), 'chat', null, null, at, JSON.stringify({ id: randomUUID(), timestamp: new Date(at).toISOString(), type: 'chat', sender: 'ops', message: `chat ${i}` }))
         written++
       } else {
         const a = alert(i, 'open')
-        const seq = Number(insertEvent.run(a.id, 'alert', a.id, at, JSON.stringify(a)).lastInsertRowid)
+        const seq = Number(insertEvent.run(a.id, 'alert', a.id, null, at, JSON.stringify(a)).lastInsertRowid)
         const resolvedAt = new Date(at + 500).toISOString()
         const resolved = { ...a, state: 'resolved', updatedAt: resolvedAt, resolvedBy: 'ops', resolvedAt }
         const update = { id: randomUUID(), timestamp: resolvedAt, type: 'alert_update', change: 'resolved', alert: resolved, by: 'ops' }
-        insertEvent.run(update.id, 'alert', a.id, at + 500, JSON.stringify(update))
-        insertAlert.run(a.id, seq, update.id, a.key, 'resolved', a.severity, at + 500, JSON.stringify(resolved))
+        insertEvent.run(update.id, 'alert', a.id, seq, at + 500, JSON.stringify(update))
+        insertAlert.run(idHash(String(a.id)), a.id, seq, update.id, a.key, 'resolved', a.severity, at + 500, JSON.stringify(resolved))
         written += 2
       }
     }

@@ -153,7 +153,7 @@
     /** The silences not ended (GET /silences), or null while unknown or where the server keeps none (404). */
     silences: null
   }
-  const timers = { retry: 0, countdown: 0, open: 0, ping: 0, pong: 0, stable: 0, notice: 0, sent: 0, heartbeats: 0, silenceEdge: 0 }
+  const timers = { retry: 0, countdown: 0, open: 0, ping: 0, pong: 0, stable: 0, notice: 0, sent: 0, heartbeats: 0, silenceEdge: 0, silences: 0, heldSoon: 0 }
 
   // ---------------------------------------------------------------- storage
 
@@ -237,7 +237,7 @@
     if (named) el.chatSender.value = me.name
     showIdentity()
     scheduleRender()
-    void loadSilences()
+    void refreshSilences()
   }
 
   /** Both histories and the board, merged into one list, oldest first. */
@@ -759,6 +759,8 @@
     if (fresh) {
       board.flash.add(alert.id)
       if (isAlarming(before, alert)) alarm(alert, before !== undefined && (alert.escalations ?? 0) > (before.escalations ?? 0))
+      // Without the silences, whether one holds a live alert is the board's to say.
+      if (state.silences === null) heldSoon()
     }
     scheduleRender()
     return true
@@ -1127,10 +1129,11 @@
   /** silence -> its filter (null: a match that does not parse takes nothing). */
   const silenceFilters = new WeakMap()
 
-  /** "a, b,,c" as ["a", "b", "c"], as the server splits a filter word. */
+  /** "a, b,,c" as ["a", "b", "c"], as the server splits a filter word: a list's items are whole values (a key may hold a comma). */
   function commaValues (value, enumerated) {
-    const parts = value.includes(WHOLE_VALUES) ? value.split(WHOLE_VALUES) : [value]
-    return (enumerated || parts.length === 1 ? parts.flatMap((part) => part.split(',')) : parts).map((v) => v.trim()).filter((v) => v.length > 0)
+    const whole = typeof value !== 'string' || value.includes(WHOLE_VALUES)
+    const parts = typeof value !== 'string' ? value : whole ? value.split(WHOLE_VALUES) : [value]
+    return (enumerated || !whole ? parts.flatMap((part) => part.split(',')) : parts).map((v) => v.trim()).filter((v) => v.length > 0)
   }
 
   /** A silence's match as a filter, or null when the server would refuse it (it then takes nothing). */
@@ -1146,7 +1149,7 @@
     for (const name of FILTER_WORDS) {
       const value = match[name]
       if (value === undefined) continue
-      if (typeof value !== 'string') return null
+      if (typeof value !== 'string' && !(Array.isArray(value) && value.every((item) => typeof item === 'string'))) return null
       const known = KNOWN_VALUES[name]
       const values = commaValues(value, known !== undefined)
       if (values.length === 0) return null
@@ -1226,6 +1229,57 @@
     scheduleRender()
   }
 
+  // A viewer without operate cannot read the silences: which alerts they hold
+  // comes with the board (GET /alerts `silenced`). The newest unresolved alerts
+  // are read again soon after live alerts arrive, and with every refresh (for
+  // silences made or ended elsewhere). An operator reads the silences at each
+  // refresh instead, and matches live alerts against them here.
+  const SILENCES_EVERY_MS = 60000
+  const HELD_SOON_MS = 500
+  const HELD_SOON_PAGE = 100
+
+  /**
+   * Reads the silences (operate) or the marks of the newest unresolved alerts
+   * (else) now, then every SILENCES_EVERY_MS while connected (a reconnection
+   * asks who the token is again, and reads them then).
+   */
+  async function refreshSilences () {
+    clearTimeout(timers.silences)
+    if (may('operate')) await loadSilences()
+    else if (state.historyLoaded) await loadHeld(BOARD_PAGE) // (the first load of the board brings its marks)
+    clearTimeout(timers.silences)
+    timers.silences = setTimeout(() => { if (state.connected) void refreshSilences() }, SILENCES_EVERY_MS)
+  }
+
+  /** One read of the marks within HELD_SOON_MS of a live alert, however many arrive (at most one read per HELD_SOON_MS). */
+  function heldSoon () {
+    if (timers.heldSoon !== 0) return
+    timers.heldSoon = setTimeout(() => {
+      timers.heldSoon = 0
+      void loadHeld(HELD_SOON_PAGE)
+    }, HELD_SOON_MS)
+  }
+
+  /** The silence marks of the newest `limit` unresolved alerts, as the board gives them, in place of those known. */
+  async function loadHeld (limit) {
+    if (state.silences !== null || !may('subscribe')) return
+    let answer
+    try {
+      answer = await api(`alerts?state=open,acknowledged&limit=${limit}`)
+    } catch {
+      return // A lost server is the connection's business; the next refresh reads again.
+    }
+    if (answer === null || !Array.isArray(answer.alerts) || state.silences !== null) return
+    const map = answer.silenced !== null && typeof answer.silenced === 'object' ? answer.silenced : {}
+    for (const alert of answer.alerts) {
+      if (alert === null || typeof alert.id !== 'string') continue
+      const silence = has(map, alert.id) ? map[alert.id] : undefined
+      if (typeof silence === 'string') board.held.set(alert.id, silence)
+      else board.held.delete(alert.id)
+    }
+    scheduleRender()
+  }
+
   /** Reads the silences not ended; a server without them (404) or a token without operate shows no silence anywhere. */
   async function loadSilences () {
     if (!may('operate')) {
@@ -1233,7 +1287,9 @@
     } else {
       try {
         const answer = await api('silences')
-        state.silences = Array.isArray(answer?.silences) ? answer.silences : null
+        // Those ended by this page's clock stay off the list (see onSilenceEdge), as they left it.
+        const now = Date.now()
+        state.silences = Array.isArray(answer?.silences) ? answer.silences.filter((silence) => !(Date.parse(silence?.endsAt) <= now)) : null
         hideError(el.silencesError)
       } catch (err) {
         if (err.status === 404 || err.status === 403) state.silences = null
@@ -1251,7 +1307,7 @@
     el.silenceList.replaceChildren(...list.map((silence) => {
       const item = textElement('li', 'silence-item', '')
       item.dataset.id = silence.id
-      const words = Object.entries(silence.match ?? {}).map(([word, value]) => `${word} ${value}`).join(', ')
+      const words = Object.entries(silence.match ?? {}).map(([word, value]) => `${word} ${Array.isArray(value) ? value.join(' or ') : value}`).join(', ')
       item.append(textElement('span', 'silence-match', words))
       const until = textElement('span', 'silence-until', ` until ${new Date(silence.endsAt).toLocaleString()}`)
       item.append(until)
@@ -1274,7 +1330,8 @@
     }
     hideError(el.boardError)
     const by = state.me.named === true ? state.me.name : identity()
-    const body = { match: { key: alert.key }, duration: card.parts.silenceDuration.value, comment }
+    // A key with a comma goes as a list (one whole value); a string would be a comma list of keys.
+    const body = { match: { key: alert.key.includes(',') ? [alert.key] : alert.key }, duration: card.parts.silenceDuration.value, comment }
     if (by !== '') body.by = by
     try {
       await api('silences', body)

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import { actionLinkErrors, httpError, statusOf, type ErrorCode } from '../schemas/errors'
 import { Alert, type Alert as AlertType } from '../schemas/events'
-import { linkActor, verifyLink, type LinkClaims } from '../plugins/core/action-links'
+import { linkActor, publicUrlOf, verifyLink, type LinkClaims } from '../plugins/core/action-links'
 import { AlertConflictError } from '../plugins/core/errors'
 import type { ActResult } from '../plugins/core/publisher'
 
@@ -61,6 +61,7 @@ const wantsHtml = (request: FastifyRequest): boolean => (request.headers.accept 
 // a page whose form POSTs to the same URL, where the action happens.
 const actions: FastifyPluginAsyncTypebox = async (fastify) => {
   const { publisher, backend: { store }, timers, notifications } = fastify
+  const publicUrl = publicUrlOf(fastify.config.PUBLIC_URL)
   // A form posts application/x-www-form-urlencoded, ntfy's http action nothing: the body is never read.
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 }, (_request, _body, done) => { done(null, undefined) })
 
@@ -77,8 +78,9 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
     const code = (err as { code?: unknown }).code
     if (!wantsHtml(request) || typeof code !== 'string' || !['ACTION_LINK_INVALID', 'ACTION_LINK_EXPIRED', 'ALERT_NOT_FOUND', 'ACTION_ALREADY_DONE', 'ALERT_CONFLICT'].includes(code)) throw err
     const message = (err as Error).message
+    const dashboard = publicUrl === undefined ? '' : `<p><a href="${escapeHtml(publicUrl)}/">Open the dashboard</a></p>`
     return await reply.code(statusOf(code as ErrorCode)).type('text/html; charset=utf-8').header('cache-control', 'no-store')
-      .send(page('Nothing was done', `<p>${escapeHtml(message.charAt(0).toUpperCase() + message.slice(1))}.</p>`))
+      .send(page('Nothing was done', `<p>${escapeHtml(message.charAt(0).toUpperCase() + message.slice(1))}.</p>${dashboard}`))
   }
 
   const schema = (summary: string, description: string) => ({
@@ -103,11 +105,13 @@ const actions: FastifyPluginAsyncTypebox = async (fastify) => {
       const done = alreadyDone(alert, claims.action)
       const verb = VERB[claims.action]
       const form = done === undefined
-        ? `<form method="post" action="${escapeHtml(request.url)}"><p><button type="submit">${verb}</button></p></form><p>It will be recorded as ${escapeHtml(linkActor(claims.receiver))}.</p>`
+        // No action: the form posts to the page's own address, the one the link named (under
+        // PUBLIC_URL's path behind a proxy, which request.url, as the server sees it, lacks).
+        ? `<form method="post"><p><button type="submit">${verb}</button></p></form><p>It will be recorded as ${escapeHtml(linkActor(claims.receiver))}.</p>`
         : `<p>${escapeHtml(done.charAt(0).toUpperCase() + done.slice(1))}.</p>`
       void reply.header('cache-control', 'no-store')
       if (!wantsHtml(request)) return { action: claims.action === 'ack' ? 'acknowledge' : 'resolve', by: linkActor(claims.receiver), alert }
-      return await reply.type('text/html; charset=utf-8').send(page(`${verb} this alert?`, `${details(alert)}${form}`))
+      return await reply.type('text/html; charset=utf-8').send(page(done === undefined ? `${verb} this alert?` : 'Nothing to do', `${details(alert)}${form}`))
     } catch (err) {
       return await fail(request, reply, err)
     }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import type { FastifyRequest } from 'fastify'
 import { ActionInput, Alert, AlertHeaders, AlertHistory, AlertId, AlertInput, AlertText, Board, BoardQuery, ResolveByKeyInput, Timeline } from '../schemas/events'
 import { apiErrors, httpError, lifecycleErrors, publishErrors, queryErrors } from '../schemas/errors'
-import { boardPage, decodeCursor, matches, parseAlertFilter } from '../plugins/core/board'
+import { boardPage, decodeCursor, matches, newestScope, parseAlertFilter } from '../plugins/core/board'
 import { parseSince } from '../plugins/core/event-filter'
 import type { StoredAlert } from '../plugins/core/backend'
 import { timelineOf, withAttempts } from '../plugins/core/history'
@@ -111,7 +111,8 @@ const alerts: FastifyPluginAsyncTypebox = async (fastify) => {
     if (cursor !== undefined && before === undefined) throw httpError('INVALID_QUERY', 'querystring/cursor is not a cursor this server gave out')
     const { keep, gap } = await changedSince(since)
     const accept = (stored: StoredAlert): boolean => (keep === undefined || keep(stored)) && matches(stored.alert, filter)
-    const page = await boardPage(async (count, from) => await store.newest(count, from), accept, limit, before)
+    const scope = newestScope(filter)
+    const page = await boardPage(async (count, from) => await store.newest(count, from, scope), accept, limit, before)
     const silenced = silencedOn(page.alerts)
     return { ...page, count: page.alerts.length, ...(gap === true ? { gap } : {}), ...(silenced === undefined ? {} : { silenced }) }
   })

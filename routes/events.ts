@@ -1,12 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Readable } from 'node:stream'
 import accepts from 'accepts'
 import { Type } from '@sinclair/typebox'
 import { streamErrors } from '../schemas/errors'
 import { EventsHeaders, EventsQuery } from '../schemas/frames'
 import { GAP_FRAME } from '../plugins/core/fanout'
-import { filterReplay, replayPages, replaySince } from '../plugins/core/event-filter'
+import { filterReplay, nextPageAfter, replayPages, type EventFilter } from '../plugins/core/event-filter'
 import { frameRecord, sseRetry, type StreamFormat } from '../plugins/core/framing'
+import type { Replay } from '../plugins/core/backend'
 import { FILTER_LISTS, repeatedParameters, subscription } from './shared'
 
 /** How long EventSource waits before reconnecting: long enough for a restarting instance, short enough to miss little. */
@@ -24,6 +26,26 @@ const CONTENT_TYPES: Record<StreamFormat, string> = {
  */
 function formatOf (asked: StreamFormat | undefined, request: FastifyRequest): StreamFormat {
   return asked ?? (accepts(request.raw).type(['text/event-stream', 'application/x-ndjson']) === 'application/x-ndjson' ? 'ndjson' : 'sse')
+}
+
+/** Events read per page of a poll. */
+const POLL_PAGE = 500
+
+/** The records of a poll: a gap frame first when the start is no longer retained, then every page's events the filter lets through. */
+async function * pollRecords (pages: (after: string | undefined, limit: number) => Promise<Replay>, first: Replay, filter: EventFilter | undefined, format: StreamFormat): AsyncGenerator<Buffer> {
+  if (!first.found) yield frameRecord(format, GAP_FRAME)
+  let page = first
+  for (;;) {
+    const { events } = filterReplay(page, filter)
+    if (events.length > 0) yield Buffer.concat(events.map((event) => frameRecord(format, event)))
+    const after = nextPageAfter(page)
+    if (after === undefined) return
+    page = await pages(after, POLL_PAGE)
+    // The history let go of where the poll had got to (it was read more
+    // slowly than events were published): the answer is cut, not completed
+    // with a second copy of the history.
+    if (!page.found) throw new Error('poll cut: the retained history moved past where the reader had got to')
+  }
 }
 
 const streamBody = (description: string) => ({
@@ -65,9 +87,13 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
     if (request.method === 'HEAD') return await reply.headers(headers).send('')
 
     if (poll === '1' || poll === 'true') {
-      const { found, events } = filterReplay(await replaySince(read, since ?? { kind: 'all' }), filter)
-      const frames: object[] = found ? events : [GAP_FRAME, ...events]
-      return await reply.headers(headers).send(Buffer.concat(frames.map((frame) => frameRecord(format, frame))).toString())
+      // Read and written a page at a time: a poll of a long history holds one
+      // page, and a reader that stops reading stops the reads (back-pressure).
+      const pages = replayPages(read, since ?? { kind: 'all' })
+      const first = await pages(undefined, POLL_PAGE)
+      // A stream body: the schema's string type stands for the records it sends.
+      const plain: FastifyReply = reply
+      return await plain.headers(headers).send(Readable.from(pollRecords(pages, first, filter, format), { objectMode: false }))
     }
 
     // From here the fan-out writes the response; Fastify lets go of it.

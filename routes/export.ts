@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Readable } from 'node:stream'
 import { ExportQuery } from '../schemas/events'
 import { apiErrors, httpError, queryErrors } from '../schemas/errors'
-import { matches, parseAlertFilter } from '../plugins/core/board'
+import { matches, newestScope, parseAlertFilter } from '../plugins/core/board'
 import { parseSince } from '../plugins/core/event-filter'
 import { exportChunks } from '../plugins/core/history'
 import { FILTER_LISTS, repeatedParameters } from './shared'
@@ -44,7 +44,8 @@ const exportRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     if (typeof filter === 'string') throw httpError('INVALID_QUERY', filter)
     const after = moment('since', since)
     const before = moment('until', until)
-    const chunks = exportChunks({ format, newest: async (count, from) => await store.newest(count, from), accept: (alert) => matches(alert, filter), after, before })
+    const scope = newestScope(filter)
+    const chunks = exportChunks({ format, newest: async (count, from) => await store.newest(count, from, scope), accept: (alert) => matches(alert, filter), after, before })
     const day = new Date(timers.now()).toISOString().slice(0, 10)
     return await reply
       .type(CONTENT_TYPES[format])

@@ -46,7 +46,7 @@ const catalogue = {
   OVERLOADED: [503, 'the server is overloaded; retry later'],
   CONNECTION_LIMIT: [503, 'connection limit (10000) reached; retry later'],
   BACKEND_UNAVAILABLE: [503, 'Redis is unavailable; try again later'],
-  BOARD_FULL: [503, 'the board is full: OPEN_ALERTS_MAX alerts are not resolved, and each is critical or acknowledged, so none is dropped for a new one; resolve some'],
+  BOARD_FULL: [503, 'the board is full: OPEN_ALERTS_MAX alerts are not resolved, and none that may be dropped for room (open, not acknowledged, not critical) is as or less severe than this one; resolve some'],
   STORAGE_UNAVAILABLE: [503, 'the database cannot be written now (the disk is full?); nothing was stored, try again later'],
   // 504, not 503: the backend (an upstream) did not answer in time, and a 503
   // tells clients and proxies that nothing happened and a retry is safe.
@@ -57,6 +57,8 @@ export type ErrorCode = keyof typeof catalogue
 export const ERROR_CODES = Object.keys(catalogue) as ErrorCode[]
 
 export const statusOf = (code: ErrorCode): number => catalogue[code][0]
+/** The code's message, as answered when nothing more particular is said. */
+export const messageOf = (code: ErrorCode): string => catalogue[code][1]
 
 // One @fastify/error class per code: `err.code` and `err.statusCode` are what
 // the error handler answers with, and `instanceof` tells them apart.
@@ -114,7 +116,7 @@ export const publishErrors = {
   415: response('Content-Type is not application/json, or its charset is not UTF-8.', 'UNSUPPORTED_MEDIA_TYPE', 'UNSUPPORTED_CHARSET'),
   422: response('The Idempotency-Key was already used for a different request.', 'IDEMPOTENCY_CONFLICT'),
   429: response('Over the rate limit, or too many wrong tokens from this address; see Retry-After.', 'RATE_LIMITED', 'AUTH_RATE_LIMITED'),
-  503: response('Overloaded, (with Redis) Redis unreachable, (with SQLite) the database file cannot be written, or the board is full of critical and acknowledged alerts (OPEN_ALERTS_MAX); see Retry-After.', 'OVERLOADED', 'BACKEND_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'BOARD_FULL'),
+  503: response('Overloaded, (with Redis) Redis unreachable, (with SQLite) the database file cannot be written, or the board is full (OPEN_ALERTS_MAX) with no alert that may go for this one; see Retry-After.', 'OVERLOADED', 'BACKEND_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'BOARD_FULL'),
   504: response('With Redis: Redis did not answer in time, so the event may or may not have been stored and sent. Retry with the same Idempotency-Key (safe), or check the history before sending it again.', 'OUTCOME_UNKNOWN')
 }
 

@@ -39,6 +39,8 @@ const enumOf = <T extends string>(values: readonly T[], description: string) =>
   Type.Unsafe<T>({ type: 'string', enum: [...values], description })
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const
+/** A severity's place in SEVERITIES (info 0 < warning 1 < critical 2); -1 for a word that is none. */
+export const severityRank = (severity: string): number => (SEVERITIES as readonly string[]).indexOf(severity)
 export const Severity = enumOf(SEVERITIES, 'How bad: info < warning < critical.')
 export type Severity = Static<typeof Severity>
 

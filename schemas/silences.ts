@@ -1,7 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { NOT_BLANK, WELL_FORMED } from './events'
 
-const word = (description: string) => Type.String({ minLength: 1, maxLength: 2000, description })
+/** A comma list, or a list of whole values (each may hold a comma: a key such as "disk,db1"). */
+const word = (description: string) => Type.Union([
+  Type.String({ minLength: 1, maxLength: 2000 }),
+  Type.Array(Type.String({ minLength: 1, maxLength: 2000, [WELL_FORMED]: true }), { minItems: 1, maxItems: 100 })
+], { description: `${description} Or a list whose items are whole values, each may hold a comma (a key such as "disk,db1").` })
 
 export const SilenceMatch = Type.Object({
   state: Type.Optional(word('Comma list of states.')),

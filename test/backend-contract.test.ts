@@ -3,7 +3,7 @@
  * run on memory, SQLite and Redis alike. A backend is proven by this suite.
  */
 import fc from 'fast-check'
-import type { Alert, Event } from '../schemas/events'
+import type { Alert, Event, Severity } from '../schemas/events'
 import type { Backend, DeliveryAttempt, EventStore, HeartbeatMonitor, HeartbeatPing, HeartbeatPingKind, HeartbeatPingWrite, OutboxDraft, Replay, Silence } from '../plugins/core/backend'
 import { applyPing } from '../plugins/core/heartbeat-pings'
 import { HeartbeatsFullError } from '../plugins/core/errors'
@@ -180,6 +180,28 @@ for (const kind of BACKEND_KINDS) {
     const next = await s.newest(2, page.at(-1)?.seq)
     t.same(next.map((p) => p.alert.message), ['a2', 'a1'])
     t.same((await s.newest(10, next.at(-1)?.seq)).map((p) => p.alert.message), ['a0'])
+  })
+
+  backendTest(kind, 'newest() for a reader of unresolved alerts: every one of them, newest first, page by page (resolved ones only where the store keeps few)', async (t) => {
+    const backend = await makeBackend(t, kind)
+    const publisher = createPublisher(backend.store)
+    const expected: string[] = []
+    for (let i = 0; i < 30; i++) {
+      const raised = await publisher.publish({ type: 'alert', message: `a${i}`, location: 'x' })
+      if (i % 7 === 3) await publisher.act({ id: raised.id }, 'acknowledge', 'ana')
+      if (i % 3 === 0 && i % 7 !== 3) await publisher.act({ id: raised.id }, 'resolve', 'ana')
+      else expected.unshift(raised.id)
+    }
+    const got: string[] = []
+    let before: number | undefined
+    for (let reads = 0; reads < 30; reads++) {
+      const page = await backend.store.newest(4, before, { unresolved: true })
+      got.push(...page.filter((p) => p.alert.state !== 'resolved').map((p) => p.alert.id))
+      if (page.length < 4) break
+      before = page.at(-1)?.seq
+    }
+    t.same(got, expected, 'the unresolved alerts, none missed or twice')
+    if (kind === 'sqlite') t.notOk((await backend.store.newest(100, undefined, { unresolved: true })).some((p) => p.alert.state === 'resolved'), 'SQLite reads the open ones alone')
   })
 
   backendTest(kind, 'an alert\'s timeline: its raising and every change, oldest first', async (t) => {
@@ -382,6 +404,30 @@ for (const kind of BACKEND_KINDS) {
     t.match(await raise('crit1', 'critical'), { message: 'crit1', count: 2 }, 'a repeat of an alert on the board still counts')
     await publisher.act({ key: 'crit2' }, 'resolve', 'ana')
     t.match(await raise('crit3', 'critical'), { message: 'crit3' }, 'room again once one is resolved')
+  })
+}
+
+for (const kind of BACKEND_KINDS) {
+  backendTest(kind, 'at the cap, a new alert less severe than every open one that may go is refused (full), not stored and dropped; one as severe drops the oldest of its kind, a more severe one the least severe', async (t) => {
+    const evicted: string[] = []
+    const backend = await makeBackend(t, kind, { openAlertsMax: 2, onEvict: (ids) => evicted.push(...ids) })
+    const publisher = createPublisher(backend.store)
+    const raise = async (message: string, severity: Severity): Promise<Alert> =>
+      await publisher.publish({ type: 'alert', message, location: 'x', severity })
+    const w1 = await raise('w1', 'warning')
+    const w2 = await raise('w2', 'warning')
+    const before = (await backend.store.since()).events.length
+    await t.rejects(raise('info', 'info'), { name: 'BoardFullError' }, 'an info alert would be the one to go: refused')
+    t.same(evicted, [], 'nothing dropped')
+    t.equal((await backend.store.since()).events.length, before, 'nothing stored')
+    await raise('w3', 'warning')
+    t.same(evicted, [w1.id], 'a warning drops the oldest warning')
+    await raise('c1', 'critical')
+    t.same(evicted, [w1.id, w2.id], 'a critical alert drops the oldest warning too')
+    t.same((await backend.store.alerts({ unresolved: true })).map((s) => s.alert.message), ['w3', 'c1'])
+    await raise('c2', 'critical')
+    await t.rejects(raise('w4', 'warning'), { name: 'BoardFullError' }, 'only critical ones left: a warning is refused')
+    await t.rejects(raise('c3', 'critical'), { name: 'BoardFullError' }, 'and a critical one')
   })
 }
 

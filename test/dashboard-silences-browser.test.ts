@@ -15,13 +15,15 @@ t.before(async () => { browser = await launchBrowser(t) })
 
 const token = (): string => randomBytes(24).toString('base64url')
 
-async function open (t: Teardown, url: string, value: string): Promise<{ page: Page, problems: string[] }> {
+/** The dashboard signed in with `value`, connected; `prepare` runs before it loads (a clock, a listener). */
+async function open (t: Teardown, url: string, value: string, prepare?: (page: Page) => Promise<void>): Promise<{ page: Page, problems: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
   t.teardown(async () => await context.close())
   const page = await context.newPage()
   const problems: string[] = []
   page.on('pageerror', (err) => problems.push(err.message))
   page.on('console', (msg) => { if (msg.type() === 'error') problems.push(msg.text()) })
+  await prepare?.(page)
   await page.goto(`${url}/?token=${encodeURIComponent(value)}`)
   await page.locator('#status[data-state="connected"]').waitFor({ timeout: 10_000 })
   return { page, problems }
@@ -207,5 +209,77 @@ test('a subscribe-only token sees the marks the board gives', async (t) => {
   const id = made.json().id as string
   t.equal(await badge(page, 'Door forced').getAttribute('title'), `Notifications silenced: silence ${id}`, 'only the id is known')
   t.equal(await badge(page, 'Window broken').count(), 0)
+  t.same(problems, [])
+})
+
+test('a subscribe-only token: live alerts get their marks from the board, and silences made or ended elsewhere show at the next refresh', async (t) => {
+  const lobby: FileEntry = { name: 'lobby', scopes: ['subscribe'], token: token() }
+  const ops: FileEntry = { name: 'maria', scopes: ['subscribe', 'publish', 'operate'], token: token() }
+  const tokens = tokensFile(t, [lobby, ops])
+  const { fastify, url } = await listen(t, { TOKENS_FILE: tokens.path })
+  const reads: string[] = []
+  const { page, problems } = await open(t, url, lobby.token, async (page) => {
+    page.on('request', (request) => { if (new URL(request.url()).pathname === '/silences') reads.push(request.url()) })
+    await page.clock.install()
+  })
+
+  const door = await fastify.inject({ method: 'POST', url: '/silences', headers: bearer(ops.token), payload: { match: { key: 'door-1' }, duration: '1h', comment: 'door sensor swap' } })
+  t.equal(door.statusCode, 201, door.body)
+  await raise(fastify, ops.token, { message: 'Window broken', key: 'window-1' })
+  await raise(fastify, ops.token, { message: 'Door forced', key: 'door-1' })
+  await badge(page, 'Door forced').waitFor()
+  t.equal(await card(page, 'Door forced').getAttribute('data-silence'), door.json().id, 'a live alert is marked with the silence that holds it')
+  await card(page, 'Window broken').waitFor()
+  t.equal(await badge(page, 'Window broken').count(), 0, 'one the silence does not hold is not')
+
+  // Made and ended by an operator elsewhere: shown at the next refresh.
+  const window = await fastify.inject({ method: 'POST', url: '/silences', headers: bearer(ops.token), payload: { match: { key: 'window-1' }, duration: '1h', comment: 'glazier' } })
+  t.equal(window.statusCode, 201, window.body)
+  t.equal((await fastify.inject({ method: 'DELETE', url: `/silences/${door.json().id as string}`, headers: bearer(ops.token) })).statusCode, 200)
+  await page.clock.fastForward(60_000)
+  await badge(page, 'Window broken').waitFor()
+  await waitFor(async () => await badge(page, 'Door forced').count() === 0)
+  t.equal(await card(page, 'Window broken').getAttribute('data-silence'), window.json().id)
+  t.same(reads, [], 'the silences themselves are never asked for')
+  t.same(problems, [])
+})
+
+test('an operator\'s list and marks take in silences made and ended elsewhere at the next refresh', async (t) => {
+  const ops: FileEntry = { name: 'maria', scopes: ['subscribe', 'publish', 'operate'], token: token() }
+  const tokens = tokensFile(t, [ops])
+  const { fastify, url } = await listen(t, { TOKENS_FILE: tokens.path })
+  await raise(fastify, ops.token, { message: 'Door forced', key: 'door-1' })
+  const { page, problems } = await open(t, url, ops.token, async (page) => { await page.clock.install() })
+  await card(page, 'Door forced').waitFor()
+  await page.locator('#silences-empty').waitFor({ state: 'visible' })
+  const made = await fastify.inject({ method: 'POST', url: '/silences', headers: bearer(ops.token), payload: { match: { key: 'door-1' }, duration: '4h', comment: 'made by the API' } })
+  t.equal(made.statusCode, 201, made.body)
+  await page.clock.fastForward(60_000)
+  await page.locator('#silence-list li.silence-item', { hasText: 'made by the API' }).waitFor()
+  await badge(page, 'Door forced').waitFor()
+  t.equal((await fastify.inject({ method: 'DELETE', url: `/silences/${made.json().id as string}`, headers: bearer(ops.token) })).statusCode, 200)
+  await page.clock.fastForward(60_000)
+  await page.locator('#silences-empty').waitFor({ state: 'visible' })
+  t.equal(await badge(page, 'Door forced').count(), 0, 'ended elsewhere: no longer marked')
+  t.same(problems, [])
+})
+
+test('silencing from the card of an alert whose key holds a comma takes that key whole', async (t) => {
+  const ops: FileEntry = { name: 'maria', scopes: ['subscribe', 'publish', 'operate'], token: token() }
+  const tokens = tokensFile(t, [ops])
+  const { fastify, url } = await listen(t, { TOKENS_FILE: tokens.path })
+  await raise(fastify, ops.token, { message: 'Disk full on db1', key: 'disk,db1' })
+  await raise(fastify, ops.token, { message: 'Disk full', key: 'disk' })
+  const { page, problems } = await open(t, url, ops.token)
+  const whole = card(page, 'Disk full on db1')
+  await whole.getByRole('button', { name: 'Silence', exact: true }).click()
+  await whole.getByRole('textbox', { name: 'Why the alert is silenced' }).fill('disk swap')
+  await whole.getByRole('button', { name: 'Silence notifications' }).click()
+  await badge(page, 'Disk full on db1').waitFor()
+  t.equal(await badge(page, 'Disk full').count(), 0, 'the key "disk" is another key')
+  t.equal(await page.locator('#silence-list li .silence-match').textContent(), 'key disk,db1')
+  const board = (await fastify.inject({ url: '/alerts', headers: bearer(ops.token) })).json()
+  const held = board.alerts.find((a: { key: string }) => a.key === 'disk,db1')
+  t.same(board.silenced, { [held.id]: (await fastify.inject({ url: '/silences', headers: bearer(ops.token) })).json().silences[0].id }, 'the server holds that alert alone')
   t.same(problems, [])
 })

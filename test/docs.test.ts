@@ -1,5 +1,7 @@
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { build } from './helpers/app'
+import { ERROR_CODES, statusOf } from '../schemas/errors'
 
 t.test('OpenAPI 3 document holds every HTTP route with its schemas, statuses, examples and tags', async (t) => {
   const app = await build(t)
@@ -47,4 +49,23 @@ t.test('Swagger UI is served at /docs', async (t) => {
   t.equal(res.statusCode, 200)
   t.match(res.headers['content-type'], /text\/html/)
   t.match(res.body, /swagger/i)
+})
+
+t.test('docs/api.md\'s table of errors names every code the server answers, with its status', async (t) => {
+  const doc = readFileSync('docs/api.md', 'utf8')
+  const rows = doc.split('\n').filter((line) => /^\| \d{3} \|/.test(line))
+  for (const code of ERROR_CODES) {
+    const row = rows.find((line) => line.split('|')[2]?.includes(`\`${code}\``))
+    t.ok(row, `${code} has a row`)
+    t.equal(row?.split('|')[1]?.trim(), String(statusOf(code)), `${code} is under ${statusOf(code)}`)
+  }
+})
+
+t.test('docs/operations.md lists every metric of the server\'s own', async (t) => {
+  const app = await build(t)
+  const text = (await app.inject('/metrics')).body
+  const names = [...text.matchAll(/^# HELP (alert_server_\w+)/gm)].map((m) => m[1] as string)
+  t.ok(names.length >= 15, `${names.length} metrics`)
+  const doc = readFileSync('docs/operations.md', 'utf8')
+  for (const name of names) t.ok(doc.includes(`\`${name}\``) || doc.includes(`\`${name}{`), `${name} is listed`)
 })

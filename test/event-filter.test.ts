@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { filterReplay, parseEventFilter, parseSince, passes, replayPages, replaySince, type EventFilterQuery } from '../plugins/core/event-filter'
+import { filterReplay, nextPageAfter, parseEventFilter, parseSince, passes, replayPages, type EventFilterQuery } from '../plugins/core/event-filter'
 import type { Alert, AlertUpdate, Chat, Event } from '../schemas/events'
 import { listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
@@ -200,12 +200,20 @@ t.test('since: id, all, durations, ISO 8601; mistakes that look like times are r
 t.test('a replay by time keeps the events stamped after the moment; a filter keeps the gap', async (t) => {
   const events: Event[] = [alert(), update(), chat]
   const since = async (id?: string): Promise<{ found: boolean, events: Event[] }> => ({ found: id === undefined, events })
-  t.same((await replaySince(since, { kind: 'time', after: Date.parse('2026-01-01T12:01:00.000Z') })).events, [chat])
-  t.same(await replaySince(since, { kind: 'all' }), { found: true, events })
-  t.same(await replaySince(since, { kind: 'id', id: 'x' }), { found: false, events })
+  t.same((await replayPages(since, { kind: 'time', after: Date.parse('2026-01-01T12:01:00.000Z') })(undefined, 10)).events, [chat])
+  t.same(await replayPages(since, { kind: 'all' })(undefined, 10), { found: true, events })
+  t.same(await replayPages(since, { kind: 'id', id: 'x' })(undefined, 10), { found: false, events })
   const filter = parseEventFilter({ types: 'chat' })
   if (typeof filter === 'string') throw new Error(filter)
   t.same(filterReplay({ found: false, events }, filter), { found: false, events: [chat] })
+})
+
+t.test('the next page starts at the page\'s next, else after its last event; none after the last page', async (t) => {
+  const events: Event[] = [alert(), chat]
+  t.equal(nextPageAfter({ found: true, events, more: true }), chat.id)
+  t.equal(nextPageAfter({ found: true, events: [], more: true, next: 'n' }), 'n', 'a page whose events were all left out still moves on')
+  t.equal(nextPageAfter({ found: true, events }), undefined, 'no more')
+  t.equal(nextPageAfter({ found: true, events: [], more: true }), undefined)
 })
 
 // The property: a random sequence of events, subscribers with random filters

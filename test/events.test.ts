@@ -1,5 +1,6 @@
 import t from 'tap'
 import { connect } from 'node:net'
+import { join } from 'node:path'
 import { build, listen } from './helpers/app'
 import { mockTimers } from './helpers/clock'
 import { once, waitFor, WAIT_MS } from './helpers/wait'
@@ -188,6 +189,50 @@ t.test('?poll=1 sends the replay, or the whole history, and ends the response', 
   const notPoll = await StreamClient.open(`${url}/events?poll=0&format=ndjson`, t)
   await waitFor(() => fastify.fanout.size === 1)
   notPoll.close()
+})
+
+t.test('a poll of a history longer than one page reads it page by page: every event once, in order, filtered and by time too', async (t) => {
+  for (const store of ['memory', 'sqlite'] as const) {
+    const { clock, timers } = mockTimers()
+    const { fastify, url } = await listen(t, { STORE: store, DATA_DIR: join(t.testdir(), store), REPLAY_WINDOW: 3000 }, { timers })
+    const published: Body[] = []
+    for (let i = 0; i < 1300; i++) {
+      published.push(i % 3 === 0 ? await chat(fastify, `c${i}`) : await alert(fastify, { message: `a${i}` }))
+      if (i === 999) clock.advance(60_000)
+    }
+    const ids = (frames: Body[]): unknown[] => frames.map((f) => f.id)
+    // What the poll asks of the store: pages, never the whole history at once.
+    const since = fastify.backend.store.since
+    const limits: Array<number | undefined> = []
+    fastify.backend.store.since = async (id, limit) => { limits.push(limit); return await since(id, limit) }
+    t.same(ids(ndjsonFrames((await fetchText(`${url}/events?format=ndjson&poll=1`)).text)), ids(published), `${store}: all 1,300, three pages`)
+    t.same(limits, [500, 500, 500], `${store}: read as three pages of 500`)
+    t.same(ids(ndjsonFrames((await fetchText(`${url}/events?format=ndjson&poll=1&since=${published[99]?.id as string}`)).text)), ids(published.slice(100)), `${store}: after an id`)
+    t.same(ids(ndjsonFrames((await fetchText(`${url}/events?format=ndjson&poll=1&since=30s`)).text)), ids(published.slice(1000)), `${store}: by time, the last 300`)
+    t.same(ids(ndjsonFrames((await fetchText(`${url}/events?format=ndjson&poll=1&types=chat`)).text)), ids(published.filter((e) => e.sender !== undefined)), `${store}: chat only`)
+    const gap = ndjsonFrames((await fetchText(`${url}/events?format=ndjson&poll=1&since=00000000-0000-4000-8000-000000000000`)).text)
+    t.same(ids(gap), [undefined, ...ids(published)], `${store}: a gap frame, then everything once`)
+  }
+})
+
+t.test('a poll whose place leaves the history between two pages is cut, not completed with the history again; a failing read mid-way cuts it too; the server serves on', async (t) => {
+  const { fastify, url } = await listen(t, { REPLAY_WINDOW: 2000 })
+  const published: Body[] = []
+  for (let i = 0; i < 700; i++) published.push(await alert(fastify, { message: `a${i}` }))
+  const since = fastify.backend.store.since
+  t.teardown(() => { fastify.backend.store.since = since })
+  // The second page's read finds its starting id gone, as when more than the
+  // window was published while a slow reader held the poll.
+  fastify.backend.store.since = async (id, limit) => id === published[499]?.id ? { found: false, events: published.slice(0, 3) as never } : await since(id, limit)
+  await t.rejects(fetchText(`${url}/events?format=ndjson&poll=1`), 'the response ends without its last chunk')
+  fastify.backend.store.since = async (id, limit) => {
+    if (id === published[499]?.id) throw new Error('disk gone')
+    return await since(id, limit)
+  }
+  await t.rejects(fetchText(`${url}/events?format=ndjson&poll=1`), 'a read that fails after the first page cuts the response too')
+  fastify.backend.store.since = since
+  const whole = ndjsonFrames((await fetchText(`${url}/events?format=ndjson&poll=1`)).text)
+  t.equal(whole.length, 700, 'the next poll reads everything')
 })
 
 t.test('filters: each subscriber gets its slice, live and replayed; /ws too', async (t) => {

@@ -51,6 +51,7 @@ for (const kind of BACKEND_KINDS) {
     t.equal(first.status, 200)
     const same = await postWith(app, '/alerts', { message: 'm', location: 'l', tags: ['db'], link: 'https://example.com/a' }, 'k')
     t.equal(same.replayed, 'true', 'the same body, tags and link included, is a replay')
+    t.equal((await postWith(app, '/alerts', { message: 'm', location: 'l', tags: ['db'], link: 'https://example.com/a', severity: 'warning' }, 'k')).replayed, 'true', 'warning given is warning left out')
     for (const [url, payload] of [
       ['/alerts', { message: 'other', location: 'l', tags: ['db'], link: 'https://example.com/a' }],
       ['/alerts', { message: 'm', location: 'x', tags: ['db'], link: 'https://example.com/a' }],
@@ -58,6 +59,9 @@ for (const kind of BACKEND_KINDS) {
       ['/alerts', { message: 'm', location: 'l', link: 'https://example.com/a' }],
       ['/alerts', { message: 'm', location: 'l', tags: ['db'], link: 'https://example.com/b' }],
       ['/alerts', { message: 'm', location: 'l', tags: ['db'] }],
+      // The first was a new alert of the default severity (warning): another severity is another request.
+      ['/alerts', { message: 'm', location: 'l', tags: ['db'], link: 'https://example.com/a', severity: 'info' }],
+      ['/alerts', { message: 'm', location: 'l', tags: ['db'], link: 'https://example.com/a', severity: 'critical' }],
       ['/message', { sender: 'm', message: 'l' }]
     ] as const) {
       const res = await postWith(app, url, payload, 'k')

@@ -165,6 +165,38 @@ t.test('resolve by key, again and again (a job that resolves on every healthy ru
   }
 })
 
+t.test('GET /alerts?state=open,acknowledged (the dashboard\'s board) and the export of it, among many resolved alerts: every unresolved one, page by page, on each store', async (t) => {
+  for (const store of ['memory', 'sqlite'] as const) {
+    const app = await build(t, { STORE: store, DATA_DIR: `${t.testdir()}/${store}`, REPLAY_WINDOW: 1000 })
+    // The scope each read asks the store for: the unresolved alerts alone when the filter keeps no other.
+    const newest = app.backend.store.newest
+    const scopes = new Set<boolean | undefined>()
+    app.backend.store.newest = async (count, before, scope) => { scopes.add(scope?.unresolved); return await newest(count, before, scope) }
+    const unresolved: string[] = []
+    for (let i = 0; i < 300; i++) {
+      const alert = await raise(app, { message: `a${i}` })
+      if (i % 50 === 7) unresolved.unshift(alert.id as string)
+      else if (i % 50 === 8) {
+        await act(app, `/alerts/${alert.id as string}/ack`)
+        unresolved.unshift(alert.id as string)
+      } else await act(app, `/alerts/${alert.id as string}/resolve`)
+    }
+    const got: string[] = []
+    let cursor = ''
+    for (let pages = 0; pages < 10; pages++) {
+      const page = (await app.inject(`/alerts?state=open,acknowledged&limit=5${cursor}`)).json()
+      got.push(...page.alerts.map((x: Json) => x.id))
+      if (page.next === undefined) break
+      cursor = `&cursor=${page.next as string}`
+    }
+    t.same(got, unresolved, `${store}: all 12, newest first, in pages of 5`)
+    const exported = (await app.inject('/alerts/export?state=acknowledged,open')).body.trim().split('\n').map((line) => JSON.parse(line).id)
+    t.same(exported, unresolved, `${store}: the export too`)
+    t.same([...scopes], [true], `${store}: both asked the store for unresolved alerts only`)
+    t.equal((await app.inject('/alerts?state=resolved&limit=1000')).json().count, 288, `${store}: and the resolved ones, asked for`)
+  }
+})
+
 t.test('GET /alerts: filters (comma lists OR, parameters AND), newest first, limit and cursor', async (t) => {
   const app = await build(t, { HISTORY_SIZE: 100, REPLAY_WINDOW: 100 })
   const a = await raise(app, { severity: 'critical', location: 'North', tags: ['db'] })

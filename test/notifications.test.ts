@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap'
 import { createHmac } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
@@ -17,6 +17,10 @@ import { mockTimers } from './helpers/clock'
 import { postAlert } from './helpers/http'
 import { httpReceiver, type Received } from './helpers/receivers'
 import { Inbox, once, waitFor } from './helpers/wait'
+import { noticeOf } from '../plugins/core/notify-messages'
+import { slackBody } from '../plugins/core/notify-receivers'
+import { stamp } from '../plugins/core/publisher'
+import type { Event } from '../schemas/events'
 
 type Json = Record<string, any>
 
@@ -319,7 +323,7 @@ t.test('reload: a changed file is read again, a bad one keeps the previous confi
   await waitFor(() => fastify.notifications.config().receivers.has('two'))
   await postAlert(fastify, { message: 'b', location: 'x' })
   t.match(JSON.parse((await two.inbox.next()).body), { alert: { message: 'b' } })
-  t.ok(lines.some((l) => l.msg === 'NOTIFY_FILE loaded' && l.receivers === 1 && l.routes === 1))
+  t.match(lines.filter((l) => l.msg === 'NOTIFY_FILE loaded'), [{ receivers: 1, routes: 1 }, { receivers: 1, routes: 1 }], 'at start-up and at the reload')
 
   writeFileSync(file, 'receivers: { two: { webhook: { url: "not a url" } } }\n')
   await waitFor(() => lines.some((l) => l.msg === 'NOTIFY_FILE not reloaded: the previous configuration stays in force'))
@@ -333,6 +337,56 @@ t.test('reload: a changed file is read again, a bad one keeps the previous confi
   process.emit('SIGHUP', 'SIGHUP')
   await waitFor(() => fastify.notifications.config().receivers.has('one'))
   t.equal(await fastify.notifications.reload(), true)
+})
+
+t.test('reload: an empty file (one being written in place) is refused, a bad one is reported once however often it is read, routes: [] notifies nobody', async (t) => {
+  const one = await httpReceiver(t)
+  const file = notifyFile(t, `receivers: { one: { webhook: { url: "${one.url}" } } }\nroutes: [{ to: [one] }]\n`)
+  const { fastify, lines } = await buildLogged(t, { NOTIFY_FILE: file })
+  t.match(lines.find((l) => l.msg === 'NOTIFY_FILE loaded'), { file, receivers: 1, routes: 1 }, 'start-up says what it read')
+  const refusals = () => lines.filter((l) => l.msg === 'NOTIFY_FILE not reloaded: the previous configuration stays in force')
+
+  writeFileSync(file, '')
+  await waitFor(() => refusals().length === 1)
+  t.match(refusals()[0], { problem: `${file}: is empty (being written?); to notify nobody, write routes: []` })
+  t.ok(fastify.notifications.config().receivers.has('one'), 'the previous configuration stays')
+
+  writeFileSync(file, 'routes: [{ to: [pager] }]\n')
+  await waitFor(() => refusals().length === 2)
+  t.equal(await fastify.notifications.reload(), false)
+  t.equal(await fastify.notifications.reload(), false)
+  t.equal(refusals().length, 2, 'the same problem is not reported again')
+  process.emit('SIGHUP', 'SIGHUP')
+  await waitFor(() => refusals().length === 3)
+  t.match(refusals()[2], { problem: `${file}:1: routes[0].to names "pager", which is not one of the receivers` }, 'SIGHUP reports it again')
+
+  writeFileSync(file, 'routes: []\n')
+  await waitFor(() => fastify.notifications.config().receivers.size === 0)
+  t.match(lines.filter((l) => l.msg === 'NOTIFY_FILE loaded').at(-1), { receivers: 0, routes: 0 })
+})
+
+t.test('reload: a Kubernetes-style update (the ..data link beside a symlinked NOTIFY_FILE swapped) is seen without a signal', async (t) => {
+  const one = await httpReceiver(t)
+  const two = await httpReceiver(t)
+  const dir = mkdtempSync(join(tmpdir(), 'notify-mounted-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const version = (name: string, url: string): void => {
+    mkdirSync(join(dir, name))
+    writeFileSync(join(dir, name, 'notify.yml'), `receivers: { hook: { webhook: { url: "${url}" } } }\nroutes: [{ to: [hook] }]\n`)
+  }
+  version('..2026_12_07_10_00_00.1', one.url)
+  symlinkSync('..2026_12_07_10_00_00.1', join(dir, '..data'))
+  symlinkSync(join('..data', 'notify.yml'), join(dir, 'notify.yml'))
+  const fastify = await build(t, { NOTIFY_FILE: join(dir, 'notify.yml') })
+  await postAlert(fastify, { message: 'a', location: 'x' })
+  await one.inbox.next()
+  // What the kubelet does: a new link beside the old one, renamed over it in one step.
+  version('..2026_12_07_10_05_00.2', two.url)
+  symlinkSync('..2026_12_07_10_05_00.2', join(dir, '..data_tmp'))
+  renameSync(join(dir, '..data_tmp'), join(dir, '..data'))
+  await waitFor(() => fastify.notifications.config().receivers.get('hook')?.kind === 'webhook' && (fastify.notifications.config().receivers.get('hook') as { url: string }).url === two.url)
+  await postAlert(fastify, { message: 'b', location: 'x' })
+  t.match(JSON.parse((await two.inbox.next()).body), { alert: { message: 'b' } })
 })
 
 t.test('secrets never show: not in logs, answers, the timeline or metrics', async (t) => {
@@ -543,4 +597,41 @@ routes:
   t.equal(hook.requests.length, 1)
   t.match(attemptsOf(await timeline(fastify, third.id as string)).filter((a) => a.receiver === 'hook'), [{ kind: 'notified', attempt: 1, status: 200 }], 'each notification of the group is recorded')
   t.equal((await fastify.inject('/notifications?receiver=hook&status=delivered')).json().count, 3)
+})
+
+t.test('Slack: past the 10 fields a section holds, the rest (the note) go in a second section', async (t) => {
+  const raised = stamp({ type: 'alert', message: 'disk full', location: 'db1', key: 'disk:db1', tags: ['db'], link: 'https://grafana.example.com/d/1' })
+  const alert = { ...raised, state: 'resolved', acknowledgedBy: 'ana', resolvedBy: 'bo', count: 2 }
+  const update = { id: '0b0e8a8e-0000-4000-8000-000000000001', timestamp: raised.timestamp, type: 'alert_update', change: 'resolved', by: 'bo', note: 'freed 20 GB', alert } as unknown as Event
+  const body = slackBody(noticeOf('resolved', update, 'https://a.example')) as { blocks: Json[] }
+  const sections = body.blocks.filter((b) => b.type === 'section')
+  t.equal(sections.length, 2)
+  t.equal(sections[0]?.fields.length, 10, 'the first holds 10')
+  t.same(sections[1], { type: 'section', fields: [{ type: 'mrkdwn', text: '*Note*\nfreed 20 GB' }] }, 'the note is not dropped')
+  t.same(body.blocks.map((b) => b.type), ['header', 'section', 'section', 'context'])
+  // With 10 or fewer, one section, as before.
+  const plain = slackBody(noticeOf('raised', raised, 'https://a.example')) as { blocks: Json[] }
+  t.same(plain.blocks.map((b) => b.type), ['header', 'section', 'context'])
+})
+
+t.test('a receiver URL with a user and password is sent with Basic authorization (fetch refuses such a URL); an ntfy token wins', async (t) => {
+  const hook = await httpReceiver(t)
+  const phone = await httpReceiver(t)
+  const at = (url: string): string => url.replace('http://', 'http://bot:p%40ss@')
+  const file = notifyFile(t, `
+receivers:
+  hook:  { webhook: { url: "${at(hook.url)}/in" } }
+  phone: { ntfy: { url: "${at(phone.url)}/ops", token: "tk_phone" } }
+routes:
+  - to: [hook, phone]
+`)
+  const { fastify, lines } = await buildLogged(t, { NOTIFY_FILE: file })
+  await postAlert(fastify, { message: 'disk full', location: 'db1' })
+  const got = await hook.inbox.next()
+  t.equal(got.path, '/in')
+  t.equal(got.headers.authorization, `Basic ${Buffer.from('bot:p@ss').toString('base64')}`)
+  t.equal((await phone.inbox.next()).headers.authorization, 'Bearer tk_phone')
+  await fastify.notifications.sender.idle()
+  t.match((await fastify.inject('/notifications')).json().deliveries, [{ status: 'delivered' }, { status: 'delivered' }])
+  t.notOk(JSON.stringify(lines).includes('p@ss'), 'the password is in no log line')
 })

@@ -10,7 +10,7 @@ import { routeEvent } from '../plugins/core/notify-messages'
 import { stamp } from '../plugins/core/publisher'
 import type { AlertUpdate } from '../schemas/events'
 
-const env = { SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/secretpart', NTFY_TOKEN: 'tk_abcdef123456', HOOK_SECRET: 'hmac-secret-xyz' }
+const env = { TOKEN_WITH_A_BREAK: 'tk_abc\n', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/secretpart', NTFY_TOKEN: 'tk_abcdef123456', HOOK_SECRET: 'hmac-secret-xyz' }
 const parse = (text: string, smtp = true): ReturnType<typeof parseNotifyConfig> => parseNotifyConfig(text, '/etc/notify.yml', { env, smtp })
 
 const EXAMPLE = `
@@ -44,7 +44,7 @@ t.test('the documented example reads as written', async (t) => {
   t.equal(config.routes[0]?.repeatMs, 3_600_000)
   t.same([...config.routes[1]?.on ?? []], ['raised', 'escalated', 'acknowledged', 'resolved'], 'no `on`: every change but repeats')
   t.equal(config.routes[1]?.groupMs, 30_000)
-  for (const secret of [...Object.values(env), 'https://ntfy.example.com/ops-alerts', 'https://tickets.example.com/hook']) t.ok(config.secrets.includes(secret))
+  for (const secret of [env.SLACK_WEBHOOK_URL, env.NTFY_TOKEN, env.HOOK_SECRET, 'https://ntfy.example.com/ops-alerts', 'https://tickets.example.com/hook']) t.ok(config.secrets.includes(secret))
   t.equal(scrub(`posting to ${env.SLACK_WEBHOOK_URL} failed`, config.secrets), 'posting to [redacted] failed')
   t.same(parse('{"receivers": {"h": {"webhook": {"url": "http://h"}}}, "routes": [{"to": "h"}]}'), { receivers: new Map([['h', { name: 'h', kind: 'webhook', url: 'http://h' }]]), routes: [{ filter: {}, on: new Set(['raised', 'escalated', 'acknowledged', 'resolved']), to: ['h'] }], timeIntervals: new Map(), secrets: ['http://h'] }, 'JSON is YAML too')
   t.same(parse(''), { receivers: new Map(), routes: [], timeIntervals: new Map(), secrets: [] }, 'an empty file notifies nobody')
@@ -85,7 +85,8 @@ t.test('bad files: one line with the file, the line and the problem', async (t) 
     ['receivers: { x: { slack: { url: "http://x" } } }\nroutes:\n  - to: [x]\n    matches: {}\n', '/etc/notify.yml:4: routes[0] has unknown field "matches": a route takes match, on, to, repeat, group'],
     ['receivers: { x: { slack: { url: "http://x" } } }\nroutes:\n  - on: [raised]\n', '/etc/notify.yml:3: routes[0] needs to: the receivers it sends to'],
     ['routes: {}\n', '/etc/notify.yml:1: routes must be a list'],
-    ['receivers:\n  x: { slack: { url: "http://x" } }\n  x: { slack: { url: "http://y" } }\n', '/etc/notify.yml:3: not valid YAML']
+    ['receivers:\n  x: { slack: { url: "http://x" } }\n  x: { slack: { url: "http://y" } }\n', '/etc/notify.yml:3: not valid YAML'],
+    ['receivers:\n  x: { ntfy: { url: "http://x", token: "${TOKEN_WITH_A_BREAK}" } }\n', '/etc/notify.yml:2: receiver x token must be visible ASCII characters, without spaces or line breaks']
   ]
   for (const [text, problem, smtp] of cases) {
     const got = parse(text, smtp ?? true)
@@ -93,6 +94,14 @@ t.test('bad files: one line with the file, the line and the problem', async (t) 
     t.ok(String(got).startsWith(problem), `${String(got)} starts with ${problem}`)
     t.notOk(String(got).includes('\n'), 'one line')
   }
+})
+
+t.test('a URL\'s user and password: accepted, the password a secret too', async (t) => {
+  const got = parse('receivers:\n  x: { webhook: { url: "https://bot:p%40ss-9f3e@hooks.example.com/in" } }\n')
+  t.not(typeof got, 'string')
+  if (typeof got === 'string') return
+  t.ok(got.secrets.includes('p@ss-9f3e'), 'the decoded password is scrubbed wherever it shows')
+  t.equal(scrub('failed with p@ss-9f3e', got.secrets), 'failed with [redacted]')
 })
 
 t.test('a problem never shows a secret, wherever it came from', async (t) => {

@@ -13,6 +13,8 @@ import { build } from './helpers/app'
 import { mockTimers } from './helpers/clock'
 import { postAlert } from './helpers/http'
 import { httpReceiver, type TestReceiver } from './helpers/receivers'
+import { waitFor } from './helpers/wait'
+import { parseAlertFilter } from '../plugins/core/board'
 
 type Json = Record<string, any>
 
@@ -129,7 +131,7 @@ t.test('SQLite keeps silences across a restart', async (t) => {
 })
 
 t.test('a silenced critical alert does not escalate; another does', async (t) => {
-  const { fastify, clock } = await setup(t, { ESCALATE_AFTER_MS: 60_000 })
+  const { fastify, clock, hook } = await setup(t, { ESCALATE_AFTER_MS: 60_000 })
   await fastify.inject({ method: 'POST', url: '/silences', payload: { match: { location: 'db1' }, duration: '1h', comment: 'maintenance' } })
   const held = (await postAlert(fastify, { message: 'held', location: 'db1', severity: 'critical' })).json()
   const loud = (await postAlert(fastify, { message: 'loud', location: 'db2', severity: 'critical' })).json()
@@ -143,4 +145,51 @@ t.test('a silenced critical alert does not escalate; another does', async (t) =>
   }
   t.ok((await kinds(loud.id as string)).includes('escalated'), 'the alert no silence holds escalated')
   t.notOk((await kinds(held.id as string)).includes('escalated'), 'the silenced one did not')
+
+  // Ended: the held alert is notified once, and its escalation clock starts again
+  // there, not at its raise (which would page twice in the same second).
+  const silence = (await fastify.inject('/silences')).json().silences[0].id as string
+  t.equal((await fastify.inject({ method: 'DELETE', url: `/silences/${silence}` })).statusCode, 200)
+  await waitFor(() => told(hook).includes('held raised'))
+  const tick = async (seconds: number): Promise<void> => {
+    for (let i = 0; i < seconds; i++) {
+      clock.advance(1000)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+  await tick(59)
+  t.notOk((await kinds(held.id as string)).includes('escalated'), 'not within ESCALATE_AFTER_MS of its release')
+  for (let i = 0; i < 60 && !(await kinds(held.id as string)).includes('escalated'); i++) await tick(1)
+  t.ok((await kinds(held.id as string)).includes('escalated'), 'escalated ESCALATE_AFTER_MS after it')
+})
+
+t.test('a match word may be a list of whole values: a silence of the key "disk,db1" takes it, and not "disk" or "db1"', async (t) => {
+  t.same(parseAlertFilter({ key: 'disk,db1' }), { key: new Set(['disk', 'db1']) }, 'a string is a comma list')
+  t.same(parseAlertFilter({ key: ['disk,db1'] }), { key: new Set(['disk,db1']) }, 'an item is one value')
+  t.same(parseAlertFilter({ key: ['a', ' b, c '], tag: ['x'] }), { key: new Set(['a', 'b, c']), tag: new Set(['x']) })
+  t.same(parseAlertFilter({ state: ['open,acknowledged'] }), { state: new Set(['open', 'acknowledged']) }, 'states and severities hold no comma: split as before')
+  t.equal(parseAlertFilter({ key: ['  '] }), 'querystring/key must list at least one value')
+
+  const dir = t.testdir()
+  const timers = mockTimers()
+  const first = await setup(t, { STORE: 'sqlite', DATA_DIR: dir }, timers)
+  const post = async (payload: unknown) => await first.fastify.inject({ method: 'POST', url: '/silences', payload: payload as Json })
+  for (const key of [[], [1], ['\ud800'], Array.from({ length: 101 }, (_, i) => `k${i}`)]) {
+    t.match((await post({ match: { key }, duration: '1h', comment: 'c' })).json(), { statusCode: 400, code: 'VALIDATION_FAILED' }, `key ${JSON.stringify(key).slice(0, 20)} refused`)
+  }
+  const made = await post({ match: { key: ['disk,db1'] }, duration: '1h', comment: 'disk swap' })
+  t.equal(made.statusCode, 201, made.body)
+  t.same(made.json().match, { key: ['disk,db1'] }, 'kept as given')
+  await first.fastify.close()
+  // Kept across a restart as a list.
+  const { fastify, hook } = await setup(t, { STORE: 'sqlite', DATA_DIR: dir }, timers)
+  t.same((await fastify.inject('/silences')).json().silences[0].match, { key: ['disk,db1'] })
+  const held = (await postAlert(fastify, { message: 'both', location: 'x', key: 'disk,db1' })).json()
+  await postAlert(fastify, { message: 'disk only', location: 'x', key: 'disk' })
+  await postAlert(fastify, { message: 'db1 only', location: 'x', key: 'db1' })
+  await hook.inbox.next()
+  await hook.inbox.next()
+  await fastify.notifications.sender.idle()
+  t.same(told(hook).sort(), ['db1 only raised', 'disk only raised'], 'the alert of the whole key is notified to nobody')
+  t.same((await fastify.inject('/alerts')).json().silenced, { [held.id as string]: made.json().id }, 'and marked on the board')
 })

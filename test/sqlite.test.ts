@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify'
 import { build } from './helpers/app'
 import { mockTimers } from './helpers/clock'
 import { postAlert, postChat } from './helpers/http'
-import { createSqliteBackend, DATABASE_FILE, type SqliteBackend } from '../plugins/core/sqlite-backend'
+import { createSqliteBackend, DATABASE_FILE, QUERIES, type SqliteBackend } from '../plugins/core/sqlite-backend'
 import { migrate, SCHEMA_VERSION } from '../plugins/core/sqlite-schema'
 import { StorageUnavailableError } from '../plugins/core/errors'
 import { createPublisher, stamp } from '../plugins/core/publisher'
@@ -19,6 +19,10 @@ import type { Event } from '../schemas/events'
 
 type Json = Record<string, any>
 const log = pino({ level: 'silent' })
+
+/** SQLite's query plan of one of the backend's statements, its lines joined. */
+const planOf = (backend: SqliteBackend, query: string, ...params: unknown[]): string =>
+  (backend.db.prepare(`EXPLAIN QUERY PLAN ${query}`).all(...params) as Array<{ detail: string }>).map((row) => row.detail).join('\n')
 
 /** An app on SQLite in `dir`; closed when the test ends (or earlier, by the test: closing twice is harmless). */
 async function app (t: Parameters<typeof build>[0], dir: string, env: Record<string, string | number> = {}, extra: Parameters<typeof build>[2] = {}): Promise<FastifyInstance> {
@@ -148,6 +152,90 @@ t.test('a file of schema 4 (event ids indexed) is migrated: replay from an old i
   t.same(backend.db.prepare('SELECT alert_seq FROM events ORDER BY seq').all().map((row) => (row as { alert_seq: number | null }).alert_seq), [null, null, null, 2, null], 'an update names its alert\'s seq')
 })
 
+t.test('a file of schema 7 (alerts by a text id index) is migrated: alerts found by id, kept in seq order, updated and swept by seq', async (t) => {
+  const dir = t.testdir()
+  const db = new Database(join(dir, DATABASE_FILE))
+  migrate(db, 0, 7)
+  const insertEvent = db.prepare('INSERT INTO events (id, stream, alert_id, alert_seq, at, json) VALUES (?, ?, ?, NULL, ?, ?)')
+  const insertAlert = db.prepare('INSERT INTO alerts (id, seq, rev, key, state, severity, resolved_at, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+  // Two ids that share their first 12 hex digits, the number the new index keeps: told apart by the id.
+  const open = { ...stamp({ type: 'alert', message: 'still open', location: 'x' }), id: '5ca1ab1e-0000-4000-8000-000000000001', key: 'disk' }
+  const resolved = { ...stamp({ type: 'alert', message: 'long resolved', location: 'x' }), id: '5ca1ab1e-0000-4000-8000-000000000002', state: 'resolved', resolvedAt: '2026-01-02T03:04:05.000Z' }
+  insertEvent.run(resolved.id, 'alert', resolved.id, Date.parse(resolved.timestamp), JSON.stringify(resolved))
+  insertAlert.run(resolved.id, 1, resolved.id, null, 'resolved', resolved.severity, Date.parse(resolved.resolvedAt), JSON.stringify(resolved))
+  insertEvent.run(open.id, 'alert', open.id, Date.parse(open.timestamp), JSON.stringify(open))
+  insertAlert.run(open.id, 2, open.id, 'disk', 'open', open.severity, null, JSON.stringify(open))
+  db.close()
+  const now = Date.parse('2026-03-01T00:00:00.000Z')
+  const backend = createSqliteBackend({ dir, replayWindow: 10, log, now: () => now })
+  t.teardown(async () => await backend.close())
+  t.equal(backend.db.pragma('user_version', { simple: true }), SCHEMA_VERSION)
+  t.same((await backend.store.alerts()).map((s) => s.alert.id), [resolved.id, open.id], 'the board in seq order')
+  t.equal((await backend.store.alert(open.id))?.alert.message, 'still open')
+  t.equal((await backend.store.alert(resolved.id))?.alert.message, 'long resolved')
+  t.equal((await backend.store.openByKey('disk'))?.alert.id, open.id)
+  const acked = { ...open, state: 'acknowledged', acknowledgedBy: 'ana' }
+  const update = { id: '0b0e8a8e-0000-4000-8000-000000000003', timestamp: open.timestamp, type: 'alert_update', change: 'acknowledged', alert: acked } as unknown as Event
+  t.same(await backend.store.append(update, { kind: 'rev', alertId: open.id, rev: open.id }), { stored: true }, 'the revision check finds the alert by id')
+  t.equal((await backend.store.alert(open.id))?.alert.state, 'acknowledged')
+  t.equal((await backend.store.alert(resolved.id))?.alert.state, 'resolved', 'the other alert of the same number is untouched')
+  t.same((await backend.store.timeline(open.id)).map((e) => e.id), [open.id, update.id])
+  t.equal(await backend.sweep(now - 1000), 1, 'the resolved one is swept with its event')
+  t.equal(await backend.store.alert(resolved.id), undefined)
+  t.equal((await backend.store.alert(open.id))?.alert.state, 'acknowledged', 'and only it')
+  const plan = planOf(backend, QUERIES.alertById, 1, 'x')
+  t.match(plan, /USING INDEX alerts_id/, 'found through the index of numbers')
+  t.same(backend.db.prepare('SELECT name FROM sqlite_schema WHERE tbl_name = \'alerts\' AND type = \'index\' ORDER BY name').all(), [
+    { name: 'alerts_id' }, { name: 'alerts_key' }, { name: 'alerts_open' }, { name: 'alerts_resolved' }
+  ], 'no index of the text id, nor of seq beside the table\'s own order')
+})
+
+t.test('a file of schema 8 is migrated to one key index of every keyed alert: the open alert and the last resolved one by key, each one index step; the unresolved alerts newest first through the severity index', async (t) => {
+  const dir = t.testdir()
+  const db = new Database(join(dir, DATABASE_FILE))
+  migrate(db, 0, 8)
+  const insertAlert = db.prepare('INSERT INTO alerts (id_hash, id, seq, rev, key, state, severity, resolved_at, json) VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?)')
+  const insertEvent = db.prepare('INSERT INTO events (seq, id, stream, alert_id, alert_seq, at, json) VALUES (?, ?, \'alert\', ?, NULL, ?, ?)')
+  const rows = [
+    { key: 'disk', state: 'resolved', message: 'first disk' },
+    { key: 'disk', state: 'resolved', message: 'second disk' },
+    { key: 'db', state: 'acknowledged', message: 'db' },
+    { key: undefined, state: 'open', message: 'no key' }
+  ]
+  rows.forEach(({ key, state, message }, i) => {
+    const alert = { ...stamp({ type: 'alert', message, location: 'x' }), key, state }
+    insertEvent.run(i + 1, alert.id, alert.id, Date.parse(alert.timestamp), JSON.stringify(alert))
+    insertAlert.run(alert.id, i + 1, alert.id, key ?? null, state, alert.severity, state === 'resolved' ? Date.parse(alert.timestamp) : null, JSON.stringify(alert))
+  })
+  db.close()
+  const backend = createSqliteBackend({ dir, replayWindow: 10, log })
+  t.teardown(async () => await backend.close())
+  t.equal(backend.db.pragma('user_version', { simple: true }), SCHEMA_VERSION)
+  t.equal(await backend.store.openByKey('disk'), undefined, 'every alert with the key is resolved: none open')
+  t.equal((await backend.store.lastByKey?.('disk'))?.alert.message, 'second disk', 'the newest of them')
+  t.equal((await backend.store.openByKey('db'))?.alert.message, 'db', 'an acknowledged alert is open')
+  t.equal(await backend.store.lastByKey?.('nothing'), undefined)
+  const plan = planOf(backend, QUERIES.lastByKey, 'disk')
+  t.match(plan, /USING INDEX alerts_key/)
+  t.notMatch(plan, /TEMP B-TREE/, 'read in the index\'s order, no sort')
+  const open = planOf(backend, QUERIES.newestOpenOf, 'info', 10, 5)
+  t.match(open, /USING INDEX alerts_open \(severity=\? AND seq<\?\)/, 'a severity\'s unresolved alerts newest first: a range of its index')
+  t.notMatch(open, /TEMP B-TREE/, 'in the index\'s order, no sort')
+  t.same((await backend.store.newest(10, undefined, { unresolved: true })).map((s) => s.alert.message), ['no key', 'db'], 'the unresolved alerts, newest first')
+  // Resolving by the key again is no change, found without reading the board page by page.
+  const newest = backend.store.newest
+  backend.store.newest = async () => { throw new Error('the board was paged through') }
+  const publisher = createPublisher(backend.store)
+  t.match(await publisher.act({ key: 'disk' }, 'resolve', 'ana'), { changed: false, alert: { message: 'second disk', state: 'resolved' } })
+  await t.rejects(publisher.act({ key: 'nothing' }, 'resolve', 'ana'), { name: 'AlertNotFoundError' })
+  backend.store.newest = newest
+  // A new alert with the key is the open one again, and the newest.
+  const raised = await publisher.publish({ type: 'alert', message: 'third disk', location: 'x', key: 'disk' })
+  t.equal((await backend.store.openByKey('disk'))?.alert.id, raised.id)
+  t.match(await publisher.act({ key: 'disk' }, 'resolve', 'ana'), { changed: true, alert: { id: raised.id, state: 'resolved' } })
+  t.equal(await backend.store.openByKey('disk'), undefined)
+})
+
 t.test('a file of schema 4 is migrated: its heartbeat monitors get their deadline and enter the due index', async (t) => {
   const dir = t.testdir()
   const db = new Database(join(dir, DATABASE_FILE))
@@ -160,8 +248,8 @@ t.test('a file of schema 4 is migrated: its heartbeat monitors get their deadlin
   t.same(await backend.heartbeats.get('due'), { name: 'due', everyMs: 60_000, graceMs: 1000, severity: 'critical', location: 'l', lastPing: 5000, deadline: 66_000 })
   t.same((await backend.heartbeats.due(1e12)).map((m) => m.name), ['due'], 'the missed one is not due again')
   t.same(await backend.heartbeats.pings('due'), [])
-  const plan = backend.db.prepare('EXPLAIN QUERY PLAN SELECT * FROM heartbeats WHERE missed IS NULL AND deadline <= ? ORDER BY deadline, name').all(1) as Array<{ detail: string }>
-  t.match(plan.map((row) => row.detail).join('\n'), /USING INDEX heartbeats_due/, 'the check reads the deadline index, not the table')
+  const plan = planOf(backend, QUERIES.dueMonitors, 1)
+  t.match(plan, /USING INDEX heartbeats_due/, 'the check reads the deadline index, not the table')
 })
 
 t.test('writes of one turn share one transaction; the feed and the callers hear of them only once committed', async (t) => {
@@ -176,6 +264,30 @@ t.test('writes of one turn share one transaction; the feed and the callers hear 
   await Promise.all(appends)
   t.equal(backend.db.inTransaction, false, 'committed')
   t.same(heard, events.map((e) => e.id), 'then every event, in order')
+})
+
+t.test('the fan-out writes a turn\'s events in the turn that commits them, not a turn later behind the next commit', async (t) => {
+  const server = await app(t, t.testdir())
+  // Counts the event loop's turns: one increment at the start of each check phase.
+  let turn = 0
+  let ticking = true
+  const tick = (): void => {
+    turn++
+    if (ticking) setImmediate(tick)
+  }
+  setImmediate(tick)
+  t.teardown(() => { ticking = false })
+  const flushed: number[] = []
+  server.fanout.onFlush(() => flushed.push(turn))
+  const committed: number[] = []
+  for (let i = 0; i < 3; i++) {
+    await server.backend.store.append(stamp({ type: 'alert', message: `a${i}`, location: 'x' }))
+    committed.push(turn)
+    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.equal(flushed.length, 3, 'one flush per turn of events')
+  t.same(flushed, committed, 'each in the turn of its commit')
 })
 
 t.test('a full disk: a coded 503, nothing stored or sent, readiness fails, and it recovers once there is room', async (t) => {

@@ -17,6 +17,20 @@ t.test('Ring keeps the newest items, oldest first, and reports what it drops', a
   t.equal(ring.size, 3)
 })
 
+t.test('Ring reads one item by place and finds where an ordered ring crosses a bound by halving, wrapped around or not', async (t) => {
+  for (let pushed = 0; pushed <= 12; pushed++) {
+    const ring = new Ring<number>(5)
+    for (let i = 0; i < pushed; i++) ring.push(i * 10)
+    const items = ring.toArray()
+    t.same(Array.from({ length: ring.size + 1 }, (_, i) => ring.at(i)), [...items, undefined], `${pushed} pushed: at()`)
+    t.equal(ring.at(-1), undefined)
+    for (let bound = -5; bound <= 125; bound += 5) {
+      const expected = items.findIndex((x) => x > bound)
+      t.equal(ring.firstNot((x) => x <= bound), expected < 0 ? items.length : expected, `${pushed} pushed, after ${bound}`)
+    }
+  }
+})
+
 t.test('memory store caps each stream on its own and lists oldest first', async (t) => {
   const store = createMemoryStore({ historySize: 3 })
   const alerts = Array.from({ length: 5 }, (_, i) => stamp({ type: 'alert', message: `a${i}`, location: 'x' }))

@@ -15,7 +15,9 @@ export default fp(async function escalator (fastify) {
     // an alert storm, thousands); the claim outlives the period, as the ticker's.
     claim: async (slot) => await claims.claim(`escalation-check:${slot}`, 2 * escalationPeriod(ESCALATE_AFTER_MS)),
     // A silenced alert does not escalate.
-    held: (alert) => fastify.notifications.silences.holds(alert)
+    held: (alert) => fastify.notifications.silences.holds(alert),
+    // Nor right after the message of its release (this instance's: see docs/notifications.md).
+    releasedAt: (alert) => fastify.notifications.silences.releasedAt(alert)
   })
   fastify.addHook('onReady', async () => { escalator.start() })
   // Stopped at preClose, not onClose: nothing automatic once shutdown has begun.

@@ -17,6 +17,7 @@ export default fp(async function fanout (fastify) {
   for (const problem of problems) fastify.log.warn({ problem }, 'websocket frames go through ws (slower)')
   const fanout = createFanout({ maxBufferedBytes: WS_MAX_BUFFERED_BYTES, heartbeatMs: WS_HEARTBEAT_MS, streamHeartbeatMs: SSE_HEARTBEAT_MS, direct: problems.length === 0, log: fastify.log, timers: fastify.timers, caughtUp: fastify.backend.feed.caughtUp })
   fastify.backend.feed.subscribe((event) => fanout.broadcast(event))
+  fastify.backend.feed.onTurn?.(() => { fanout.expect() })
   // The store lost events its clients may hold (Redis went back in time): they reload.
   fastify.backend.feed.onReset?.(() => fanout.gap(RESET_GAP_FRAME))
   fastify.decorate('fanout', fanout)

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { watch, type FSWatcher } from 'node:fs'
+import { lstatSync, watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
 import type { Alert } from '../../schemas/events'
 import type { DeliveryAttempt, Outbox, Silence } from '../core/backend'
 import { emptyNotifyConfig, parseNotifyConfig, scrub, type NotifyConfig } from '../core/notify-config'
@@ -40,6 +40,8 @@ export interface SilenceControl {
   holds: (alert: Alert) => boolean
   /** The id of the silence in force that holds the alert, if one does. */
   holding: (alert: Alert) => string | undefined
+  /** When this instance notified the alert's release from a silence (within ESCALATE_AFTER_MS), if it did. */
+  releasedAt: (alert: Alert) => number | undefined
 }
 
 declare module 'fastify' {
@@ -63,11 +65,14 @@ function smtpSecrets (smtpUrl: string): string[] {
   }
 }
 
+/** How long NOTIFY_FILE's directory must be quiet after a change to the file before it is read again. */
+const RELOAD_QUIET_MS = 150
+
 // NOTIFY_FILE is read at start-up (a bad file stops the start), then again on
 // SIGHUP and whenever it changes. A file that turns bad keeps the
 // configuration before it: a half-written file must not silence anything.
 export default fp(async function notifications (fastify) {
-  const { NOTIFY_FILE, SMTP_URL, SMTP_FROM, NOTIFY_TIMEOUT_MS, NOTIFY_GIVE_UP, DOMAIN, PUBLIC_URL, ACTION_SECRET, ACTION_TTL } = fastify.config
+  const { NOTIFY_FILE, SMTP_URL, SMTP_FROM, NOTIFY_TIMEOUT_MS, NOTIFY_GIVE_UP, DOMAIN, PUBLIC_URL, ACTION_SECRET, ACTION_TTL, ESCALATE_AFTER_MS } = fastify.config
   const { backend, timers } = fastify
   const { outbox, silences: silenceStore } = backend
   const file = NOTIFY_FILE === '' ? '' : resolve(NOTIFY_FILE)
@@ -105,13 +110,24 @@ export default fp(async function notifications (fastify) {
   }
 
   let loaded = ''
+  // The text last refused: a file that stays bad is reported once, not at every event of its directory.
+  let refused: string | undefined
+
+  function refuse (problem: string): false {
+    if (problem !== refused) fastify.log.error({ problem }, 'NOTIFY_FILE not reloaded: the previous configuration stays in force')
+    refused = problem
+    return false
+  }
 
   async function load (): Promise<boolean> {
     const got = await read()
-    if (typeof got === 'string') {
-      fastify.log.error({ problem: got }, 'NOTIFY_FILE not reloaded: the previous configuration stays in force')
-      return false
+    if (typeof got === 'string') return refuse(got)
+    // A file written in place is empty for a moment: that is not "notify nobody"
+    // (which `routes: []` says), and taking it would give up every pending notification.
+    if (got.text.trim() === '' && (current.receivers.size > 0 || current.routes.length > 0)) {
+      return refuse(`${file}: is empty (being written?); to notify nobody, write routes: []`)
     }
+    refused = undefined
     if (got.text === loaded) return true
     loaded = got.text
     current = got.config
@@ -152,17 +168,24 @@ export default fp(async function notifications (fastify) {
     fastify.log.warn({ err }, 'the silences could not be read yet; they are read once the store answers')
   }
 
+  // Alert id → when its release from a silence was notified: the escalator waits
+  // ESCALATE_AFTER_MS from then. Kept that long; in a cluster, by the instance that notified.
+  const releases = new Map<string, number>()
+
   /** A silence ended: the alerts it held that are open, not acknowledged and held by no other are notified once, as their routes say. */
   async function released (silence: Silence): Promise<void> {
     if (current.routes.length === 0) return
     // As they stand now: on Redis another instance may have made one a moment ago.
     held = await silenceStore.list()
     const now = timers.now()
+    for (const [id, at] of releases) if (now - at >= ESCALATE_AFTER_MS) releases.delete(id)
     for (const { alert } of await backend.store.alerts({ unresolved: true })) {
       // Held: changed while the silence was in force (what happened to it then was told to nobody).
       if (alert.state !== 'open' || Date.parse(alert.updatedAt) < silence.startsAt || !takes(silence, alert) || silencedBy(held, alert, now) !== undefined) continue
       const drafts = routeEvent(current, alert, randomUUID, undefined, now)
-      if (drafts.length > 0) await outbox.enqueue(alert, drafts)
+      if (drafts.length === 0) continue
+      await outbox.enqueue(alert, drafts)
+      releases.set(alert.id, now)
     }
     sender.kick()
   }
@@ -206,7 +229,8 @@ export default fp(async function notifications (fastify) {
     list: () => held.filter((s) => s.endsAt > timers.now()),
     end,
     holds: (alert) => silencedBy(held, alert, timers.now()) !== undefined,
-    holding: (alert) => silencedBy(held, alert, timers.now())?.id
+    holding: (alert) => silencedBy(held, alert, timers.now())?.id,
+    releasedAt: (alert) => releases.get(alert.id)
   }
   silenceStore.follow?.((silences) => {
     held = silences
@@ -269,6 +293,7 @@ export default fp(async function notifications (fastify) {
     if (typeof got === 'string') throw new Error(`NOTIFY_FILE ${got}`)
     loaded = got.text
     current = got.config
+    fastify.log.info({ file, receivers: current.receivers.size, routes: current.routes.length }, 'NOTIFY_FILE loaded')
     outbox.route((event) => {
       try {
         const now = timers.now()
@@ -291,9 +316,30 @@ export default fp(async function notifications (fastify) {
       })
     })
     // The directory, not the file: editors and deploy tools replace a file by renaming another over it.
-    const watcher: FSWatcher = watch(dirname(file), { persistent: false }, () => { void reload() })
+    // Only events naming the file count (a log written beside it must not re-read it), unless the
+    // file is a symlink: a mounted ConfigMap changes by swapping its ..data link beside it. A burst
+    // of events (an editor's write, a copy in place) is read once, when it has been quiet for
+    // RELOAD_QUIET_MS, not halfway through.
+    const isLink = (): boolean => {
+      try {
+        return lstatSync(file).isSymbolicLink()
+      } catch {
+        return false
+      }
+    }
+    let quiet: ReturnType<typeof setTimeout> | undefined
+    const watcher: FSWatcher = watch(dirname(file), { persistent: false }, (_event, name) => {
+      if (name !== null && name !== basename(file) && !isLink()) return
+      clearTimeout(quiet)
+      quiet = setTimeout(() => { void reload() }, RELOAD_QUIET_MS)
+      quiet.unref()
+    })
     watcher.on('error', (err) => fastify.log.error({ err }, 'NOTIFY_FILE watch failed; reload with SIGHUP'))
-    const onHangup = (): void => { void reload() }
+    // Asked for by hand: a file still bad is reported again.
+    const onHangup = (): void => {
+      refused = undefined
+      void reload()
+    }
     process.on('SIGHUP', onHangup)
     fastify.addHook('onReady', async () => {
       sender.start()
@@ -304,6 +350,7 @@ export default fp(async function notifications (fastify) {
       reminding = false
       scheduleReminders(Infinity)
       watcher.close()
+      clearTimeout(quiet)
       process.off('SIGHUP', onHangup)
       await sender.stop()
       deliverer.close()

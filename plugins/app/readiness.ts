@@ -26,7 +26,7 @@ export default fp(async function readiness (fastify) {
   ]
   fastify.decorate('readiness', {
     // A full board still serves reads, acknowledgements and resolves: said, not failed.
-    warnings: () => fastify.publisher.boardFullSince() === undefined ? [] : ['board full: new alerts are refused (OPEN_ALERTS_MAX alerts not resolved, all critical or acknowledged); resolve some'],
+    warnings: () => fastify.publisher.boardFullSince() === undefined ? [] : ['board full: new alerts are refused (OPEN_ALERTS_MAX alerts not resolved, none of which may be dropped for the last one refused); resolve some'],
     problem: () => {
       for (const check of checks) {
         const problem = check()

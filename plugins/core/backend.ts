@@ -58,7 +58,8 @@ export interface Once {
  * What an append did: stored the event, or not: its expectation failed, its
  * idempotency key was used (`prior`), or it would raise one more alert on a
  * board already holding `openAlertsMax` alerts that are not resolved, none of
- * which may be dropped for it (`full`: all critical or acknowledged).
+ * which may be dropped for it (`full`: all critical or acknowledged, or more
+ * severe than it: a new alert is never the one dropped at once).
  */
 export type Appended = { stored: true } | { stored: false, prior?: Event, full?: true }
 
@@ -99,6 +100,12 @@ export interface EventStore {
   alert: (id: string) => Promise<StoredAlert | undefined>
   /** The alert that is not resolved and has this key. */
   openByKey: (key: string) => Promise<StoredAlert | undefined>
+  /**
+   * For a store that keeps many resolved alerts (SQLite, within RETENTION):
+   * the newest retained alert with this key, resolved or not, found by an
+   * index. Without it the newest is looked for page by page in `newest`.
+   */
+  lastByKey?: (key: string) => Promise<StoredAlert | undefined>
   /** Retained alerts, in the order they were raised. */
   alerts: (scope?: AlertScope) => Promise<StoredAlert[]>
   /**
@@ -106,7 +113,17 @@ export interface EventStore {
    * when undefined), newest first, read without the rest: the history and the
    * board's pages ask for a few of what may be many.
    */
-  newest: (count: number, before?: number) => Promise<StoredAlert[]>
+  newest: (count: number, before?: number, scope?: NewestScope) => Promise<StoredAlert[]>
+}
+
+/**
+ * What a reader of `newest` will keep: with `unresolved`, it drops resolved
+ * alerts, so a store may leave them out (SQLite does, reading only the open
+ * alerts where it keeps RETENTION's worth of resolved ones; memory and Redis
+ * keep REPLAY_WINDOW of them and return all). A hint: the reader filters anyway.
+ */
+export interface NewestScope {
+  unresolved?: boolean
 }
 
 /** Every event appended anywhere, once each, in publish order. */
@@ -124,6 +141,13 @@ export interface EventFeed {
    * Redis): called when it did, before the first event numbered after it.
    */
   onReset?: (listener: () => void) => void
+  /**
+   * For a feed that hands a turn's events over together once they are stored
+   * (SQLite's group commit, at the end of the turn): called when such a turn's
+   * first write begins, so a listener can schedule its own end-of-turn work to
+   * run after that hand-over rather than a turn later.
+   */
+  onTurn?: (listener: () => void) => void
 }
 
 /** A name that exactly one caller gets, until `ttlMs` has passed. */
@@ -363,8 +387,8 @@ export interface Outbox {
 /** A silence: alerts its match takes are not notified between its start and its end. */
 export interface Silence {
   id: string
-  /** The filter words, as a query gives them (comma lists). */
-  match: Partial<Record<'state' | 'severity' | 'min_severity' | 'location' | 'key' | 'tag', string>>
+  /** The filter words: comma lists, as a query gives them, or lists of whole values (a key with a comma). */
+  match: Partial<Record<'state' | 'severity' | 'location' | 'key' | 'tag', string | string[]>> & { min_severity?: string }
   /** ms since the epoch. */
   startsAt: number
   endsAt: number

@@ -1,5 +1,5 @@
-import { ALERT_STATES, SEVERITIES, type Alert, type BoardQuery } from '../../schemas/events'
-import type { StoredAlert } from './backend'
+import { ALERT_STATES, SEVERITIES, severityRank, type Alert, type BoardQuery } from '../../schemas/events'
+import type { NewestScope, StoredAlert } from './backend'
 
 /**
  * Joins the values of a parameter given more than once (?location=a&location=b),
@@ -9,15 +9,17 @@ import type { StoredAlert } from './backend'
 export const WHOLE_VALUES = '\ud800'
 
 /**
- * Splits "a, b,,c" into ["a", "b", "c"]; values joined with WHOLE_VALUES
- * (the repeated-parameter form) are split there only, so a value may hold a
- * comma. Names from a fixed set (states, severities, types) hold none: they
- * are split at commas in either form, as before.
+ * Splits "a, b,,c" into ["a", "b", "c"]. A list (a silence's match word) and
+ * values joined with WHOLE_VALUES (the repeated-parameter form) are whole
+ * values, split nowhere else, so a value may hold a comma. Names from a fixed
+ * set (states, severities, types) hold none: they are split at commas in
+ * every form, as before.
  */
-export function commaValues (value: string | undefined, enumerated = false): string[] | undefined {
+export function commaValues (value: string | readonly string[] | undefined, enumerated = false): string[] | undefined {
   if (value === undefined) return undefined
-  const parts = value.includes(WHOLE_VALUES) ? value.split(WHOLE_VALUES) : [value]
-  return (enumerated || parts.length === 1 ? parts.flatMap((part) => part.split(',')) : parts).map((v) => v.trim()).filter((v) => v.length > 0)
+  const whole = typeof value !== 'string' || value.includes(WHOLE_VALUES)
+  const parts = typeof value !== 'string' ? value : whole ? value.split(WHOLE_VALUES) : [value]
+  return (enumerated || !whole ? parts.flatMap((part) => part.split(',')) : parts).map((v) => v.trim()).filter((v) => v.length > 0)
 }
 
 /** A filter on alerts; values within one field OR, fields AND. Undefined fields let everything through. */
@@ -34,13 +36,14 @@ export interface AlertFilter {
 /** The filter parameters of alerts, shared by the board and the streams (plugins/core/event-filter.ts). */
 export type AlertFilterQuery = Partial<Pick<BoardQuery, 'state' | 'severity' | 'min_severity' | 'location' | 'key' | 'tag'>>
 
-const rank = (severity: string): number => (SEVERITIES as readonly string[]).indexOf(severity)
+/** The same words where a list of whole values may stand for a comma list (a silence's match). */
+export type AlertFilterWords = { [K in Exclude<keyof AlertFilterQuery, 'min_severity'>]?: string | readonly string[] } & Pick<AlertFilterQuery, 'min_severity'>
 
 /** Reads the filter of a query, or returns a message naming the parameter when a value is not one it knows. */
-export function parseAlertFilter (query: AlertFilterQuery): AlertFilter | string {
+export function parseAlertFilter (query: AlertFilterWords): AlertFilter | string {
   const filter: AlertFilter = {}
   if (query.min_severity !== undefined) {
-    const least = rank(query.min_severity.trim())
+    const least = severityRank(query.min_severity.trim())
     if (least < 0) return `querystring/min_severity must be one of ${SEVERITIES.join(', ')}; got ${JSON.stringify(query.min_severity.slice(0, 50))}`
     // info lets everything through: no test at all.
     if (least > 0) filter.minSeverity = least
@@ -58,10 +61,15 @@ export function parseAlertFilter (query: AlertFilterQuery): AlertFilter | string
   return filter
 }
 
+/** What a reader of `newest` for this filter keeps: only unresolved alerts when the filter lets no resolved one through (a store may then read only those). */
+export function newestScope (filter: AlertFilter): NewestScope {
+  return { unresolved: filter.state !== undefined && !filter.state.has('resolved') }
+}
+
 export function matches (alert: Alert, filter: AlertFilter): boolean {
   return (filter.state === undefined || filter.state.has(alert.state)) &&
     (filter.severity === undefined || filter.severity.has(alert.severity)) &&
-    (filter.minSeverity === undefined || rank(alert.severity) >= filter.minSeverity) &&
+    (filter.minSeverity === undefined || severityRank(alert.severity) >= filter.minSeverity) &&
     (filter.location === undefined || filter.location.has(alert.location)) &&
     (filter.key === undefined || (alert.key !== undefined && filter.key.has(alert.key))) &&
     (filter.tag === undefined || (alert.tags ?? []).some((tag) => filter.tag?.has(tag) === true))

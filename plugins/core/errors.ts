@@ -15,7 +15,7 @@ export class StorageUnavailableError extends Error {
   readonly code = 'STORAGE_UNAVAILABLE'
 }
 
-/** A new alert would exceed OPEN_ALERTS_MAX, and every alert that is not resolved is critical or acknowledged: none may be dropped for it. */
+/** A new alert would exceed OPEN_ALERTS_MAX, and no alert that is not resolved may be dropped for it (each is critical, acknowledged, or more severe than it). */
 export class BoardFullError extends Error {
   override readonly name = 'BoardFullError'
   readonly code = 'BOARD_FULL'

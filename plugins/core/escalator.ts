@@ -20,6 +20,12 @@ export interface EscalatorOptions {
   claim?: (slot: number) => Promise<boolean>
   /** Whether a silence holds the alert: a held alert is not escalated (nobody would be told). */
   held?: (alert: Alert) => boolean
+  /**
+   * When a silence that held the alert ended and its release was notified, if
+   * that is known: the clock restarts there, so the release message is not
+   * followed by an escalation at once.
+   */
+  releasedAt?: (alert: Alert) => number | undefined
 }
 
 /** How often the alerts are checked: an escalation is late by at most a tenth of the interval (or a second). */
@@ -38,7 +44,7 @@ export interface Escalator {
  * the store takes only the first escalation of each revision, so the cluster
  * escalates each alert once per interval.
  */
-export function createEscalator ({ afterMs, store, publisher, log, timers = realTimers, claim, held = () => false }: EscalatorOptions): Escalator {
+export function createEscalator ({ afterMs, store, publisher, log, timers = realTimers, claim, held = () => false, releasedAt = () => undefined }: EscalatorOptions): Escalator {
   const period = escalationPeriod(afterMs)
 
   async function check (): Promise<void> {
@@ -46,7 +52,9 @@ export function createEscalator ({ afterMs, store, publisher, log, timers = real
     if (claim !== undefined && !await claim(Math.floor(now / period))) return
     const open = await store.alerts({ unresolved: true, severity: 'critical' })
     for (const { alert } of open) {
-      if (escalationDue(alert, afterMs, now) && !held(alert)) await publisher.escalate(alert.id, afterMs)
+      if (!escalationDue(alert, afterMs, now) || held(alert)) continue
+      const released = releasedAt(alert)
+      if (released === undefined || now - released >= afterMs) await publisher.escalate(alert.id, afterMs)
     }
   }
 

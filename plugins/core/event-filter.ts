@@ -104,14 +104,6 @@ export function parseSince (value: string, now: number, name = 'querystring/sinc
   return { kind: 'id', id: UUID.test(value) ? value.toLowerCase() : value }
 }
 
-/** The store's replay for a `since`: by time, every retained event stamped after the moment (no gap: the log keeps no record of what it let go). */
-export async function replaySince (since: (id?: string) => Promise<Replay>, from: Since): Promise<Replay> {
-  if (from.kind === 'id') return await since(from.id)
-  const all = await since(undefined)
-  if (from.kind === 'all') return all
-  return { found: true, events: all.events.filter((event) => Date.parse(event.timestamp) > from.after) }
-}
-
 /**
  * The pages of a replay from `from`: the first from its starting point, the
  * next after the last event of the page before (`after`); a replay from a
@@ -128,7 +120,16 @@ export function replayPages (since: (id?: string, limit?: number) => Promise<Rep
   }
 }
 
-/** A replay cut to what a filter lets through; a gap stays a gap. */
+/**
+ * Where the page after this one starts (its `next`, else its last event), or
+ * undefined when this one was the last: what every reader of replay pages
+ * (a subscriber's replay, a poll) asks for next.
+ */
+export function nextPageAfter (page: Replay): string | undefined {
+  return page.more === true ? page.next ?? page.events[page.events.length - 1]?.id : undefined
+}
+
+/** A replay cut to what a filter lets through (and to `found` and its events: where the next page starts is asked of the page read, nextPageAfter); a gap stays a gap. */
 export function filterReplay (replay: Replay, filter: EventFilter | undefined): Replay {
   return filter === undefined ? replay : { found: replay.found, events: replay.events.filter((event) => passes(event, filter)) }
 }

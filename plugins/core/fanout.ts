@@ -43,6 +43,13 @@ export interface Fanout {
   /** Queues an event for every client; written at the end of this event-loop turn. */
   broadcast: (event: Event) => void
   /**
+   * Events will be broadcast at the end of this turn (a store's group commit):
+   * the flush is scheduled now, after the commit, so they go out in the same
+   * turn, after the commit's answers, not a turn later behind the next turn's
+   * commit.
+   */
+  expect: () => void
+  /**
    * Queues a gap frame for every client, whatever its filter, in order with
    * the events broadcast around it (a client whose replay is under way gets
    * it after its replay): the store lost events they may have been sent.
@@ -289,10 +296,12 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
   let scheduled = false
 
   function flush (): void {
+    scheduled = false
+    // Expected for a turn that stored no event (its commit failed, or it wrote only monitors, claims, the outbox): nothing to write.
+    if (queue.length === 0) return
     const start = performance.now()
     const events = queue
     queue = []
-    scheduled = false
     // Only when someone listens: a server without clients spends nothing on it per publish.
     if (clients.size > 0) writeTurn(hub, events)
     const seconds = (performance.now() - start) / 1000
@@ -308,12 +317,16 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     hub.leave(clients.get(this))
   }
 
-  function enqueue (item: Event | GapFrame): void {
-    queue.push(item)
+  function schedule (): void {
     if (!scheduled) {
       scheduled = true
       setImmediate(flush)
     }
+  }
+
+  function enqueue (item: Event | GapFrame): void {
+    queue.push(item)
+    schedule()
   }
 
   const heartbeats = startHeartbeats(hub, { heartbeatMs, streamHeartbeatMs, timers })
@@ -346,6 +359,8 @@ export function createFanout ({ maxBufferedBytes, heartbeatMs, streamHeartbeatMs
     },
 
     broadcast: enqueue,
+
+    expect: schedule,
 
     gap: enqueue,
 

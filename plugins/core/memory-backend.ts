@@ -1,4 +1,4 @@
-import type { Alert, Chat, Event, Severity } from '../../schemas/events'
+import { severityRank, type Alert, type Chat, type Event, type Severity } from '../../schemas/events'
 import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatPing, HeartbeatStore, Replay, SettingStore, StoredAlert } from './backend'
 import { Ring } from './ring'
 import { createAgeQueue, type AgeQueue } from './age-queue'
@@ -132,14 +132,23 @@ function createRings (historySize: number): Rings {
     },
     merged,
     since (id, limit = Infinity) {
-      const all = merged()
       const after = id === undefined ? -1 : seqById.get(id)
       // Not retained, or retained while the other stream (capped apart) let go of a later event.
       const found = after !== undefined && (id === undefined || evictedSeq <= after)
-      const from = found ? all.findIndex((e) => e.seq > after) : 0
-      const rest = from < 0 ? [] : all.slice(from)
-      const events = rest.slice(0, limit).map((e) => e.event)
-      return rest.length > limit ? { found, events, more: true } : { found, events }
+      const from = found ? after : -1
+      // Each ring is in seq order: found by halving, then merged for one page
+      // (one more than asked tells whether more follow), not the whole history per page.
+      const { alert, chat } = streams
+      let i = alert.firstNot((e) => e.seq <= from)
+      let j = chat.firstNot((e) => e.seq <= from)
+      const events: Event[] = []
+      while (events.length <= limit) {
+        const x = alert.at(i)
+        const y = chat.at(j)
+        if (x === undefined && y === undefined) break
+        if (y === undefined || (x !== undefined && x.seq < y.seq)) { events.push((x as Entry).event); i++ } else { events.push(y.event); j++ }
+      }
+      return events.length > limit ? { found, events: events.slice(0, limit), more: true } : { found, events }
     }
   }
 }
@@ -149,7 +158,7 @@ interface AlertIndex {
   readonly alerts: Map<string, StoredAlert>
   /** Key → id of the alert with that key that is not resolved. */
   readonly openKeys: Map<string, string>
-  /** Whether storing this alert would need room that only a critical alert could give (the board is full). */
+  /** Whether storing this alert would need room that no open alert as or less severe than it can give (the board is full for it). */
   full: (alert: Alert) => boolean
   /** Takes an alert's new state in, then lets go of the oldest resolved past the history size and the oldest least severe open past openAlertsMax. */
   fold: (alert: Alert, rev: string, seq: number) => void
@@ -222,7 +231,12 @@ function createAlertIndex ({ historySize, openAlertsMax, onEvict }: Required<Pic
   return {
     alerts,
     openKeys,
-    full: (alert) => alert.state !== 'resolved' && !alerts.has(alert.id) && unresolved >= openAlertsMax && oldestLeastSevere() === undefined,
+    full (alert) {
+      if (alert.state === 'resolved' || alerts.has(alert.id) || unresolved < openAlertsMax) return false
+      // Nothing may go for it, or only alerts more severe than it: it would be the one to go.
+      const victim = oldestLeastSevere()
+      return victim === undefined || severityRank(alert.severity) < severityRank(victim.alert.severity)
+    },
     fold (alert, rev, seq) {
       const before = alerts.get(alert.id)
       if (before === undefined) {

@@ -141,8 +141,8 @@ export function createMemoryOutbox (now: () => number = Date.now): MemoryOutbox 
 export function createMemorySilences (): SilenceStore {
   const silences = new Map<string, Silence>()
   return {
-    async add (silence) { silences.set(silence.id, { ...silence, match: { ...silence.match } }) },
-    async list () { return [...silences.values()].sort((a, b) => a.startsAt - b.startsAt).map((s) => ({ ...s, match: { ...s.match } })) },
+    async add (silence) { silences.set(silence.id, { ...silence, match: structuredClone(silence.match) }) },
+    async list () { return [...silences.values()].sort((a, b) => a.startsAt - b.startsAt).map((s) => ({ ...s, match: structuredClone(s.match) })) },
     async remove (id) {
       const silence = silences.get(id)
       silences.delete(id)

@@ -7,7 +7,6 @@
  * out of any text before it is logged or answered.
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml'
-import { SEVERITIES } from '../../schemas/events'
 import type { NotifyKind } from './backend'
 import { parseAlertFilter, type AlertFilter, type AlertFilterQuery } from './board'
 import { parseDuration } from './duration'
@@ -159,6 +158,8 @@ function urlOf (node: unknown, what: string, env: Record<string, string | undefi
     throw new Problem(node as YamlNode, `${what} must be an http:// or https:// URL`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Problem(node as YamlNode, `${what} must be an http:// or https:// URL`)
+  // Sent as a Basic Authorization header (notify-receivers.ts): the password alone is a secret too.
+  if (url.password !== '') secrets.add(decodeURIComponent(url.password))
   return value
 }
 
@@ -224,6 +225,8 @@ function readReceiver (pair: Pair, env: Record<string, string | undefined>, smtp
     case 'ntfy': {
       const receiver: Receiver = { name, kind, url: urlOf(fields.get('url', true), what('url'), env, secrets) }
       const token = optionalString('token')
+      // Sent in a header: a line break (from the environment, say) would fail every send.
+      if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw new Problem(fields.get('token', true) as YamlNode, `${what('token')} must be visible ASCII characters, without spaces or line breaks`)
       if (token !== undefined) receiver.token = token
       return receiver
     }
@@ -357,6 +360,3 @@ function readInterval (node: unknown, what: string, env: Record<string, string |
   }
   return interval
 }
-
-/** The severities' order for the words of messages (ntfy's priority, the subject). */
-export const severityRank = (severity: string): number => (SEVERITIES as readonly string[]).indexOf(severity)

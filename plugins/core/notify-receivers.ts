@@ -67,11 +67,15 @@ function actionLinks (notice: Notice): Array<[string, string]> {
 const mrkdwn = (text: string): string => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 const cut = (text: string, max: number): string => text.length <= max ? text : `${text.slice(0, max - 1)}…`
 
+/** The most fields a Block Kit section holds. */
+const SLACK_FIELDS = 10
+
 /**
  * Slack's incoming-webhook message: `text` (the notification's fallback) and
  * Block Kit blocks: a header (plain_text, 150 characters at most), a section
- * with the message and up to 10 fields (2,000 characters each), and a
- * context line with the links. Mattermost and Rocket.Chat take the same.
+ * with the message and up to 10 fields (2,000 characters each), a section of
+ * the fields past 10 if there are more, and a context line with the links.
+ * Mattermost and Rocket.Chat take the same.
  */
 export function slackBody (notice: Notice): Record<string, unknown> {
   const links: string[] = []
@@ -79,14 +83,13 @@ export function slackBody (notice: Notice): Record<string, unknown> {
   if (notice.dashboard !== undefined) links.push(`<${notice.dashboard}|Dashboard>`)
   if (notice.alert.link !== undefined) links.push(`<${notice.alert.link}|Link>`)
   links.push(...actionLinks(notice).map(([label, url]) => `<${url}|${label}>`))
+  const fields = notice.fields.filter(([label]) => label !== 'Link').map(([label, value]) => ({ type: 'mrkdwn', text: cut(`*${label}*\n${mrkdwn(value)}`, 2000) }))
   const blocks: Array<Record<string, unknown>> = [
     { type: 'header', text: { type: 'plain_text', text: cut(`${notice.alert.severity.toUpperCase()}: ${notice.happened}`, 150) } },
-    {
-      type: 'section',
-      text: { type: 'mrkdwn', text: cut(`*${mrkdwn(notice.alert.message)}*`, 3000) },
-      fields: notice.fields.filter(([label]) => label !== 'Link').slice(0, 10).map(([label, value]) => ({ type: 'mrkdwn', text: cut(`*${label}*\n${mrkdwn(value)}`, 2000) }))
-    }
+    { type: 'section', text: { type: 'mrkdwn', text: cut(`*${mrkdwn(notice.alert.message)}*`, 3000) }, fields: fields.slice(0, SLACK_FIELDS) }
   ]
+  // A section holds 10 fields at most: the rest (a note, who resolved) go in the next one.
+  for (let i = SLACK_FIELDS; i < fields.length; i += SLACK_FIELDS) blocks.push({ type: 'section', fields: fields.slice(i, i + SLACK_FIELDS) })
   if (links.length > 0) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: links.join('  ·  ') }] })
   return { text: notice.headline, blocks }
 }
@@ -166,7 +169,22 @@ export function groupText (notices: Notice[]): string {
   return `${groupHeadline(notices)}\n\n${notices.map(plainText).join('\n---\n\n')}`
 }
 
-async function post (url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<{ status: number }> {
+/**
+ * A URL's user and password (https://user:password@host/…) as a Basic
+ * Authorization header, and the URL without them: fetch refuses a URL that
+ * carries credentials. An ntfy token, sent as Bearer, wins.
+ */
+export function withCredentials (url: string, headers: Record<string, string>): { url: string, headers: Record<string, string> } {
+  const parsed = new URL(url)
+  if (parsed.username === '' && parsed.password === '') return { url, headers }
+  const basic = Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')
+  parsed.username = ''
+  parsed.password = ''
+  return { url: parsed.href, headers: { authorization: `Basic ${basic}`, ...headers } }
+}
+
+async function post (target: string, sent: Record<string, string>, body: string, signal: AbortSignal): Promise<{ status: number }> {
+  const { url, headers } = withCredentials(target, sent)
   const response = await fetch(url, { method: 'POST', headers: { 'user-agent': 'alert-server', ...headers }, body, signal, redirect: 'manual' })
   // The answer's body is not needed: drop it so the connection is free again.
   await response.body?.cancel().catch(() => {})

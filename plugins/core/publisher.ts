@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { SEVERITIES, type Alert, type AlertBefore, type AlertFields, type AlertUpdate, type Change, type Chat, type ChatInput, type Draft, type Event, type Severity, type Source } from '../../schemas/events'
+import { severityRank, type Alert, type AlertBefore, type AlertFields, type AlertUpdate, type Change, type Chat, type ChatInput, type Draft, type Event, type Source } from '../../schemas/events'
+import { messageOf } from '../../schemas/errors'
 import type { EventStore, Once, StoredAlert } from './backend'
 import { AlertConflictError, AlertNotFoundError, BackendUnavailableError, BoardFullError, IdempotencyConflictError } from './errors'
 import { act, escalated, escalationDue, newAlert, repeated, type Action } from './lifecycle'
@@ -72,16 +73,17 @@ function answerOf (event: Event): Alert | Chat {
 const sameTags = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean =>
   a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((tag, i) => tag === b[i]))
 
-/** Whether a stored answer is what `draft` would publish (the fields a client sets). */
-export function sameDraft (answer: Alert | Chat, draft: Draft): boolean {
+/** Whether the event stored under an idempotency key is what `draft` would publish (the fields a client sets). */
+export function sameDraft (prior: Event, draft: Draft): boolean {
+  const answer = answerOf(prior)
   if (answer.type === 'chat') return draft.type === 'chat' && answer.sender === draft.sender && answer.message === draft.message
-  // The severity stored may be above the one asked for (a repeat that could not lower it).
-  return draft.type === 'alert' && answer.message === draft.message && answer.location === draft.location &&
-    rank(answer.severity) >= rank(draft.severity ?? 'warning') && answer.key === draft.key && answer.link === draft.link &&
-    sameTags(answer.tags, draft.tags)
+  if (draft.type !== 'alert') return false
+  const asked = severityRank(draft.severity ?? 'warning')
+  // A new alert has the severity asked for; a repeat's may be above it (one that could not lower it).
+  const severity = prior.type === 'alert' ? severityRank(answer.severity) === asked : severityRank(answer.severity) >= asked
+  return severity && answer.message === draft.message && answer.location === draft.location &&
+    answer.key === draft.key && answer.link === draft.link && sameTags(answer.tags, draft.tags)
 }
-
-const rank = (severity: Severity): number => SEVERITIES.indexOf(severity)
 
 // Alerts read at a time when looking for the newest with a key that none open has.
 const KEY_SEARCH_PAGE = 100
@@ -142,7 +144,7 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
     if (result.prior !== undefined) throw new Replayed(result.prior)
     if (result.full === true) {
       fullSince ??= now()
-      throw new BoardFullError('the board is full: OPEN_ALERTS_MAX alerts are not resolved, and each is critical or acknowledged, so none is dropped for a new one; resolve some')
+      throw new BoardFullError(messageOf('BOARD_FULL'))
     }
     return false
   }
@@ -161,7 +163,7 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
         return await stored(alert, { kind: 'key-free', key }, once) ? alert : undefined
       }
       const severity = input.severity ?? 'warning'
-      const kept = !rights.operate && open.alert.source !== source && rank(severity) < rank(open.alert.severity)
+      const kept = !rights.operate && open.alert.source !== source && severityRank(severity) < severityRank(open.alert.severity)
       const event = update('repeated', repeated(open.alert, kept ? { ...input, severity: open.alert.severity } : input, now()))
       const previous = changedFilterFields(open.alert, event.alert)
       if (previous !== undefined) event.previous = previous
@@ -174,6 +176,7 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
    * (read newest first, a page at a time: it is nearly always among the newest).
    */
   async function newestWithKey (key: string): Promise<StoredAlert | undefined> {
+    if (store.lastByKey !== undefined) return await store.lastByKey(key)
     let before: number | undefined
     for (;;) {
       const page = await store.newest(KEY_SEARCH_PAGE, before)
@@ -204,7 +207,7 @@ export function createPublisher (store: EventStore, { now = Date.now, idempotenc
       } catch (err) {
         if (!(err instanceof Replayed)) throw err
         const answer = answerOf(err.prior)
-        if (!sameDraft(answer, draft)) throw new IdempotencyConflictError('this Idempotency-Key was already used for a different request')
+        if (!sameDraft(err.prior, draft)) throw new IdempotencyConflictError('this Idempotency-Key was already used for a different request')
         return { event: answer as never, replayed: true }
       }
     },

@@ -1,7 +1,7 @@
 import { once, type EventEmitter } from 'node:events'
 import type { GapFrame } from '../../schemas/frames'
 import type { Log, Replay } from './backend'
-import { filterReplay } from './event-filter'
+import { filterReplay, nextPageAfter } from './event-filter'
 import { backlog, concat, encode, type Client, type DropReason, type Framed } from './fanout-client'
 
 /** Sent first by a replay whose starting id is no longer retained (/ws, /events, and a poll of /events). */
@@ -170,7 +170,7 @@ async function sendReplay (hub: ReplayHub, client: Client, replay: ReplaySource,
       hub.drop(client, 'slow', 1013, 'too slow: backlog over limit')
       return
     }
-    const last = page.next ?? page.events[page.events.length - 1]?.id
+    const next = nextPageAfter(page)
     // Where the replay meets the live events held meanwhile (read right
     // after the page, before any wait): from there on they are sent instead.
     const live = new Set(client.pending?.map((item) => item.id))
@@ -211,8 +211,8 @@ async function sendReplay (hub: ReplayHub, client: Client, replay: ReplaySource,
         session.waiting = false
       }
     }
-    if (meets >= 0 || page.more !== true || last === undefined) break
-    after = last
+    if (meets >= 0 || next === undefined) break
+    after = next
     limit = pageSize(maxBufferedBytes, readBytes, readEvents)
   }
   if (!hub.connected(client)) return

@@ -22,6 +22,23 @@ export class Ring<T> {
     return evicted
   }
 
+  /** The item `i` places from the oldest (0), or undefined past the newest. */
+  at (i: number): T | undefined {
+    return i >= 0 && i < this.length ? this.items[(this.start + i) % this.capacity] : undefined
+  }
+
+  /** The place of the oldest item for which `after` is false, given that it is true for every item before it and false for every one after (size when none). */
+  firstNot (after: (item: T) => boolean): number {
+    let lo = 0
+    let hi = this.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (after(this.items[(this.start + mid) % this.capacity] as T)) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
   toArray (): T[] {
     const out: T[] = []
     for (let i = 0; i < this.length; i++) out.push(this.items[(this.start + i) % this.capacity] as T)

@@ -1,12 +1,12 @@
 import Database, { type Database as Db } from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import type { Alert, Chat, Event, Severity } from '../../schemas/events'
+import { SEVERITIES, severityRank, type Alert, type Chat, type Event, type Severity } from '../../schemas/events'
 import type { AlertScope, Appended, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatPing, HeartbeatStore, Log, Once, SettingStore, StoredAlert } from './backend'
 import { HeartbeatsFullError, StorageUnavailableError } from './errors'
 import { applyPing, HEARTBEAT_PINGS_KEPT } from './heartbeat-pings'
 import { alertOf } from './lifecycle'
-import { checkSchema, migrate, SCHEMA_VERSION } from './sqlite-schema'
+import { checkSchema, idHash, migrate, SCHEMA_VERSION } from './sqlite-schema'
 import { createSqliteOutbox, createSqliteSilences } from './sqlite-outbox'
 
 /** The file the events are kept in, inside DATA_DIR. */
@@ -112,6 +112,12 @@ export function openDatabase (given: string, synchronous: 'normal' | 'full' = 'n
     db.pragma('wal_autocheckpoint = 10000')
     // Events are never bigger than a few KiB; most of the file is read by index.
     db.pragma('foreign_keys = OFF')
+    // The statement journal (each write's savepoint keeps the pages it changes, as they were, until the turn
+    // commits) in memory: on a file it spills past 64 KiB, and a turn of 24 appends wrote it out as ~1 MiB of
+    // pwrite calls in a temporary file that is unlinked at the commit (17 of the 22 pwrite calls per append;
+    // 30% of a store-only append's time). Also keeps sorts in memory: every sorted query here is bounded
+    // (LIMIT, the replay window, one alert's events).
+    db.pragma('temp_store = MEMORY')
     const schema = checkSchema(db)
     if (schema.kind === 'newer') {
       throw Object.assign(new Error(`${file} was written by a newer version of this server (schema ${schema.version}; this version knows up to ${SCHEMA_VERSION}): run that version, or restore a backup made by this one`), { code: 'NEWER' })
@@ -143,6 +149,9 @@ interface MonitorRow { name: string, every_ms: number, grace_ms: number, severit
 
 /** The severities whose open alerts may be dropped for room, least severe first: a critical alert never is. */
 const EVICTABLE = ['info', 'warning'] as const
+
+/** An open alert that can make room: the oldest of the least severe kind there is. */
+interface Victim { id: string, seq: number, severity: typeof EVICTABLE[number] }
 // Rows deleted per statement by the retention sweep: each batch is a short transaction.
 const SWEEP_BATCH = 500
 
@@ -154,6 +163,18 @@ const monitorOf = (row: MonitorRow): HeartbeatMonitor => {
   if (row.started_at !== null) monitor.startedAt = row.started_at
   if (row.missed !== null) monitor.missed = row.missed
   return monitor
+}
+
+/**
+ * The statements whose speed rests on an index (the tests read their query
+ * plans): found by number, the newest alert with a key (migration 9), one
+ * severity's unresolved alerts newest first, the monitors due.
+ */
+export const QUERIES = {
+  alertById: 'SELECT json, rev, seq, state FROM alerts WHERE id_hash = ? AND id = ?',
+  lastByKey: 'SELECT json, rev, seq, state FROM alerts WHERE key = ? ORDER BY seq DESC LIMIT 1',
+  newestOpenOf: 'SELECT json, rev, seq FROM alerts INDEXED BY alerts_open WHERE state <> \'resolved\' AND severity = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+  dueMonitors: 'SELECT * FROM heartbeats WHERE missed IS NULL AND deadline <= ? ORDER BY deadline, name',
 }
 
 /** Every statement of the backend, prepared once. */
@@ -175,17 +196,21 @@ function prepare (db: Db) {
       'SELECT json FROM events WHERE seq > ? AND ((stream = \'alert\' AND seq > ?) OR (stream = \'chat\' AND seq > ?)) ORDER BY seq LIMIT ?'),
     chats: db.prepare<[number], { json: string }>('SELECT json FROM (SELECT seq, json FROM events WHERE stream = \'chat\' ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
     timeline: db.prepare<[number, number], { json: string }>('SELECT json FROM events WHERE seq = ? OR alert_seq = ? ORDER BY seq'),
-    alertById: db.prepare<[string], AlertRow & { state: string }>('SELECT json, rev, seq, state FROM alerts WHERE id = ?'),
-    openByKey: db.prepare<[string], AlertRow>('SELECT json, rev, seq FROM alerts WHERE key = ? AND state <> \'resolved\' ORDER BY seq DESC LIMIT 1'),
+    alertById: db.prepare<[number, string], AlertRow & { state: string }>(QUERIES.alertById),
+    // The newest alert with the key: the open one, if any (schema.ts, migration 9).
+    lastByKey: db.prepare<[string], AlertRow & { state: string }>(QUERIES.lastByKey),
     allAlerts: db.prepare<[], AlertRow>('SELECT json, rev, seq FROM alerts ORDER BY seq'),
     openAlerts: db.prepare<[], AlertRow>('SELECT json, rev, seq FROM alerts WHERE state <> \'resolved\' ORDER BY seq'),
     openOf: db.prepare<[string], AlertRow>('SELECT json, rev, seq FROM alerts WHERE state <> \'resolved\' AND severity = ? ORDER BY seq'),
     oldestOpen: db.prepare<[string], { id: string, seq: number }>('SELECT id, seq FROM alerts WHERE state <> \'resolved\' AND severity = ? AND state = \'open\' ORDER BY seq LIMIT 1'),
     countOpen: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM alerts WHERE state <> \'resolved\''),
     newest: db.prepare<[number, number], AlertRow>('SELECT json, rev, seq FROM alerts WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
-    insertAlert: db.prepare('INSERT INTO alerts (id, seq, rev, key, state, severity, resolved_at, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-    updateAlert: db.prepare('UPDATE alerts SET rev = ?, key = ?, state = ?, severity = ?, resolved_at = ?, json = ? WHERE id = ?'),
-    deleteAlert: db.prepare('DELETE FROM alerts WHERE id = ?'),
+    // One severity's unresolved alerts newest first, in the order of their index: the board of
+    // unresolved alerts merges the three, and reads no resolved alert.
+    newestOpenOf: db.prepare<[string, number, number], AlertRow>(QUERIES.newestOpenOf),
+    insertAlert: db.prepare('INSERT INTO alerts (id_hash, id, seq, rev, key, state, severity, resolved_at, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+    updateAlert: db.prepare('UPDATE alerts SET rev = ?, key = ?, state = ?, severity = ?, resolved_at = ?, json = ? WHERE seq = ?'),
+    deleteAlert: db.prepare('DELETE FROM alerts WHERE seq = ?'),
     prior: db.prepare<[string, number], { json: string }>('SELECT json FROM idempotency WHERE key = ? AND expires > ?'),
     remember: db.prepare('INSERT OR REPLACE INTO idempotency (key, json, expires) VALUES (?, ?, ?)'),
     forgetKeys: db.prepare('DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires <= ? LIMIT ?)'),
@@ -194,7 +219,7 @@ function prepare (db: Db) {
     forgetClaims: db.prepare('DELETE FROM claims WHERE expires <= ?'),
     monitor: db.prepare<[string], MonitorRow>('SELECT * FROM heartbeats WHERE name = ?'),
     monitors: db.prepare<[], MonitorRow>('SELECT * FROM heartbeats ORDER BY name'),
-    dueMonitors: db.prepare<[number], MonitorRow>('SELECT * FROM heartbeats WHERE missed IS NULL AND deadline <= ? ORDER BY deadline, name'),
+    dueMonitors: db.prepare<[number], MonitorRow>(QUERIES.dueMonitors),
     countMonitors: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM heartbeats'),
     countMissed: db.prepare<[number], { n: number }>('SELECT count(missed) + (SELECT count(*) FROM heartbeats WHERE missed IS NULL AND deadline <= ?) AS n FROM heartbeats'),
     ping: db.prepare(`INSERT INTO heartbeats (name, every_ms, grace_ms, severity, location, last_ping, missed, deadline, schedule, tz, started_at)
@@ -212,7 +237,7 @@ function prepare (db: Db) {
     setMeta: db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)'),
     setting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE name = ?'),
     keepSetting: db.prepare('INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)'),
-    oldResolved: db.prepare<[number, number], { id: string, seq: number }>('SELECT id, seq FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ? LIMIT ?'),
+    oldResolved: db.prepare<[number, number], { seq: number }>('SELECT seq FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at < ? LIMIT ?'),
     eventsOf: db.prepare<[number], { seq: number | null }>('SELECT max(seq) AS seq FROM events WHERE alert_seq = ?'),
     deleteEventsOf: db.prepare('DELETE FROM events WHERE alert_seq = ?'),
     oldChat: db.prepare<[number, number], { seq: number }>('SELECT seq FROM events WHERE stream = \'chat\' AND at < ? ORDER BY at LIMIT ?'),
@@ -283,7 +308,7 @@ interface Writer {
  * commits when the turn ends; only then are the events handed to `listeners`
  * and the callers answered.
  */
-function createWriter (db: Db, sql: Sql, counts: Counts, windowIds: WindowIds, listeners: Array<(event: Event) => void>, onEvict: (ids: string[]) => void, log: Log): Writer {
+function createWriter (db: Db, sql: Sql, counts: Counts, windowIds: WindowIds, listeners: Array<(event: Event) => void>, turnListeners: Array<() => void>, onEvict: (ids: string[]) => void, log: Log): Writer {
   let pending: Pending[] = []
   let open = false
   let problem: string | undefined
@@ -334,6 +359,7 @@ function createWriter (db: Db, sql: Sql, counts: Counts, windowIds: WindowIds, l
           sql.begin.run()
           open = true
           setImmediate(commit)
+          for (const listener of turnListeners) listener()
         }
         sql.savepoint.run()
       } catch (err) {
@@ -374,25 +400,37 @@ function createWriter (db: Db, sql: Sql, counts: Counts, windowIds: WindowIds, l
 type SqliteOutbox = ReturnType<typeof createSqliteOutbox>
 
 function createStore (sql: Sql, write: Writer['write'], counts: Counts, windowIds: WindowIds, cut: (stream: Stream) => number, outbox: SqliteOutbox, { replayWindow, openAlertsMax, now }: { replayWindow: number, openAlertsMax: number, now: () => number }): EventStore {
+  const byId = (id: string): (AlertRow & { state: string }) | undefined => sql.alertById.get(idHash(id), id)
+  const openByKey = (key: string): (AlertRow & { state: string }) | undefined => {
+    const row = sql.lastByKey.get(key)
+    return row?.state === 'resolved' ? undefined : row
+  }
+
   function holds (expect: Expect): boolean {
-    if (expect.kind === 'key-free') return sql.openByKey.get(expect.key) === undefined
-    if (expect.kind === 'rev') return sql.alertById.get(expect.alertId)?.rev === expect.rev
+    if (expect.kind === 'key-free') return openByKey(expect.key) === undefined
+    if (expect.kind === 'rev') return byId(expect.alertId)?.rev === expect.rev
     return true
   }
 
-  function fold (alert: Alert, before: { state: string } | undefined, rev: string, seq: number, p: Pending, json: string): void {
+  /**
+   * `found`: the victim the append's check found before this alert was stored: still the one to go (an
+   * alert less severe than it is refused, not stored), so one query fewer per raise at the cap.
+   */
+  function fold (alert: Alert, before: { state: string, seq: number } | undefined, rev: string, seq: number, p: Pending, json: string, found?: Victim): void {
     const resolvedAt = alert.state === 'resolved' ? Date.parse(alert.resolvedAt ?? alert.updatedAt) : null
     if (before === undefined) {
-      sql.insertAlert.run(alert.id, seq, rev, alert.key ?? null, alert.state, alert.severity, resolvedAt, json)
+      sql.insertAlert.run(idHash(alert.id), alert.id, seq, rev, alert.key ?? null, alert.state, alert.severity, resolvedAt, json)
       if (alert.state !== 'resolved') counts.unresolved++
     } else {
-      sql.updateAlert.run(rev, alert.key ?? null, alert.state, alert.severity, resolvedAt, json, alert.id)
+      sql.updateAlert.run(rev, alert.key ?? null, alert.state, alert.severity, resolvedAt, json, before.seq)
       if (before.state !== 'resolved' && alert.state === 'resolved') counts.unresolved--
     }
+    let known = found
     while (counts.unresolved > openAlertsMax) {
-      const victim = oldestLeastSevere()
+      const victim = known ?? oldestLeastSevere()
+      known = undefined
       if (victim === undefined) break
-      sql.deleteAlert.run(victim.id)
+      sql.deleteAlert.run(victim.seq)
       // Its events go RETENTION after it did (the sweep).
       sql.evict.run(victim.seq, now())
       counts.unresolved--
@@ -400,10 +438,10 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, windowId
     }
   }
 
-  function oldestLeastSevere (): { id: string, seq: number } | undefined {
+  function oldestLeastSevere (): Victim | undefined {
     for (const severity of EVICTABLE) {
       const row = sql.oldestOpen.get(severity)
-      if (row !== undefined) return row
+      if (row !== undefined) return { ...row, severity }
     }
     return undefined
   }
@@ -423,15 +461,16 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, windowId
         if (!holds(expect)) return { stored: false }
         const alert = alertOf(event)
         // A raise is a new alert, with a new id: only an update has one to look up.
-        const before = event.type === 'alert_update' ? sql.alertById.get(event.alert.id) : undefined
-        if (alert !== undefined && before === undefined && alert.state !== 'resolved' && counts.unresolved >= openAlertsMax && oldestLeastSevere() === undefined) {
-          return { stored: false, full: true }
-        }
+        const before = event.type === 'alert_update' ? byId(event.alert.id) : undefined
+        const raising = alert !== undefined && before === undefined && alert.state !== 'resolved' && counts.unresolved >= openAlertsMax
+        const victim = raising ? oldestLeastSevere() : undefined
+        // Nothing may go for it, or only alerts more severe than it: it would be the one to go.
+        if (raising && (victim === undefined || severityRank(alert.severity) < severityRank(victim.severity))) return { stored: false, full: true }
         const json = JSON.stringify(event)
         const info = sql.insertEvent.run(event.id, streamOf(event), alert?.id ?? null, before?.seq ?? null, Date.parse(event.timestamp), json)
         const seq = Number(info.lastInsertRowid)
         // A raising event is the alert itself: its JSON is the alert's too.
-        if (alert !== undefined) fold(alert, before, event.id, seq, p, alert === event ? json : JSON.stringify(alert))
+        if (alert !== undefined) fold(alert, before, event.id, seq, p, alert === event ? json : JSON.stringify(alert), victim)
         // In the event's savepoint: stored with its notifications, or neither.
         outbox.written(event, now())
         if (once !== undefined) sql.remember.run(once.key, json, now() + once.ttlMs)
@@ -455,15 +494,19 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, windowId
     },
     async timeline (alertId) {
       // Its raising event is at the alert's seq; each update names that seq.
-      const seq = sql.alertById.get(alertId)?.seq
+      const seq = byId(alertId)?.seq
       return seq === undefined ? [] : parse(sql.timeline.all(seq, seq))
     },
     async alert (id) {
-      const row = sql.alertById.get(id)
+      const row = byId(id)
       return row === undefined ? undefined : storedOf(row)
     },
     async openByKey (key) {
-      const row = sql.openByKey.get(key)
+      const row = openByKey(key)
+      return row === undefined ? undefined : storedOf(row)
+    },
+    async lastByKey (key) {
+      const row = sql.lastByKey.get(key)
       return row === undefined ? undefined : storedOf(row)
     },
     async alerts (scope: AlertScope = {}) {
@@ -472,9 +515,14 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, windowId
         : sql.allAlerts.all().filter((row) => scope.severity === undefined || (JSON.parse(row.json) as Alert).severity === scope.severity)
       return rows.map(storedOf)
     },
-    async newest (count, before = Number.MAX_SAFE_INTEGER) {
+    async newest (count, before = Number.MAX_SAFE_INTEGER, scope) {
       if (count <= 0) return []
-      return sql.newest.all(before, count).map(storedOf)
+      if (scope?.unresolved !== true) return sql.newest.all(before, count).map(storedOf)
+      // The newest `count` of each severity hold the newest `count` of all: an
+      // ordered range of the severity index each, merged, rather than an index
+      // of the unresolved alerts by seq, which every raise and eviction would write.
+      const rows = SEVERITIES.flatMap((severity) => sql.newestOpenOf.all(severity, before, count))
+      return rows.sort((a, b) => b.seq - a.seq).slice(0, count).map(storedOf)
     }
   }
 }
@@ -574,9 +622,9 @@ function sweepBatch (sql: Sql, counts: Counts, outbox: SqliteOutbox, cutoff: num
     newest = Math.max(newest, seq, sql.eventsOf.get(seq)?.seq ?? 0)
     return sql.deleteEventsOf.run(seq).changes + sql.deleteEvent.run(seq).changes
   }
-  for (const { id, seq } of sql.oldResolved.all(cutoff, SWEEP_BATCH)) {
+  for (const { seq } of sql.oldResolved.all(cutoff, SWEEP_BATCH)) {
     deleted += eventsOfAlert(seq)
-    sql.deleteAlert.run(id)
+    sql.deleteAlert.run(seq)
   }
   if (deleted < SWEEP_BATCH) {
     for (const { seq } of sql.oldChat.all(cutoff, SWEEP_BATCH)) {
@@ -615,16 +663,20 @@ export function createSqliteBackend ({ dir, replayWindow, openAlertsMax = 10000,
   const counts: Counts = { unresolved: 0, deletedSeq: 0 }
   recount(sql, counts)
   const listeners: Array<(event: Event) => void> = []
+  const turnListeners: Array<() => void> = []
   const cut = (stream: Stream): number => sql.cut.get(stream, replayWindow)?.seq ?? 0
   const windowIds = createWindowIds(sql, replayWindow, cut)
-  const { write, flush, problem, close: closeWriter } = createWriter(db, sql, counts, windowIds, listeners, onEvict, log)
+  const { write, flush, problem, close: closeWriter } = createWriter(db, sql, counts, windowIds, listeners, turnListeners, onEvict, log)
 
   const outbox = createSqliteOutbox(db, async (step) => await write(step), now)
   const silences = createSqliteSilences(db, async (step) => await write(step))
   const store = createStore(sql, write, counts, windowIds, cut, outbox, { replayWindow, openAlertsMax, now })
   const claims = createClaims(sql, write, now)
   const heartbeats = createHeartbeats(sql, write)
-  const feed: EventFeed = { subscribe (listener) { listeners.push(listener) } }
+  const feed: EventFeed = {
+    subscribe (listener) { listeners.push(listener) },
+    onTurn (listener) { turnListeners.push(listener) }
+  }
 
   return {
     kind: 'sqlite',

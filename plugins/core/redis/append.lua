@@ -75,7 +75,8 @@ end
 if silencesSeen ~= '' and (redis.call('GET', silencesRev) or '0') ~= silencesSeen then return {-3} end
 local unresolved = {unresolvedInfo, unresolvedWarning, unresolvedCritical}
 -- The oldest open alert that may be dropped for room: info first, then
--- warning; never a critical one, never one somebody acknowledged.
+-- warning; never a critical one, never one somebody acknowledged. With its
+-- rank (1 info, 2 warning).
 local function firstVictim ()
   for s = 1, 2 do
     local start = 0
@@ -83,7 +84,7 @@ local function firstVictim ()
       local batch = redis.call('ZRANGE', unresolved[s], start, start + 99)
       if #batch == 0 then break end
       for _, id in ipairs(batch) do
-        if redis.call('SISMEMBER', acknowledgedSet, id) == 0 then return id end
+        if redis.call('SISMEMBER', acknowledgedSet, id) == 0 then return id, s end
       end
       start = start + 100
     end
@@ -93,9 +94,15 @@ end
 local function unresolvedCount ()
   return redis.call('ZCARD', unresolvedInfo) + redis.call('ZCARD', unresolvedWarning) + redis.call('ZCARD', unresolvedCritical)
 end
--- A new alert on a full board: refused, before anything is written, when nothing may make room.
+-- A new alert on a full board: refused, before anything is written, when
+-- nothing may make room, or only alerts more severe than it (it would be the one to go).
 if alertId ~= '' and alertState ~= 'resolved' and not redis.call('ZSCORE', raisedSet, alertId) then
-  if unresolvedCount() >= unresolvedMax and not firstVictim() then return {-2} end
+  if unresolvedCount() >= unresolvedMax then
+    local victim, rank = firstVictim()
+    local own = 3
+    if alertSeverity == 'info' then own = 1 elseif alertSeverity == 'warning' then own = 2 end
+    if not victim or own < rank then return {-2} end
+  end
 end
 if redis.call('EXISTS', seqKey) == 0 then
   local now = redis.call('TIME')
