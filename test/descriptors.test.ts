@@ -38,7 +38,10 @@ t.test('out of descriptors: the process lives, open connections are served, new 
   const cwd = mkdtempSync(join(tmpdir(), 'alert-server-'))
   // No shedding on event-loop delay: a server just started under a busy machine
   // (test files side by side) may pass the default second, and answer 503 for that.
-  writeFileSync(join(cwd, '.env'), 'PORT=0\nALERT_INTERVAL_MS=0\nMAX_EVENT_LOOP_DELAY_MS=0\n')
+  // The idle connections must stay open until the test ends them: with the
+  // default HEADERS_TIMEOUT_MS the server closes them after 10 s without a byte,
+  // and on a busy machine that freed their descriptors before the limit was lowered.
+  writeFileSync(join(cwd, '.env'), 'PORT=0\nALERT_INTERVAL_MS=0\nMAX_EVENT_LOOP_DELAY_MS=0\nHEADERS_TIMEOUT_MS=600000\nREQUEST_TIMEOUT_MS=600000\nKEEP_ALIVE_TIMEOUT_MS=600000\n')
   const child = spawn('prlimit', [`--nofile=${LIMIT}:${LIMIT}`, process.execPath, '--import', TSX, join(ROOT, 'server.ts')], {
     cwd, env: { PATH: process.env.PATH, NODE_OPTIONS: '', ...NO_COVERAGE }, stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -94,7 +97,9 @@ t.test('out of descriptors: the process lives, open connections are served, new 
 
   // The limit itself, below what is open (as if descriptors went elsewhere):
   // accepting and sampling memory both fail with EMFILE, and must not end the process.
-  execFileSync('prlimit', ['--pid', String(child.pid), `--nofile=128:${LIMIT}`])
+  const LOWERED = 128
+  t.ok(idle.filter((s) => !s.closed).length > LOWERED, 'more connections open than the lowered limit')
+  execFileSync('prlimit', ['--pid', String(child.pid), `--nofile=${LOWERED}:${LIMIT}`])
   // A memory sample needs a descriptor (it reads /proc): a metrics scrape over
   // the open keep-alive connection takes one, and so may a new connection's
   // accept. Tried until the server says so (a busy machine may take a while).
