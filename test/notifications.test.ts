@@ -542,6 +542,29 @@ routes:
   t.match((await fastify.inject('/notifications?receiver=hook')).json().deliveries.map((d: Json) => d.event), ['reminder', 'reminder', 'raised'])
 })
 
+t.test('shutdown waits for a reminder check in flight: nothing reads or writes the closed store', async (t) => {
+  const { clock, timers } = mockTimers()
+  const hook = await httpReceiver(t)
+  const file = notifyFile(t, `
+receivers:
+  hook: { webhook: { url: "${hook.url}" } }
+routes:
+  - match: { min_severity: critical }
+    on: [raised]
+    to: [hook]
+    repeat: 1h
+`)
+  const { fastify, lines } = await buildLogged(t, { NOTIFY_FILE: file, STORE: 'sqlite', DATA_DIR: t.testdir() }, undefined, { timers })
+  // Many alerts due at once: the check claims each reminder in its own turn, so it lasts a while.
+  for (let i = 0; i < 200; i++) await postAlert(fastify, { message: `still down ${i}`, location: 'x', severity: 'critical', key: `k${i}` })
+  await waitFor(() => hook.requests.length === 200)
+  await fastify.notifications.sender.idle()
+  // The reminders are due: their check starts, and the server is told to stop in the same turn.
+  clock.advance(3_600_000)
+  await fastify.close()
+  t.same(lines.filter((l) => (l.level as number) >= 40).map((l) => l.msg), [], 'no warning: the check ended before the store closed')
+})
+
 t.test('group: the alerts a route matched within `group` go to each receiver as one message', async (t) => {
   const { clock, timers } = mockTimers()
   const hook = await httpReceiver(t)

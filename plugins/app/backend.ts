@@ -88,8 +88,8 @@ export default fp(async function backend (fastify) {
       prober.start()
     })
     fastify.addHook('onClose', async () => {
-      sweeper.stop()
-      prober.stop()
+      // A sweep or probe in flight ends before the file closes under it.
+      await Promise.all([sweeper.stop(), prober.stop()])
       await sqlite.close()
     })
     return
@@ -101,7 +101,7 @@ export default fp(async function backend (fastify) {
   const wipeCheck = repeating(async () => { await redis.wipes.check() }, WIPE_CHECK_MS, 'the Redis wipe check', fastify.log, timers)
   fastify.addHook('onReady', async () => { wipeCheck.start() })
   fastify.addHook('onClose', async () => {
-    wipeCheck.stop()
+    await wipeCheck.stop()
     await redis.close()
   })
   // Start ready when Redis is there; when it is not, start anyway (publishing

@@ -20,6 +20,7 @@ export default fp(async function escalator (fastify) {
     releasedAt: (alert) => fastify.notifications.silences.releasedAt(alert)
   })
   fastify.addHook('onReady', async () => { escalator.start() })
-  // Stopped at preClose, not onClose: nothing automatic once shutdown has begun.
-  fastify.addHook('preClose', async () => { escalator.stop() })
+  // Stopped at preClose, not onClose: nothing automatic once shutdown has begun,
+  // and a check in flight ends before the backend closes.
+  fastify.addHook('preClose', async () => { await escalator.stop() })
 }, { name: 'escalator', fastify: '5.x', dependencies: ['config', 'timers', 'backend', 'publisher', 'notifications'] })

@@ -23,6 +23,7 @@ export default fp(async function heartbeats (fastify) {
   })
   fastify.decorate('heartbeats', monitors)
   fastify.addHook('onReady', async () => monitors.start())
-  // Stopped at preClose, as the ticker: nothing automatic once shutdown has begun.
+  // Stopped at preClose, as the ticker: nothing automatic once shutdown has begun,
+  // and a check in flight ends before the backend closes.
   fastify.addHook('preClose', async () => monitors.stop())
 }, { name: 'heartbeats', fastify: '5.x', dependencies: ['config', 'timers', 'backend', 'publisher'] })

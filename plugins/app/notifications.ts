@@ -199,6 +199,15 @@ export default fp(async function notifications (fastify) {
     return silence
   }
 
+  // Checks a timer started (silence ends, reminders) that are still running:
+  // shutdown waits for them, so that none reads or writes a closed store.
+  const inFlight = new Set<Promise<void>>()
+  function track (run: Promise<void>): void {
+    const settled = run.then(() => {}, () => {})
+    inFlight.add(settled)
+    void settled.then(() => inFlight.delete(settled))
+  }
+
   // One timer, for the silence that ends first (re-armed at most a day
   // ahead: timers overflow past 24.8 days).
   let expiryTimer: Timer | undefined
@@ -208,7 +217,7 @@ export default fp(async function notifications (fastify) {
     expiryTimer = undefined
     if (!expiring || held.length === 0) return
     const next = Math.min(...held.map((s) => s.endsAt))
-    expiryTimer = timers.setTimeout(() => { void expire() }, Math.min(86_400_000, Math.max(0, next - timers.now())))
+    expiryTimer = timers.setTimeout(() => { track(expire()) }, Math.min(86_400_000, Math.max(0, next - timers.now())))
     expiryTimer.unref()
   }
   async function expire (): Promise<void> {
@@ -244,6 +253,7 @@ export default fp(async function notifications (fastify) {
   fastify.addHook('onClose', async () => {
     expiring = false
     scheduleExpiry()
+    await Promise.all(inFlight)
   })
 
   // Routes with `repeat`: one timer, for the next reminder due. When each
@@ -256,7 +266,7 @@ export default fp(async function notifications (fastify) {
     timers.clearTimeout(remindTimer)
     remindTimer = undefined
     if (!reminding || !Number.isFinite(at)) return
-    remindTimer = timers.setTimeout(() => { void checkReminders() }, Math.min(86_400_000, Math.max(0, at - timers.now())))
+    remindTimer = timers.setTimeout(() => { track(checkReminders()) }, Math.min(86_400_000, Math.max(0, at - timers.now())))
     remindTimer.unref()
   }
   async function checkReminders (): Promise<void> {
@@ -352,6 +362,7 @@ export default fp(async function notifications (fastify) {
       watcher.close()
       clearTimeout(quiet)
       process.off('SIGHUP', onHangup)
+      await Promise.all(inFlight)
       await sender.stop()
       deliverer.close()
     })

@@ -33,7 +33,7 @@ export const escalationPeriod = (afterMs: number): number => Math.max(10, Math.m
 
 export interface Escalator {
   start: () => void
-  stop: () => void
+  stop: () => Promise<void>
   /** One pass over the open critical alerts (the timer calls it; tests may too). */
   check: () => Promise<void>
 }

@@ -147,7 +147,7 @@ export interface Heartbeats {
   /** The timer's pass: the misses this instance owes, then the check of this period if this instance claims it. */
   tick: () => Promise<void>
   start: () => void
-  stop: () => void
+  stop: () => Promise<void>
 }
 
 /**

@@ -24,7 +24,8 @@ export const realTimers: Timers = {
 /** A check run again `periodMs` after each run ends (so runs never overlap), until stopped. */
 export interface Repeating {
   start: () => void
-  stop: () => void
+  /** No run starts after this; resolves once the run in flight, if any, has settled (so that what it uses can then be closed). */
+  stop: () => Promise<void>
 }
 
 /**
@@ -34,11 +35,16 @@ export interface Repeating {
 export function repeating (check: () => Promise<void>, periodMs: number, what: string, log: { warn: (obj: object, msg?: string) => void }, timers: Pick<Timers, 'setTimeout' | 'clearTimeout'>): Repeating {
   let timer: Timer | undefined
   let running = false
+  let inFlight: Promise<void> | undefined
   function schedule (): void {
     timer = timers.setTimeout(() => {
-      check()
+      const run = check()
         .catch((err: unknown) => log.warn({ err }, `${what} failed`))
-        .finally(() => { if (running) schedule() })
+        .finally(() => {
+          inFlight = undefined
+          if (running) schedule()
+        })
+      inFlight = run
     }, periodMs)
     timer.unref()
   }
@@ -48,10 +54,11 @@ export function repeating (check: () => Promise<void>, periodMs: number, what: s
       running = true
       schedule()
     },
-    stop () {
+    async stop () {
       running = false
       timers.clearTimeout(timer)
       timer = undefined
+      await inFlight
     }
   }
 }

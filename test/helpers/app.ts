@@ -50,9 +50,9 @@ export async function build (t: Teardown, env: Env = {}, extra: Extra = {}): Pro
 
 /**
  * Builds the app with the production logger options, writing JSON lines into
- * `lines`. `extend` may add routes before the app is ready.
+ * `lines`. `extend` may add routes before the app is ready; `extra` as build's.
  */
-export async function buildLogged (t: Teardown, env: Env = {}, extend?: (fastify: FastifyInstance) => void): Promise<{ fastify: FastifyInstance, lines: Array<Record<string, unknown>>, text: () => string }> {
+export async function buildLogged (t: Teardown, env: Env = {}, extend?: (fastify: FastifyInstance) => void, extra: Extra = {}): Promise<{ fastify: FastifyInstance, lines: Array<Record<string, unknown>>, text: () => string }> {
   const lines: Array<Record<string, unknown>> = []
   const raw: string[] = []
   const stream = new Writable({
@@ -62,7 +62,7 @@ export async function buildLogged (t: Teardown, env: Env = {}, extend?: (fastify
     }
   })
   const config = loadConfig(testConfig(env, testDataDir(t)))
-  const fastify = buildApp(config, { ...(loggerOptions(config.LOG_LEVEL) as object), stream })
+  const fastify = buildApp(config, { ...(loggerOptions(config.LOG_LEVEL) as object), stream }, extra)
   extend?.(fastify)
   t.teardown(async () => await fastify.close())
   await fastify.ready()
