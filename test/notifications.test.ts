@@ -363,6 +363,21 @@ t.test('reload: an empty file (one being written in place) is refused, a bad one
   writeFileSync(file, 'routes: []\n')
   await waitFor(() => fastify.notifications.config().receivers.size === 0)
   t.match(lines.filter((l) => l.msg === 'NOTIFY_FILE loaded').at(-1), { receivers: 0, routes: 0 })
+  t.equal(lines.filter((l) => l.msg === 'NOTIFY_FILE: no route sends to these receivers').length, 0, 'no receiver, none unused')
+})
+
+t.test('a receiver no route sends to is named in a warning, at start-up and at a reload', async (t) => {
+  const one = await httpReceiver(t)
+  const file = notifyFile(t, `receivers:\n  one: { webhook: { url: "${one.url}" } }\n  pager: { webhook: { url: "${one.url}" } }\n  chat: { slack: { url: "${one.url}" } }\nroutes: [{ to: [one] }]\n`)
+  const { fastify, lines } = await buildLogged(t, { NOTIFY_FILE: file })
+  const unused = () => lines.filter((l) => l.msg === 'NOTIFY_FILE: no route sends to these receivers')
+  t.match(unused(), [{ level: 40, file, receivers: ['pager', 'chat'] }])
+  writeFileSync(file, `receivers:\n  one: { webhook: { url: "${one.url}" } }\n  chat: { slack: { url: "${one.url}" } }\nroutes: [{ to: [one, chat] }]\n`)
+  t.equal(await fastify.notifications.reload(), true)
+  t.equal(unused().length, 1, 'every receiver used: no new warning')
+  writeFileSync(file, `receivers:\n  one: { webhook: { url: "${one.url}" } }\nroutes: []\n`)
+  t.equal(await fastify.notifications.reload(), true)
+  t.match(unused().at(-1), { receivers: ['one'] })
 })
 
 t.test('reload: a Kubernetes-style update (the ..data link beside a symlinked NOTIFY_FILE swapped) is seen without a signal', async (t) => {

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import type { Alert } from '../../schemas/events'
 import type { DeliveryAttempt, Outbox, Silence } from '../core/backend'
-import { emptyNotifyConfig, parseNotifyConfig, scrub, type NotifyConfig } from '../core/notify-config'
+import { emptyNotifyConfig, parseNotifyConfig, scrub, unusedReceivers, type NotifyConfig } from '../core/notify-config'
 import { remindersDue, routeEvent } from '../core/notify-messages'
 import { createDeliverer } from '../core/notify-receivers'
 import { createSender, type Sender } from '../core/notify-sender'
@@ -119,6 +119,13 @@ export default fp(async function notifications (fastify) {
     return false
   }
 
+  /** Says what was read, and which receivers no route sends to (a route forgotten, or a name mistyped). */
+  function loadedLog (): void {
+    fastify.log.info({ file, receivers: current.receivers.size, routes: current.routes.length }, 'NOTIFY_FILE loaded')
+    const unused = unusedReceivers(current)
+    if (unused.length > 0) fastify.log.warn({ file, receivers: unused }, 'NOTIFY_FILE: no route sends to these receivers')
+  }
+
   async function load (): Promise<boolean> {
     const got = await read()
     if (typeof got === 'string') return refuse(got)
@@ -131,10 +138,10 @@ export default fp(async function notifications (fastify) {
     if (got.text === loaded) return true
     loaded = got.text
     current = got.config
-    fastify.log.info({ file, receivers: current.receivers.size, routes: current.routes.length }, 'NOTIFY_FILE loaded')
+    loadedLog()
     sender.kick()
     // Other repeats: look again now.
-    void checkReminders()
+    track(checkReminders())
     return true
   }
 
@@ -303,7 +310,7 @@ export default fp(async function notifications (fastify) {
     if (typeof got === 'string') throw new Error(`NOTIFY_FILE ${got}`)
     loaded = got.text
     current = got.config
-    fastify.log.info({ file, receivers: current.receivers.size, routes: current.routes.length }, 'NOTIFY_FILE loaded')
+    loadedLog()
     outbox.route((event) => {
       try {
         const now = timers.now()

@@ -48,6 +48,12 @@ export interface NotifyConfig {
 
 export const emptyNotifyConfig = (): NotifyConfig => ({ receivers: new Map(), routes: [], timeIntervals: new Map(), secrets: [] })
 
+/** The receivers no route sends to, in the file's order: defined, and never told anything. */
+export function unusedReceivers (config: NotifyConfig): string[] {
+  const used = new Set(config.routes.flatMap((route) => route.to))
+  return [...config.receivers.keys()].filter((name) => !used.has(name))
+}
+
 /** Whether one of the route's `mute_time_intervals` holds at `at`. */
 export function routeMuted (config: NotifyConfig, route: Route, at: number): boolean {
   return route.muteTimeIntervals?.some((name) => inAny(config.timeIntervals.get(name) ?? [], at)) ?? false
