@@ -12,7 +12,7 @@ export const Delivery = Type.Object({
   createdAt: Type.String({ format: 'date-time', description: 'When the event was stored (and the notification with it).' }),
   status: Type.Unsafe<'pending' | 'delivered' | 'failed'>({ type: 'string', enum: STATUSES, description: 'pending (waiting, or being tried), delivered, failed (given up).' }),
   attempts: Type.Integer({ minimum: 0 }),
-  nextAttemptAt: Type.Optional(Type.String({ format: 'date-time', description: 'While pending: when it is tried next.' })),
+  nextAttemptAt: Type.Optional(Type.String({ format: 'date-time', description: 'While pending: when it is tried next. While an attempt is under way, when that attempt\'s claim lapses (the attempt\'s timeout and a margin): if the attempt ends first, as it does, the time is set again then.' })),
   lastAttemptAt: Type.Optional(Type.String({ format: 'date-time' })),
   lastStatus: Type.Optional(Type.Integer({ description: 'The receiver\'s HTTP or SMTP status at the last attempt.' })),
   lastError: Type.Optional(Type.String({ description: 'What went wrong at the last attempt (never a URL or a secret).' }))
