@@ -404,6 +404,34 @@ t.test('reload: a Kubernetes-style update (the ..data link beside a symlinked NO
   t.match(JSON.parse((await two.inbox.next()).body), { alert: { message: 'b' } })
 })
 
+t.test('reload: a NOTIFY_FILE that is a symlink to a file in another directory is read again when that file changes, and follows the link when it is pointed elsewhere', async (t) => {
+  const one = await httpReceiver(t)
+  const two = await httpReceiver(t)
+  const three = await httpReceiver(t)
+  const linkDir = mkdtempSync(join(tmpdir(), 'notify-link-'))
+  const targetDir = mkdtempSync(join(tmpdir(), 'notify-target-'))
+  const otherDir = mkdtempSync(join(tmpdir(), 'notify-other-'))
+  t.teardown(() => { for (const dir of [linkDir, targetDir, otherDir]) rmSync(dir, { recursive: true, force: true }) })
+  const text = (url: string): string => `receivers: { hook: { webhook: { url: "${url}" } } }\nroutes: [{ to: [hook] }]\n`
+  const urlNow = (): string | undefined => (fastify.notifications.config().receivers.get('hook') as { url?: string } | undefined)?.url
+  writeFileSync(join(targetDir, 'notify.yml'), text(one.url))
+  symlinkSync(join(targetDir, 'notify.yml'), join(linkDir, 'notify.yml'))
+  const fastify = await build(t, { NOTIFY_FILE: join(linkDir, 'notify.yml') })
+  t.equal(urlNow(), one.url)
+  // Written where it lives, in place; nothing changes in the link's directory.
+  writeFileSync(join(targetDir, 'notify.yml'), text(two.url))
+  await waitFor(() => urlNow() === two.url)
+  // The link pointed at another file, in another directory: a change there is seen too.
+  writeFileSync(join(otherDir, 'alerts.yml'), text(one.url))
+  symlinkSync(join(otherDir, 'alerts.yml'), join(linkDir, 'next.yml'))
+  renameSync(join(linkDir, 'next.yml'), join(linkDir, 'notify.yml'))
+  await waitFor(() => urlNow() === one.url)
+  writeFileSync(join(otherDir, 'alerts.yml'), text(three.url))
+  await waitFor(() => urlNow() === three.url)
+  await postAlert(fastify, { message: 'c', location: 'x' })
+  t.match(JSON.parse((await three.inbox.next()).body), { alert: { message: 'c' } })
+})
+
 t.test('secrets never show: not in logs, answers, the timeline or metrics', async (t) => {
   const hook = await httpReceiver(t, () => 500)
   const secrets = {

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { lstatSync, watch, type FSWatcher } from 'node:fs'
+import { lstatSync, realpathSync, watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { basename, dirname, resolve } from 'node:path'
+import { basename, dirname, relative, resolve } from 'node:path'
 import type { Alert } from '../../schemas/events'
 import type { DeliveryAttempt, Outbox, Silence } from '../core/backend'
 import { emptyNotifyConfig, parseNotifyConfig, scrub, unusedReceivers, type NotifyConfig } from '../core/notify-config'
@@ -345,17 +345,50 @@ export default fp(async function notifications (fastify) {
       }
     }
     let quiet: ReturnType<typeof setTimeout> | undefined
+    const changed = (): void => {
+      clearTimeout(quiet)
+      quiet = setTimeout(() => { void reload().then(watchTarget) }, RELOAD_QUIET_MS)
+      quiet.unref()
+    }
+    const watchFailed = (err: Error): void => { fastify.log.error({ err }, 'NOTIFY_FILE watch failed; reload with SIGHUP') }
     const watcher: FSWatcher = watch(dirname(file), { persistent: false }, (_event, name) => {
       if (name !== null && name !== basename(file) && !isLink()) return
-      clearTimeout(quiet)
-      quiet = setTimeout(() => { void reload() }, RELOAD_QUIET_MS)
-      quiet.unref()
+      changed()
     })
-    watcher.on('error', (err) => fastify.log.error({ err }, 'NOTIFY_FILE watch failed; reload with SIGHUP'))
+    watcher.on('error', watchFailed)
+    // A symlink to a file outside its directory (notify.yml -> /etc/alert-server/notify.yml):
+    // the target's directory is watched too, for events naming the target. Looked at again
+    // after each reload, as the link may point elsewhere by then. (A target below the
+    // file's directory, as a ConfigMap's, is seen by the watcher above.)
+    let target: { path: string, watcher: FSWatcher } | undefined
+    let watching = true
+    function watchTarget (): void {
+      if (!watching) return
+      let path: string | undefined
+      try {
+        path = realpathSync(file)
+      } catch {}
+      const outside = path !== undefined && relative(dirname(resolve(file)), dirname(path)).startsWith('..')
+      if (target !== undefined && target.path === path && outside) return
+      target?.watcher.close()
+      target = undefined
+      if (path === undefined || !outside) return
+      const name = basename(path)
+      try {
+        const targetWatcher = watch(dirname(path), { persistent: false }, (_event, changedName) => {
+          if (changedName === null || changedName === name) changed()
+        })
+        targetWatcher.on('error', watchFailed)
+        target = { path, watcher: targetWatcher }
+      } catch (err) {
+        watchFailed(err as Error)
+      }
+    }
+    watchTarget()
     // Asked for by hand: a file still bad is reported again.
     const onHangup = (): void => {
       refused = undefined
-      void reload()
+      void reload().then(watchTarget)
     }
     process.on('SIGHUP', onHangup)
     fastify.addHook('onReady', async () => {
@@ -366,7 +399,9 @@ export default fp(async function notifications (fastify) {
     fastify.addHook('onClose', async () => {
       reminding = false
       scheduleReminders(Infinity)
+      watching = false
       watcher.close()
+      target?.watcher.close()
       clearTimeout(quiet)
       process.off('SIGHUP', onHangup)
       await Promise.all(inFlight)
