@@ -365,10 +365,13 @@ export default fp(async function notifications (fastify) {
     function watchTarget (): void {
       if (!watching) return
       let path: string | undefined
+      let home: string | undefined
       try {
         path = realpathSync(file)
+        // The directory as the link's target is named: /var/run is /run, say.
+        home = realpathSync(dirname(file))
       } catch {}
-      const outside = path !== undefined && relative(dirname(resolve(file)), dirname(path)).startsWith('..')
+      const outside = path !== undefined && home !== undefined && relative(home, dirname(path)).startsWith('..')
       if (target !== undefined && target.path === path && outside) return
       target?.watcher.close()
       target = undefined
