@@ -3,7 +3,17 @@
  * by key), acknowledging, resolving, escalating. Both backends store what
  * these return; neither decides anything itself.
  */
-import { NOTES_MAX, type Alert, type AlertFields, type Event, type Note, type Source } from '../../schemas/events'
+import { NOTES_MAX, severityRank, type Alert, type AlertFields, type Event, type Note, type Severity, type Source } from '../../schemas/events'
+
+/**
+ * Whether a new alert is refused on a full board (OPEN_ALERTS_MAX alerts not
+ * resolved): `victim` is the severity of the alert that would be dropped for
+ * it, undefined when none may be. Refused when none may, or only one more
+ * severe than it: it would be the one to go. (append.lua holds the same rule for Redis.)
+ */
+export function noRoomFor (alert: Alert, victim: Severity | undefined): boolean {
+  return victim === undefined || severityRank(alert.severity) < severityRank(victim)
+}
 
 /** The alert an event carries, if any. */
 export function alertOf (event: Event): Alert | undefined {

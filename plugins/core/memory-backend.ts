@@ -1,8 +1,8 @@
-import { severityRank, type Alert, type Chat, type Event, type Severity } from '../../schemas/events'
+import type { Alert, Chat, Event, Severity } from '../../schemas/events'
 import type { AlertScope, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatPing, HeartbeatStore, Replay, SettingStore, StoredAlert } from './backend'
 import { Ring } from './ring'
 import { createAgeQueue, type AgeQueue } from './age-queue'
-import { alertOf } from './lifecycle'
+import { alertOf, noRoomFor } from './lifecycle'
 import { createMemoryOutbox, createMemorySilences } from './memory-outbox'
 import { createDeadlineHeap } from './deadline-heap'
 import { HeartbeatsFullError } from './errors'
@@ -233,9 +233,7 @@ function createAlertIndex ({ historySize, openAlertsMax, onEvict }: Required<Pic
     openKeys,
     full (alert) {
       if (alert.state === 'resolved' || alerts.has(alert.id) || unresolved < openAlertsMax) return false
-      // Nothing may go for it, or only alerts more severe than it: it would be the one to go.
-      const victim = oldestLeastSevere()
-      return victim === undefined || severityRank(alert.severity) < severityRank(victim.alert.severity)
+      return noRoomFor(alert, oldestLeastSevere()?.alert.severity)
     },
     fold (alert, rev, seq) {
       const before = alerts.get(alert.id)

@@ -1,11 +1,11 @@
 import Database, { type Database as Db } from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { SEVERITIES, severityRank, type Alert, type Chat, type Event, type Severity } from '../../schemas/events'
+import { SEVERITIES, type Alert, type Chat, type Event, type Severity } from '../../schemas/events'
 import type { AlertScope, Appended, Backend, ClusterClaim, EventFeed, EventStore, Expect, HeartbeatMonitor, HeartbeatPing, HeartbeatStore, Log, Once, SettingStore, StoredAlert } from './backend'
 import { HeartbeatsFullError, StorageUnavailableError } from './errors'
 import { applyPing, HEARTBEAT_PINGS_KEPT } from './heartbeat-pings'
-import { alertOf } from './lifecycle'
+import { alertOf, noRoomFor } from './lifecycle'
 import { checkSchema, idHash, migrate, SCHEMA_VERSION } from './sqlite-schema'
 import { createSqliteOutbox, createSqliteSilences } from './sqlite-outbox'
 
@@ -464,8 +464,7 @@ function createStore (sql: Sql, write: Writer['write'], counts: Counts, windowId
         const before = event.type === 'alert_update' ? byId(event.alert.id) : undefined
         const raising = alert !== undefined && before === undefined && alert.state !== 'resolved' && counts.unresolved >= openAlertsMax
         const victim = raising ? oldestLeastSevere() : undefined
-        // Nothing may go for it, or only alerts more severe than it: it would be the one to go.
-        if (raising && (victim === undefined || severityRank(alert.severity) < severityRank(victim.severity))) return { stored: false, full: true }
+        if (raising && noRoomFor(alert, victim?.severity)) return { stored: false, full: true }
         const json = JSON.stringify(event)
         const info = sql.insertEvent.run(event.id, streamOf(event), alert?.id ?? null, before?.seq ?? null, Date.parse(event.timestamp), json)
         const seq = Number(info.lastInsertRowid)

@@ -95,7 +95,8 @@ local function unresolvedCount ()
   return redis.call('ZCARD', unresolvedInfo) + redis.call('ZCARD', unresolvedWarning) + redis.call('ZCARD', unresolvedCritical)
 end
 -- A new alert on a full board: refused, before anything is written, when
--- nothing may make room, or only alerts more severe than it (it would be the one to go).
+-- nothing may make room, or only alerts more severe than it (it would be the one to go:
+-- noRoomFor in lifecycle.ts, the same rule for memory and SQLite).
 if alertId ~= '' and alertState ~= 'resolved' and not redis.call('ZSCORE', raisedSet, alertId) then
   if unresolvedCount() >= unresolvedMax then
     local victim, rank = firstVictim()
