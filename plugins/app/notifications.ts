@@ -11,7 +11,7 @@ import { createDeliverer } from '../core/notify-receivers'
 import { createSender, type Sender } from '../core/notify-sender'
 import { parseDuration } from '../core/duration'
 import { silencedBy, silences as takes } from '../core/silences'
-import type { Timer } from '../core/timers'
+import { createRuns, type Timer } from '../core/timers'
 import { coalesced } from '../core/coalesce'
 import { createLinkSigner, publicUrlOf, type LinkSigner } from '../core/action-links'
 
@@ -141,7 +141,7 @@ export default fp(async function notifications (fastify) {
     loadedLog()
     sender.kick()
     // Other repeats: look again now.
-    track(checkReminders())
+    runs.track(checkReminders())
     return true
   }
 
@@ -208,12 +208,7 @@ export default fp(async function notifications (fastify) {
 
   // Checks a timer started (silence ends, reminders) that are still running:
   // shutdown waits for them, so that none reads or writes a closed store.
-  const inFlight = new Set<Promise<void>>()
-  function track (run: Promise<void>): void {
-    const settled = run.then(() => {}, () => {})
-    inFlight.add(settled)
-    void settled.then(() => inFlight.delete(settled))
-  }
+  const runs = createRuns()
 
   // One timer, for the silence that ends first (re-armed at most a day
   // ahead: timers overflow past 24.8 days).
@@ -224,7 +219,7 @@ export default fp(async function notifications (fastify) {
     expiryTimer = undefined
     if (!expiring || held.length === 0) return
     const next = Math.min(...held.map((s) => s.endsAt))
-    expiryTimer = timers.setTimeout(() => { track(expire()) }, Math.min(86_400_000, Math.max(0, next - timers.now())))
+    expiryTimer = timers.setTimeout(() => { runs.track(expire()) }, Math.min(86_400_000, Math.max(0, next - timers.now())))
     expiryTimer.unref()
   }
   async function expire (): Promise<void> {
@@ -260,7 +255,7 @@ export default fp(async function notifications (fastify) {
   fastify.addHook('onClose', async () => {
     expiring = false
     scheduleExpiry()
-    await Promise.all(inFlight)
+    await runs.settled()
   })
 
   // Routes with `repeat`: one timer, for the next reminder due. When each
@@ -273,7 +268,7 @@ export default fp(async function notifications (fastify) {
     timers.clearTimeout(remindTimer)
     remindTimer = undefined
     if (!reminding || !Number.isFinite(at)) return
-    remindTimer = timers.setTimeout(() => { track(checkReminders()) }, Math.min(86_400_000, Math.max(0, at - timers.now())))
+    remindTimer = timers.setTimeout(() => { runs.track(checkReminders()) }, Math.min(86_400_000, Math.max(0, at - timers.now())))
     remindTimer.unref()
   }
   async function checkReminders (): Promise<void> {
@@ -407,7 +402,7 @@ export default fp(async function notifications (fastify) {
       target?.watcher.close()
       clearTimeout(quiet)
       process.off('SIGHUP', onHangup)
-      await Promise.all(inFlight)
+      await runs.settled()
       await sender.stop()
       deliverer.close()
     })

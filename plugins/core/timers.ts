@@ -21,6 +21,26 @@ export const realTimers: Timers = {
   clearInterval: (timer) => clearInterval(timer as NodeJS.Timeout | undefined)
 }
 
+/** Runs that timers started, kept until they settle: what a shutdown waits for before it closes what they use. */
+export interface Runs {
+  /** Keeps `run` until it settles (its outcome is its own to handle: a rejection is not reported here). */
+  track: (run: Promise<unknown>) => void
+  /** Resolves once every run kept now has settled. */
+  settled: () => Promise<void>
+}
+
+export function createRuns (): Runs {
+  const running = new Set<Promise<unknown>>()
+  return {
+    track (run) {
+      const done = run.then(() => {}, () => {})
+      running.add(done)
+      void done.then(() => running.delete(done))
+    },
+    async settled () { await Promise.all(running) }
+  }
+}
+
 /** A check run again `periodMs` after each run ends (so runs never overlap), until stopped. */
 export interface Repeating {
   start: () => void
@@ -35,16 +55,12 @@ export interface Repeating {
 export function repeating (check: () => Promise<void>, periodMs: number, what: string, log: { warn: (obj: object, msg?: string) => void }, timers: Pick<Timers, 'setTimeout' | 'clearTimeout'>): Repeating {
   let timer: Timer | undefined
   let running = false
-  let inFlight: Promise<void> | undefined
+  const runs = createRuns()
   function schedule (): void {
     timer = timers.setTimeout(() => {
-      const run = check()
+      runs.track(check()
         .catch((err: unknown) => log.warn({ err }, `${what} failed`))
-        .finally(() => {
-          inFlight = undefined
-          if (running) schedule()
-        })
-      inFlight = run
+        .finally(() => { if (running) schedule() }))
     }, periodMs)
     timer.unref()
   }
@@ -58,7 +74,7 @@ export function repeating (check: () => Promise<void>, periodMs: number, what: s
       running = false
       timers.clearTimeout(timer)
       timer = undefined
-      await inFlight
+      await runs.settled()
     }
   }
 }
