@@ -1,8 +1,7 @@
 import fp from 'fastify-plugin'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { lstatSync, realpathSync, watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { basename, dirname, relative, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { Alert } from '../../schemas/events'
 import type { DeliveryAttempt, Outbox, Silence } from '../core/backend'
 import { emptyNotifyConfig, parseNotifyConfig, scrub, unusedReceivers, type NotifyConfig } from '../core/notify-config'
@@ -13,6 +12,7 @@ import { parseDuration } from '../core/duration'
 import { silencedBy, silences as takes } from '../core/silences'
 import { createRuns, type Timer } from '../core/timers'
 import { coalesced } from '../core/coalesce'
+import { watchFile } from '../core/file-watch'
 import { createLinkSigner, publicUrlOf, type LinkSigner } from '../core/action-links'
 
 export interface Notifications {
@@ -64,9 +64,6 @@ function smtpSecrets (smtpUrl: string): string[] {
     return [smtpUrl]
   }
 }
-
-/** How long NOTIFY_FILE's directory must be quiet after a change to the file before it is read again. */
-const RELOAD_QUIET_MS = 150
 
 // NOTIFY_FILE is read at start-up (a bad file stops the start), then again on
 // SIGHUP and whenever it changes. A file that turns bad keeps the
@@ -327,66 +324,14 @@ export default fp(async function notifications (fastify) {
         sender.kick()
       })
     })
-    // The directory, not the file: editors and deploy tools replace a file by renaming another over it.
-    // Only events naming the file count (a log written beside it must not re-read it), unless the
-    // file is a symlink: a mounted ConfigMap changes by swapping its ..data link beside it. A burst
-    // of events (an editor's write, a copy in place) is read once, when it has been quiet for
-    // RELOAD_QUIET_MS, not halfway through.
-    const isLink = (): boolean => {
-      try {
-        return lstatSync(file).isSymbolicLink()
-      } catch {
-        return false
-      }
-    }
-    let quiet: ReturnType<typeof setTimeout> | undefined
-    const changed = (): void => {
-      clearTimeout(quiet)
-      quiet = setTimeout(() => { void reload().then(watchTarget) }, RELOAD_QUIET_MS)
-      quiet.unref()
-    }
-    const watchFailed = (err: Error): void => { fastify.log.error({ err }, 'NOTIFY_FILE watch failed; reload with SIGHUP') }
-    const watcher: FSWatcher = watch(dirname(file), { persistent: false }, (_event, name) => {
-      if (name !== null && name !== basename(file) && !isLink()) return
-      changed()
-    })
-    watcher.on('error', watchFailed)
-    // A symlink to a file outside its directory (notify.yml -> /etc/alert-server/notify.yml):
-    // the target's directory is watched too, for events naming the target. Looked at again
-    // after each reload, as the link may point elsewhere by then. (A target below the
-    // file's directory, as a ConfigMap's, is seen by the watcher above.)
-    let target: { path: string, watcher: FSWatcher } | undefined
-    let watching = true
-    function watchTarget (): void {
-      if (!watching) return
-      let path: string | undefined
-      let home: string | undefined
-      try {
-        path = realpathSync(file)
-        // The directory as the link's target is named: /var/run is /run, say.
-        home = realpathSync(dirname(file))
-      } catch {}
-      const outside = path !== undefined && home !== undefined && relative(home, dirname(path)).startsWith('..')
-      if (target !== undefined && target.path === path && outside) return
-      target?.watcher.close()
-      target = undefined
-      if (path === undefined || !outside) return
-      const name = basename(path)
-      try {
-        const targetWatcher = watch(dirname(path), { persistent: false }, (_event, changedName) => {
-          if (changedName === null || changedName === name) changed()
-        })
-        targetWatcher.on('error', watchFailed)
-        target = { path, watcher: targetWatcher }
-      } catch (err) {
-        watchFailed(err as Error)
-      }
-    }
-    watchTarget()
+    // Re-read when it changes (core/file-watch.ts: a burst of writes once, only
+    // events naming the file, a ConfigMap's swap, a symlink's target elsewhere).
+    const watcher = watchFile(file, () => { void reload() }, (err) => { fastify.log.error({ err }, 'NOTIFY_FILE watch failed; reload with SIGHUP') })
     // Asked for by hand: a file still bad is reported again.
     const onHangup = (): void => {
       refused = undefined
-      void reload().then(watchTarget)
+      watcher.retarget()
+      void reload()
     }
     process.on('SIGHUP', onHangup)
     fastify.addHook('onReady', async () => {
@@ -397,10 +342,7 @@ export default fp(async function notifications (fastify) {
     fastify.addHook('onClose', async () => {
       reminding = false
       scheduleReminders(Infinity)
-      watching = false
       watcher.close()
-      target?.watcher.close()
-      clearTimeout(quiet)
       process.off('SIGHUP', onHangup)
       await runs.settled()
       await sender.stop()
