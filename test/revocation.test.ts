@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build, buildLogged, listen } from './helpers/app'
 import { Client } from './helpers/ws-client'
-import { WAIT_MS } from './helpers/wait'
+import { WAIT_MS, waitFor } from './helpers/wait'
 import { StreamClient } from './helpers/stream-client'
 import { mockTimers } from './helpers/clock'
 import { bearer, JWT_SECRET, signJwt, tokensFile, type FileEntry } from './helpers/credentials'
@@ -113,7 +113,7 @@ t.test('the periodic sweep closes a connection when the expires its entry was gi
   t.same(await client.closed, { code: 1008, reason: 'token expired' })
 })
 
-t.test('SIGHUP re-reads TOKENS_FILE (a symlink whose target the watch cannot see)', async (t) => {
+t.test('SIGHUP re-reads TOKENS_FILE (a symlink to a file in another directory)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tokens-target-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const target = join(dir, 'real.json')
@@ -201,6 +201,22 @@ t.test('a socket opened with a JWT is closed (1008 "token expired") when the JWT
   const refused = await fastify.inject({ url: '/alerts', headers: bearer(jwt) })
   t.equal(refused.statusCode, 401)
   t.equal(refused.json().code, 'TOKEN_EXPIRED')
+})
+
+t.test('a bad TOKENS_FILE is reported once however often it is read, and again at SIGHUP', async (t) => {
+  const value = token()
+  const tokens = tokensFile(t, [{ name: 'lobby', scopes: ['subscribe'], token: value }])
+  const { fastify, lines } = await buildLogged(t, { TOKENS_FILE: tokens.path })
+  const refusals = (): unknown[] => lines.filter((line) => line.msg === 'TOKENS_FILE not reloaded: the previous entries stay in force')
+  tokens.write('{"half": ')
+  await waitFor(() => refusals().length === 1)
+  t.equal(await fastify.credentials.reload(), false)
+  t.equal(await fastify.credentials.reload(), false)
+  t.equal(refusals().length, 1, 'the same problem is not reported again (a log written beside the file once re-read it at every line)')
+  process.emit('SIGHUP', 'SIGHUP')
+  await waitFor(() => refusals().length === 2)
+  t.match(refusals()[1], { problem: 'not valid JSON' }, 'SIGHUP reports it again')
+  t.equal((await fastify.inject({ url: '/alerts', headers: bearer(value) })).statusCode, 200, 'the previous entries stay')
 })
 
 t.test('a file that turns bad keeps the entries before it; a bad file stops the start', async (t) => {

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
-import { watch, type FSWatcher } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { createCredentials, parseTokensFile, type Credentials, type TokenEntry } from '../core/credentials'
 import { coalesced } from '../core/coalesce'
+import { watchFile } from '../core/file-watch'
 
 export interface CredentialStore extends Credentials {
   /** Re-reads TOKENS_FILE; false (the previous entries kept) when it cannot be read or is not valid. */
@@ -43,12 +43,17 @@ export default fp(async function credentials (fastify) {
   // The text of the entries in force: a reload that reads the same text changes nothing.
   let loaded = ''
 
+  // The problem last reported: a file that stays bad is reported once (and again at each SIGHUP), not at every event of its directory.
+  let refused: string | undefined
+
   async function load (): Promise<boolean> {
     const read = await readEntries(file)
     if (typeof read === 'string') {
-      fastify.log.error({ file, problem: read }, 'TOKENS_FILE not reloaded: the previous entries stay in force')
+      if (read !== refused) fastify.log.error({ file, problem: read }, 'TOKENS_FILE not reloaded: the previous entries stay in force')
+      refused = read
       return false
     }
+    refused = undefined
     if (read.text === loaded) return true
     loaded = read.text
     store.replace(read.entries)
@@ -67,15 +72,16 @@ export default fp(async function credentials (fastify) {
     if (typeof read === 'string') throw new Error(`TOKENS_FILE ${file}: ${read}`)
     loaded = read.text
     store.replace(read.entries)
-    // The directory, not the file: editors and deploy tools replace a file by
-    // renaming another over it, which a watch on the file itself would miss.
-    // Any change in it re-reads the file, not only one under the file's name:
-    // Kubernetes updates a mounted Secret or ConfigMap by swapping a `..data`
-    // symlink that the file's own symlink goes through, so the file's name
-    // never appears. A read that finds the same text does nothing.
-    const watcher: FSWatcher = watch(dirname(file), { persistent: false }, () => { void reload() })
-    watcher.on('error', (err) => fastify.log.error({ err }, 'TOKENS_FILE watch failed; reload with SIGHUP'))
-    const onHangup = (): void => { void reload() }
+    // Re-read when it changes (core/file-watch.ts: a burst of writes once, only
+    // events naming the file, a mounted Secret's swap, a symlink's target elsewhere).
+    // A read that finds the same text does nothing.
+    const watcher = watchFile(file, () => { void reload() }, (err) => { fastify.log.error({ err }, 'TOKENS_FILE watch failed; reload with SIGHUP') })
+    // Asked for by hand: a file still bad is reported again.
+    const onHangup = (): void => {
+      refused = undefined
+      watcher.retarget()
+      void reload()
+    }
     process.on('SIGHUP', onHangup)
     fastify.addHook('onClose', async () => {
       watcher.close()
